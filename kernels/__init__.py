@@ -1,0 +1,24 @@
+"""numba graph builders on plain numpy arrays (no torch inside).
+
+Every builder takes CSR event boundaries ``offsets`` (hits of event ``e`` are
+``offsets[e]:offsets[e + 1]``) and per-hit arrays, and returns ``edge_index`` of shape
+(2, E), int64, row 0 the source, row 1 the target, global hit indices, grouped by target
+in increasing order. Edges never cross events. Builders run in parallel over events with
+numba's thread pool (``numba.set_num_threads`` sets its size).
+"""
+
+from .eta_phi import eta_phi_knn_graph, eta_phi_radius_graph
+from .knn import knn_graph, radius_graph
+from .topology import cylinder_graph, string_graph, surface_grid_graph
+from .union import union_graphs
+
+__all__ = [
+    "cylinder_graph",
+    "eta_phi_knn_graph",
+    "eta_phi_radius_graph",
+    "knn_graph",
+    "radius_graph",
+    "string_graph",
+    "surface_grid_graph",
+    "union_graphs",
+]

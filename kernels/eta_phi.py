@@ -1,0 +1,151 @@
+"""Neighbours in the (eta, phi) plane of a collider detector, with phi periodic.
+
+``Delta R**2 = (eta_j - eta_i)**2 + dphi**2`` where ``dphi`` is the azimuthal separation
+wrapped into [0, pi]. Each event is binned into a cell grid (phi cells wrap around); a
+query visits rings of cells outwards and stops once no unvisited cell can hold a closer
+candidate than the worst one kept.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from ._csr import INDEX, check_columns, check_offsets, compact_slots, heap_push, heap_sort, slot_layout
+
+TWO_PI = 2.0 * math.pi
+
+
+@numba.njit(inline="always")
+def delta_r2(eta_i: float, phi_i: float, eta_j: float, phi_j: float) -> float:
+    """Squared Delta R with the azimuthal difference wrapped into [0, pi] (rad^2)."""
+    dphi = abs(phi_j - phi_i) % TWO_PI
+    if dphi > math.pi:
+        dphi = TWO_PI - dphi
+    deta = eta_j - eta_i
+    return deta * deta + dphi * dphi
+
+
+@numba.njit(cache=True)
+def _grid_event(eta, phi, first, n, k, r2, cell, src, dist, counts, slot0) -> None:
+    eta_min, eta_max = np.inf, -np.inf
+    for m in range(first, first + n):
+        eta_min = min(eta_min, eta[m])
+        eta_max = max(eta_max, eta[m])
+    n_eta = max(1, min(int((eta_max - eta_min) / cell) + 1, 4 * n + 1))
+    n_phi = max(1, min(int(TWO_PI / cell), 4 * n + 1))
+    eta_width = max((eta_max - eta_min) / n_eta, 1e-300)
+    phi_width = TWO_PI / n_phi
+    # Cells at least `step` wide in both directions bound the distance to ring `ring`.
+    step = min(eta_width if n_eta > 1 else np.inf, phi_width)
+    cell_of = np.empty(n, dtype=np.int64)
+    starts = np.zeros(n_eta * n_phi + 1, dtype=np.int64)
+    for a in range(n):
+        ie = min(int((eta[first + a] - eta_min) / eta_width), n_eta - 1)
+        wrapped = (phi[first + a] + math.pi) % TWO_PI
+        ip = min(int(wrapped / phi_width), n_phi - 1)
+        cell_of[a] = ie * n_phi + ip
+        starts[cell_of[a] + 1] += 1
+    for c in range(n_eta * n_phi):
+        starts[c + 1] += starts[c]
+    members = np.empty(n, dtype=np.int64)
+    fill = starts[:-1].copy()
+    for a in range(n):
+        members[fill[cell_of[a]]] = a
+        fill[cell_of[a]] += 1
+    max_ring = max(n_eta, n_phi)
+    for a in range(n):
+        gi = first + a
+        ie0, ip0 = cell_of[a] // n_phi, cell_of[a] % n_phi
+        base = slot0 + a * k
+        size = 0
+        for ring in range(max_ring + 1):
+            if ring >= 2:
+                lower = (ring - 1) * step
+                lower = lower * lower * (1.0 - 1e-9)
+                if lower >= r2 or (size == k and lower > dist[base]):
+                    break
+            for ie in range(max(0, ie0 - ring), min(n_eta, ie0 + ring + 1)):
+                on_eta_edge = abs(ie - ie0) == ring
+                wraps = 2 * ring + 1 >= n_phi  # the ring spans every phi column
+                n_steps = n_phi if wraps else (2 * ring + 1 if on_eta_edge else 2)
+                for s_phi in range(n_steps):
+                    if wraps:
+                        ip = s_phi
+                        gap = abs(ip - ip0)
+                        gap = min(gap, n_phi - gap)
+                        if gap > ring or (gap < ring and not on_eta_edge):
+                            continue
+                    elif on_eta_edge:
+                        ip = (ip0 - ring + s_phi) % n_phi
+                    else:
+                        ip = (ip0 - ring + 2 * ring * s_phi) % n_phi
+                    c = ie * n_phi + ip
+                    for s in range(starts[c], starts[c + 1]):
+                        b = members[s]
+                        if b == a:
+                            continue
+                        d = delta_r2(eta[gi], phi[gi], eta[first + b], phi[first + b])
+                        if d < r2:
+                            size = heap_push(dist, src, base, size, k, d, first + b)
+        heap_sort(dist, src, base, size)
+        counts[gi] = size
+
+
+@numba.njit(parallel=True, cache=True)
+def _neighbours(offsets, eta, phi, width, slot_offsets, r2, cell, src, dist, counts):
+    for e in numba.prange(offsets.shape[0] - 1):
+        first = offsets[e]
+        n = offsets[e + 1] - first
+        k = width[e]
+        if k == 0:
+            for a in range(n):
+                counts[first + a] = 0
+            continue
+        size = cell
+        if size <= 0.0:  # kNN: cells holding ~k hits on average over the event's area
+            eta_min, eta_max = np.inf, -np.inf
+            for m in range(first, first + n):
+                eta_min = min(eta_min, eta[m])
+                eta_max = max(eta_max, eta[m])
+            size = math.sqrt(max(eta_max - eta_min, 0.1) * TWO_PI * k / n)
+        _grid_event(eta, phi, first, n, k, r2, size, src, dist, counts, slot_offsets[e])
+
+
+def _build(offsets, eta, phi, k, r) -> np.ndarray:
+    offsets = check_offsets(offsets).astype(INDEX, copy=False)
+    eta, phi = check_columns(offsets, eta, phi)
+    if not (np.all(np.isfinite(eta)) and np.all(np.isfinite(phi))):
+        raise ValueError("eta or phi contain NaN or inf")
+    if k < 1:
+        raise ValueError(f"the number of neighbours must be at least 1, got {k}")
+    width, slot_offsets = slot_layout(offsets, int(k))
+    n_slots = int(slot_offsets[-1])
+    src = np.empty(n_slots, dtype=INDEX)
+    dist = np.empty(n_slots)
+    counts = np.zeros(eta.size, dtype=INDEX)
+    cell = float(r) if np.isfinite(r) else 0.0
+    _neighbours(offsets, eta, phi, width, slot_offsets, float(r) ** 2, cell, src, dist, counts)
+    return compact_slots(src, counts, offsets, width, slot_offsets)
+
+
+def eta_phi_knn_graph(offsets: np.ndarray, eta: np.ndarray, phi: np.ndarray, k: int) -> np.ndarray:
+    """Connect every candidate to its ``k`` nearest others of the same crossing in Delta R.
+
+    ``eta`` and ``phi`` (rad) are per-candidate arrays aligned with ``offsets``; phi may lie
+    anywhere, separations are wrapped. Output as in :func:`graphreco.kernels.knn_graph`.
+    """
+    return _build(offsets, eta, phi, k, np.inf)
+
+
+def eta_phi_radius_graph(offsets: np.ndarray, eta: np.ndarray, phi: np.ndarray, r0: float,
+                         max_neighbours: int) -> np.ndarray:
+    """Connect every candidate to the others of its crossing with Delta R < ``r0``.
+
+    At most ``max_neighbours`` per candidate, the nearest (ties by the smaller index).
+    """
+    if not r0 > 0:
+        raise ValueError(f"r0 must be positive, got {r0}")
+    return _build(offsets, eta, phi, max_neighbours, r0)

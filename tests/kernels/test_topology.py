@@ -1,0 +1,66 @@
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graphreco.kernels import cylinder_graph, string_graph, surface_grid_graph, union_graphs, knn_graph
+
+from . import reference
+from .strategies import event_sizes, offsets_of
+
+
+@st.composite
+def string_hits(draw, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hits on modules of a small string array: strings 60 m apart, modules 15 m apart."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    strings = np.array([[0, 0], [60, 0], [30, 52], [300, 0]], dtype=np.float32)
+    which = rng.integers(0, len(strings), n)
+    z = (rng.integers(0, 36, n) * 15.0 - 262.5).astype(np.float32)
+    return strings[which, 0], strings[which, 1], z
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data(), steps=st.integers(0, 3))
+def test_string_graph_matches_reference(data, steps):
+    offsets = offsets_of(data.draw(event_sizes(max_hits=50)))
+    x, y, z = data.draw(string_hits(int(offsets[-1])))
+    edges = string_graph(offsets, x, y, z, module_spacing=15.0, max_module_steps=steps, string_spacing=60.0)
+
+    def connected(i: int, j: int) -> bool:
+        horizontal = np.hypot(float(x[j]) - float(x[i]), float(y[j]) - float(y[i]))
+        return horizontal <= 66.0 and abs(float(z[j]) - float(z[i])) <= (steps + 0.5) * 15.0
+
+    np.testing.assert_array_equal(edges, reference.criterion(offsets, connected))
+
+
+def test_cylinder_graph_separates_strings_and_depths():
+    offsets = np.array([0, 4])
+    x = np.array([0, 0, 0, 500], dtype=np.float32)
+    y = np.zeros(4, dtype=np.float32)
+    z = np.array([0, 15, 100, 0], dtype=np.float32)
+    edges = cylinder_graph(offsets, x, y, z, radius=70.0, half_height=20.0)
+    np.testing.assert_array_equal(edges, [[1, 0], [0, 1]])
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data(), steps=st.sampled_from([1.0, 1.5, 2.0]), max_n=st.integers(1, 12))
+def test_surface_grid_graph_matches_reference(data, steps, max_n):
+    offsets = offsets_of(data.draw(event_sizes(max_hits=30)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    xy = (rng.integers(-4, 5, size=(int(offsets[-1]), 2)) * 1200.0).astype(np.float32)
+    edges = surface_grid_graph(offsets, xy[:, 0], xy[:, 1], 1200.0, steps, max_n)
+    expected = reference.neighbours(offsets, reference.euclidean(xy), max_n, 1.1 * steps * 1200.0)
+    np.testing.assert_array_equal(edges, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_union_is_the_set_union(data):
+    offsets = offsets_of(data.draw(event_sizes()))
+    n = int(offsets[-1])
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a = knn_graph(offsets, rng.normal(size=(n, 2)), 3)
+    b = knn_graph(offsets, rng.normal(size=(n, 2)), 2)
+    merged = union_graphs(n, a, b, a)
+    expected = sorted(set(zip(a[1], a[0])) | set(zip(b[1], b[0])))
+    np.testing.assert_array_equal(merged, np.array([[s for _, s in expected], [t for t, _ in expected]],
+                                                   dtype=np.int64).reshape(2, -1))
