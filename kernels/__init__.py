@@ -9,7 +9,7 @@ numba's thread pool (``numba.set_num_threads`` sets its size).
 
 from .eta_phi import eta_phi_knn_graph, eta_phi_radius_graph
 from .knn import knn_graph, radius_graph
-from .topology import cylinder_graph, string_graph, surface_grid_graph
+from .topology import cylinder_graph, spacetime_string_graph, string_graph, surface_grid_graph
 from .union import union_graphs
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "eta_phi_radius_graph",
     "knn_graph",
     "radius_graph",
+    "spacetime_string_graph",
     "string_graph",
     "surface_grid_graph",
     "union_graphs",

@@ -1,9 +1,9 @@
-"""Shared pieces of the graph builders: argument checks, the bounded neighbour heap, and
-the slot layout that turns per-hit heaps into a CSR ``edge_index``.
+"""Shared pieces of the graph builders: argument checks, the bounded sorted neighbour list, and
+the slot layout that turns per-hit neighbour lists into a CSR ``edge_index``.
 
-Every builder writes, for each target hit, up to ``k`` source hits into a fixed block of
-"slots" that the caller allocated once for the whole batch; ``compact_slots`` then squeezes
-the filled slots into ``edge_index`` of shape (2, E), sources grouped by target.
+Every builder writes, for each target hit, up to ``k`` source hits, nearest first, into a
+fixed block of "slots" (row 0 of an array of shape (2, n_slots) allocated once for the whole batch);
+``finish_slots`` then turns them into ``edge_index``, sources grouped by target.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def check_columns(offsets: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]
 
 
 def slot_layout(offsets: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-event heap width ``min(k, n - 1)`` and the first slot of each event (CSR over slots)."""
+    """Per-event list width ``min(k, n - 1)`` and the first slot of each event (CSR over slots)."""
     sizes = np.diff(offsets).astype(INDEX)
     width = np.clip(np.minimum(sizes - 1, k), 0, None)
     slot_offsets = np.zeros(sizes.size + 1, dtype=INDEX)
@@ -53,89 +53,80 @@ def _before(d1: float, j1: int, d2: float, j2: int) -> bool:
 
 
 @numba.njit(inline="always")
-def heap_push(dist, src, base, size, cap, d, j) -> int:
-    """Offer candidate (d, j) to the max-heap ``dist/src[base:base+cap]`` holding ``size`` items.
+def sorted_insert(dist, src, base, size, cap, d, j) -> int:
+    """Offer candidate (d, j) to the list ``dist/src[base:base+cap]`` of ``size`` items kept
+    in ascending (distance, index) order; the last item is dropped when it is full.
 
-    Returns the new size. The root holds the worst kept candidate.
+    Returns the new size.
     """
-    if size < cap:
+    if size == cap:
+        if not _before(d, j, dist[base + size - 1], src[base + size - 1]):
+            return size
+        pos = size - 1
+    else:
         pos = size
         size += 1
-        while pos > 0:
-            parent = (pos - 1) >> 1
-            if _before(dist[base + parent], src[base + parent], d, j):
-                dist[base + pos] = dist[base + parent]
-                src[base + pos] = src[base + parent]
-                pos = parent
-            else:
-                break
-        dist[base + pos] = d
-        src[base + pos] = j
-        return size
-    if not _before(d, j, dist[base], src[base]):
-        return size
-    pos = 0
-    while True:
-        child = 2 * pos + 1
-        if child >= size:
-            break
-        if child + 1 < size and _before(dist[base + child], src[base + child],
-                                        dist[base + child + 1], src[base + child + 1]):
-            child += 1
-        if _before(d, j, dist[base + child], src[base + child]):
-            dist[base + pos] = dist[base + child]
-            src[base + pos] = src[base + child]
-            pos = child
-        else:
-            break
+    while pos > 0 and _before(d, j, dist[base + pos - 1], src[base + pos - 1]):
+        dist[base + pos] = dist[base + pos - 1]
+        src[base + pos] = src[base + pos - 1]
+        pos -= 1
     dist[base + pos] = d
     src[base + pos] = j
     return size
 
 
-@numba.njit(inline="always")
-def heap_sort(dist, src, base, size) -> None:
-    """Sort a max-heap in place into ascending (distance, index) order."""
-    for end in range(size - 1, 0, -1):
-        d, j = dist[base + end], src[base + end]
-        dist[base + end], src[base + end] = dist[base], src[base]
-        pos = 0
-        while True:
-            child = 2 * pos + 1
-            if child >= end:
-                break
-            if child + 1 < end and _before(dist[base + child], src[base + child],
-                                           dist[base + child + 1], src[base + child + 1]):
-                child += 1
-            if _before(d, j, dist[base + child], src[base + child]):
-                dist[base + pos] = dist[base + child]
-                src[base + pos] = src[base + child]
-                pos = child
-            else:
-                break
-        dist[base + pos] = d
-        src[base + pos] = j
+@numba.njit(parallel=True, cache=True)
+def _fill_targets(offsets, width, slot_offsets, out):
+    for e in numba.prange(offsets.shape[0] - 1):
+        w = width[e]
+        for i in range(offsets[e], offsets[e + 1]):
+            slot = slot_offsets[e] + (i - offsets[e]) * w
+            for m in range(w):
+                out[1, slot + m] = i
 
 
 @numba.njit(parallel=True, cache=True)
-def _gather(src, counts, offsets, width, slot_offsets, edge_offsets, out):
-    n_events = offsets.shape[0] - 1
-    for e in numba.prange(n_events):
+def _gather(out, counts, offsets, width, slot_offsets, edge_offsets, edges):
+    for e in numba.prange(offsets.shape[0] - 1):
         w = width[e]
         for i in range(offsets[e], offsets[e + 1]):
             slot = slot_offsets[e] + (i - offsets[e]) * w
             first = edge_offsets[i]
             for m in range(counts[i]):
-                out[0, first + m] = src[slot + m]
-                out[1, first + m] = i
+                edges[0, first + m] = out[0, slot + m]
+                edges[1, first + m] = i
 
 
-def compact_slots(src: np.ndarray, counts: np.ndarray, offsets: np.ndarray,
-                  width: np.ndarray, slot_offsets: np.ndarray) -> np.ndarray:
-    """Squeeze filled heap slots into ``edge_index`` (2, E) int64, grouped by target hit."""
+def finish_slots(out: np.ndarray, counts: np.ndarray, offsets: np.ndarray, width: np.ndarray,
+                 slot_offsets: np.ndarray) -> np.ndarray:
+    """Turn slots (sources in ``out[0]``, ``counts`` filled per hit) into ``edge_index``.
+
+    When every slot is filled (kNN) the slots already are the CSR layout: only the target
+    row is written, in place. Otherwise the filled slots are squeezed into a new array.
+    """
+    if counts.sum() == out.shape[1]:
+        _fill_targets(offsets, width, slot_offsets, out)
+        return out
+    edge_offsets = np.zeros(counts.size + 1, dtype=INDEX)
+    np.cumsum(counts, out=edge_offsets[1:])
+    edges = np.empty((2, int(edge_offsets[-1])), dtype=INDEX)
+    _gather(out, counts, offsets, width, slot_offsets, edge_offsets, edges)
+    return edges
+
+
+@numba.njit(parallel=True, cache=True)
+def _gather_variable(values, slot_offsets, edge_offsets, out):
+    for i in numba.prange(edge_offsets.shape[0] - 1):
+        for m in range(edge_offsets[i + 1] - edge_offsets[i]):
+            out[0, edge_offsets[i] + m] = values[slot_offsets[i] + m]
+            out[1, edge_offsets[i] + m] = i
+
+
+def gather_slots(values: np.ndarray, slot_offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``edge_index`` from per-target slots of varying size: target ``i`` has its sources in
+    ``values[slot_offsets[i]:slot_offsets[i] + counts[i]]``."""
     edge_offsets = np.zeros(counts.size + 1, dtype=INDEX)
     np.cumsum(counts, out=edge_offsets[1:])
     out = np.empty((2, int(edge_offsets[-1])), dtype=INDEX)
-    if counts.size:
-        _gather(src, counts, offsets.astype(INDEX, copy=False), width, slot_offsets, edge_offsets, out)
+    _gather_variable(values, slot_offsets, edge_offsets, out)
     return out

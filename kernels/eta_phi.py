@@ -13,7 +13,7 @@ import math
 import numba
 import numpy as np
 
-from ._csr import INDEX, check_columns, check_offsets, compact_slots, heap_push, heap_sort, slot_layout
+from ._csr import INDEX, check_columns, check_offsets, finish_slots, slot_layout, sorted_insert
 
 TWO_PI = 2.0 * math.pi
 
@@ -29,7 +29,7 @@ def delta_r2(eta_i: float, phi_i: float, eta_j: float, phi_j: float) -> float:
 
 
 @numba.njit(cache=True)
-def _grid_event(eta, phi, first, n, k, r2, cell, src, dist, counts, slot0) -> None:
+def _grid_event(eta, phi, first, n, k, r2, cell, out, counts, slot0) -> None:
     eta_min, eta_max = np.inf, -np.inf
     for m in range(first, first + n):
         eta_min = min(eta_min, eta[m])
@@ -56,16 +56,17 @@ def _grid_event(eta, phi, first, n, k, r2, cell, src, dist, counts, slot0) -> No
         members[fill[cell_of[a]]] = a
         fill[cell_of[a]] += 1
     max_ring = max(n_eta, n_phi)
+    near_d = np.empty(k)
+    near_j = np.empty(k, dtype=np.int64)
     for a in range(n):
         gi = first + a
         ie0, ip0 = cell_of[a] // n_phi, cell_of[a] % n_phi
-        base = slot0 + a * k
         size = 0
         for ring in range(max_ring + 1):
             if ring >= 2:
                 lower = (ring - 1) * step
                 lower = lower * lower * (1.0 - 1e-9)
-                if lower >= r2 or (size == k and lower > dist[base]):
+                if lower >= r2 or (size == k and lower > near_d[k - 1]):
                     break
             for ie in range(max(0, ie0 - ring), min(n_eta, ie0 + ring + 1)):
                 on_eta_edge = abs(ie - ie0) == ring
@@ -89,13 +90,14 @@ def _grid_event(eta, phi, first, n, k, r2, cell, src, dist, counts, slot0) -> No
                             continue
                         d = delta_r2(eta[gi], phi[gi], eta[first + b], phi[first + b])
                         if d < r2:
-                            size = heap_push(dist, src, base, size, k, d, first + b)
-        heap_sort(dist, src, base, size)
+                            size = sorted_insert(near_d, near_j, 0, size, k, d, first + b)
+        for m in range(size):
+            out[0, slot0 + a * k + m] = near_j[m]
         counts[gi] = size
 
 
 @numba.njit(parallel=True, cache=True)
-def _neighbours(offsets, eta, phi, width, slot_offsets, r2, cell, src, dist, counts):
+def _neighbours(offsets, eta, phi, width, slot_offsets, r2, cell, out, counts):
     for e in numba.prange(offsets.shape[0] - 1):
         first = offsets[e]
         n = offsets[e + 1] - first
@@ -111,7 +113,7 @@ def _neighbours(offsets, eta, phi, width, slot_offsets, r2, cell, src, dist, cou
                 eta_min = min(eta_min, eta[m])
                 eta_max = max(eta_max, eta[m])
             size = math.sqrt(max(eta_max - eta_min, 0.1) * TWO_PI * k / n)
-        _grid_event(eta, phi, first, n, k, r2, size, src, dist, counts, slot_offsets[e])
+        _grid_event(eta, phi, first, n, k, r2, size, out, counts, slot_offsets[e])
 
 
 def _build(offsets, eta, phi, k, r) -> np.ndarray:
@@ -122,13 +124,11 @@ def _build(offsets, eta, phi, k, r) -> np.ndarray:
     if k < 1:
         raise ValueError(f"the number of neighbours must be at least 1, got {k}")
     width, slot_offsets = slot_layout(offsets, int(k))
-    n_slots = int(slot_offsets[-1])
-    src = np.empty(n_slots, dtype=INDEX)
-    dist = np.empty(n_slots)
+    out = np.empty((2, int(slot_offsets[-1])), dtype=INDEX)
     counts = np.zeros(eta.size, dtype=INDEX)
     cell = float(r) if np.isfinite(r) else 0.0
-    _neighbours(offsets, eta, phi, width, slot_offsets, float(r) ** 2, cell, src, dist, counts)
-    return compact_slots(src, counts, offsets, width, slot_offsets)
+    _neighbours(offsets, eta, phi, width, slot_offsets, float(r) ** 2, cell, out, counts)
+    return finish_slots(out, counts, offsets, width, slot_offsets)
 
 
 def eta_phi_knn_graph(offsets: np.ndarray, eta: np.ndarray, phi: np.ndarray, k: int) -> np.ndarray:

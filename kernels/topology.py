@@ -9,38 +9,50 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._csr import INDEX, check_columns, check_offsets
-from .knn import radius_graph
+from ._csr import INDEX, check_columns, check_offsets, gather_slots
+from .knn import TREE_MIN_HITS, _select_row, knn_graph, radius_graph, scaled_coordinates
+from .union import union_graphs
 
 
 @numba.njit(cache=True)
-def _in_cylinder(x, y, z, i, j, radius2, half_height) -> bool:
-    dx = x[j] - x[i]
-    dy = y[j] - y[i]
-    return dx * dx + dy * dy <= radius2 and abs(z[j] - z[i]) <= half_height
+def _cylinder_sources(x, y, z, i, radius2, half_height, out) -> int:
+    """Write the local indices j != i within the cylinder around hit i to ``out``; return
+    how many. Branch-free: every j is written, the count advances only on a match."""
+    count = 0
+    for j in range(x.shape[0]):
+        dx = x[j] - x[i]
+        dy = y[j] - y[i]
+        inside = (dx * dx + dy * dy <= radius2) & (abs(z[j] - z[i]) <= half_height) & (j != i)
+        out[count] = j
+        count += inside
+    return count
 
 
 @numba.njit(parallel=True, cache=True)
 def _count_cylinder(offsets, x, y, z, radius2, half_height, counts):
     for e in numba.prange(offsets.shape[0] - 1):
-        for i in range(offsets[e], offsets[e + 1]):
-            c = 0
-            for j in range(offsets[e], offsets[e + 1]):
-                if j != i and _in_cylinder(x, y, z, i, j, radius2, half_height):
-                    c += 1
-            counts[i] = c
+        lo, hi = offsets[e], offsets[e + 1]
+        xe, ye, ze = x[lo:hi], y[lo:hi], z[lo:hi]
+        for i in range(hi - lo):
+            count = 0
+            for j in range(hi - lo):  # a vectorised count; the hit itself is taken off below
+                dx = xe[j] - xe[i]
+                dy = ye[j] - ye[i]
+                count += (dx * dx + dy * dy <= radius2) & (abs(ze[j] - ze[i]) <= half_height)
+            counts[lo + i] = count - 1
 
 
 @numba.njit(parallel=True, cache=True)
 def _fill_cylinder(offsets, x, y, z, radius2, half_height, edge_offsets, out):
     for e in numba.prange(offsets.shape[0] - 1):
-        for i in range(offsets[e], offsets[e + 1]):
-            slot = edge_offsets[i]
-            for j in range(offsets[e], offsets[e + 1]):
-                if j != i and _in_cylinder(x, y, z, i, j, radius2, half_height):
-                    out[0, slot] = j
-                    out[1, slot] = i
-                    slot += 1
+        lo, hi = offsets[e], offsets[e + 1]
+        scratch = np.empty(hi - lo + 1, dtype=np.int64)
+        for i in range(hi - lo):
+            count = _cylinder_sources(x[lo:hi], y[lo:hi], z[lo:hi], i, radius2, half_height, scratch)
+            first = edge_offsets[lo + i]
+            for c in range(count):
+                out[0, first + c] = lo + scratch[c]
+                out[1, first + c] = lo + i
 
 
 def cylinder_graph(offsets: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray,
@@ -62,17 +74,94 @@ def cylinder_graph(offsets: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndar
     return out
 
 
+def _string_cylinder(module_spacing: float, max_module_steps: int, string_spacing: float) -> tuple[float, float]:
+    """Radius and half height (m) of the string neighbourhood, with half a module spacing
+    and 10 % of the string spacing added as tolerance for survey scatter."""
+    return 1.1 * string_spacing, (max_module_steps + 0.5) * module_spacing
+
+
 def string_graph(offsets: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray,
                  module_spacing: float, max_module_steps: int, string_spacing: float) -> np.ndarray:
     """String topology of a vertical-string array such as Baikal-GVD.
 
     A hit's neighbours are the other hits on the same string within ``max_module_steps``
     modules (repeated pulses of one module included) and the hits on adjacent strings, up
-    to ``string_spacing`` (m) away horizontally, in the same depth window. Half a module
-    spacing and 10 % of the string spacing are added as tolerance for survey scatter.
+    to ``string_spacing`` (m) away horizontally, in the same depth window.
     """
-    return cylinder_graph(offsets, x, y, z, radius=1.1 * string_spacing,
-                          half_height=(max_module_steps + 0.5) * module_spacing)
+    radius, half_height = _string_cylinder(module_spacing, max_module_steps, string_spacing)
+    return cylinder_graph(offsets, x, y, z, radius, half_height)
+
+
+@numba.njit(parallel=True, cache=True)
+def _spacetime_string(offsets, ct, k, radius2, half_height, slot_offsets, sources, counts):
+    for e in numba.prange(offsets.shape[0] - 1):
+        lo, hi = offsets[e], offsets[e + 1]
+        n = hi - lo
+        kk = min(k, n - 1)
+        if kk < 1:
+            for a in range(n):
+                counts[lo + a] = 0
+            continue
+        row = np.empty(n)
+        flags = np.empty(n, dtype=np.int64)
+        candidates = np.empty(n, dtype=np.int64)
+        near_d = np.empty(kk)
+        near_j = np.empty(kk, dtype=np.int64)
+        x, y, z = ct[0, lo:hi], ct[1, lo:hi], ct[2, lo:hi]
+        guess = 0.0
+        for a in range(n):
+            row[:] = 0.0
+            for f in range(ct.shape[0]):
+                q = ct[f, lo + a]
+                column = ct[f, lo:hi]
+                for m in range(n):
+                    t = column[m] - q
+                    row[m] += t * t
+            for m in range(n):
+                dx = x[m] - x[a]
+                dy = y[m] - y[a]
+                flags[m] = (dx * dx + dy * dy <= radius2) & (abs(z[m] - z[a]) <= half_height)
+            row[a] = np.inf
+            size, guess = _select_row(row, n, kk, np.inf, guess, candidates, near_d, near_j, 0)
+            for s in range(size):
+                flags[near_j[s]] = 1
+            flags[a] = 0
+            first = slot_offsets[lo + a]
+            count = 0
+            for m in range(n):  # branch-free compaction; the slot block has one spare
+                sources[first + count] = lo + m
+                count += flags[m]
+            counts[lo + a] = count
+
+
+def spacetime_string_graph(offsets: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray, t: np.ndarray,
+                           k: int, light_speed: float, module_spacing: float, max_module_steps: int,
+                           string_spacing: float) -> np.ndarray:
+    """kNN in space-time united with the string topology, in one pass over each event.
+
+    The same edges as ``union_graphs(offsets, knn_graph(offsets, [x, y, z, t], k,
+    weights=[1, 1, 1, light_speed]), string_graph(offsets, x, y, z, ...))``, sources of a
+    target in increasing index order. Positions in m, times in ns, ``light_speed`` in
+    m/ns (the group velocity in the medium).
+    """
+    offsets = check_offsets(offsets).astype(INDEX, copy=False)
+    coords = np.stack(check_columns(offsets, x, y, z, t), axis=0).T
+    weights = np.array([1.0, 1.0, 1.0, light_speed])
+    radius, half_height = _string_cylinder(module_spacing, max_module_steps, string_spacing)
+    sizes = np.diff(offsets)
+    if sizes.size and sizes.max() >= TREE_MIN_HITS:  # large events: the k-d tree path
+        return union_graphs(offsets, knn_graph(offsets, coords, k, weights),
+                            cylinder_graph(offsets, x, y, z, radius, half_height))
+    ct = scaled_coordinates(coords, weights)
+    in_cylinder = np.zeros(ct.shape[1], dtype=INDEX)
+    _count_cylinder(offsets, ct[0], ct[1], ct[2], radius**2, half_height, in_cylinder)
+    capacity = np.minimum(np.repeat(sizes - 1, sizes), in_cylinder + k) + 1
+    slot_offsets = np.zeros(ct.shape[1] + 1, dtype=INDEX)
+    np.cumsum(capacity, out=slot_offsets[1:])
+    sources = np.empty(int(slot_offsets[-1]), dtype=INDEX)
+    counts = np.zeros(ct.shape[1], dtype=INDEX)
+    _spacetime_string(offsets, ct, int(k), radius**2, half_height, slot_offsets, sources, counts)
+    return gather_slots(sources, slot_offsets, counts)
 
 
 def surface_grid_graph(offsets: np.ndarray, x: np.ndarray, y: np.ndarray, grid_spacing: float,

@@ -2,7 +2,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphreco.kernels import cylinder_graph, string_graph, surface_grid_graph, union_graphs, knn_graph
+from graphreco.kernels import (cylinder_graph, knn_graph, spacetime_string_graph, string_graph,
+                               surface_grid_graph, union_graphs)
 
 from . import reference
 from .strategies import event_sizes, offsets_of
@@ -60,7 +61,34 @@ def test_union_is_the_set_union(data):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     a = knn_graph(offsets, rng.normal(size=(n, 2)), 3)
     b = knn_graph(offsets, rng.normal(size=(n, 2)), 2)
-    merged = union_graphs(n, a, b, a)
+    merged = union_graphs(offsets, a, b, a)
     expected = sorted(set(zip(a[1], a[0])) | set(zip(b[1], b[0])))
     np.testing.assert_array_equal(merged, np.array([[s for _, s in expected], [t for t, _ in expected]],
                                                    dtype=np.int64).reshape(2, -1))
+
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data(), k=st.integers(1, 9), steps=st.integers(0, 2))
+def test_spacetime_string_graph_is_knn_united_with_strings(data, k, steps):
+    offsets = offsets_of(data.draw(event_sizes(max_hits=50)))
+    x, y, z = data.draw(string_hits(int(offsets[-1])))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    t = rng.uniform(0, 5000, int(offsets[-1])).astype(np.float32)
+    fused = spacetime_string_graph(offsets, x, y, z, t, k, 0.22, 15.0, steps, 60.0)
+    coords = np.stack([x, y, z, t], axis=1)
+    expected = union_graphs(offsets, knn_graph(offsets, coords, k, np.array([1, 1, 1, 0.22])),
+                            string_graph(offsets, x, y, z, 15.0, steps, 60.0))
+    np.testing.assert_array_equal(fused, expected)
+
+
+def test_spacetime_string_graph_large_events_take_the_tree_path():
+    rng = np.random.default_rng(3)
+    offsets = np.array([0, 900])
+    x, y = rng.choice([0.0, 60.0, 120.0], 900), np.zeros(900)
+    z, t = rng.integers(0, 36, 900) * 15.0, rng.uniform(0, 5000, 900)
+    fused = spacetime_string_graph(offsets, x, y, z, t, 8, 0.22, 15.0, 1, 60.0)
+    coords = np.stack([x, y, z, t], axis=1)
+    assert fused.shape[1] > 900 * 8
+    np.testing.assert_array_equal(fused, union_graphs(offsets, knn_graph(offsets, coords, 8, np.array([1, 1, 1, 0.22])),
+                                                      string_graph(offsets, x, y, z, 15.0, 1, 60.0)))

@@ -1,0 +1,5 @@
+"""Baikal-GVD: optical modules on vertical strings in Lake Baikal (detector frame, z up)."""
+
+from .detector import DETECTOR
+
+__all__ = ["DETECTOR"]

@@ -1,0 +1,131 @@
+"""What a detector is to the engine: its event-format columns, its node features and its
+default graph recipe. A detector is data plus a few pure functions on CSR arrays
+(``offsets`` and per-hit columns), so nothing here depends on the engine above it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+HitColumns = Mapping[str, np.ndarray]
+GraphRecipe = Callable[[np.ndarray, HitColumns], np.ndarray]
+"""``(offsets, hit columns) -> edge_index`` (2, E) int64 grouped by target."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the event format.
+
+    ``dtype`` is the numpy type of a value (``"string"`` for text); ``per_hit`` columns are
+    Parquet ``list<dtype>``, the others scalars. ``finite`` columns reject NaN and inf.
+    """
+
+    name: str
+    dtype: str
+    per_hit: bool
+    required: bool = True
+    finite: bool = False
+
+
+def event_means(offsets: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mean of a per-hit quantity over each event (0 for an event without hits)."""
+    cumulative = np.zeros(len(values) + 1, dtype=np.float64)
+    np.cumsum(values, dtype=np.float64, out=cumulative[1:])
+    sums = cumulative[offsets[1:]] - cumulative[offsets[:-1]]
+    return sums / np.maximum(np.diff(offsets), 1)
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """A node feature ``(f(value) - centre) / scale`` from one column.
+
+    ``f`` is the identity, or ``log10`` of the value clipped below at ``floor``.
+    ``centre="event_mean"`` subtracts the event's mean, for quantities with an arbitrary
+    per-event origin (hit times) or where translation invariance is wanted. NaN values
+    become ``fill_nan`` (before scaling) when it is given; ``clip`` bounds the result.
+    An event-level column (``per_event=True``) is broadcast to the event's hits.
+    """
+
+    column: str
+    scale: float
+    centre: float | str = 0.0
+    log10: bool = False
+    floor: float = 1e-3
+    fill_nan: float | None = None
+    clip: float | None = None
+    per_event: bool = False
+    width: int = field(default=1, init=False)
+
+    def names(self) -> list[str]:
+        return [f"log10_{self.column}" if self.log10 else self.column]
+
+    def compute(self, offsets: np.ndarray, hits: HitColumns, events: HitColumns) -> np.ndarray:
+        sizes = np.diff(offsets)
+        values = np.asarray(events[self.column] if self.per_event else hits[self.column], dtype=np.float32)
+        if self.per_event:
+            values = np.repeat(values, sizes)
+        if self.fill_nan is not None:
+            values = np.where(np.isnan(values), np.float32(self.fill_nan), values)
+        if self.log10:
+            values = np.log10(np.maximum(values, np.float32(self.floor)))
+        if self.centre == "event_mean":
+            values = values - np.repeat(event_means(offsets, values), sizes).astype(np.float32)
+        elif self.centre:
+            values = values - np.float32(self.centre)
+        values = values / np.float32(self.scale)
+        if self.clip is not None:
+            values = np.clip(values, -self.clip, self.clip)
+        return values[:, None]
+
+
+@dataclass(frozen=True)
+class OneHot:
+    """Indicator features for the categories of an integer column (by absolute value when
+    ``absolute``); values outside the list set no indicator."""
+
+    column: str
+    categories: tuple[int, ...]
+    absolute: bool = False
+
+    @property
+    def width(self) -> int:
+        return len(self.categories)
+
+    def names(self) -> list[str]:
+        return [f"{self.column}=={c}" for c in self.categories]
+
+    def compute(self, offsets: np.ndarray, hits: HitColumns, events: HitColumns) -> np.ndarray:
+        values = np.asarray(hits[self.column])
+        if self.absolute:
+            values = np.abs(values)
+        return (values[:, None] == np.asarray(self.categories)[None, :]).astype(np.float32)
+
+
+NodeFeature = Scaled | OneHot
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A detector: its columns in the event format, node features and default graph."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    node_features: tuple[NodeFeature, ...]
+    build_edges: GraphRecipe
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [name for feature in self.node_features for name in feature.names()]
+
+    def node_feature_matrix(self, offsets: np.ndarray, hits: HitColumns,
+                            events: HitColumns | None = None) -> np.ndarray:
+        """Node features (n_hits, n_features) float32, normalised as declared."""
+        blocks = [f.compute(offsets, hits, events or {}) for f in self.node_features]
+        return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)

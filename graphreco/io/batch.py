@@ -1,0 +1,40 @@
+"""``EventBatch``: a block of events in CSR form, as the reader yields it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """Events of one record batch of one file.
+
+    ``offsets`` (n_events + 1) are the Arrow list offsets rebased to start at 0: the hits
+    of event ``e`` are ``offsets[e]:offsets[e + 1]`` in every array of ``hits``. ``hits``
+    and ``events`` hold the detector's contract columns present in the file as numpy
+    arrays in the contract's dtypes; ``record_batch`` is the batch as read, for carrying
+    any other column through.
+    """
+
+    detector: str
+    source: str
+    event_id: np.ndarray
+    offsets: np.ndarray
+    hits: dict[str, np.ndarray]
+    events: dict[str, np.ndarray]
+    record_batch: pa.RecordBatch
+
+    @property
+    def n_events(self) -> int:
+        return int(self.event_id.size)
+
+    @property
+    def n_hits(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def hits_per_event(self) -> np.ndarray:
+        return np.diff(self.offsets)

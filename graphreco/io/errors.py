@@ -1,0 +1,16 @@
+"""The one error type for event files that break the contract."""
+
+from __future__ import annotations
+
+
+class EventFormatError(ValueError):
+    """An event file violates the event format.
+
+    The message names the file, the column and, where it applies, the first offending
+    ``event_id``; the same facts are attributes for programs that act on them.
+    """
+
+    def __init__(self, file: str, problem: str, column: str | None = None, event_id: int | None = None):
+        self.file, self.problem, self.column, self.event_id = file, problem, column, event_id
+        where = file + (f", column {column!r}" if column else "") + (f", event_id {event_id}" if event_id is not None else "")
+        super().__init__(f"{where}: {problem}")

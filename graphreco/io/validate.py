@@ -1,0 +1,151 @@
+"""Checks of event files against the contract, at the boundary where data enters.
+
+``check_schema`` runs once per file (missing and mistyped columns); ``to_event_batch``
+runs on every record batch (null or unequal hit lists, NaN/inf, duplicate ``event_id``)
+and converts it to an :class:`EventBatch` without copying what is already in the
+contract's dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from ..detectors import Column, Detector
+from .batch import EventBatch
+from .errors import EventFormatError
+
+
+def _is_list(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
+
+
+def _value_type_fits(arrow_type: pa.DataType, dtype: str) -> bool:
+    if dtype == "string":
+        return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+    if dtype.startswith("float"):
+        return pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type)
+    return pa.types.is_integer(arrow_type)
+
+
+def _describe(column: Column) -> str:
+    return f"list<{column.dtype}>" if column.per_hit else column.dtype
+
+
+def check_schema(schema: pa.Schema, detector: Detector, file: str, declared: str | None) -> None:
+    """Reject a file whose columns cannot be read as ``detector``'s event format."""
+    if "event_id" not in schema.names:
+        raise EventFormatError(file, "required column is missing", column="event_id")
+    if not pa.types.is_integer(schema.field("event_id").type):
+        raise EventFormatError(file, f"expected int64, found {schema.field('event_id').type}", column="event_id")
+    for column in detector.columns:
+        if column.name not in schema.names:
+            if column.required:
+                hint = f" (the file declares detector {declared!r})" if declared and declared != detector.name else ""
+                raise EventFormatError(file, f"required column of {detector.name} is missing{hint}", column=column.name)
+            continue
+        arrow_type = schema.field(column.name).type
+        value_type = arrow_type.value_type if _is_list(arrow_type) else arrow_type
+        if _is_list(arrow_type) != column.per_hit or not _value_type_fits(value_type, column.dtype):
+            raise EventFormatError(file, f"expected {_describe(column)}, found {arrow_type}", column=column.name)
+
+
+class _BatchChecker:
+    """Converts one record batch, naming the first bad event of any violation."""
+
+    def __init__(self, record_batch: pa.RecordBatch, file: str):
+        self.record_batch, self.file = record_batch, file
+        ids = record_batch.column("event_id")
+        if ids.null_count:
+            raise EventFormatError(file, "event_id is null", column="event_id",
+                                   event_id=None)
+        self.event_id = ids.to_numpy().astype(np.int64, copy=False)
+
+    def fail(self, column: str, problem: str, event_index: int) -> EventFormatError:
+        return EventFormatError(self.file, problem, column=column, event_id=int(self.event_id[event_index]))
+
+    def hit_column(self, column: Column) -> tuple[np.ndarray, np.ndarray]:
+        """Rebased offsets and the flat values of a per-hit column."""
+        array = self.record_batch.column(column.name)
+        if array.null_count:
+            raise self.fail(column.name, "hit list is null", int(np.argmax(array.is_null().to_numpy(zero_copy_only=False))))
+        offsets = array.offsets.to_numpy()
+        start = int(offsets[0])
+        flat = array.values.slice(start, int(offsets[-1]) - start)
+        if start:
+            offsets = offsets - start
+        if flat.null_count:
+            first_null = int(np.argmax(flat.is_null().to_numpy(zero_copy_only=False)))
+            raise self.fail(column.name, "hit value is null", self.event_of_hit(offsets, first_null))
+        values = flat.to_numpy(zero_copy_only=False)
+        return offsets, self.cast(column, values, offsets)
+
+    def event_column(self, column: Column) -> np.ndarray:
+        array = self.record_batch.column(column.name)
+        if array.null_count:
+            raise self.fail(column.name, "value is null", int(np.argmax(array.is_null().to_numpy(zero_copy_only=False))))
+        values = array.to_numpy(zero_copy_only=False)
+        return values if column.dtype == "string" else self.cast(column, values, None)
+
+    def cast(self, column: Column, values: np.ndarray, offsets: np.ndarray | None) -> np.ndarray:
+        target = np.dtype(column.dtype)
+        if target.kind == "i" and values.size:
+            info = np.iinfo(target)
+            outside = (values < info.min) | (values > info.max)
+            if outside.any():
+                first = int(np.argmax(outside))
+                event = self.event_of_hit(offsets, first) if offsets is not None else first
+                raise self.fail(column.name, f"value {values[first]} does not fit {column.dtype}", event)
+        values = values.astype(target, copy=False)
+        if column.finite and values.size:
+            finite = np.isfinite(values)
+            if not finite.all():
+                first = int(np.argmin(finite))
+                event = self.event_of_hit(offsets, first) if offsets is not None else first
+                raise self.fail(column.name, f"value {values[first]} is not finite", event)
+        return values
+
+    @staticmethod
+    def event_of_hit(offsets: np.ndarray, hit: int) -> int:
+        return int(np.searchsorted(offsets, hit, side="right") - 1)
+
+
+def _first_duplicate(ids: np.ndarray, seen: set[int]) -> int | None:
+    """Index of the first id already seen earlier in the file or in this batch, else None."""
+    unique, counts = np.unique(ids, return_counts=True)
+    if counts.size and counts.max() > 1 or not seen.isdisjoint(unique.tolist()):
+        earlier: set[int] = set()
+        for position, value in enumerate(ids.tolist()):
+            if value in seen or value in earlier:
+                return position
+            earlier.add(value)
+    return None
+
+
+def to_event_batch(record_batch: pa.RecordBatch, detector: Detector, file: str,
+                   seen_ids: set[int]) -> EventBatch:
+    """Validate a record batch and convert it; ``seen_ids`` collects the file's event ids."""
+    checker = _BatchChecker(record_batch, file)
+    names = set(record_batch.schema.names)
+    offsets, hits, events, reference = None, {}, {}, None
+    for column in detector.columns:
+        if column.name not in names:
+            continue
+        if not column.per_hit:
+            events[column.name] = checker.event_column(column)
+            continue
+        column_offsets, hits[column.name] = checker.hit_column(column)
+        if offsets is None:
+            offsets, reference = column_offsets, column.name
+        elif not np.array_equal(column_offsets, offsets):
+            lengths_differ = np.diff(column_offsets) != np.diff(offsets)
+            raise checker.fail(column.name, f"hit list length differs from column {reference!r}",
+                               int(np.argmax(lengths_differ)))
+    if offsets is None:
+        offsets = np.zeros(record_batch.num_rows + 1, dtype=np.int32)
+    duplicate = _first_duplicate(checker.event_id, seen_ids)
+    if duplicate is not None:
+        raise checker.fail("event_id", "duplicate event_id", duplicate)
+    seen_ids.update(checker.event_id.tolist())
+    return EventBatch(detector=detector.name, source=file, event_id=checker.event_id, offsets=offsets,
+                      hits=hits, events=events, record_batch=record_batch)

@@ -1,0 +1,83 @@
+"""Writing event files and reconstruction outputs atomically (temp file + rename)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def hit_list(offsets: np.ndarray, values: np.ndarray) -> pa.ListArray:
+    """A ``list<...>`` column from CSR offsets and flat per-hit values (no copy of values)."""
+    return pa.ListArray.from_arrays(pa.array(np.asarray(offsets, dtype=np.int32)), pa.array(values))
+
+
+def event_table(event_id: np.ndarray, offsets: np.ndarray, hits: Mapping[str, np.ndarray],
+                events: Mapping[str, np.ndarray] | None = None, detector: str | None = None) -> pa.Table:
+    """A table in the event format: ``event_id``, the per-hit lists, then event columns."""
+    columns = {"event_id": pa.array(np.asarray(event_id, dtype=np.int64))}
+    columns |= {name: hit_list(offsets, values) for name, values in hits.items()}
+    columns |= {name: pa.array(values) for name, values in (events or {}).items()}
+    table = pa.table(columns)
+    return table.replace_schema_metadata({"detector": detector}) if detector else table
+
+
+class EventWriter:
+    """Streams tables into one Parquet file that appears only when complete.
+
+    Data goes to a hidden temporary file beside ``path``; leaving the ``with`` block
+    normally flushes, fsyncs and renames it onto ``path``; an exception (or
+    :meth:`abort`) deletes it, so no reader ever sees a half-written file.
+    """
+
+    def __init__(self, path: str | Path, detector: str, compression: str = "zstd"):
+        self.path = Path(path)
+        self.detector = detector
+        self.compression = compression
+        self.temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, data: pa.Table | pa.RecordBatch) -> None:
+        table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
+        if self._writer is None:
+            metadata = dict(table.schema.metadata or {}) | {b"detector": self.detector.encode()}
+            self.schema = table.schema.with_metadata(metadata)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.temporary, self.schema, compression=self.compression)
+        self._writer.write_table(table.replace_schema_metadata(self.schema.metadata))
+
+    def close(self) -> None:
+        """Finish the file and move it into place atomically."""
+        if self._writer is None:
+            raise ValueError(f"{self.path}: nothing was written")
+        self._writer.close()
+        with open(self.temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(self.temporary, self.path)
+
+    def abort(self) -> None:
+        """Drop everything written so far."""
+        if self._writer is not None:
+            self._writer.close()
+        self.temporary.unlink(missing_ok=True)
+
+    def __enter__(self) -> EventWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_events(path: str | Path, table: pa.Table, detector: str) -> None:
+    """Write one table as an event file, atomically."""
+    with EventWriter(path, detector) as writer:
+        writer.write(table)
