@@ -108,6 +108,18 @@ NodeFeature = Scaled | OneHot
 
 
 @dataclass(frozen=True)
+class SimulatedEvents:
+    """Events in CSR form as a simulator makes them: per-hit arrays aligned with
+    ``offsets`` and per-event arrays aligned with ``event_id``, named as in the format."""
+
+    detector: str
+    event_id: np.ndarray
+    offsets: np.ndarray
+    hits: dict[str, np.ndarray]
+    events: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
 class Detector:
     """A detector: its columns in the event format, node features and default graph."""
 

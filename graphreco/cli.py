@@ -21,12 +21,13 @@ EXIT_INTERNAL = 4
 
 def _simulate(args: argparse.Namespace) -> dict:
     from .detectors.baikal_gvd.simulation import simulate_noise_events
-    from .io import write_events
+    from .io import event_table, write_events
 
-    table = simulate_noise_events(args.events, seed=args.seed, n_clusters=args.clusters,
-                                  noise_rate_hz=args.noise_rate_khz * 1e3)
-    write_events(args.output, table, "baikal-gvd")
-    return {"output": str(args.output), "events": table.num_rows}
+    simulated = simulate_noise_events(args.events, seed=args.seed, n_clusters=args.clusters,
+                                      noise_rate_hz=args.noise_rate_khz * 1e3)
+    write_events(args.output, event_table(**vars(simulated)), simulated.detector)
+    return {"output": str(args.output), "events": int(simulated.event_id.size),
+            "hits": int(simulated.offsets[-1])}
 
 
 def _graphs(args: argparse.Namespace) -> dict:

@@ -1,4 +1,4 @@
-"""Baikal-GVD event simulation, written in the event format with truth.
+"""Baikal-GVD event simulation in the event format's terms (CSR arrays with truth).
 
 Noise-only readout windows so far: the physics of muon tracks, cascades and
 atmospheric-muon bundles, and the trigger, build on this (issue: Baikal-GVD).
@@ -7,15 +7,15 @@ atmospheric-muon bundles, and the trigger, build on this (issue: Baikal-GVD).
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 
+from ..base import SimulatedEvents
 from .geometry import load_geometry
 from .noise import DEFAULT_RATE_HZ, DEFAULT_WINDOW_NS, sample_noise
 
 
 def simulate_noise_events(n_events: int, seed: int = 0, n_clusters: int = 1,
                           noise_rate_hz: float = DEFAULT_RATE_HZ,
-                          window_ns: float = DEFAULT_WINDOW_NS) -> pa.Table:
+                          window_ns: float = DEFAULT_WINDOW_NS) -> SimulatedEvents:
     """Readout windows of ``n_clusters`` clusters holding only optical noise."""
     rng = np.random.default_rng(seed)
     geometry = load_geometry().select_clusters(np.arange(n_clusters))
@@ -24,8 +24,5 @@ def simulate_noise_events(n_events: int, seed: int = 0, n_clusters: int = 1,
             "z": geometry.z[module].astype(np.float32), "t": t, "charge": charge,
             "channel": geometry.channel[module].astype(np.int32),
             "true_label": np.zeros(t.size, dtype=np.int8)}
-    columns = {"event_id": pa.array(np.arange(n_events, dtype=np.int64))}
-    columns |= {name: pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values))
-                for name, values in hits.items()}
-    columns["true_kind"] = pa.array(["noise"] * n_events)
-    return pa.table(columns).replace_schema_metadata({"detector": "baikal-gvd"})
+    events = {"true_kind": np.full(n_events, "noise", dtype=object)}
+    return SimulatedEvents("baikal-gvd", np.arange(n_events, dtype=np.int64), offsets, hits, events)

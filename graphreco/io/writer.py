@@ -11,6 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+ROW_GROUP_EVENTS = 16384
+"""Events per Parquet row group: a reader never has to hold more than this at once."""
+
 
 def hit_list(offsets: np.ndarray, values: np.ndarray) -> pa.ListArray:
     """A ``list<...>`` column from CSR offsets and flat per-hit values (no copy of values)."""
@@ -19,7 +22,8 @@ def hit_list(offsets: np.ndarray, values: np.ndarray) -> pa.ListArray:
 
 def event_table(event_id: np.ndarray, offsets: np.ndarray, hits: Mapping[str, np.ndarray],
                 events: Mapping[str, np.ndarray] | None = None, detector: str | None = None) -> pa.Table:
-    """A table in the event format: ``event_id``, the per-hit lists, then event columns."""
+    """A table in the event format: ``event_id``, the per-hit lists, then event columns
+    (``SimulatedEvents`` fields map one to one: ``event_table(**vars(simulated))``)."""
     columns = {"event_id": pa.array(np.asarray(event_id, dtype=np.int64))}
     columns |= {name: hit_list(offsets, values) for name, values in hits.items()}
     columns |= {name: pa.array(values) for name, values in (events or {}).items()}
@@ -49,7 +53,7 @@ class EventWriter:
             self.schema = table.schema.with_metadata(metadata)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self.temporary, self.schema, compression=self.compression)
-        self._writer.write_table(table.replace_schema_metadata(self.schema.metadata))
+        self._writer.write_table(table.replace_schema_metadata(self.schema.metadata), row_group_size=ROW_GROUP_EVENTS)
 
     def close(self) -> None:
         """Finish the file and move it into place atomically."""

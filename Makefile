@@ -1,0 +1,33 @@
+# Set-up and everyday jobs. `make demo` and `make test` work on a fresh machine: they build
+# .venv (torch 2.13.0 CPU first, torch-scatter compiled without build isolation, then the
+# project); a second run finds .venv/.installed up to date and does nothing slow.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q --no-build-isolation torch-scatter
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+demo: setup
+	mkdir -p data
+	$(BIN)/graphreco simulate baikal-gvd --events 50000 --seed 1 -o data/demo-baikal-gvd.parquet
+	$(BIN)/graphreco graphs data/demo-baikal-gvd.parquet
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python scripts/bench_kernels.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .hypothesis
