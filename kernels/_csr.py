@@ -75,6 +75,14 @@ def sorted_insert(dist, src, base, size, cap, d, j) -> int:
     return size
 
 
+@numba.njit(inline="always")
+def store_neighbours(out, counts, hit, slot, near_j, size) -> None:
+    """Write the ``size`` sources kept for ``hit`` into its slots starting at ``slot``."""
+    for m in range(size):
+        out[0, slot + m] = near_j[m]
+    counts[hit] = size
+
+
 @numba.njit(parallel=True, cache=True)
 def _fill_targets(offsets, width, slot_offsets, out):
     for e in numba.prange(offsets.shape[0] - 1):

@@ -13,7 +13,7 @@ import math
 import numba
 import numpy as np
 
-from ._csr import INDEX, check_columns, check_offsets, finish_slots, slot_layout, sorted_insert
+from ._csr import INDEX, check_columns, check_offsets, finish_slots, slot_layout, sorted_insert, store_neighbours
 
 TWO_PI = 2.0 * math.pi
 
@@ -91,9 +91,7 @@ def _grid_event(eta, phi, first, n, k, r2, cell, out, counts, slot0) -> None:
                         d = delta_r2(eta[gi], phi[gi], eta[first + b], phi[first + b])
                         if d < r2:
                             size = sorted_insert(near_d, near_j, 0, size, k, d, first + b)
-        for m in range(size):
-            out[0, slot0 + a * k + m] = near_j[m]
-        counts[gi] = size
+        store_neighbours(out, counts, gi, slot0 + a * k, near_j, size)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -102,9 +100,7 @@ def _neighbours(offsets, eta, phi, width, slot_offsets, r2, cell, out, counts):
         first = offsets[e]
         n = offsets[e + 1] - first
         k = width[e]
-        if k == 0:
-            for a in range(n):
-                counts[first + a] = 0
+        if k == 0:  # counts start at zero
             continue
         size = cell
         if size <= 0.0:  # kNN: cells holding ~k hits on average over the event's area

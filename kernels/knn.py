@@ -19,7 +19,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._csr import INDEX, check_offsets, finish_slots, slot_layout, sorted_insert
+from ._csr import INDEX, check_offsets, finish_slots, slot_layout, sorted_insert, store_neighbours
 
 TREE_MIN_HITS = 768
 LEAF_SIZE = 32
@@ -98,9 +98,7 @@ def _brute_event(ct, first, n, k, r2, out, counts, slot0) -> None:
                 row[m] += t * t
         row[a] = np.inf
         size, guess = _select_row(row, n, k, r2, guess, candidates, near_d, near_j, first)
-        for m in range(size):
-            out[0, slot0 + a * k + m] = near_j[m]
-        counts[first + a] = size
+        store_neighbours(out, counts, first + a, slot0 + a * k, near_j, size)
 
 
 @numba.njit(cache=True)
@@ -235,9 +233,7 @@ def _tree_event(ct, first, n, k, r2, leaf_size, out, counts, slot0) -> None:
             nodes[top + 1, 0], nodes[top + 1, 1], nodes[top + 1, 2] = near_node, near_lo, near_hi
             bounds[top + 1] = bound
             top += 2
-        for m in range(size):
-            out[0, slot0 + perm[p] * k + m] = near_j[m]
-        counts[first + perm[p]] = size
+        store_neighbours(out, counts, first + perm[p], slot0 + perm[p] * k, near_j, size)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -246,10 +242,9 @@ def _neighbours(offsets, ct, width, slot_offsets, r2, tree_min_hits, leaf_size, 
         first = offsets[e]
         n = offsets[e + 1] - first
         k = width[e]
-        if k == 0:
-            for a in range(n):
-                counts[first + a] = 0
-        elif n < tree_min_hits:
+        if k == 0:  # counts start at zero
+            continue
+        if n < tree_min_hits:
             _brute_event(ct, first, n, k, r2, out, counts, slot_offsets[e])
         else:
             _tree_event(ct, first, n, k, r2, leaf_size, out, counts, slot_offsets[e])

@@ -31,12 +31,12 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from graphreco import detectors
 from graphreco.detectors.baikal_gvd.simulation import simulate_noise_events
-from graphreco.io import EventWriter, event_table, read_events
+from graphreco.io import EventWriter, event_table
 from graphreco.kernels import knn_graph
+from graphreco.throughput import measure_graph_building
 
-# torch, scipy and graphreco.graph are imported where they are used, so that the
+# torch and scipy are imported where they are used, so that the
 # streaming-memory child process loads only what streaming needs.
 
 K = 8
@@ -121,44 +121,17 @@ def write_noise_file(path: Path, n_events: int, window_ns: float, chunk: int = 1
             writer.write(table)
 
 
-def stream(path: Path, assemble: bool) -> dict:
-    """Read, validate and build every event of ``path``; seconds per step."""
-    detector = detectors.get("baikal-gvd")
-    if assemble:
-        from graphreco.graph import build_graph
-    seconds = {"read_validate": 0.0, "edges": 0.0, "features_batch": 0.0}
-    events = hits = 0
-    batches = read_events(path)
-    while True:
-        tick = time.perf_counter()
-        batch = next(batches, None)
-        seconds["read_validate"] += time.perf_counter() - tick
-        if batch is None:
-            break
-        tick = time.perf_counter()
-        edges = detector.build_edges(batch.offsets.astype(np.int64), batch.hits)
-        seconds["edges"] += time.perf_counter() - tick
-        tick = time.perf_counter()
-        if assemble:
-            build_graph(batch, detector, edges)
-        else:
-            detector.node_feature_matrix(batch.offsets, batch.hits, batch.events)
-        seconds["features_batch"] += time.perf_counter() - tick
-        events, hits = events + batch.n_events, hits + batch.n_hits
-    return {"events": events, "hits": hits, "seconds": seconds}
-
-
 def bench_pipeline(workdir: Path, n_events: int) -> list[dict]:
     import torch
 
     path = workdir / "baikal-noise.parquet"
     write_noise_file(path, n_events, window_ns=5000.0)
-    stream(path, assemble=True)  # warm caches (numba, file system)
+    measure_graph_building(path)  # warm caches (numba, file system)
     rows = []
     for threads in (1, 2):
         numba.set_num_threads(threads)
         torch.set_num_threads(threads)
-        runs = [stream(path, assemble=True) for _ in range(3)]
+        runs = [measure_graph_building(path) for _ in range(3)]
         best = min(runs, key=lambda r: sum(r["seconds"].values()))
         total = sum(best["seconds"].values())
         rows.append({"threads": threads, "events": best["events"],
@@ -190,7 +163,7 @@ def peak_rss_mib() -> float:
 def stream_only(path: Path) -> None:
     """Child process: stream the file, report the events seen and the peak RSS (MiB)."""
     baseline = peak_rss_mib()
-    result = stream(path, assemble=False)
+    result = measure_graph_building(path, assemble=False)
     print(json.dumps({"events": result["events"], "hits": result["hits"],
                       "peak_rss_mib": round(peak_rss_mib()), "rss_after_imports_mib": round(baseline)}))
 
