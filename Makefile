@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml setup.py
 
 demo: setup
 	mkdir -p data
-	$(BIN)/graphreco simulate baikal-gvd --events 50000 --seed 1 -o data/demo-baikal-gvd.parquet
+	$(BIN)/graphreco simulate baikal-gvd --events 20000 --seed 1 -o data/demo-baikal-gvd.parquet
 	$(BIN)/graphreco graphs data/demo-baikal-gvd.parquet
 
 test: setup

@@ -12,20 +12,44 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 
 EXIT_BAD_INPUT = 3
 EXIT_INTERNAL = 4
 
 
+def _parse_mix(text: str) -> dict[str, float]:
+    """``numu_cc=1,eas=3`` -> {"numu_cc": 1.0, "eas": 3.0}, kinds checked."""
+    from .detectors.baikal_gvd.simulation import KINDS
+
+    try:
+        mix = {kind.strip(): float(weight) for kind, weight in (part.split("=") for part in text.split(","))}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected KIND=WEIGHT[,KIND=WEIGHT...], got {text!r}") from None
+    unknown = sorted(set(mix) - set(KINDS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown event kinds {unknown}; known: {', '.join(KINDS)}")
+    return mix
+
+
 def _simulate(args: argparse.Namespace) -> dict:
-    from .detectors.baikal_gvd.simulation import simulate_noise_events
+    import time
+
+    from .detectors.baikal_gvd.simulation import Conditions, simulate_events
     from .io import event_table, write_events
 
-    simulated = simulate_noise_events(args.events, seed=args.seed, n_clusters=args.clusters,
-                                      noise_rate_hz=args.noise_rate_khz * 1e3)
+    conditions = Conditions(noise_rate_hz=args.noise_rate_khz * 1e3, absorption_length=args.absorption_m,
+                            time_offset_rms=args.time_offset_ns)
+    start = time.perf_counter()
+    simulated = simulate_events(args.events, seed=args.seed, mix=args.mix, conditions=conditions)
+    seconds = time.perf_counter() - start
     write_events(args.output, event_table(**vars(simulated)), simulated.detector)
+    kinds, counts = np.unique(simulated.events["true_kind"].astype(str), return_counts=True)
     return {"output": str(args.output), "events": int(simulated.event_id.size),
-            "hits": int(simulated.offsets[-1])}
+            "hits": int(simulated.offsets[-1]), "kinds": dict(zip(kinds.tolist(), counts.tolist())),
+            "signal_hit_fraction": round(float(np.mean(simulated.hits["true_label"] > 0)), 3),
+            "seconds": round(seconds, 2), "events_per_s": round(simulated.event_id.size / seconds)}
 
 
 def _graphs(args: argparse.Namespace) -> dict:
@@ -59,11 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("detectors", help="list the known detectors and their node features")
     listing.set_defaults(run=_detectors)
 
-    simulate = commands.add_parser("simulate", help="simulate an event file")
+    simulate = commands.add_parser("simulate", help="simulate triggered events with truth")
     simulate.add_argument("detector", choices=["baikal-gvd"])
-    simulate.add_argument("--events", type=int, default=10_000, help="number of readout windows")
-    simulate.add_argument("--clusters", type=int, default=1, help="clusters read out per event")
+    simulate.add_argument("--events", type=int, default=10_000, help="number of triggered events")
+    simulate.add_argument("--mix", type=_parse_mix, default=None,
+                          help="relative frequency of kinds before the trigger, e.g. numu_cc=1,eas=4 "
+                               "(kinds: numu_cc, nue_cc, nc, eas; default equal)")
     simulate.add_argument("--noise-rate-khz", type=float, default=40.0, help="optical noise per module (kHz)")
+    simulate.add_argument("--absorption-m", type=float, default=22.0, help="absorption length of the water (m)")
+    simulate.add_argument("--time-offset-ns", type=float, default=0.0,
+                          help="rms of per-module time-calibration errors (ns)")
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("-o", "--output", type=Path, required=True)
     simulate.set_defaults(run=_simulate)
