@@ -39,7 +39,7 @@ def _count_at_most(row, n, threshold) -> int:
 def _select_row(row, n, k, r2, guess, candidates, near_d, near_j, first):
     """Keep the k nearest entries (< r2) of a distance row in ``near_d/near_j``, nearest
     first; return how many and the threshold used (the next row's guess)."""
-    low, high = 0.0, np.inf
+    low, high = -1.0, np.inf  # count(row <= low) < k, count(row <= high) > THRESHOLD_SLACK * k
     threshold = guess if guess > 0.0 else 1.0
     count = 0
     for _ in range(400):
@@ -52,9 +52,11 @@ def _select_row(row, n, k, r2, guess, candidates, near_d, near_j, first):
             high = threshold
         else:
             break
-        threshold = 0.5 * (low + high) if high < np.inf else 4.0 * threshold
-        if threshold <= low or threshold >= high:  # ties: no threshold separates them
+        following = 0.5 * (low + high) if high < np.inf else 4.0 * threshold
+        if following <= low or following >= high:  # ties: no threshold separates them
+            threshold = high
             break
+        threshold = following
     if count < k:
         threshold = high
     count = 0

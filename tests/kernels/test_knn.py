@@ -63,3 +63,14 @@ def test_bad_arguments_raise_value_error(bad, message):
     args = dict(offsets=np.array([0, 3]), coords=np.zeros((3, 2)), k=2) | bad
     with pytest.raises(ValueError, match=message):
         knn_graph(**args)
+
+
+def test_ties_that_no_threshold_separates_still_give_k_neighbours():
+    # found by hypothesis: many neighbours at one distance make the count jump past 2k; the
+    # bisection then stalled between two adjacent floats and could settle below that
+    # distance, keeping no neighbour at all
+    coords = np.array([-1, -1, -1, 1, -1, 3, -1, 1, -1, -2], dtype=np.float32)[:, None]
+    offsets = np.array([0, 10])
+    for k in (1, 2):
+        edges = knn_graph(offsets, coords, k, tree_min_hits=10**6)
+        np.testing.assert_array_equal(edges, reference.neighbours(offsets, reference.euclidean(coords), k))
