@@ -128,6 +128,9 @@ class Detector:
     columns: tuple[Column, ...]
     node_features: tuple[NodeFeature, ...]
     build_edges: GraphRecipe
+    relative_features: tuple[int, ...] = ()
+    """Node-feature indices whose differences along an edge (and their norm) are edge
+    inputs of the GNN: positions and times, so that messages see relative geometry."""
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

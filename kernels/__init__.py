@@ -1,4 +1,4 @@
-"""numba graph builders on plain numpy arrays (no torch inside).
+"""numba graph builders (and the fused message-passing kernel) on plain numpy arrays; no torch inside.
 
 Every builder takes CSR event boundaries ``offsets`` (hits of event ``e`` are
 ``offsets[e]:offsets[e + 1]``) and per-hit arrays, and returns ``edge_index`` of shape
@@ -9,10 +9,12 @@ numba's thread pool (``numba.set_num_threads`` sets its size).
 
 from .eta_phi import eta_phi_knn_graph, eta_phi_radius_graph
 from .knn import knn_graph, radius_graph
+from .message import aggregate_edge_messages
 from .topology import cylinder_graph, spacetime_string_graph, string_graph, surface_grid_graph
 from .union import union_graphs
 
 __all__ = [
+    "aggregate_edge_messages",
     "cylinder_graph",
     "eta_phi_knn_graph",
     "eta_phi_radius_graph",

@@ -49,4 +49,5 @@ DETECTOR = Detector(
         Scaled("npv", 100.0, per_event=True),
     ),
     build_edges=build_edges,
+    relative_features=(2,),
 )

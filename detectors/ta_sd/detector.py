@@ -45,4 +45,5 @@ DETECTOR = Detector(
         Scaled("signal_lower", 1.0, log10=True, floor=0.1),
     ),
     build_edges=build_edges,
+    relative_features=(0, 1, 2, 3),
 )

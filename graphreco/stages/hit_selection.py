@@ -1,0 +1,44 @@
+"""Hit selection: for every hit, the probability that it is signal rather than noise.
+
+The head classifies each hit into the event format's ``true_label`` classes (0 noise,
+1 muon light, 2 cascade light, or just 0/1 for detectors with two classes); the stage
+writes ``hit_score = 1 - p(noise)``. Loss: cross entropy over hits.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..models import GraphEncoder
+
+
+class HitSelection(nn.Module):
+    """GraphEncoder + a per-hit linear classifier."""
+
+    reads = ("x", "edge_index")
+    writes = ("hit_score",)
+
+    def __init__(self, n_features: int, relative_features: tuple[int, ...], n_classes: int = 3,
+                 hidden: int = 32, layers: int = 3):
+        super().__init__()
+        self.config = {"n_features": n_features, "relative_features": list(relative_features),
+                       "n_classes": n_classes, "hidden": hidden, "layers": layers}
+        self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
+        self.head = nn.Linear(hidden, n_classes)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        """Class logits per hit, shape (n_hits, n_classes)."""
+        return self.head(self.encoder(x, edge_index))
+
+    @staticmethod
+    def loss(logits: torch.Tensor, true_label: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits, true_label.long())
+
+    @staticmethod
+    def hit_score(logits: torch.Tensor) -> torch.Tensor:
+        """Probability that each hit is signal (any class but noise)."""
+        return 1.0 - torch.softmax(logits, dim=1)[:, 0]
+
+    def __repr__(self) -> str:
+        return f"HitSelection({self.config})"

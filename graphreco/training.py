@@ -1,0 +1,116 @@
+"""Training loop shared by the stages: minibatches of prebuilt graphs, AdamW, validation
+each epoch, early stopping on the validation loss, checkpoints that resume."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch_geometric.data import Batch
+
+from . import detectors
+from .graph import build_graph
+from .io import read_events
+
+Loss = Callable[[torch.nn.Module, Batch], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; unknown keys are rejected when read from a mapping."""
+
+    epochs: int = 20
+    batch_events: int = 128
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    patience: int = 4
+    seed: int = 0
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> TrainConfig:
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown training settings {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        return cls(**values)
+
+
+def load_graphs(sources, batch_events: int, hit_columns: Sequence[str] = (),
+                event_columns: Sequence[str] = ()) -> list[Batch]:
+    """Read event files into graphs of ``batch_events`` events with truth attached:
+    per-hit columns as ``graph.<name>`` over nodes, event columns over graphs."""
+    graphs = []
+    for batch in read_events(sources, batch_size=batch_events):
+        graph = build_graph(batch, detectors.get(batch.detector))
+        for name in hit_columns:
+            setattr(graph, name, torch.from_numpy(np.array(batch.hits[name])))
+        for name in event_columns:
+            setattr(graph, name, torch.from_numpy(np.array(batch.events[name])))
+        graphs.append(graph)
+    return graphs
+
+
+def evaluate_loss(model: torch.nn.Module, loss: Loss, graphs: Sequence[Batch]) -> float:
+    """Mean loss over graphs, weighted by their events (inference path)."""
+    model.eval()
+    total = events = 0
+    for graph in graphs:
+        with torch.no_grad():
+            value = float(loss(model, graph))
+        total += value * graph.num_graphs
+        events += graph.num_graphs
+    return total / max(events, 1)
+
+
+def train(model: torch.nn.Module, loss: Loss, train_graphs: Sequence[Batch], val_graphs: Sequence[Batch],
+          config: TrainConfig, checkpoint_dir: Path, log: Callable[[str], None] = print) -> dict:
+    """Train ``model`` in place; the best weights (lowest validation loss) end in the model.
+
+    ``checkpoint_dir`` receives ``last.pt`` (model, optimiser, epoch, history) after each
+    epoch and ``best.pt`` (weights); a run finding ``last.pt`` resumes from it.
+    """
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
+    state = {"epoch": 0, "history": [], "best_loss": float("inf"), "stale": 0}
+    last = checkpoint_dir / "last.pt"
+    if last.exists():
+        saved = torch.load(last, weights_only=True)
+        model.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimiser"])
+        schedule.load_state_dict(saved["schedule"])
+        state = json.loads(saved["state"])
+        log(f"resumed at epoch {state['epoch']}")
+    while state["epoch"] < config.epochs and state["stale"] < config.patience:
+        model.train()
+        start, running, seen = time.perf_counter(), 0.0, 0
+        for index in rng.permutation(len(train_graphs)):
+            graph = train_graphs[index]
+            optimiser.zero_grad()
+            value = loss(model, graph)
+            value.backward()
+            optimiser.step()
+            running += float(value.detach()) * graph.num_graphs
+            seen += graph.num_graphs
+        schedule.step()
+        val_loss = evaluate_loss(model, loss, val_graphs)
+        state["epoch"] += 1
+        entry = {"epoch": state["epoch"], "train_loss": running / seen, "val_loss": val_loss,
+                 "seconds": round(time.perf_counter() - start, 1)}
+        state["history"].append(entry)
+        if val_loss < state["best_loss"]:
+            state["best_loss"], state["stale"] = val_loss, 0
+            torch.save(model.state_dict(), checkpoint_dir / "best.pt")
+        else:
+            state["stale"] += 1
+        torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                    "schedule": schedule.state_dict(), "state": json.dumps(state)}, last)
+        log(json.dumps(entry))
+    model.load_state_dict(torch.load(checkpoint_dir / "best.pt", weights_only=True))
+    return {"config": asdict(config), **state}

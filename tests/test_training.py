@@ -1,0 +1,53 @@
+import json
+
+import pytest
+import torch
+
+from graphreco import detectors
+from graphreco.detectors.baikal_gvd.simulation import simulate_events
+from graphreco.io import event_table, write_events
+from graphreco.stages import HitSelection
+from graphreco.training import TrainConfig, load_graphs, train
+
+
+def loss(model, graph):
+    return model.loss(model(graph.x, graph.edge_index), graph.true_label)
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory):
+    path = tmp_path_factory.mktemp("train") / "sim.parquet"
+    events = simulate_events(240, seed=9, mix={"numu_cc": 1.0, "eas": 1.0})
+    write_events(path, event_table(**vars(events)), "baikal-gvd")
+    loaded = load_graphs(path, 40, hit_columns=("true_label",))
+    return loaded[:4], loaded[4:]
+
+
+def model():
+    torch.manual_seed(0)
+    detector = detectors.get("baikal-gvd")
+    return HitSelection(len(detector.feature_names), detector.relative_features, hidden=16, layers=2)
+
+
+def test_training_lowers_the_validation_loss_and_keeps_the_best(graphs, tmp_path):
+    train_graphs, val_graphs = graphs
+    net = model()
+    history = train(net, loss, train_graphs, val_graphs, TrainConfig(epochs=4, batch_events=40), tmp_path,
+                    log=lambda line: None)
+    losses = [entry["val_loss"] for entry in history["history"]]
+    assert losses[-1] < losses[0] and history["best_loss"] == min(losses)
+    assert (tmp_path / "best.pt").exists() and (tmp_path / "last.pt").exists()
+
+
+def test_a_run_resumes_from_its_last_checkpoint(graphs, tmp_path):
+    train_graphs, val_graphs = graphs
+    lines = []
+    train(model(), loss, train_graphs, val_graphs, TrainConfig(epochs=2), tmp_path, log=lines.append)
+    resumed = train(model(), loss, train_graphs, val_graphs, TrainConfig(epochs=3), tmp_path, log=lines.append)
+    assert "resumed at epoch 2" in lines and [e["epoch"] for e in resumed["history"]] == [1, 2, 3]
+    assert json.loads(lines[-1])["epoch"] == 3
+
+
+def test_unknown_training_settings_are_rejected():
+    with pytest.raises(ValueError, match="unknown training settings \\['epoch'\\]"):
+        TrainConfig.from_mapping({"epoch": 3})
