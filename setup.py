@@ -19,4 +19,5 @@ for package, folder in PACKAGE_DIRS.items():
     packages.append(package)
     packages.extend(f"{package}.{sub}" for sub in find_packages(folder))
 
-setup(packages=packages, package_dir=PACKAGE_DIRS, package_data={"graphreco.detectors": ["*/*.csv"]})
+setup(packages=packages, package_dir=PACKAGE_DIRS,
+      package_data={"graphreco.detectors": ["*/*.csv", "*/artifacts/*.json", "*/artifacts/*/*.json", "*/artifacts/*/*.pt"]})

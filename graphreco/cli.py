@@ -69,6 +69,33 @@ def _graphs(args: argparse.Namespace) -> dict:
             "events_per_s": round(events / total) if total else None}
 
 
+def _output_paths(inputs: list[Path], output: Path) -> list[Path]:
+    """One output per input: ``output`` itself for a single input file (unless it is a
+    directory), else ``output/<input stem>.parquet``."""
+    if len(inputs) == 1 and not output.is_dir() and not str(output).endswith("/"):
+        return [output]
+    stems = [path.stem for path in inputs]
+    if len(set(stems)) != len(stems):
+        raise ValueError("inputs with the same file name would write the same output")
+    return [output / f"{stem}.parquet" for stem in stems]
+
+
+def _reconstruct(args: argparse.Namespace) -> dict:
+    from .io import expand_sources
+    from .pipeline import Pipeline
+    from .reconstruct import reconstruct_file
+
+    pipeline = Pipeline.load(args.pipeline) if args.pipeline else Pipeline.shipped(args.detector)
+    inputs = expand_sources(args.inputs)
+    keep = [name for name in args.keep_columns.split(",") if name] if args.keep_columns else []
+    files = [reconstruct_file(pipeline, source, output, args.batch_size, keep)
+             for source, output in zip(inputs, _output_paths(inputs, args.output))]
+    events = sum(f["events"] for f in files)
+    seconds = sum(f["seconds"] for f in files)
+    return {"detector": pipeline.detector.name, "stages": list(pipeline.stages), "files": files,
+            "events": events, "events_per_s": round(events / seconds) if seconds else None}
+
+
 def _detectors(args: argparse.Namespace) -> dict:
     from . import detectors
 
@@ -103,16 +130,27 @@ def build_parser() -> argparse.ArgumentParser:
     graphs.add_argument("--batch-size", type=int, default=8192, help="events per record batch")
     graphs.add_argument("--threads", type=int, default=0, help="numba threads (default: all cores)")
     graphs.set_defaults(run=_graphs)
+    reconstruct = commands.add_parser("reconstruct", help="run a trained pipeline over event files")
+    reconstruct.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
+    reconstruct.add_argument("-o", "--output", type=Path, required=True,
+                             help="output file (one input) or directory (one output per input, same stem)")
+    chosen = reconstruct.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--detector", help="use the pipeline shipped with this detector")
+    chosen.add_argument("--pipeline", type=Path, help="use the pipeline in this folder")
+    reconstruct.add_argument("--batch-size", type=int, default=4096, help="events per batch")
+    reconstruct.add_argument("--keep-columns", default="", help="input columns to carry into the output, comma separated")
+    reconstruct.set_defaults(run=_reconstruct)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .artifacts import ArtifactError
     from .io import EventFormatError
 
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
-    except (EventFormatError, FileNotFoundError) as error:
+    except (EventFormatError, FileNotFoundError, ArtifactError) as error:
         print(f"graphreco: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as error:  # noqa: BLE001 - reported once, with its type, for the batch system

@@ -6,8 +6,9 @@
    nominal conditions (40 kHz noise, 22 m absorption), plus test samples at doubled noise
    and 15 m absorption for the shifted-condition figures.
 2. Trains the hit-selection stage (cross entropy over noise / muon light / cascade light).
-3. Scores it on the test samples beside the causality cleaning, on the same events, and
-   writes the artifact (weights, config, metrics) and prints the metrics as JSON.
+3. Scores it on the test samples beside the causality cleaning, on the same events,
+   writes the artifact (weights, config with checksum, metrics) and the pipeline.json
+   into the shipped pipeline folder, and prints the metrics as JSON.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 
 import graphreco
 from graphreco import detectors
+from graphreco.artifacts import save_stage
 from graphreco.detectors.baikal_gvd.baseline import causality_clean
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
 from graphreco.evaluate import precision_recall, roc_auc
@@ -98,7 +100,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 % of the samples and 2 epochs, for a smoke run")
     parser.add_argument("--data", type=Path, default=Path("data/baikal-gvd"))
-    parser.add_argument("--out", type=Path, default=Path("models/baikal-gvd"))
+    parser.add_argument("--out", type=Path, default=Path("detectors/baikal_gvd/artifacts"),
+                        help="pipeline folder (default: the one shipped with the package)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     paths = simulate_samples(args.data, 0.05 if args.quick else 1.0)
@@ -108,19 +111,18 @@ def main() -> None:
     val_graphs = load_graphs(paths["validation"], 512, hit_columns=("true_label",))
     model = HitSelection(len(detector.feature_names), detector.relative_features)
     folder = args.out / "hit_selection"
-    history = train(model, hit_selection_loss, train_graphs, val_graphs, config, folder / "checkpoints")
+    history = train(model, hit_selection_loss, train_graphs, val_graphs, config, args.data / "checkpoints" / "hit_selection")
     metrics = {name: score_hits(model, paths[name]) for name in ("test", "test_noise80khz", "test_absorption15m")}
-    torch.save(model.state_dict(), folder / "weights.pt")
     description = {
-        "stage": "hit_selection", "detector": detector.name, "model": model.config,
-        "node_features": detector.feature_names, "training": history,
+        "detector": detector.name, "node_features": detector.feature_names, "training": history,
         "samples": {name: {"events": int(max(200, SAMPLES[name][0] * (0.05 if args.quick else 1.0))),
                            "seed": SAMPLES[name][1], "conditions": vars(SAMPLES[name][2]), "mix": MIX}
                     for name in SAMPLES},
         "versions": {"graphreco": graphreco.__version__, "torch": torch.__version__, "python": platform.python_version()},
     }
-    (folder / "config.json").write_text(json.dumps(description, indent=2))
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    save_stage(folder, "hit_selection", model, description, metrics)
+    (args.out / "pipeline.json").write_text(json.dumps({"detector": detector.name, "stages": ["hit_selection"]},
+                                                       indent=2) + "\n")
     print(json.dumps(metrics, indent=2))
 
 

@@ -2,4 +2,7 @@
 
 from .hit_selection import HitSelection
 
-__all__ = ["HitSelection"]
+STAGES = {"hit_selection": HitSelection}
+"""Stage name (as in artifacts and pipeline configs) -> its module class."""
+
+__all__ = ["STAGES", "HitSelection"]

@@ -1,0 +1,48 @@
+"""Trained-stage artifacts: a folder with ``weights.pt`` (a state dict, loadable with
+``torch.load(weights_only=True)``), ``config.json`` (stage name, constructor arguments,
+detector, node features, training description, library versions, the weights' SHA-256)
+and ``metrics.json`` (what the stage measured on held-out events)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from .stages import STAGES
+
+
+class ArtifactError(ValueError):
+    """An artifact folder is incomplete, inconsistent or has been altered."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_stage(folder: Path, name: str, model: torch.nn.Module, description: dict, metrics: dict) -> None:
+    """Write ``model`` (a stage of type ``STAGES[name]``) as an artifact folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), folder / "weights.pt")
+    config = {"stage": name, "model": model.config, **description, "weights_sha256": _sha256(folder / "weights.pt")}
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+
+
+def load_stage(folder: Path) -> tuple[str, torch.nn.Module, dict]:
+    """The stage stored in ``folder``, its name and its config; refuses altered weights."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as error:
+        raise ArtifactError(f"{folder}: unreadable config.json ({error})") from None
+    name = config.get("stage")
+    if name not in STAGES:
+        raise ArtifactError(f"{folder}: unknown stage {name!r}; known: {', '.join(STAGES)}")
+    weights = folder / "weights.pt"
+    if not weights.exists() or _sha256(weights) != config.get("weights_sha256"):
+        raise ArtifactError(f"{folder}: weights.pt is missing or does not match the checksum in config.json")
+    model = STAGES[name](**config["model"])
+    model.load_state_dict(torch.load(weights, weights_only=True))
+    return name, model.eval(), config

@@ -1,0 +1,70 @@
+"""A reconstruction pipeline: the detector and its trained stages, chained.
+
+A pipeline folder holds ``pipeline.json`` (``{"detector": ..., "stages": [...]}``, the
+stages in the order they run) and one artifact folder per stage (graphreco.artifacts).
+Each detector ships its trained pipeline in ``detectors/<name>/artifacts``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import detectors
+from .artifacts import ArtifactError, load_stage
+from .detectors import Detector
+from .graph import build_graph
+from .io import EventBatch
+
+PIPELINE_KEYS = {"detector", "stages"}
+
+
+@dataclass
+class Pipeline:
+    """Stages of one detector, run in order on event batches."""
+
+    detector: Detector
+    stages: dict[str, torch.nn.Module]
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Pipeline:
+        folder = Path(folder)
+        try:
+            config = json.loads((folder / "pipeline.json").read_text())
+        except (OSError, ValueError) as error:
+            raise ArtifactError(f"{folder}: unreadable pipeline.json ({error})") from None
+        unknown = set(config) - PIPELINE_KEYS
+        if unknown or not PIPELINE_KEYS <= set(config):
+            raise ArtifactError(f"{folder}: pipeline.json needs exactly the keys {sorted(PIPELINE_KEYS)}")
+        detector = detectors.get(config["detector"])
+        stages = {}
+        for name in config["stages"]:
+            stage, model, stage_config = load_stage(folder / name)
+            if stage != name or stage_config.get("detector") != detector.name:
+                raise ArtifactError(f"{folder / name}: holds stage {stage!r} of {stage_config.get('detector')!r}")
+            if stage_config.get("node_features") != detector.feature_names:
+                raise ArtifactError(f"{folder / name}: trained on other node features than {detector.name} has now")
+            stages[name] = model
+        return cls(detector, stages)
+
+    @classmethod
+    def shipped(cls, detector: str) -> Pipeline:
+        """The trained pipeline that comes with the detector."""
+        folder = Path(detectors.__file__).parent / detector.replace("-", "_") / "artifacts"
+        if not (folder / "pipeline.json").exists():
+            raise ArtifactError(f"no trained pipeline is shipped for {detector!r} yet")
+        return cls.load(folder)
+
+    def reconstruct(self, batch: EventBatch) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Output columns of a batch: per-hit arrays (aligned with its hits) and per-event arrays."""
+        graph = build_graph(batch, self.detector)
+        hit_columns, event_columns = {}, {}
+        with torch.inference_mode():
+            if "hit_selection" in self.stages:
+                stage = self.stages["hit_selection"]
+                hit_columns["hit_score"] = stage.hit_score(stage(graph.x, graph.edge_index)).numpy()
+        return hit_columns, event_columns

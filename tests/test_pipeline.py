@@ -1,0 +1,71 @@
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from graphreco import detectors
+from graphreco.artifacts import ArtifactError
+from graphreco.cli import EXIT_BAD_INPUT, main
+from graphreco.detectors.baikal_gvd.simulation import simulate_events
+from graphreco.io import event_table, read_events, write_events
+from graphreco.pipeline import Pipeline
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("reco") / "events.parquet"
+    write_events(path, event_table(**vars(simulate_events(300, seed=21))), "baikal-gvd")
+    return path
+
+
+def test_shipped_pipeline_scores_hits_better_than_chance(events_file):
+    pipeline = Pipeline.shipped("baikal-gvd")
+    batch = next(read_events(events_file))
+    hit_columns, _ = pipeline.reconstruct(batch)
+    score, signal = hit_columns["hit_score"], batch.hits["true_label"] > 0
+    assert score.shape == (batch.n_hits,) and np.all((score >= 0) & (score <= 1))
+    assert score[signal].mean() > 0.8 and score[~signal].mean() < 0.2
+
+
+def test_reconstruct_command_writes_scores_and_kept_columns(events_file, tmp_path, capsys):
+    out = tmp_path / "out.parquet"
+    assert main(["reconstruct", str(events_file), "-o", str(out), "--detector", "baikal-gvd",
+                 "--keep-columns", "true_kind"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    table = pq.read_table(out)
+    assert summary["events"] == 300 and table.column_names == ["event_id", "hit_score", "true_kind"]
+    source = pq.read_table(events_file)
+    assert [len(v) for v in table.column("hit_score").to_pylist()] == [len(v) for v in source.column("t").to_pylist()]
+
+
+def test_many_inputs_go_to_a_directory(events_file, tmp_path, capsys):
+    second = tmp_path / "second.parquet"
+    shutil.copy(events_file, second)
+    assert main(["reconstruct", str(events_file), str(second), "-o", str(tmp_path / "out") + "/",
+                 "--detector", "baikal-gvd"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["events.parquet", "second.parquet"]
+
+
+def test_missing_kept_column_fails_cleanly_and_leaves_no_file(events_file, tmp_path, capsys):
+    out = tmp_path / "out.parquet"
+    assert main(["reconstruct", str(events_file), "-o", str(out), "--detector", "baikal-gvd",
+                 "--keep-columns", "run_number"]) == EXIT_BAD_INPUT
+    assert "run_number" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    folder = tmp_path / "pipeline"
+    shutil.copytree(Path(detectors.__file__).parent / "baikal_gvd" / "artifacts", folder)
+    weights = folder / "hit_selection" / "weights.pt"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="does not match the checksum"):
+        Pipeline.load(folder)
+
+
+def test_detector_without_a_shipped_pipeline_says_so():
+    with pytest.raises(ArtifactError, match="no trained pipeline is shipped for 'ta-sd'"):
+        Pipeline.shipped("ta-sd")
