@@ -15,9 +15,10 @@ from torch_geometric.data import Batch
 
 from . import detectors
 from .graph import build_graph
-from .io import read_events
+from .io import EventBatch, read_events
 
 Loss = Callable[[torch.nn.Module, Batch], torch.Tensor]
+Targets = Callable[[EventBatch], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -39,17 +40,14 @@ class TrainConfig:
         return cls(**values)
 
 
-def load_graphs(sources, batch_events: int, hit_columns: Sequence[str] = (),
-                event_columns: Sequence[str] = ()) -> list[Batch]:
-    """Read event files into graphs of ``batch_events`` events with truth attached:
-    per-hit columns as ``graph.<name>`` over nodes, event columns over graphs."""
+def load_graphs(sources, batch_events: int, targets: Targets) -> list[Batch]:
+    """Read event files into graphs of ``batch_events`` events; ``targets(batch)`` names
+    the truth to attach (arrays over hits or over events, set as graph attributes)."""
     graphs = []
     for batch in read_events(sources, batch_size=batch_events):
         graph = build_graph(batch, detectors.get(batch.detector))
-        for name in hit_columns:
-            setattr(graph, name, torch.from_numpy(np.array(batch.hits[name])))
-        for name in event_columns:
-            setattr(graph, name, torch.from_numpy(np.array(batch.events[name])))
+        for name, values in targets(batch).items():
+            setattr(graph, name, torch.from_numpy(np.array(values)))
         graphs.append(graph)
     return graphs
 

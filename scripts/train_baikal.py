@@ -5,8 +5,12 @@
 1. Simulates independent train, validation and test samples (different seeds) at the
    nominal conditions (40 kHz noise, 22 m absorption), plus test samples at doubled noise
    and 15 m absorption for the shifted-condition figures.
-2. Trains the hit-selection stage (cross entropy over noise / muon light / cascade light).
-3. Scores it on the test samples beside the causality cleaning, on the same events,
+2. Trains the background-suppression stage (neutrino vs atmospheric-muon bundle, binary
+   cross entropy) and the hit-selection stage (cross entropy over noise / muon light /
+   cascade light); ``--stages`` picks some.
+3. Scores them on the test samples beside the classical chain on the same events (hits:
+   the causality cleaning; events: the up-going-track score, on a dedicated sample of
+   100,000 atmospheric-muon events for the rejection),
    writes the artifact (weights, config with checksum, metrics) and the pipeline.json
    into the shipped pipeline folder, and prints the metrics as JSON.
 """
@@ -24,11 +28,11 @@ import torch
 import graphreco
 from graphreco import detectors
 from graphreco.artifacts import save_stage
-from graphreco.detectors.baikal_gvd.baseline import causality_clean
+from graphreco.detectors.baikal_gvd.baseline import causality_clean, reconstruct_classically
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
-from graphreco.evaluate import precision_recall, roc_auc
+from graphreco.evaluate import efficiency_at_rejection, precision_recall, rejection_at_efficiency, roc_auc
 from graphreco.io import event_table, read_events, write_events
-from graphreco.stages import HitSelection
+from graphreco.stages import BackgroundSuppression, HitSelection
 from graphreco.training import TrainConfig, load_graphs, train
 
 MIX = {"numu_cc": 3.0, "nue_cc": 1.0, "nc": 1.0, "eas": 8.0}
@@ -41,15 +45,19 @@ SAMPLES = {  # name: (events, seed, conditions)
     "test_noise80khz": (10_000, 404, Conditions(noise_rate_hz=80e3)),
     "test_absorption15m": (10_000, 505, Conditions(absorption_length=15.0)),
 }
+BACKGROUND_SAMPLE = (100_000, 606)
+"""Atmospheric-muon bundles alone, enough to measure rejections up to ~10^4 with statistics."""
 
 
 def simulate_samples(folder: Path, scale: float) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
+    samples = {name: (events, seed, conditions, MIX) for name, (events, seed, conditions) in SAMPLES.items()}
+    samples["test_eas"] = (*BACKGROUND_SAMPLE, Conditions(), {"eas": 1.0})
     paths = {}
-    for name, (events, seed, conditions) in SAMPLES.items():
+    for name, (events, seed, conditions, mix) in samples.items():
         path = folder / f"{name}.parquet"
         if not path.exists():
-            simulated = simulate_events(max(200, int(events * scale)), seed=seed, mix=MIX, conditions=conditions)
+            simulated = simulate_events(max(200, int(events * scale)), seed=seed, mix=mix, conditions=conditions)
             write_events(path, event_table(**vars(simulated)), "baikal-gvd")
         paths[name] = path
     return paths
@@ -58,6 +66,46 @@ def simulate_samples(folder: Path, scale: float) -> dict[str, Path]:
 def hit_selection_loss(model: HitSelection, graph) -> torch.Tensor:
     return model.loss(model(graph.x, graph.edge_index), graph.true_label)
 
+
+def hit_targets(batch) -> dict:
+    return {"true_label": batch.hits["true_label"]}
+
+
+def background_loss(model: BackgroundSuppression, graph) -> torch.Tensor:
+    return model.loss(model(graph.x, graph.edge_index, graph.ptr), graph.is_signal)
+
+
+def event_targets(batch) -> dict:
+    return {"is_signal": batch.events["true_kind"].astype(str) != "eas"}
+
+
+def event_scores(model: BackgroundSuppression, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GNN event score, the classical up-going-track score and the kind of every event."""
+    from graphreco.graph import build_graph
+
+    detector = detectors.get("baikal-gvd")
+    gnn, classical, kinds = [], [], []
+    for batch in read_events(path, batch_size=2048):
+        graph = build_graph(batch, detector)
+        with torch.inference_mode():
+            gnn.append(model.event_score(model(graph.x, graph.edge_index, graph.ptr)).numpy())
+        classical.append(reconstruct_classically(batch.offsets, batch.hits)["event_score"])
+        kinds.append(batch.events["true_kind"].astype(str))
+    return np.concatenate(gnn), np.concatenate(classical), np.concatenate(kinds)
+
+
+def score_events(model: BackgroundSuppression, test: Path, background: Path) -> dict:
+    """numu CC efficiency against atmospheric-muon rejection, GNN and classical."""
+    gnn, classical, kinds = event_scores(model, test)
+    gnn_eas, classical_eas, _ = event_scores(model, background)
+    result = {"numu_cc_events": int(np.sum(kinds == "numu_cc")), "eas_events": int(gnn_eas.size)}
+    for name, signal, eas in (("gnn", gnn[kinds == "numu_cc"], gnn_eas),
+                              ("upgoing_track_fit", classical[kinds == "numu_cc"], classical_eas)):
+        result[name] = {"rejection_at_efficiency": [rejection_at_efficiency(signal, eas, e) for e in (0.5, 0.7, 0.9)],
+                        "efficiency_at_rejection": [efficiency_at_rejection(signal, eas, r) for r in (1e3, 1e4)],
+                        "auc_numu_vs_eas": round(roc_auc(np.r_[np.ones(signal.size), np.zeros(eas.size)],
+                                                         np.r_[signal, eas]), 5)}
+    return result
 
 def score_hits(model: HitSelection, path: Path) -> dict:
     """Hit-selection metrics of the GNN and the causality cleaning on one test sample."""
@@ -96,34 +144,57 @@ def score_hits(model: HitSelection, path: Path) -> dict:
     return result
 
 
+def describe(detector, history: dict, scale: float) -> dict:
+    """What an artifact records about its training."""
+    samples = {name: {"events": int(max(200, events * scale)), "seed": seed, "conditions": vars(conditions), "mix": MIX}
+               for name, (events, seed, conditions) in SAMPLES.items()}
+    samples["test_eas"] = {"events": int(max(200, BACKGROUND_SAMPLE[0] * scale)), "seed": BACKGROUND_SAMPLE[1],
+                           "conditions": vars(Conditions()), "mix": {"eas": 1.0}}
+    return {"detector": detector.name, "node_features": detector.feature_names, "training": history,
+            "samples": samples, "versions": {"graphreco": graphreco.__version__, "torch": torch.__version__,
+                                             "python": platform.python_version()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 % of the samples and 2 epochs, for a smoke run")
+    parser.add_argument("--stages", default="background_suppression,hit_selection",
+                        help="stages to train (comma separated); the others keep their shipped artifacts")
     parser.add_argument("--data", type=Path, default=Path("data/baikal-gvd"))
     parser.add_argument("--out", type=Path, default=Path("detectors/baikal_gvd/artifacts"),
                         help="pipeline folder (default: the one shipped with the package)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    paths = simulate_samples(args.data, 0.05 if args.quick else 1.0)
+    scale = 0.05 if args.quick else 1.0
+    paths = simulate_samples(args.data, scale)
     config = TrainConfig(epochs=2 if args.quick else 12)
     detector = detectors.get("baikal-gvd")
-    train_graphs = load_graphs(paths["train"], config.batch_events, hit_columns=("true_label",))
-    val_graphs = load_graphs(paths["validation"], 512, hit_columns=("true_label",))
-    model = HitSelection(len(detector.feature_names), detector.relative_features)
-    folder = args.out / "hit_selection"
-    history = train(model, hit_selection_loss, train_graphs, val_graphs, config, args.data / "checkpoints" / "hit_selection")
-    metrics = {name: score_hits(model, paths[name]) for name in ("test", "test_noise80khz", "test_absorption15m")}
-    description = {
-        "detector": detector.name, "node_features": detector.feature_names, "training": history,
-        "samples": {name: {"events": int(max(200, SAMPLES[name][0] * (0.05 if args.quick else 1.0))),
-                           "seed": SAMPLES[name][1], "conditions": vars(SAMPLES[name][2]), "mix": MIX}
-                    for name in SAMPLES},
-        "versions": {"graphreco": graphreco.__version__, "torch": torch.__version__, "python": platform.python_version()},
-    }
-    save_stage(folder, "hit_selection", model, description, metrics)
-    (args.out / "pipeline.json").write_text(json.dumps({"detector": detector.name, "stages": ["hit_selection"]},
-                                                       indent=2) + "\n")
-    print(json.dumps(metrics, indent=2))
+    stages = [name for name in args.stages.split(",") if name]
+    report = {}
+    for name in stages:
+        if name == "hit_selection":
+            model, loss, targets = HitSelection(len(detector.feature_names), detector.relative_features), \
+                hit_selection_loss, hit_targets
+        elif name == "background_suppression":
+            model, loss, targets = BackgroundSuppression(len(detector.feature_names), detector.relative_features), \
+                background_loss, event_targets
+        else:
+            raise SystemExit(f"unknown stage {name!r}")
+        train_graphs = load_graphs(paths["train"], config.batch_events, targets)
+        val_graphs = load_graphs(paths["validation"], 512, targets)
+        history = train(model, loss, train_graphs, val_graphs, config, args.data / "checkpoints" / name)
+        model.eval()
+        if name == "hit_selection":
+            metrics = {sample: score_hits(model, paths[sample])
+                       for sample in ("test", "test_noise80khz", "test_absorption15m")}
+        else:
+            metrics = {sample: score_events(model, paths[sample], paths["test_eas"])
+                       for sample in ("test",)}
+        save_stage(args.out / name, name, model, describe(detector, history, scale), metrics)
+        report[name] = metrics
+    shipped = [name for name in ("background_suppression", "hit_selection") if (args.out / name).exists()]
+    (args.out / "pipeline.json").write_text(json.dumps({"detector": detector.name, "stages": shipped}, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

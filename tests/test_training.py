@@ -19,7 +19,7 @@ def graphs(tmp_path_factory):
     path = tmp_path_factory.mktemp("train") / "sim.parquet"
     events = simulate_events(240, seed=9, mix={"numu_cc": 1.0, "eas": 1.0})
     write_events(path, event_table(**vars(events)), "baikal-gvd")
-    loaded = load_graphs(path, 40, hit_columns=("true_label",))
+    loaded = load_graphs(path, 40, lambda batch: {"true_label": batch.hits["true_label"]})
     return loaded[:4], loaded[4:]
 
 

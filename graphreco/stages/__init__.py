@@ -1,8 +1,9 @@
 """GNN stages: a torch module, its task head and loss, and the output columns it writes."""
 
+from .background import BackgroundSuppression
 from .hit_selection import HitSelection
 
-STAGES = {"hit_selection": HitSelection}
+STAGES = {"background_suppression": BackgroundSuppression, "hit_selection": HitSelection}
 """Stage name (as in artifacts and pipeline configs) -> its module class."""
 
-__all__ = ["STAGES", "HitSelection"]
+__all__ = ["STAGES", "BackgroundSuppression", "HitSelection"]
