@@ -20,13 +20,16 @@ def events_file(tmp_path_factory):
     return path
 
 
-def test_shipped_pipeline_scores_hits_better_than_chance(events_file):
+def test_shipped_pipeline_scores_hits_and_events_better_than_chance(events_file):
     pipeline = Pipeline.shipped("baikal-gvd")
+    assert list(pipeline.stages) == ["background_suppression", "hit_selection"]
     batch = next(read_events(events_file))
-    hit_columns, _ = pipeline.reconstruct(batch)
+    hit_columns, event_columns = pipeline.reconstruct(batch)
     score, signal = hit_columns["hit_score"], batch.hits["true_label"] > 0
     assert score.shape == (batch.n_hits,) and np.all((score >= 0) & (score <= 1))
     assert score[signal].mean() > 0.8 and score[~signal].mean() < 0.2
+    kind = batch.events["true_kind"].astype(str)
+    assert event_columns["event_score"][kind == "numu_cc"].mean() > event_columns["event_score"][kind == "eas"].mean() + 0.5
 
 
 def test_reconstruct_command_writes_scores_and_kept_columns(events_file, tmp_path, capsys):
@@ -35,7 +38,10 @@ def test_reconstruct_command_writes_scores_and_kept_columns(events_file, tmp_pat
                  "--keep-columns", "true_kind"]) == 0
     summary = json.loads(capsys.readouterr().out)
     table = pq.read_table(out)
-    assert summary["events"] == 300 and table.column_names == ["event_id", "hit_score", "true_kind"]
+    assert summary["events"] == 300
+    assert table.column_names == ["event_id", "hit_score", "event_score", "true_kind"]
+    score = table.column("event_score").to_numpy()
+    assert np.all((score >= 0) & (score <= 1))
     source = pq.read_table(events_file)
     assert [len(v) for v in table.column("hit_score").to_pylist()] == [len(v) for v in source.column("t").to_pylist()]
 
