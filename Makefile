@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml setup.py
 
 demo: setup
 	mkdir -p data
-	$(BIN)/graphreco simulate baikal-gvd --events 20000 --seed 1 -o data/demo-baikal-gvd.parquet
+	$(BIN)/graphreco simulate baikal-gvd --events 6000 --seed 1 --mix numu_cc=3,nue_cc=1,nc=1,eas=8 \
+		-o data/demo-baikal-gvd.parquet
 	$(BIN)/graphreco graphs data/demo-baikal-gvd.parquet
+	$(BIN)/graphreco reconstruct --detector baikal-gvd data/demo-baikal-gvd.parquet -o data/demo-baikal-gvd-reco.parquet
+	$(BIN)/graphreco evaluate data/demo-baikal-gvd.parquet data/demo-baikal-gvd-reco.parquet
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -131,6 +131,9 @@ class Detector:
     relative_features: tuple[int, ...] = ()
     """Node-feature indices whose differences along an edge (and their norm) are edge
     inputs of the GNN: positions and times, so that messages see relative geometry."""
+    baseline: Callable[[np.ndarray, HitColumns], dict[str, np.ndarray]] | None = None
+    """The classical reconstruction, ``(offsets, hits) -> output columns`` of the event
+    format, which evaluations score beside the GNN on the same events."""
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

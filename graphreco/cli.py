@@ -96,6 +96,12 @@ def _reconstruct(args: argparse.Namespace) -> dict:
             "events": events, "events_per_s": round(events / seconds) if seconds else None}
 
 
+def _evaluate(args: argparse.Namespace) -> dict:
+    from .evaluate.compare import compare_with_baseline
+
+    return compare_with_baseline(args.truth, args.reco)
+
+
 def _detectors(args: argparse.Namespace) -> dict:
     from . import detectors
 
@@ -140,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--batch-size", type=int, default=4096, help="events per batch")
     reconstruct.add_argument("--keep-columns", default="", help="input columns to carry into the output, comma separated")
     reconstruct.set_defaults(run=_reconstruct)
+
+    evaluate = commands.add_parser("evaluate", help="score a reconstruction and the classical baseline against truth")
+    evaluate.add_argument("truth", type=Path, help="the reconstructed input, with its true_* columns")
+    evaluate.add_argument("reco", type=Path, help="the output of graphreco reconstruct")
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 

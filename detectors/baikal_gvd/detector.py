@@ -15,6 +15,8 @@ import numpy as np
 from ..base import Column, Detector, Scaled
 from graphreco.kernels import spacetime_string_graph
 
+from .baseline import reconstruct_classically
+
 LIGHT_SPEED_IN_WATER = 0.2998 / 1.37
 """Group velocity of light in Baikal water (m/ns), group index ~1.37 at 480 nm
 (Baikal Collaboration, Aynutdinov et al., NIM A 567 (2006) 433, water optical properties)."""
@@ -60,4 +62,5 @@ DETECTOR = Detector(
     ),
     build_edges=build_edges,
     relative_features=(0, 1, 2, 3),
+    baseline=reconstruct_classically,
 )

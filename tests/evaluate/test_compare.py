@@ -1,0 +1,36 @@
+import json
+
+import pytest
+
+from graphreco.cli import EXIT_BAD_INPUT, main
+from graphreco.detectors.baikal_gvd.simulation import simulate_events
+from graphreco.io import event_table, write_events
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("evaluate")
+    truth, reco = folder / "truth.parquet", folder / "reco.parquet"
+    write_events(truth, event_table(**vars(simulate_events(400, seed=31, mix={"numu_cc": 3, "eas": 8}))), "baikal-gvd")
+    assert main(["reconstruct", str(truth), "-o", str(reco), "--detector", "baikal-gvd"]) == 0
+    return truth, reco
+
+
+def test_evaluate_scores_gnn_and_baseline_on_the_same_events(files, capsys):
+    capsys.readouterr()
+    assert main(["evaluate", *map(str, files)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["events"] == 400
+    assert set(report["hits"]) == {"gnn", "baseline"} and report["hits"]["gnn"]["auc"] > 0.9
+    events = report["events_numu_cc_vs_eas"]
+    assert events["gnn"]["numu_cc_events"] + events["gnn"]["eas_events"] == 400
+    assert events["gnn"]["rejection_at_efficiency"][0]["efficiency"] == 0.5
+
+
+def test_evaluate_needs_every_event_reconstructed(files, tmp_path, capsys):
+    truth, _ = files
+    other = tmp_path / "other.parquet"
+    write_events(other, event_table(**vars(simulate_events(20, seed=32))), "baikal-gvd")
+    assert main(["reconstruct", str(other), "-o", str(tmp_path / "r.parquet"), "--detector", "baikal-gvd"]) == 0
+    assert main(["evaluate", str(truth), str(tmp_path / "r.parquet")]) == EXIT_BAD_INPUT
+    assert "event missing from the reconstruction" in capsys.readouterr().err
