@@ -84,6 +84,7 @@ def train(model: torch.nn.Module, loss: Loss, train_graphs: Sequence[Batch], val
         optimiser.load_state_dict(saved["optimiser"])
         schedule.load_state_dict(saved["schedule"])
         state = json.loads(saved["state"])
+        rng.bit_generator.state = json.loads(saved["shuffle"])
         log(f"resumed at epoch {state['epoch']}")
     while state["epoch"] < config.epochs and state["stale"] < config.patience:
         model.train()
@@ -107,8 +108,8 @@ def train(model: torch.nn.Module, loss: Loss, train_graphs: Sequence[Batch], val
             torch.save(model.state_dict(), checkpoint_dir / "best.pt")
         else:
             state["stale"] += 1
-        torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                    "schedule": schedule.state_dict(), "state": json.dumps(state)}, last)
+        torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
+                    "state": json.dumps(state), "shuffle": json.dumps(rng.bit_generator.state)}, last)
         log(json.dumps(entry))
     model.load_state_dict(torch.load(checkpoint_dir / "best.pt", weights_only=True))
     return {"config": asdict(config), **state}

@@ -98,9 +98,7 @@ def _spacetime_string(offsets, ct, k, radius2, half_height, slot_offsets, source
         lo, hi = offsets[e], offsets[e + 1]
         n = hi - lo
         kk = min(k, n - 1)
-        if kk < 1:
-            for a in range(n):
-                counts[lo + a] = 0
+        if kk < 1:  # counts start at zero
             continue
         row = np.empty(n)
         flags = np.empty(n, dtype=np.int64)
@@ -137,13 +135,16 @@ def _spacetime_string(offsets, ct, k, radius2, half_height, slot_offsets, source
 def spacetime_string_graph(offsets: np.ndarray, x: np.ndarray, y: np.ndarray, z: np.ndarray, t: np.ndarray,
                            k: int, light_speed: float, module_spacing: float, max_module_steps: int,
                            string_spacing: float) -> np.ndarray:
-    """kNN in space-time united with the string topology, in one pass over each event.
+    """kNN in space-time united with the string topology, fused: one counting pass for the
+    output size, then one pass computing both neighbourhoods of each hit.
 
     The same edges as ``union_graphs(offsets, knn_graph(offsets, [x, y, z, t], k,
     weights=[1, 1, 1, light_speed]), string_graph(offsets, x, y, z, ...))``, sources of a
     target in increasing index order. Positions in m, times in ns, ``light_speed`` in
     m/ns (the group velocity in the medium).
     """
+    if k < 1:
+        raise ValueError(f"the number of neighbours must be at least 1, got {k}")
     offsets = check_offsets(offsets).astype(INDEX, copy=False)
     coords = np.stack(check_columns(offsets, x, y, z, t), axis=0).T
     weights = np.array([1.0, 1.0, 1.0, light_speed])

@@ -31,6 +31,7 @@ from graphreco.artifacts import save_stage
 from graphreco.detectors.baikal_gvd.baseline import causality_clean, reconstruct_classically
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
 from graphreco.evaluate import efficiency_at_rejection, precision_recall, rejection_at_efficiency, roc_auc
+from graphreco.graph import build_graph
 from graphreco.io import event_table, read_events, write_events
 from graphreco.stages import BackgroundSuppression, HitSelection
 from graphreco.training import TrainConfig, load_graphs, train
@@ -49,15 +50,22 @@ BACKGROUND_SAMPLE = (100_000, 606)
 """Atmospheric-muon bundles alone, enough to measure rejections up to ~10^4 with statistics."""
 
 
-def simulate_samples(folder: Path, scale: float) -> dict[str, Path]:
+def sample_specs(scale: float) -> dict[str, dict]:
+    """Every sample: events, seed, conditions and kind mix (``scale`` shrinks them)."""
+    specs = {name: {"events": max(200, int(events * scale)), "seed": seed, "conditions": conditions, "mix": MIX}
+             for name, (events, seed, conditions) in SAMPLES.items()}
+    specs["test_eas"] = {"events": max(200, int(BACKGROUND_SAMPLE[0] * scale)), "seed": BACKGROUND_SAMPLE[1],
+                         "conditions": Conditions(), "mix": {"eas": 1.0}}
+    return specs
+
+
+def simulate_samples(folder: Path, specs: dict[str, dict]) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    samples = {name: (events, seed, conditions, MIX) for name, (events, seed, conditions) in SAMPLES.items()}
-    samples["test_eas"] = (*BACKGROUND_SAMPLE, Conditions(), {"eas": 1.0})
     paths = {}
-    for name, (events, seed, conditions, mix) in samples.items():
+    for name, spec in specs.items():
         path = folder / f"{name}.parquet"
         if not path.exists():
-            simulated = simulate_events(max(200, int(events * scale)), seed=seed, mix=mix, conditions=conditions)
+            simulated = simulate_events(spec["events"], seed=spec["seed"], mix=spec["mix"], conditions=spec["conditions"])
             write_events(path, event_table(**vars(simulated)), "baikal-gvd")
         paths[name] = path
     return paths
@@ -67,22 +75,17 @@ def hit_selection_loss(model: HitSelection, graph) -> torch.Tensor:
     return model.loss(model(graph.x, graph.edge_index), graph.true_label)
 
 
-def hit_targets(batch) -> dict:
-    return {"true_label": batch.hits["true_label"]}
-
-
 def background_loss(model: BackgroundSuppression, graph) -> torch.Tensor:
     return model.loss(model(graph.x, graph.edge_index, graph.ptr), graph.is_signal)
 
 
-def event_targets(batch) -> dict:
-    return {"is_signal": batch.events["true_kind"].astype(str) != "eas"}
+def targets(batch) -> dict:
+    """Truth of every stage: hit classes and whether the event is a neutrino."""
+    return {"true_label": batch.hits["true_label"], "is_signal": batch.events["true_kind"].astype(str) != "eas"}
 
 
 def event_scores(model: BackgroundSuppression, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """GNN event score, the classical up-going-track score and the kind of every event."""
-    from graphreco.graph import build_graph
-
     detector = detectors.get("baikal-gvd")
     gnn, classical, kinds = [], [], []
     for batch in read_events(path, batch_size=2048):
@@ -113,8 +116,6 @@ def score_hits(model: HitSelection, path: Path) -> dict:
     labels, gnn, cleaning, kinds = [], [], [], []
     model.eval()
     for batch in read_events(path, batch_size=512):
-        from graphreco.graph import build_graph
-
         graph = build_graph(batch, detector)
         with torch.inference_mode():
             gnn.append(model.hit_score(model(graph.x, graph.edge_index)).numpy())
@@ -144,12 +145,9 @@ def score_hits(model: HitSelection, path: Path) -> dict:
     return result
 
 
-def describe(detector, history: dict, scale: float) -> dict:
+def describe(detector, history: dict, specs: dict[str, dict]) -> dict:
     """What an artifact records about its training."""
-    samples = {name: {"events": int(max(200, events * scale)), "seed": seed, "conditions": vars(conditions), "mix": MIX}
-               for name, (events, seed, conditions) in SAMPLES.items()}
-    samples["test_eas"] = {"events": int(max(200, BACKGROUND_SAMPLE[0] * scale)), "seed": BACKGROUND_SAMPLE[1],
-                           "conditions": vars(Conditions()), "mix": {"eas": 1.0}}
+    samples = {name: {**spec, "conditions": vars(spec["conditions"])} for name, spec in specs.items()}
     return {"detector": detector.name, "node_features": detector.feature_names, "training": history,
             "samples": samples, "versions": {"graphreco": graphreco.__version__, "torch": torch.__version__,
                                              "python": platform.python_version()}}
@@ -165,32 +163,28 @@ def main() -> None:
                         help="pipeline folder (default: the one shipped with the package)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    scale = 0.05 if args.quick else 1.0
-    paths = simulate_samples(args.data, scale)
+    specs = sample_specs(0.05 if args.quick else 1.0)
+    paths = simulate_samples(args.data, specs)
     config = TrainConfig(epochs=2 if args.quick else 12)
     detector = detectors.get("baikal-gvd")
-    stages = [name for name in args.stages.split(",") if name]
+    train_graphs = load_graphs(paths["train"], config.batch_events, targets)
+    val_graphs = load_graphs(paths["validation"], 512, targets)
     report = {}
-    for name in stages:
+    for name in (name for name in args.stages.split(",") if name):
         if name == "hit_selection":
-            model, loss, targets = HitSelection(len(detector.feature_names), detector.relative_features), \
-                hit_selection_loss, hit_targets
+            model, loss = HitSelection(len(detector.feature_names), detector.relative_features), hit_selection_loss
         elif name == "background_suppression":
-            model, loss, targets = BackgroundSuppression(len(detector.feature_names), detector.relative_features), \
-                background_loss, event_targets
+            model, loss = BackgroundSuppression(len(detector.feature_names), detector.relative_features), background_loss
         else:
             raise SystemExit(f"unknown stage {name!r}")
-        train_graphs = load_graphs(paths["train"], config.batch_events, targets)
-        val_graphs = load_graphs(paths["validation"], 512, targets)
         history = train(model, loss, train_graphs, val_graphs, config, args.data / "checkpoints" / name)
         model.eval()
         if name == "hit_selection":
             metrics = {sample: score_hits(model, paths[sample])
                        for sample in ("test", "test_noise80khz", "test_absorption15m")}
         else:
-            metrics = {sample: score_events(model, paths[sample], paths["test_eas"])
-                       for sample in ("test",)}
-        save_stage(args.out / name, name, model, describe(detector, history, scale), metrics)
+            metrics = {"test": score_events(model, paths["test"], paths["test_eas"])}
+        save_stage(args.out / name, name, model, describe(detector, history, specs), metrics)
         report[name] = metrics
     shipped = [name for name in ("background_suppression", "hit_selection") if (args.out / name).exists()]
     (args.out / "pipeline.json").write_text(json.dumps({"detector": detector.name, "stages": shipped}, indent=2) + "\n")

@@ -51,3 +51,25 @@ def test_a_run_resumes_from_its_last_checkpoint(graphs, tmp_path):
 def test_unknown_training_settings_are_rejected():
     with pytest.raises(ValueError, match="unknown training settings \\['epoch'\\]"):
         TrainConfig.from_mapping({"epoch": 3})
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(graphs, tmp_path):
+    train_graphs, val_graphs = graphs
+    config = TrainConfig(epochs=3, batch_events=40)
+    straight = model()
+    train(straight, loss, train_graphs, val_graphs, config, tmp_path / "straight", log=lambda line: None)
+
+    def crash_after_first_epoch(line):
+        if json.loads(line)["epoch"] == 1:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train(model(), loss, train_graphs, val_graphs, config, tmp_path / "split", log=crash_after_first_epoch)
+    resumed = model()
+    train(resumed, loss, train_graphs, val_graphs, config, tmp_path / "split", log=lambda line: None)
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b)

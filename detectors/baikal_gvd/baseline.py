@@ -65,9 +65,6 @@ def _causal_set(x, y, z, t, q, keep) -> None:
             if (i != j and compatible[i, j] and max(q[i], q[j]) >= SEED_CHARGE
                     and abs(x[i] - x[j]) < 1.0 and abs(y[i] - y[j]) < 1.0 and abs(z[i] - z[j]) <= LOCAL_SPAN):
                 seed[i] = True
-    n_seeds = 0
-    for i in range(n):
-        n_seeds += seed[i]
     # Candidates: hits within SEED_RADIUS of a seed hit, compatible with all seed hits but one.
     members = np.zeros(n, dtype=np.bool_)
     for i in range(n):

@@ -2,7 +2,7 @@
 
 Feature scales come from the geometry (Baikal-GVD Collaboration, "The Baikal-GVD neutrino
 telescope: design and status", PoS(ICRC2021)002; arXiv:1808.10353): strings 60 m from
-the cluster centre, 36 modules 15 m apart spanning 525 m, so positions are measured in
+the cluster centre, 36 modules 15 m apart spanning 525 m (geometry.py), so positions are measured in
 units of 100 m (x, y relative to the event's mean hit position, z from the centre of the
 instrumented depth). A muon crosses the 525 m string in ~1.75 us, so hit times relative
 to the event mean are in microseconds. Charges span 0.3 to >1000 photo-electrons: log10.
@@ -16,13 +16,9 @@ from ..base import Column, Detector, Scaled
 from graphreco.kernels import spacetime_string_graph
 
 from .baseline import reconstruct_classically
+from .geometry import MODULE_SPACING, STRING_RADIUS
+from .water import GROUP_VELOCITY
 
-LIGHT_SPEED_IN_WATER = 0.2998 / 1.37
-"""Group velocity of light in Baikal water (m/ns), group index ~1.37 at 480 nm
-(Baikal Collaboration, Aynutdinov et al., NIM A 567 (2006) 433, water optical properties)."""
-
-MODULE_SPACING = 15.0  # m, vertical distance between optical modules on a string
-STRING_SPACING = 60.0  # m, distance of the 7 peripheral strings to the central one
 KNN_NEIGHBOURS = 8
 
 
@@ -34,8 +30,7 @@ def build_edges(offsets: np.ndarray, hits) -> np.ndarray:
     modules up to two steps above and below and on the adjacent strings, whatever their time.
     """
     return spacetime_string_graph(offsets, hits["x"], hits["y"], hits["z"], hits["t"], KNN_NEIGHBOURS,
-                                  LIGHT_SPEED_IN_WATER, MODULE_SPACING, max_module_steps=2,
-                                  string_spacing=STRING_SPACING)
+                                  GROUP_VELOCITY, MODULE_SPACING, max_module_steps=2, string_spacing=STRING_RADIUS)
 
 
 DETECTOR = Detector(

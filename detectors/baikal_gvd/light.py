@@ -33,7 +33,7 @@ import math
 import numba
 import numpy as np
 
-from .water import ABSORPTION_LENGTH, CHERENKOV_ANGLE, GROUP_VELOCITY, SPEED_OF_LIGHT
+from .water import CHERENKOV_ANGLE, GROUP_VELOCITY, SPEED_OF_LIGHT
 
 TRACK_YIELD = 90.0 * 1.2  # p.e. m, head-on module
 CASCADE_YIELD = 143.0  # p.e. m^2 / GeV, head-on module

@@ -32,7 +32,7 @@ from .geometry import MODULES_PER_STRING, STRINGS_PER_CLUSTER, cluster_centres, 
 from .light import direction_vector, module_light
 from .muons import (BUNDLE_LATERAL_RMS, muon_range, sample_bundle_multiplicity, sample_depth_muon_energy,
                     sample_downgoing_cos_zenith, stochastic_losses)
-from .noise import DEFAULT_RATE_HZ, DEFAULT_WINDOW_NS, sample_noise
+from .noise import DEFAULT_RATE_HZ, DEFAULT_WINDOW_NS, SPE_SHAPE, sample_noise
 from .trigger import trigger_times
 from .water import ABSORPTION_LENGTH, SCATTERING_DELAY_PER_METRE, SCATTERING_LENGTH, SPEED_OF_LIGHT
 
@@ -173,7 +173,7 @@ def _simulate_chunk(rng: np.random.Generator, kinds: np.ndarray, cluster: np.nda
     all_scattered = rng.uniform(0.0, 1.0, count.size) < scattered ** count
     delay = np.where(all_scattered, rng.exponential(1.0, count.size) * SCATTERING_DELAY_PER_METRE * path / count, 0.0)
     signal_t = time[first, event, module] + delay + rng.normal(0.0, PMT_JITTER, count.size)
-    signal_q = np.minimum(rng.gamma(8.0 * total[event, module], 1.0 / 8.0), SATURATION)
+    signal_q = np.minimum(rng.gamma(SPE_SHAPE * total[event, module], 1.0 / SPE_SHAPE), SATURATION)
     signal_label = label[first, event, module]
 
     span = NOISE_SPAN[1] - NOISE_SPAN[0]

@@ -92,3 +92,8 @@ def test_spacetime_string_graph_large_events_take_the_tree_path():
     assert fused.shape[1] > 900 * 8
     np.testing.assert_array_equal(fused, union_graphs(offsets, knn_graph(offsets, coords, 8, np.array([1, 1, 1, 0.22])),
                                                       string_graph(offsets, x, y, z, 15.0, 1, 60.0)))
+
+
+def test_spacetime_string_graph_rejects_k_below_one():
+    with np.testing.assert_raises_regex(ValueError, "at least 1"):
+        spacetime_string_graph(np.array([0, 2]), *(np.zeros(2),) * 4, 0, 0.22, 15.0, 1, 60.0)
