@@ -64,10 +64,11 @@ class Pipeline:
         graph = build_graph(batch, self.detector)
         hit_columns, event_columns = {}, {}
         with torch.inference_mode():
-            if "background_suppression" in self.stages:
-                stage = self.stages["background_suppression"]
-                event_columns["event_score"] = stage.event_score(stage(graph.x, graph.edge_index, graph.ptr)).numpy()
-            if "hit_selection" in self.stages:
-                stage = self.stages["hit_selection"]
-                hit_columns["hit_score"] = stage.hit_score(stage(graph.x, graph.edge_index)).numpy()
+            for name, stage in self.stages.items():
+                hits, events = stage.outputs(graph)
+                if set(hits) | set(events) != set(stage.writes):
+                    raise ArtifactError(f"stage {name!r} wrote {sorted(set(hits) | set(events))}, "
+                                        f"not its declared {list(stage.writes)}")
+                hit_columns |= hits
+                event_columns |= events
         return hit_columns, event_columns

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .io import EventFormatError, EventWriter, hit_list, read_events
+from .io import EventFormatError, EventWriter, event_table, read_events
 from .io.reader import DEFAULT_BATCH_EVENTS
 from .pipeline import Pipeline
 
@@ -22,15 +22,17 @@ def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
     with EventWriter(output, pipeline.detector.name) as writer:
         for batch in read_events(source, detector=pipeline.detector.name, batch_size=batch_size,
                                  columns=keep_columns):
+            if events == 0:
+                missing = [name for name in keep_columns if name not in batch.record_batch.schema.names]
+                if missing:
+                    raise EventFormatError(str(source), "column asked to be kept is not in the file", column=missing[0])
             hit_columns, event_columns = pipeline.reconstruct(batch)
-            columns = {"event_id": pa.array(batch.event_id)}
-            columns |= {name: hit_list(batch.offsets, values) for name, values in hit_columns.items()}
-            columns |= {name: pa.array(values) for name, values in event_columns.items()}
+            table = event_table(batch.event_id, batch.offsets, hit_columns, event_columns)
             for name in keep_columns:
-                if name not in batch.record_batch.schema.names:
-                    raise EventFormatError(str(source), "column asked to be kept is not in the file", column=name)
-                columns[name] = batch.record_batch.column(name)
-            writer.write(pa.table(columns))
+                table = table.append_column(name, batch.record_batch.column(name))
+            writer.write(table)
             events += batch.n_events
+        if events == 0:  # an input without events gives an output without events
+            writer.write(pa.table({"event_id": pa.array([], pa.int64())}))
     return {"input": str(source), "output": str(output), "events": events,
             "seconds": round(time.perf_counter() - start, 3)}

@@ -38,7 +38,7 @@ def _count_at_most(row, n, threshold) -> int:
 @numba.njit(inline="always")
 def _select_row(row, n, k, r2, guess, candidates, near_d, near_j, first):
     """Keep the k nearest entries (< r2) of a distance row in ``near_d/near_j``, nearest
-    first; return how many and the threshold used (the next row's guess)."""
+    first; return how many and the threshold used, at most r2 (the next row's guess)."""
     low, high = -1.0, np.inf  # count(row <= low) < k, count(row <= high) > THRESHOLD_SLACK * k
     threshold = guess if guess > 0.0 else 1.0
     count = 0
@@ -63,8 +63,11 @@ def _select_row(row, n, k, r2, guess, candidates, near_d, near_j, first):
     for m in range(n):
         candidates[count] = m
         count += (row[m] <= threshold) & (row[m] < r2)
+    # An insertion sort specialised to candidates arriving in increasing index, so a tie
+    # never displaces the earlier one and only distances are compared: ~35 % faster on
+    # 64-100 hit events than the general sorted_insert (bench_kernels.py).
     size = 0
-    for c in range(count):  # candidates come in increasing index: ties keep the earlier
+    for c in range(count):
         m = candidates[c]
         d = row[m]
         if size == k:
@@ -80,7 +83,7 @@ def _select_row(row, n, k, r2, guess, candidates, near_d, near_j, first):
             pos -= 1
         near_d[pos] = d
         near_j[pos] = first + m
-    return size, threshold
+    return size, min(threshold, r2)
 
 
 @numba.njit(cache=True)

@@ -79,11 +79,9 @@ def union_graphs(offsets: np.ndarray, *edge_indices: np.ndarray) -> np.ndarray:
     Returns ``edge_index`` (2, E) int64 grouped by target, sources in increasing order.
     """
     n_nodes = int(check_offsets(offsets)[-1])
-    if not edge_indices:
-        return np.empty((2, 0), dtype=INDEX)
-    result = np.asarray(edge_indices[0])
-    result_offsets = _csr_of(result, n_nodes, 0)
-    for which, edges in enumerate(edge_indices[1:], start=1):
+    result = np.empty((2, 0), dtype=INDEX)
+    result_offsets = np.zeros(n_nodes + 1, dtype=INDEX)
+    for which, edges in enumerate(edge_indices):
         edges_offsets = _csr_of(edges, n_nodes, which)
         slot_offsets = result_offsets + edges_offsets
         merged = np.empty(int(slot_offsets[-1]), dtype=INDEX)
@@ -93,6 +91,4 @@ def union_graphs(offsets: np.ndarray, *edge_indices: np.ndarray) -> np.ndarray:
         result = gather_slots(merged, slot_offsets, counts)
         result_offsets = np.zeros(n_nodes + 1, dtype=INDEX)
         np.cumsum(counts, out=result_offsets[1:])
-    if len(edge_indices) == 1:  # still sort and deduplicate a single graph
-        return union_graphs(offsets, result, np.empty((2, 0), dtype=INDEX))
     return result

@@ -75,3 +75,12 @@ def test_tampered_weights_are_refused(tmp_path):
 def test_detector_without_a_shipped_pipeline_says_so():
     with pytest.raises(ArtifactError, match="no trained pipeline is shipped for 'ta-sd'"):
         Pipeline.shipped("ta-sd")
+
+
+def test_an_input_without_events_gives_an_output_without_events(tmp_path, capsys):
+    empty = tmp_path / "empty.parquet"
+    write_events(empty, event_table(np.empty(0, dtype=np.int64), np.zeros(1, dtype=np.int64),
+                                    {c: np.empty(0, dtype=np.float32) for c in ("x", "y", "z", "t", "charge")}),
+                 "baikal-gvd")
+    assert main(["reconstruct", str(empty), "-o", str(tmp_path / "out.parquet"), "--detector", "baikal-gvd"]) == 0
+    assert pq.read_table(tmp_path / "out.parquet").num_rows == 0

@@ -1,4 +1,8 @@
-"""GNN stages: a torch module, its task head and loss, and the output columns it writes."""
+"""GNN stages: a torch module, its task head and loss, and the output columns it writes.
+
+Every stage has ``writes`` (its output column names) and ``outputs(graph)``, which
+returns its per-hit and per-event columns for a batch of graphs.
+"""
 
 from .background import BackgroundSuppression
 from .hit_selection import HitSelection

@@ -7,6 +7,7 @@ one logit; the stage writes ``event_score = sigmoid(logit)``. Loss: binary cross
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -36,6 +37,10 @@ class BackgroundSuppression(nn.Module):
     @staticmethod
     def event_score(logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits)
+
+    def outputs(self, graph) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Per-hit and per-event output columns for a graph batch."""
+        return {}, {"event_score": self.event_score(self(graph.x, graph.edge_index, graph.ptr)).numpy()}
 
     def __repr__(self) -> str:
         return f"BackgroundSuppression({self.config})"

@@ -7,6 +7,7 @@ writes ``hit_score = 1 - p(noise)``. Loss: cross entropy over hits.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -16,7 +17,6 @@ from ..models import GraphEncoder
 class HitSelection(nn.Module):
     """GraphEncoder + a per-hit linear classifier."""
 
-    reads = ("x", "edge_index")
     writes = ("hit_score",)
 
     def __init__(self, n_features: int, relative_features: tuple[int, ...], n_classes: int = 3,
@@ -39,6 +39,10 @@ class HitSelection(nn.Module):
     def hit_score(logits: torch.Tensor) -> torch.Tensor:
         """Probability that each hit is signal (any class but noise)."""
         return 1.0 - torch.softmax(logits, dim=1)[:, 0]
+
+    def outputs(self, graph) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Per-hit and per-event output columns for a graph batch."""
+        return {"hit_score": self.hit_score(self(graph.x, graph.edge_index)).numpy()}, {}
 
     def __repr__(self) -> str:
         return f"HitSelection({self.config})"
