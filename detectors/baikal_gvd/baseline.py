@@ -32,8 +32,8 @@ import math
 import numba
 import numpy as np
 
-from .light import SIN_CHERENKOV, TAN_CHERENKOV
-from .water import GROUP_VELOCITY, SPEED_OF_LIGHT
+from .light import cherenkov_geometry, cherenkov_time
+from .water import GROUP_VELOCITY
 
 CAUSALITY_SLACK = 20.0  # ns
 SEED_CHARGE = 1.5  # p.e.
@@ -115,12 +115,8 @@ def _residuals(params, x, y, z, t, use, out) -> None:
         if not use[i]:
             out[i] = 0.0
             continue
-        vx, vy, vz = x[i] - params[2], y[i] - params[3], z[i] - params[4]
-        along = vx * ux + vy * uy + vz * uz
-        wx, wy, wz = vx - along * ux, vy - along * uy, vz - along * uz
-        d = max(math.sqrt(wx * wx + wy * wy + wz * wz), 0.5)
-        expected = params[5] + (along - d / TAN_CHERENKOV) / SPEED_OF_LIGHT + d / SIN_CHERENKOV / GROUP_VELOCITY
-        out[i] = (t[i] - expected) / TIME_SIGMA
+        _, emitted, path, _, _, _ = cherenkov_geometry(x[i], y[i], z[i], params[2], params[3], params[4], ux, uy, uz)
+        out[i] = (t[i] - params[5] - cherenkov_time(emitted, path)) / TIME_SIGMA
 
 
 @numba.njit(cache=True)

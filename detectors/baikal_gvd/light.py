@@ -66,23 +66,37 @@ def cascade_profile(cos_angle: float) -> float:
 
 
 @numba.njit(inline="always")
-def track_light(px, py, pz, x0, y0, z0, ux, uy, uz, t0, s_end, absorption):
-    """Expected p.e., arrival time (ns) and photon path (m) at module (px, py, pz) from a
-    muon passing (x0, y0, z0) at time t0 moving along unit vector u, that stops s_end
-    metres after that point. Zero light if the emission point lies beyond the stop."""
+def cherenkov_geometry(px, py, pz, x0, y0, z0, ux, uy, uz):
+    """Where direct Cherenkov light from a track (through x0, y0, z0, along unit u) to the
+    module at (px, py, pz) starts: the module's distance d from the track (m, at least
+    MIN_DISTANCE), the emission point along the track (m from x0) and the photon path (m);
+    plus the unit vector from the track to the module (wx, wy, wz)."""
     vx, vy, vz = px - x0, py - y0, pz - z0
     along = vx * ux + vy * uy + vz * uz
     wx, wy, wz = vx - along * ux, vy - along * uy, vz - along * uz
     d = max(math.sqrt(wx * wx + wy * wy + wz * wz), MIN_DISTANCE)
-    emitted = along - d / TAN_CHERENKOV
+    return d, along - d / TAN_CHERENKOV, d / SIN_CHERENKOV, wx / d, wy / d, wz / d
+
+
+@numba.njit(inline="always")
+def cherenkov_time(emitted, path):
+    """Arrival time (ns after the track passed x0) of direct light emitted ``emitted`` m
+    along the track after a photon path of ``path`` m: the muon at c, the light at v_group."""
+    return emitted / SPEED_OF_LIGHT + path / GROUP_VELOCITY
+
+
+@numba.njit(inline="always")
+def track_light(px, py, pz, x0, y0, z0, ux, uy, uz, t0, s_end, absorption):
+    """Expected p.e., arrival time (ns) and photon path (m) at module (px, py, pz) from a
+    muon passing (x0, y0, z0) at time t0 moving along unit vector u, that stops s_end
+    metres after that point. Zero light if the emission point lies beyond the stop."""
+    d, emitted, path, _, _, outward_z = cherenkov_geometry(px, py, pz, x0, y0, z0, ux, uy, uz)
     if emitted > s_end:
         return 0.0, 0.0, 0.0
-    path = d / SIN_CHERENKOV
     # photon direction: along the track by cos(theta_c), outwards by sin(theta_c)
-    direction_z = COS_CHERENKOV * uz + SIN_CHERENKOV * wz / d
+    direction_z = COS_CHERENKOV * uz + SIN_CHERENKOV * outward_z
     mu = TRACK_YIELD * acceptance(direction_z) / d * math.exp(-path / absorption)
-    time = t0 + emitted / SPEED_OF_LIGHT + path / GROUP_VELOCITY
-    return mu, time, path
+    return mu, t0 + cherenkov_time(emitted, path), path
 
 
 @numba.njit(inline="always")
