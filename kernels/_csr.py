@@ -93,18 +93,6 @@ def _fill_targets(offsets, width, slot_offsets, out):
                 out[1, slot + m] = i
 
 
-@numba.njit(parallel=True, cache=True)
-def _gather(out, counts, offsets, width, slot_offsets, edge_offsets, edges):
-    for e in numba.prange(offsets.shape[0] - 1):
-        w = width[e]
-        for i in range(offsets[e], offsets[e + 1]):
-            slot = slot_offsets[e] + (i - offsets[e]) * w
-            first = edge_offsets[i]
-            for m in range(counts[i]):
-                edges[0, first + m] = out[0, slot + m]
-                edges[1, first + m] = i
-
-
 def finish_slots(out: np.ndarray, counts: np.ndarray, offsets: np.ndarray, width: np.ndarray,
                  slot_offsets: np.ndarray) -> np.ndarray:
     """Turn slots (sources in ``out[0]``, ``counts`` filled per hit) into ``edge_index``.
@@ -115,11 +103,10 @@ def finish_slots(out: np.ndarray, counts: np.ndarray, offsets: np.ndarray, width
     if counts.sum() == out.shape[1]:
         _fill_targets(offsets, width, slot_offsets, out)
         return out
-    edge_offsets = np.zeros(counts.size + 1, dtype=INDEX)
-    np.cumsum(counts, out=edge_offsets[1:])
-    edges = np.empty((2, int(edge_offsets[-1])), dtype=INDEX)
-    _gather(out, counts, offsets, width, slot_offsets, edge_offsets, edges)
-    return edges
+    sizes = np.diff(offsets)
+    first_hit = np.repeat(offsets[:-1], sizes)
+    slot_starts = np.repeat(slot_offsets[:-1], sizes) + (np.arange(counts.size) - first_hit) * np.repeat(width, sizes)
+    return gather_slots(out[0], slot_starts, counts)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -132,7 +119,7 @@ def _gather_variable(values, slot_offsets, edge_offsets, out):
 
 def gather_slots(values: np.ndarray, slot_offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``edge_index`` from per-target slots of varying size: target ``i`` has its sources in
-    ``values[slot_offsets[i]:slot_offsets[i] + counts[i]]``."""
+    ``values[slot_offsets[i]:slot_offsets[i] + counts[i]]`` (only the starts are read)."""
     edge_offsets = np.zeros(counts.size + 1, dtype=INDEX)
     np.cumsum(counts, out=edge_offsets[1:])
     out = np.empty((2, int(edge_offsets[-1])), dtype=INDEX)
