@@ -158,6 +158,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 % of the samples and 2 epochs, for a smoke run")
     parser.add_argument("--stages", default="background_suppression,hit_selection",
                         help="stages to train (comma separated); the others keep their shipped artifacts")
+    parser.add_argument("--epochs", type=int, default=12, help="training epochs per stage (2 with --quick)")
     parser.add_argument("--data", type=Path, default=Path("data/baikal-gvd"))
     parser.add_argument("--out", type=Path, default=Path("detectors/baikal_gvd/artifacts"),
                         help="pipeline folder (default: the one shipped with the package)")
@@ -165,7 +166,7 @@ def main() -> None:
     torch.set_num_threads(2)
     specs = sample_specs(0.05 if args.quick else 1.0)
     paths = simulate_samples(args.data, specs)
-    config = TrainConfig(epochs=2 if args.quick else 12)
+    config = TrainConfig(epochs=2 if args.quick else args.epochs)
     detector = detectors.get("baikal-gvd")
     train_graphs = load_graphs(paths["train"], config.batch_events, targets)
     val_graphs = load_graphs(paths["validation"], 512, targets)
