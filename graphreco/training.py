@@ -68,8 +68,9 @@ def train(model: torch.nn.Module, loss: Loss, train_graphs: Sequence[Batch], val
           config: TrainConfig, checkpoint_dir: Path, log: Callable[[str], None] = print) -> dict:
     """Train ``model`` in place; the best weights (lowest validation loss) end in the model.
 
-    ``checkpoint_dir`` receives ``last.pt`` (model, optimiser, epoch, history) after each
-    epoch and ``best.pt`` (weights); a run finding ``last.pt`` resumes from it.
+    ``checkpoint_dir`` receives ``last.pt`` (model, optimiser, schedule, shuffle state,
+    history, settings) after each epoch and ``best.pt`` (weights); a run finding
+    ``last.pt`` resumes from it, and refuses one made with other settings.
     """
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
@@ -80,6 +81,10 @@ def train(model: torch.nn.Module, loss: Loss, train_graphs: Sequence[Batch], val
     last = checkpoint_dir / "last.pt"
     if last.exists():
         saved = torch.load(last, weights_only=True)
+        made_with = json.loads(saved.get("config", "null"))
+        if made_with != asdict(config) or "shuffle" not in saved:
+            raise ValueError(f"{last} was made with other training settings ({made_with}); resume with "
+                             f"those, or remove the checkpoint to start afresh")
         model.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimiser"])
         schedule.load_state_dict(saved["schedule"])
@@ -109,7 +114,8 @@ def train(model: torch.nn.Module, loss: Loss, train_graphs: Sequence[Batch], val
         else:
             state["stale"] += 1
         torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
-                    "state": json.dumps(state), "shuffle": json.dumps(rng.bit_generator.state)}, last)
+                    "state": json.dumps(state), "shuffle": json.dumps(rng.bit_generator.state),
+                    "config": json.dumps(asdict(config))}, last)
         log(json.dumps(entry))
     model.load_state_dict(torch.load(checkpoint_dir / "best.pt", weights_only=True))
     return {"config": asdict(config), **state}

@@ -10,6 +10,10 @@ from graphreco.stages import HitSelection
 from graphreco.training import TrainConfig, load_graphs, train
 
 
+class Interrupted(Exception):
+    pass
+
+
 def loss(model, graph):
     return model.loss(model(graph.x, graph.edge_index), graph.true_label)
 
@@ -39,10 +43,19 @@ def test_training_lowers_the_validation_loss_and_keeps_the_best(graphs, tmp_path
     assert (tmp_path / "best.pt").exists() and (tmp_path / "last.pt").exists()
 
 
-def test_a_run_resumes_from_its_last_checkpoint(graphs, tmp_path):
+def test_a_run_resumes_from_its_last_checkpoint_with_the_same_settings_only(graphs, tmp_path):
     train_graphs, val_graphs = graphs
     lines = []
-    train(model(), loss, train_graphs, val_graphs, TrainConfig(epochs=2), tmp_path, log=lines.append)
+
+    def stop_after_two(line):
+        lines.append(line)
+        if json.loads(line)["epoch"] == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train(model(), loss, train_graphs, val_graphs, TrainConfig(epochs=3), tmp_path, log=stop_after_two)
+    with pytest.raises(ValueError, match="other training settings"):
+        train(model(), loss, train_graphs, val_graphs, TrainConfig(epochs=5), tmp_path, log=lines.append)
     resumed = train(model(), loss, train_graphs, val_graphs, TrainConfig(epochs=3), tmp_path, log=lines.append)
     assert "resumed at epoch 2" in lines and [e["epoch"] for e in resumed["history"]] == [1, 2, 3]
     assert json.loads(lines[-1])["epoch"] == 3
@@ -51,10 +64,6 @@ def test_a_run_resumes_from_its_last_checkpoint(graphs, tmp_path):
 def test_unknown_training_settings_are_rejected():
     with pytest.raises(ValueError, match="unknown training settings \\['epoch'\\]"):
         TrainConfig.from_mapping({"epoch": 3})
-
-
-class Interrupted(Exception):
-    pass
 
 
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(graphs, tmp_path):
