@@ -1,6 +1,6 @@
 """Train the shipped Baikal-GVD models and measure them on held-out simulated events.
 
-    python scripts/train_baikal.py [--quick] [--data data/baikal-gvd] [--out models/baikal-gvd]
+    python scripts/train_baikal.py [--quick] [--stages ...] [--epochs N] [--data data/baikal-gvd] [--out DIR]
 
 1. Simulates independent train, validation and test samples (different seeds) at the
    nominal conditions (40 kHz noise, 22 m absorption), plus test samples at doubled noise
