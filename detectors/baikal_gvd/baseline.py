@@ -203,6 +203,9 @@ def _start_directions(n):
     return out
 
 
+START_DIRECTIONS = _start_directions(N_START_DIRECTIONS)  # the same grid for every event
+
+
 @numba.njit(cache=True)
 def _reconstruct_event(x, y, z, t, q, keep, result) -> None:
     """Scan of start directions (the line fit and an even grid), each fitted with
@@ -237,7 +240,7 @@ def _reconstruct_event(x, y, z, t, q, keep, result) -> None:
     starts = np.empty((N_START_DIRECTIONS + 1, 2))
     starts[0, 0] = math.acos(max(-1.0, min(1.0, -vz / speed)))  # line fit: v is the motion
     starts[0, 1] = math.atan2(-vy, -vx)
-    starts[1:] = _start_directions(N_START_DIRECTIONS)
+    starts[1:] = START_DIRECTIONS
 
     residual = np.empty(n)
     use = np.empty(n, dtype=np.bool_)

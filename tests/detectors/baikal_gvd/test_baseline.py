@@ -3,7 +3,7 @@ import pytest
 
 from graphreco.detectors.baikal_gvd.baseline import reconstruct_classically
 from graphreco.detectors.baikal_gvd.light import direction_vector
-from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
+from graphreco.detectors.baikal_gvd.simulation import simulate_events
 
 
 def angle_between(zenith_a, azimuth_a, zenith_b, azimuth_b):
