@@ -1,7 +1,7 @@
 """The ``graphreco`` command line.
 
 Exit codes: 0 done; 2 bad command-line usage; 3 bad input (an event file breaks the
-contract or is missing); 4 internal error.
+contract or is missing, a training config or an artifact is malformed); 4 internal error.
 """
 
 from __future__ import annotations
@@ -96,10 +96,20 @@ def _reconstruct(args: argparse.Namespace) -> dict:
             "events": events, "events_per_s": round(events / seconds) if seconds else None}
 
 
+def _train(args: argparse.Namespace) -> dict:
+    import torch
+
+    from .trainer import train_from_config
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return train_from_config(args.config, log=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def _evaluate(args: argparse.Namespace) -> dict:
     from .evaluate.compare import compare_with_baseline
 
-    return compare_with_baseline(args.truth, args.reco)
+    return compare_with_baseline(args.truth, args.reco, plots=args.plots)
 
 
 def _detectors(args: argparse.Namespace) -> dict:
@@ -147,9 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--keep-columns", default="", help="input columns to carry into the output, comma separated")
     reconstruct.set_defaults(run=_reconstruct)
 
+    training = commands.add_parser("train", help="train stages of a pipeline from event files (a JSON config)",
+                                   description="Train the stages a JSON config names; see graphreco.trainer "
+                                               "for the layout. Progress goes to stderr; a rerun resumes.")
+    training.add_argument("config", type=Path, help="training config (JSON)")
+    training.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    training.set_defaults(run=_train)
+
     evaluate = commands.add_parser("evaluate", help="score a reconstruction and the classical baseline against truth")
     evaluate.add_argument("truth", type=Path, help="the reconstructed input, with its true_* columns")
     evaluate.add_argument("reco", type=Path, help="the output of graphreco reconstruct")
+    evaluate.add_argument("--plots", type=Path, help="also draw the figures as PNG into this folder (needs matplotlib)")
     evaluate.set_defaults(run=_evaluate)
     return parser
 
@@ -157,11 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from .artifacts import ArtifactError
     from .io import EventFormatError
+    from .trainer import TrainConfigError
 
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
-    except (EventFormatError, FileNotFoundError, ArtifactError) as error:
+    except (EventFormatError, FileNotFoundError, ArtifactError, TrainConfigError) as error:
         print(f"graphreco: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as error:  # noqa: BLE001 - reported once, with its type, for the batch system

@@ -8,6 +8,9 @@ Each detector ships its trained pipeline in ``detectors/<name>/artifacts``.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from .artifacts import ArtifactError, load_stage
 from .detectors import Detector
 from .graph import build_graph
 from .io import EventBatch
+from .stages import StageInput
 
 PIPELINE_KEYS = {"detector", "stages"}
 
@@ -40,14 +44,23 @@ class Pipeline:
         unknown = set(config) - PIPELINE_KEYS
         if unknown or not PIPELINE_KEYS <= set(config):
             raise ArtifactError(f"{folder}: pipeline.json needs exactly the keys {sorted(PIPELINE_KEYS)}")
-        detector = detectors.get(config["detector"])
-        stages = {}
-        for name in config["stages"]:
+        return cls.load_stages(folder, detectors.get(config["detector"]), config["stages"])
+
+    @classmethod
+    def load_stages(cls, folder: str | Path, detector: Detector, names: list[str]) -> Pipeline:
+        """The pipeline of the stage artifacts ``folder/<name>`` (in the order given)."""
+        folder = Path(folder)
+        stages, written = {}, set()
+        for name in names:
             stage, model, stage_config = load_stage(folder / name)
             if stage != name or stage_config.get("detector") != detector.name:
                 raise ArtifactError(f"{folder / name}: holds stage {stage!r} of {stage_config.get('detector')!r}")
             if stage_config.get("node_features") != detector.feature_names:
                 raise ArtifactError(f"{folder / name}: trained on other node features than {detector.name} has now")
+            missing = set(model.reads) - written
+            if missing:
+                raise ArtifactError(f"{folder}: stage {name!r} reads {sorted(missing)}, which no stage before it writes")
+            written |= set(model.writes)
             stages[name] = model
         return cls(detector, stages)
 
@@ -59,16 +72,39 @@ class Pipeline:
             raise ArtifactError(f"no trained pipeline is shipped for {detector!r} yet")
         return cls.load(folder)
 
-    def reconstruct(self, batch: EventBatch) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Output columns of a batch: per-hit arrays (aligned with its hits) and per-event arrays."""
-        graph = build_graph(batch, self.detector)
-        hit_columns, event_columns = {}, {}
+    def reconstruct(self, batch: EventBatch, timings: dict[str, float] | None = None
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Output columns of a batch: per-hit arrays (aligned with its hits) and per-event
+        arrays. ``timings``, when given, accumulates seconds per step ("graph", each stage)."""
+        with timed(timings, "graph"):
+            inputs = StageInput(batch, self.detector, build_graph(batch, self.detector))
+        event_columns = self.run(inputs, timings)
+        return inputs.hit_columns, event_columns
+
+    def run(self, inputs: StageInput, timings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+        """Run the stages in order on ``inputs``; their per-hit columns accumulate in
+        ``inputs.hit_columns`` (where later stages read them); returns the per-event columns."""
+        event_columns = {}
         with torch.inference_mode():
             for name, stage in self.stages.items():
-                hits, events = stage.outputs(graph)
+                with timed(timings, name):
+                    hits, events = stage.outputs(inputs)
                 if set(hits) | set(events) != set(stage.writes):
                     raise ArtifactError(f"stage {name!r} wrote {sorted(set(hits) | set(events))}, "
                                         f"not its declared {list(stage.writes)}")
-                hit_columns |= hits
+                inputs.hit_columns |= hits
                 event_columns |= events
-        return hit_columns, event_columns
+        return event_columns
+
+
+@contextmanager
+def timed(timings: dict[str, float] | None, step: str) -> Iterator[None]:
+    """Add the seconds the block takes to ``timings[step]`` (nothing when timings is None)."""
+    if timings is None:
+        yield
+        return
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + time.perf_counter() - start

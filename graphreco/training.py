@@ -15,10 +15,11 @@ from torch_geometric.data import Batch
 
 from . import detectors
 from .graph import build_graph
-from .io import EventBatch, read_events
+from .io import EventFormatError, read_events
+from .pipeline import Pipeline
+from .domain import DomainCritic, reversal_weight
+from .stages import Stage, StageInput
 
-Loss = Callable[[torch.nn.Module, Batch], torch.Tensor]
-Targets = Callable[[EventBatch], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 4
     seed: int = 0
+    domain_weight: float = 0.0
+    """Strength of the domain-adversarial term (graphreco.domain); > 0 needs unlabelled
+    events of the shifted condition."""
 
     @classmethod
     def from_mapping(cls, values: dict) -> TrainConfig:
@@ -40,42 +44,61 @@ class TrainConfig:
         return cls(**values)
 
 
-def load_graphs(sources, batch_events: int, targets: Targets) -> list[Batch]:
-    """Read event files into graphs of ``batch_events`` events; ``targets(batch)`` names
-    the truth to attach (arrays over hits or over events, set as graph attributes)."""
+def load_graphs(sources, batch_events: int, stage: Stage, upstream: Pipeline | None = None,
+                labelled: bool = True) -> list[Batch]:
+    """Read event files into the graphs ``stage`` learns from, ``batch_events`` events
+    each; ``upstream`` runs first and provides the columns the stage reads. Unlabelled
+    graphs (the stage's input, no truth) serve domain-adversarial training."""
     graphs = []
     for batch in read_events(sources, batch_size=batch_events):
-        graph = build_graph(batch, detectors.get(batch.detector))
-        for name, values in targets(batch).items():
-            setattr(graph, name, torch.from_numpy(np.array(values)))
-        graphs.append(graph)
+        detector = detectors.get(batch.detector)
+        inputs = StageInput(batch, detector, build_graph(batch, detector))
+        if upstream is not None:
+            upstream.run(inputs)
+        missing = set(stage.reads) - set(inputs.hit_columns)
+        if missing:
+            raise ValueError(f"stage {type(stage).__name__} reads {sorted(missing)}: give a pipeline that writes them")
+        if not labelled:
+            graphs.append(stage.input_graph(inputs))
+            continue
+        try:
+            graphs.append(stage.training_graph(inputs))
+        except KeyError as error:
+            raise EventFormatError(batch.source, "training needs this truth column", column=error.args[0]) from None
     return graphs
 
 
-def evaluate_loss(model: torch.nn.Module, loss: Loss, graphs: Sequence[Batch]) -> float:
+def evaluate_loss(model: Stage, graphs: Sequence[Batch]) -> float:
     """Mean loss over graphs, weighted by their events (inference path)."""
     model.eval()
     total = events = 0
     for graph in graphs:
         with torch.no_grad():
-            value = float(loss(model, graph))
+            value = float(model.training_loss(graph))
         total += value * graph.num_graphs
         events += graph.num_graphs
     return total / max(events, 1)
 
 
-def train(model: torch.nn.Module, loss: Loss, train_graphs: Sequence[Batch], val_graphs: Sequence[Batch],
-          config: TrainConfig, checkpoint_dir: Path, log: Callable[[str], None] = print) -> dict:
+def train(model: Stage, train_graphs: Sequence[Batch], val_graphs: Sequence[Batch],
+          config: TrainConfig, checkpoint_dir: Path, log: Callable[[str], None] = print,
+          target_graphs: Sequence[Batch] = ()) -> dict:
     """Train ``model`` in place; the best weights (lowest validation loss) end in the model.
 
     ``checkpoint_dir`` receives ``last.pt`` (model, optimiser, schedule, shuffle state,
     history, settings) after each epoch and ``best.pt`` (weights); a run finding
-    ``last.pt`` resumes from it, and refuses one made with other settings.
+    ``last.pt`` resumes from it, and refuses one made with other settings. With
+    ``config.domain_weight > 0`` each step adds the domain-adversarial loss of a
+    DomainCritic on the step's graph and the next of ``target_graphs`` (unlabelled).
     """
+    if config.domain_weight > 0 and not target_graphs:
+        raise ValueError("domain-adversarial training (domain_weight > 0) needs unlabelled target events")
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    critic = DomainCritic(model.config["hidden"]) if config.domain_weight > 0 else None
+    parameters = [*model.parameters(), *(critic.parameters() if critic else ())]
+    optimiser = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
     state = {"epoch": 0, "history": [], "best_loss": float("inf"), "stale": 0}
     last = checkpoint_dir / "last.pt"
@@ -86,6 +109,8 @@ def train(model: torch.nn.Module, loss: Loss, train_graphs: Sequence[Batch], val
             raise ValueError(f"{last} was made with other training settings ({made_with}); resume with "
                              f"those, or remove the checkpoint to start afresh")
         model.load_state_dict(saved["model"])
+        if critic:
+            critic.load_state_dict(saved["critic"])
         optimiser.load_state_dict(saved["optimiser"])
         schedule.load_state_dict(saved["schedule"])
         state = json.loads(saved["state"])
@@ -94,16 +119,21 @@ def train(model: torch.nn.Module, loss: Loss, train_graphs: Sequence[Batch], val
     while state["epoch"] < config.epochs and state["stale"] < config.patience:
         model.train()
         start, running, seen = time.perf_counter(), 0.0, 0
-        for index in rng.permutation(len(train_graphs)):
+        for step, index in enumerate(rng.permutation(len(train_graphs))):
             graph = train_graphs[index]
             optimiser.zero_grad()
-            value = loss(model, graph)
-            value.backward()
+            value = model.training_loss(graph)
+            if critic:
+                progress = (state["epoch"] + step / len(train_graphs)) / config.epochs
+                target = target_graphs[(state["epoch"] * len(train_graphs) + step) % len(target_graphs)]
+                (value + critic.loss(model, graph, target, reversal_weight(progress, config.domain_weight))).backward()
+            else:
+                value.backward()
             optimiser.step()
             running += float(value.detach()) * graph.num_graphs
             seen += graph.num_graphs
         schedule.step()
-        val_loss = evaluate_loss(model, loss, val_graphs)
+        val_loss = evaluate_loss(model, val_graphs)
         state["epoch"] += 1
         entry = {"epoch": state["epoch"], "train_loss": running / seen, "val_loss": val_loss,
                  "seconds": round(time.perf_counter() - start, 1)}
@@ -113,7 +143,7 @@ def train(model: torch.nn.Module, loss: Loss, train_graphs: Sequence[Batch], val
             torch.save(model.state_dict(), checkpoint_dir / "best.pt")
         else:
             state["stale"] += 1
-        torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
+        torch.save({"model": model.state_dict(), **({"critic": critic.state_dict()} if critic else {}), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
                     "state": json.dumps(state), "shuffle": json.dumps(rng.bit_generator.state),
                     "config": json.dumps(asdict(config))}, last)
         log(json.dumps(entry))

@@ -10,6 +10,7 @@ numba's thread pool (``numba.set_num_threads`` sets its size).
 from .eta_phi import eta_phi_knn_graph, eta_phi_radius_graph
 from .knn import knn_graph, radius_graph
 from .message import aggregate_edge_messages
+from .selection import select_hits
 from .topology import cylinder_graph, spacetime_string_graph, string_graph, surface_grid_graph
 from .union import union_graphs
 
@@ -20,6 +21,7 @@ __all__ = [
     "eta_phi_radius_graph",
     "knn_graph",
     "radius_graph",
+    "select_hits",
     "spacetime_string_graph",
     "string_graph",
     "surface_grid_graph",

@@ -18,15 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from graphreco.detectors.baikal_gvd.baseline import reconstruct_classically
-from graphreco.detectors.baikal_gvd.light import direction_vector
 from graphreco.evaluate import precision_recall
+from graphreco.evaluate.resolution import angular_error, signal_hits
 from graphreco.io import read_events
-
-
-def angular_error(events: dict, reco: dict) -> np.ndarray:
-    true = direction_vector(events["true_zenith"], events["true_azimuth"])
-    fitted = direction_vector(reco["reco_zenith"].astype(float), reco["reco_azimuth"].astype(float))
-    return np.degrees(np.arccos(np.clip((true * fitted).sum(axis=1), -1.0, 1.0)))
 
 
 def main() -> None:
@@ -39,9 +33,8 @@ def main() -> None:
         seconds += time.perf_counter() - start
         kinds = batch.events["true_kind"].astype(str)
         hit_signal = batch.hits["true_label"] > 0
-        per_event = np.bincount(np.repeat(np.arange(batch.n_events), batch.hits_per_event), hit_signal,
-                                minlength=batch.n_events)
-        for name, values in (("kind", kinds), ("error", angular_error(batch.events, reco)), ("signal", per_event),
+        per_event = signal_hits(batch.offsets, batch.hits["true_label"])
+        for name, values in (("kind", kinds), ("error", np.degrees(angular_error(batch.events, reco))), ("signal", per_event),
                              ("hit_kind", np.repeat(kinds, batch.hits_per_event)), ("hit_signal", hit_signal),
                              ("kept", reco["hit_score"] > 0.5)):
             columns[name].append(values)

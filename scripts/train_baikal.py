@@ -1,62 +1,69 @@
 """Train the shipped Baikal-GVD models and measure them on held-out simulated events.
 
-    python scripts/train_baikal.py [--quick] [--stages ...] [--epochs N] [--data data/baikal-gvd] [--out DIR]
+    python scripts/train_baikal.py [--quick] [--stages ...] [--epochs N] [--rescore] [--data data/baikal-gvd] [--out DIR]
 
 1. Simulates independent train, validation and test samples (different seeds) at the
    nominal conditions (40 kHz noise, 22 m absorption), plus test samples at doubled noise
-   and 15 m absorption for the shifted-condition figures.
-2. Trains the background-suppression stage (neutrino vs atmospheric-muon bundle, binary
-   cross entropy) and the hit-selection stage (cross entropy over noise / muon light /
-   cascade light); ``--stages`` picks some.
+   and 15 m absorption for the shifted-condition figures, and a larger neutrino-rich
+   sample for the energy and direction regression.
+2. Trains the stages in pipeline order: hit selection (cross entropy over noise / muon
+   light / cascade light), background suppression (neutrino vs atmospheric-muon bundle),
+   energy and direction (vMF and Gaussian likelihoods on the hits the trained hit selection
+   keeps, uncertainties calibrated on the validation sample); ``--stages`` picks some,
+   the others keep their artifacts.
 3. Scores them on the test samples beside the classical chain on the same events (hits:
    the causality cleaning; events: the up-going-track score, on a dedicated sample of
-   100,000 atmospheric-muon events for the rejection),
+   100,000 atmospheric-muon events for the rejection; directions: the chi-square track fit),
    writes the artifact (weights, config with checksum, metrics) and the pipeline.json
-   into the shipped pipeline folder, and prints the metrics as JSON.
+   into the shipped pipeline folder, and prints the metrics as JSON. ``--rescore``
+   measures the stages already there again, rewriting only their metrics.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import graphreco
 from graphreco import detectors
 from graphreco.artifacts import save_stage
 from graphreco.detectors.baikal_gvd.baseline import causality_clean, reconstruct_classically
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
 from graphreco.evaluate import efficiency_at_rejection, precision_recall, rejection_at_efficiency, roc_auc
-from graphreco.graph import build_graph
+from graphreco.evaluate.resolution import direction_report, energy_report, signal_hits
 from graphreco.io import event_table, read_events, write_events
-from graphreco.stages import BackgroundSuppression, HitSelection
-from graphreco.training import TrainConfig, load_graphs, train
+from graphreco.pipeline import Pipeline
+from graphreco.trainer import train_stage, upstream_of
+from graphreco.training import TrainConfig
 
 MIX = {"numu_cc": 3.0, "nue_cc": 1.0, "nc": 1.0, "eas": 8.0}
 """Kinds before the trigger: muons trigger less often than cascades, so they are drawn more."""
+REGRESSION_MIX = {"numu_cc": 4.0, "nue_cc": 1.0, "nc": 1.0, "eas": 1.0}
+"""The regression learns mostly from neutrino tracks, where the angular target is set."""
 NEUTRINO_KINDS = ("numu_cc", "nue_cc", "nc")
-SAMPLES = {  # name: (events, seed, conditions)
-    "train": (40_000, 101, Conditions()),
-    "validation": (5_000, 202, Conditions()),
-    "test": (20_000, 303, Conditions()),
-    "test_noise80khz": (10_000, 404, Conditions(noise_rate_hz=80e3)),
-    "test_absorption15m": (10_000, 505, Conditions(absorption_length=15.0)),
+SAMPLES = {  # name: (events, seed, conditions, mix)
+    "train": (40_000, 101, Conditions(), MIX),
+    "train_regression": (100_000, 707, Conditions(), REGRESSION_MIX),
+    "validation": (5_000, 202, Conditions(), MIX),
+    "test": (20_000, 303, Conditions(), MIX),
+    "test_noise80khz": (10_000, 404, Conditions(noise_rate_hz=80e3), MIX),
+    "test_absorption15m": (10_000, 505, Conditions(absorption_length=15.0), MIX),
+    "test_eas": (100_000, 606, Conditions(), {"eas": 1.0}),
 }
-BACKGROUND_SAMPLE = (100_000, 606)
-"""Atmospheric-muon bundles alone, enough to measure rejections up to ~10^4 with statistics."""
+"""``test_eas``: atmospheric-muon bundles alone, enough to measure rejections up to ~10^4."""
+STAGE_ORDER = ("hit_selection", "background_suppression", "energy_direction")
+TRAINING_SAMPLE = {"hit_selection": "train", "background_suppression": "train", "energy_direction": "train_regression"}
+STAGE_SETTINGS = {"hit_selection": {}, "background_suppression": {}, "energy_direction": {"hidden": 48, "layers": 4}}
+TEST_SAMPLES = ("test", "test_noise80khz", "test_absorption15m")
 
 
 def sample_specs(scale: float) -> dict[str, dict]:
     """Every sample: events, seed, conditions and kind mix (``scale`` shrinks them)."""
-    specs = {name: {"events": max(200, int(events * scale)), "seed": seed, "conditions": conditions, "mix": MIX}
-             for name, (events, seed, conditions) in SAMPLES.items()}
-    specs["test_eas"] = {"events": max(200, int(BACKGROUND_SAMPLE[0] * scale)), "seed": BACKGROUND_SAMPLE[1],
-                         "conditions": Conditions(), "mix": {"eas": 1.0}}
-    return specs
+    return {name: {"events": max(200, int(events * scale)), "seed": seed, "conditions": conditions, "mix": mix}
+            for name, (events, seed, conditions, mix) in SAMPLES.items()}
 
 
 def simulate_samples(folder: Path, specs: dict[str, dict]) -> dict[str, Path]:
@@ -71,36 +78,25 @@ def simulate_samples(folder: Path, specs: dict[str, dict]) -> dict[str, Path]:
     return paths
 
 
-def hit_selection_loss(model: HitSelection, graph) -> torch.Tensor:
-    return model.loss(model(graph.x, graph.edge_index), graph.true_label)
+def run_pipeline(pipeline: Pipeline, path: Path, batch_size: int = 2048):
+    """Yield (batch, per-hit columns, per-event columns) of the pipeline over a file."""
+    for batch in read_events(path, batch_size=batch_size):
+        hits, events = pipeline.reconstruct(batch)
+        yield batch, hits, events
 
 
-def background_loss(model: BackgroundSuppression, graph) -> torch.Tensor:
-    return model.loss(model(graph.x, graph.edge_index, graph.ptr), graph.is_signal)
-
-
-def targets(batch) -> dict:
-    """Truth of every stage: hit classes and whether the event is a neutrino."""
-    return {"true_label": batch.hits["true_label"], "is_signal": batch.events["true_kind"].astype(str) != "eas"}
-
-
-def event_scores(model: BackgroundSuppression, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """GNN event score, the classical up-going-track score and the kind of every event."""
-    detector = detectors.get("baikal-gvd")
-    gnn, classical, kinds = [], [], []
-    for batch in read_events(path, batch_size=2048):
-        graph = build_graph(batch, detector)
-        with torch.inference_mode():
-            gnn.append(model.event_score(model(graph.x, graph.edge_index, graph.ptr)).numpy())
-        classical.append(reconstruct_classically(batch.offsets, batch.hits)["event_score"])
-        kinds.append(batch.events["true_kind"].astype(str))
-    return np.concatenate(gnn), np.concatenate(classical), np.concatenate(kinds)
-
-
-def score_events(model: BackgroundSuppression, test: Path, background: Path) -> dict:
+def score_events(pipeline: Pipeline, test: Path, background: Path) -> dict:
     """numu CC efficiency against atmospheric-muon rejection, GNN and classical."""
-    gnn, classical, kinds = event_scores(model, test)
-    gnn_eas, classical_eas, _ = event_scores(model, background)
+    def scores(path):
+        gnn, classical, kinds = [], [], []
+        for batch, _, events in run_pipeline(pipeline, path):
+            gnn.append(events["event_score"])
+            classical.append(reconstruct_classically(batch.offsets, batch.hits)["event_score"])
+            kinds.append(batch.events["true_kind"].astype(str))
+        return np.concatenate(gnn), np.concatenate(classical), np.concatenate(kinds)
+
+    gnn, classical, kinds = scores(test)
+    gnn_eas, classical_eas, _ = scores(background)
     result = {"numu_cc_events": int(np.sum(kinds == "numu_cc")), "eas_events": int(gnn_eas.size)}
     for name, signal, eas in (("gnn", gnn[kinds == "numu_cc"], gnn_eas),
                               ("upgoing_track_fit", classical[kinds == "numu_cc"], classical_eas)):
@@ -110,84 +106,132 @@ def score_events(model: BackgroundSuppression, test: Path, background: Path) -> 
                                                          np.r_[signal, eas]), 5)}
     return result
 
-def score_hits(model: HitSelection, path: Path) -> dict:
-    """Hit-selection metrics of the GNN and the causality cleaning on one test sample."""
-    detector = detectors.get("baikal-gvd")
-    labels, gnn, cleaning, kinds = [], [], [], []
-    model.eval()
-    for batch in read_events(path, batch_size=512):
-        graph = build_graph(batch, detector)
-        with torch.inference_mode():
-            gnn.append(model.hit_score(model(graph.x, graph.edge_index)).numpy())
+
+def threshold_at_precision(labels: np.ndarray, scores: np.ndarray, precision: float) -> float:
+    """Lowest score threshold whose selection reaches ``precision`` on this sample."""
+    order = np.argsort(-scores)
+    cumulative = np.cumsum(labels[order]) / np.arange(1, labels.size + 1)
+    reached = np.flatnonzero(cumulative >= precision)
+    return float(scores[order][reached[-1]]) if reached.size else 1.0
+
+
+def hit_columns(pipeline: Pipeline, path: Path) -> dict[str, np.ndarray]:
+    """Per-hit truth, GNN score, causality cleaning and event kind over a file."""
+    columns = {name: [] for name in ("signal", "gnn", "cleaning", "kind")}
+    for batch, hits, _ in run_pipeline(pipeline, path, batch_size=512):
         kept = np.zeros(batch.n_hits, dtype=np.bool_)
         causality_clean(batch.offsets.astype(np.int64), *(np.asarray(batch.hits[c], dtype=np.float64)
                                                           for c in ("x", "y", "z", "t", "charge")), kept)
-        cleaning.append(kept)
-        labels.append(batch.hits["true_label"] > 0)
-        kinds.append(np.repeat(batch.events["true_kind"].astype(str), batch.hits_per_event))
-    labels, gnn, cleaning, kinds = (np.concatenate(a) for a in (labels, gnn, cleaning, kinds))
-    result = {}
-    for population, mask in (("neutrino", np.isin(kinds, NEUTRINO_KINDS)), ("numu_cc", kinds == "numu_cc"),
-                             ("eas", kinds == "eas")):
-        y, s = labels[mask], gnn[mask]
-        precision, recall = precision_recall(y, s >= 0.5)
-        base_precision, base_recall = precision_recall(y, cleaning[mask])
-        order = np.argsort(-s)
-        cumulative_precision = np.cumsum(y[order]) / np.arange(1, y.size + 1)
-        at_99 = np.flatnonzero(cumulative_precision >= 0.99)
-        recall_at_99 = float(np.sum(y[order][: at_99[-1] + 1]) / max(y.sum(), 1)) if at_99.size else 0.0
-        result[population] = {
-            "hits": int(y.size), "signal_fraction": round(float(y.mean()), 4),
-            "gnn": {"precision": round(precision, 4), "recall": round(recall, 4), "auc": round(roc_auc(y, s), 5),
-                    "recall_at_99_precision": round(recall_at_99, 4)},
-            "causality_cleaning": {"precision": round(base_precision, 4), "recall": round(base_recall, 4)},
-        }
+        for name, values in (("signal", batch.hits["true_label"] > 0), ("gnn", hits["hit_score"]), ("cleaning", kept),
+                             ("kind", np.repeat(batch.events["true_kind"].astype(str), batch.hits_per_event))):
+            columns[name].append(values)
+    return {name: np.concatenate(values) for name, values in columns.items()}
+
+
+def score_hits(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
+    """Hit-selection metrics of the GNN and the causality cleaning on the test samples;
+    the 99 %-precision operating point is fixed on the validation sample's neutrino events."""
+    validation = hit_columns(pipeline, paths["validation"])
+    neutrino = np.isin(validation["kind"], NEUTRINO_KINDS)
+    threshold = threshold_at_precision(validation["signal"][neutrino], validation["gnn"][neutrino], 0.99)
+    result = {"threshold_99_precision_on_validation": round(threshold, 5)}
+    for sample in TEST_SAMPLES:
+        c = hit_columns(pipeline, paths[sample])
+        result[sample] = {}
+        for population, mask in (("neutrino", np.isin(c["kind"], NEUTRINO_KINDS)), ("numu_cc", c["kind"] == "numu_cc"),
+                                 ("eas", c["kind"] == "eas")):
+            y, s = c["signal"][mask], c["gnn"][mask]
+            metrics = {"hits": int(y.size), "signal_fraction": round(float(y.mean()), 4), "gnn": {"auc": round(roc_auc(y, s), 5)},
+                       "causality_cleaning": dict(zip(("precision", "recall"),
+                                                      (round(v, 4) for v in precision_recall(y, c["cleaning"][mask]))))}
+            for name, cut in (("at_0.5", 0.5), ("at_validation_threshold", threshold)):
+                metrics["gnn"][name] = dict(zip(("precision", "recall"), (round(v, 4) for v in precision_recall(y, s >= cut))))
+            result[sample][population] = metrics
     return result
 
 
-def describe(detector, history: dict, specs: dict[str, dict]) -> dict:
-    """What an artifact records about its training."""
-    samples = {name: {**spec, "conditions": vars(spec["conditions"])} for name, spec in specs.items()}
-    return {"detector": detector.name, "node_features": detector.feature_names, "training": history,
-            "samples": samples, "versions": {"graphreco": graphreco.__version__, "torch": torch.__version__,
-                                             "python": platform.python_version()}}
+def score_energy_direction(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
+    """Angular and energy resolution with coverage of the GNN, and the chi-square track
+    fit on the same events, per test sample."""
+    result = {}
+    for sample in TEST_SAMPLES:
+        truth, gnn, classical = {}, [], []
+        for batch, hits, events in run_pipeline(pipeline, paths[sample]):
+            signal = signal_hits(batch.offsets, batch.hits["true_label"])
+            for name, values in (("kind", batch.events["true_kind"].astype(str)), ("signal_hits", signal),
+                                 *((name, batch.events[name]) for name in ("true_zenith", "true_azimuth", "true_energy"))):
+                truth.setdefault(name, []).append(values)
+            gnn.append(events)
+            fit = reconstruct_classically(batch.offsets, batch.hits)
+            classical.append({name: fit[name] for name in ("reco_zenith", "reco_azimuth", "reco_angle_sigma")})
+        truth = {name: np.concatenate(values) for name, values in truth.items()}
+        gnn = {name: np.concatenate([e[name] for e in gnn]) for name in gnn[0]}
+        classical = {name: np.concatenate([e[name] for e in classical]) for name in classical[0]}
+        result[sample] = {}
+        for kind in ("numu_cc", "nue_cc", "nc"):
+            mask = truth["kind"] == kind
+            subset = {name: values[mask] for name, values in truth.items()}
+            entry = {"direction": {"gnn": direction_report(subset, {k: v[mask] for k, v in gnn.items()})},
+                     "energy": energy_report(subset, {k: v[mask] for k, v in gnn.items()})}
+            if kind == "numu_cc":
+                entry["direction"]["chi2_track_fit"] = direction_report(subset, {k: v[mask] for k, v in classical.items()})
+            result[sample][kind] = entry
+    return result
+
+
+def describe(specs: dict[str, dict], training_sample: str) -> dict:
+    """What an artifact records about the simulated samples beyond its training record."""
+    return {"training_sample": training_sample,
+            "samples": {name: {**spec, "conditions": vars(spec["conditions"])} for name, spec in specs.items()}}
+
+
+def score(name: str, pipeline: Pipeline, paths: dict[str, Path]) -> dict:
+    if name == "hit_selection":
+        return score_hits(pipeline, paths)
+    if name == "background_suppression":
+        return {"test": score_events(pipeline, paths["test"], paths["test_eas"])}
+    return score_energy_direction(pipeline, paths)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 % of the samples and 2 epochs, for a smoke run")
-    parser.add_argument("--stages", default="background_suppression,hit_selection",
-                        help="stages to train (comma separated); the others keep their shipped artifacts")
+    parser.add_argument("--quick", action="store_true", help="5 %% of the samples and 2 epochs, for a smoke run")
+    parser.add_argument("--stages", default=",".join(STAGE_ORDER),
+                        help="stages to train (comma separated); the others keep their artifacts in --out")
     parser.add_argument("--epochs", type=int, default=12, help="training epochs per stage (2 with --quick)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score the stages already in --out on the test samples again (no training)")
     parser.add_argument("--data", type=Path, default=Path("data/baikal-gvd"))
     parser.add_argument("--out", type=Path, default=Path("detectors/baikal_gvd/artifacts"),
                         help="pipeline folder (default: the one shipped with the package)")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    chosen = [name for name in args.stages.split(",") if name]
+    unknown = set(chosen) - set(STAGE_ORDER)
+    if unknown:
+        raise SystemExit(f"unknown stages {sorted(unknown)}; known: {', '.join(STAGE_ORDER)}")
     specs = sample_specs(0.05 if args.quick else 1.0)
     paths = simulate_samples(args.data, specs)
     config = TrainConfig(epochs=2 if args.quick else args.epochs)
     detector = detectors.get("baikal-gvd")
-    train_graphs = load_graphs(paths["train"], config.batch_events, targets)
-    val_graphs = load_graphs(paths["validation"], 512, targets)
     report = {}
-    for name in (name for name in args.stages.split(",") if name):
-        if name == "hit_selection":
-            model, loss = HitSelection(len(detector.feature_names), detector.relative_features), hit_selection_loss
-        elif name == "background_suppression":
-            model, loss = BackgroundSuppression(len(detector.feature_names), detector.relative_features), background_loss
+    for index, name in enumerate(STAGE_ORDER):
+        if name not in chosen:
+            continue
+        earlier = Pipeline.load_stages(args.out, detector, [s for s in STAGE_ORDER[:index] if (args.out / s).exists()])
+        upstream = upstream_of(name, earlier)
+        if args.rescore:
+            model = Pipeline.load_stages(args.out, detector, [name]).stages[name]
         else:
-            raise SystemExit(f"unknown stage {name!r}")
-        history = train(model, loss, train_graphs, val_graphs, config, args.data / "checkpoints" / name)
-        model.eval()
-        if name == "hit_selection":
-            metrics = {sample: score_hits(model, paths[sample])
-                       for sample in ("test", "test_noise80khz", "test_absorption15m")}
+            model, record = train_stage(name, detector, paths[TRAINING_SAMPLE[name]], paths["validation"], upstream,
+                                        STAGE_SETTINGS[name], config, args.data / "checkpoints" / name)
+        metrics = score(name, Pipeline(detector, {**upstream.stages, name: model}), paths)
+        if args.rescore:
+            (args.out / name / "metrics.json").write_text(json.dumps(metrics, indent=2))
         else:
-            metrics = {"test": score_events(model, paths["test"], paths["test_eas"])}
-        save_stage(args.out / name, name, model, describe(detector, history, specs), metrics)
+            save_stage(args.out / name, name, model, {**record, **describe(specs, TRAINING_SAMPLE[name])}, metrics)
         report[name] = metrics
-    shipped = [name for name in ("background_suppression", "hit_selection") if (args.out / name).exists()]
+    shipped = [name for name in STAGE_ORDER if (args.out / name).exists()]
     (args.out / "pipeline.json").write_text(json.dumps({"detector": detector.name, "stages": shipped}, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

@@ -3,8 +3,11 @@
 Hits: precision, recall (score >= 0.5) and ROC AUC of ``hit_score`` against
 ``true_label > 0``, over neutrino events (``true_kind`` other than ``eas`` and
 ``noise``). Events: numu CC efficiency against atmospheric-muon (``eas``) rejection of
-``event_score``. Each figure for the GNN output and for the baseline the detector
-declares, computed here on the truth file's hits.
+``event_score``. Directions and energies, per neutrino kind: angular error (overall and
+versus the number of signal hits), log10-energy bias and resolution, and the coverage
+of the reported uncertainties (``graphreco.evaluate.resolution``). Each figure for the
+GNN output and for the baseline the detector declares, computed here on the truth
+file's hits; ``compare_with_baseline(..., plots=FOLDER)`` also draws them as PNG.
 """
 
 from __future__ import annotations
@@ -18,8 +21,13 @@ from .. import detectors
 from ..io import EventFormatError, read_events
 from .metrics import precision_recall, roc_auc
 from .rejection import efficiency_at_rejection, rejection_at_efficiency
+from .resolution import direction_report, energy_report, signal_hits
 
 BACKGROUND_KINDS = ("eas", "noise")
+NEUTRINO_KINDS = ("numu_cc", "nue_cc", "nc")
+TRUTH_COLUMNS = ("true_zenith", "true_azimuth", "true_energy")
+DIRECTION_COLUMNS = ("reco_zenith", "reco_azimuth", "reco_angle_sigma")
+REGRESSION_COLUMNS = ("reco_log10_energy", "reco_log10_energy_sigma", *DIRECTION_COLUMNS)
 
 
 def _hit_figures(signal: np.ndarray, score: np.ndarray) -> dict:
@@ -39,14 +47,17 @@ def _event_figures(kinds: np.ndarray, score: np.ndarray) -> dict:
             "efficiency_at_rejection": [efficiency_at_rejection(numu, eas, r) for r in (1e2, 1e3)]}
 
 
-def compare_with_baseline(truth_path: str | Path, reco_path: str | Path) -> dict:
+def compare_with_baseline(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None) -> dict:
     """Figures of the reconstruction in ``reco_path`` and of the baseline, against the
     truth in ``truth_path`` (the input that was reconstructed, with its ``true_*``)."""
     reco = pq.read_table(reco_path)
     by_id = {int(i): n for n, i in enumerate(reco.column("event_id").to_numpy())}
     hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None
     event_score = reco.column("event_score").to_numpy() if "event_score" in reco.column_names else None
-    columns = {name: [] for name in ("signal", "gnn_hit", "base_hit", "hit_kind", "kind", "gnn_event", "base_event")}
+    regression = {name: reco.column(name).to_numpy() for name in REGRESSION_COLUMNS if name in reco.column_names}
+    columns = {name: [] for name in ("signal", "gnn_hit", "base_hit", "hit_kind", "kind", "gnn_event", "base_event",
+                                     "signal_hits", *TRUTH_COLUMNS, *(f"gnn_{n}" for n in regression),
+                                     *(f"base_{n}" for n in DIRECTION_COLUMNS))}
     for batch in read_events(truth_path):
         if "true_label" not in batch.hits or "true_kind" not in batch.events:
             raise EventFormatError(str(truth_path), "truth columns true_label and true_kind are needed to evaluate")
@@ -67,6 +78,15 @@ def compare_with_baseline(truth_path: str | Path, reco_path: str | Path) -> dict
                                                       for r in rows]) if rows.size else np.empty(0))
         if event_score is not None:
             columns["gnn_event"].append(event_score[rows])
+        columns["signal_hits"].append(signal_hits(batch.offsets, batch.hits["true_label"]))
+        for name in TRUTH_COLUMNS:
+            if name in batch.events:
+                columns[name].append(batch.events[name])
+        for name, values in regression.items():
+            columns[f"gnn_{name}"].append(values[rows])
+        for name in DIRECTION_COLUMNS:
+            if name in baseline:
+                columns[f"base_{name}"].append(baseline[name])
     c = {name: np.concatenate(values) for name, values in columns.items() if values}
     neutrino = ~np.isin(c["hit_kind"], BACKGROUND_KINDS)
     report = {"events": int(c["kind"].size), "hits": {}, "events_numu_cc_vs_eas": {}}
@@ -75,4 +95,28 @@ def compare_with_baseline(truth_path: str | Path, reco_path: str | Path) -> dict
             report["hits"][name] = _hit_figures(c["signal"][neutrino], c[hit_key][neutrino])
         if event_key in c:
             report["events_numu_cc_vs_eas"][name] = _event_figures(c["kind"], c[event_key])
+    if set(TRUTH_COLUMNS) <= set(c):
+        report |= _regression_figures(c)
+    if plots is not None:
+        from .plots import draw_comparison
+
+        report["plots"] = [str(path) for path in draw_comparison(c, Path(plots))]
     return report
+
+
+def _regression_figures(c: dict[str, np.ndarray]) -> dict:
+    """Direction and energy figures per neutrino kind, GNN and baseline."""
+    figures = {"direction": {}, "energy": {}}
+    for kind in NEUTRINO_KINDS:
+        mask = c["kind"] == kind
+        if not mask.any():
+            continue
+        truth = {name: c[name][mask] for name in (*TRUTH_COLUMNS, "signal_hits")}
+        for method in ("gnn", "base"):
+            reco = {name[len(method) + 1:]: values[mask] for name, values in c.items() if name.startswith(method + "_reco")}
+            label = "gnn" if method == "gnn" else "baseline"
+            if {"reco_zenith", "reco_azimuth"} <= set(reco):
+                figures["direction"].setdefault(kind, {})[label] = direction_report(truth, reco)
+            if {"reco_log10_energy", "reco_log10_energy_sigma"} <= set(reco):
+                figures["energy"].setdefault(kind, {})[label] = energy_report(truth, reco)
+    return {key: value for key, value in figures.items() if value}

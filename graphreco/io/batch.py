@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -38,3 +38,11 @@ class EventBatch:
     @property
     def hits_per_event(self) -> np.ndarray:
         return np.diff(self.offsets)
+
+    def with_hits(self, keep: np.ndarray) -> EventBatch:
+        """The same events holding only the hits where ``keep`` is true (per-hit arrays
+        and offsets subset; ``record_batch`` stays the batch as read)."""
+        kept_before = np.zeros(self.n_hits + 1, dtype=np.int64)
+        np.cumsum(keep, out=kept_before[1:])
+        return replace(self, offsets=kept_before[self.offsets],
+                       hits={name: values[keep] for name, values in self.hits.items()})

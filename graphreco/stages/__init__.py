@@ -1,13 +1,18 @@
 """GNN stages: a torch module, its task head and loss, and the output columns it writes.
 
-Every stage has ``writes`` (its output column names) and ``outputs(graph)``, which
-returns its per-hit and per-event columns for a batch of graphs.
+Every stage has ``writes`` (its output column names), ``reads`` (the per-hit columns of
+earlier stages it needs, if any) and ``outputs(inputs)``, which returns its per-hit and
+per-event columns for a batch (``StageInput``).
 """
 
 from .background import BackgroundSuppression
+from .base import Stage
+from .energy_direction import EnergyDirection
 from .hit_selection import HitSelection
+from .inputs import StageInput
 
-STAGES = {"background_suppression": BackgroundSuppression, "hit_selection": HitSelection}
+STAGES = {"background_suppression": BackgroundSuppression, "hit_selection": HitSelection,
+          "energy_direction": EnergyDirection}
 """Stage name (as in artifacts and pipeline configs) -> its module class."""
 
-__all__ = ["STAGES", "BackgroundSuppression", "HitSelection"]
+__all__ = ["STAGES", "BackgroundSuppression", "EnergyDirection", "HitSelection", "Stage", "StageInput"]

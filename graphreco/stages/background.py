@@ -1,8 +1,9 @@
-"""Background suppression: the probability that an event is signal (a neutrino), not an
-atmospheric-muon bundle.
+"""Background suppression: the probability that an event is signal (for Baikal-GVD a
+neutrino), not background (an atmospheric-muon bundle).
 
 Node states from the GraphEncoder are pooled per event (max and mean) and an MLP gives
 one logit; the stage writes ``event_score = sigmoid(logit)``. Loss: binary cross entropy.
+Training truth: events whose ``true_kind`` is one of ``background_kinds`` are background.
 """
 
 from __future__ import annotations
@@ -10,19 +11,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch_geometric.data import Batch
 
 from ..models import GraphEncoder, event_pool
+from .base import Stage, truth
+from .inputs import StageInput
 
 
-class BackgroundSuppression(nn.Module):
+class BackgroundSuppression(Stage):
     """GraphEncoder + event readout + MLP -> one logit per event."""
 
     writes = ("event_score",)
 
-    def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 32, layers: int = 3):
+    def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 32, layers: int = 3,
+                 background_kinds: tuple[str, ...] = ("eas",)):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features),
-                       "hidden": hidden, "layers": layers}
+                       "hidden": hidden, "layers": layers, "background_kinds": list(background_kinds)}
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
         self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
@@ -31,16 +36,19 @@ class BackgroundSuppression(nn.Module):
         return self.head(event_pool(self.encoder(x, edge_index), ptr)).squeeze(1)
 
     @staticmethod
-    def loss(logits: torch.Tensor, is_signal: torch.Tensor) -> torch.Tensor:
-        return nn.functional.binary_cross_entropy_with_logits(logits, is_signal.float())
-
-    @staticmethod
     def event_score(logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits)
 
-    def outputs(self, graph) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Per-hit and per-event output columns for a graph batch."""
+    def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        graph = self.input_graph(inputs)
         return {}, {"event_score": self.event_score(self(graph.x, graph.edge_index, graph.ptr)).numpy()}
 
-    def __repr__(self) -> str:
-        return f"BackgroundSuppression({self.config})"
+    def training_graph(self, inputs: StageInput) -> Batch:
+        kinds = truth(inputs.batch.events, "true_kind").astype(str)
+        graph = self.input_graph(inputs)
+        graph.is_signal = torch.from_numpy(~np.isin(kinds, self.config["background_kinds"]))
+        return graph
+
+    def training_loss(self, graph: Batch) -> torch.Tensor:
+        return nn.functional.binary_cross_entropy_with_logits(self(graph.x, graph.edge_index, graph.ptr),
+                                                              graph.is_signal.float())

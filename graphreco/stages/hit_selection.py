@@ -10,11 +10,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch_geometric.data import Batch
 
 from ..models import GraphEncoder
+from .base import Stage, truth
+from .inputs import StageInput
 
 
-class HitSelection(nn.Module):
+class HitSelection(Stage):
     """GraphEncoder + a per-hit linear classifier."""
 
     writes = ("hit_score",)
@@ -32,17 +35,21 @@ class HitSelection(nn.Module):
         return self.head(self.encoder(x, edge_index))
 
     @staticmethod
-    def loss(logits: torch.Tensor, true_label: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(logits, true_label.long())
-
-    @staticmethod
     def hit_score(logits: torch.Tensor) -> torch.Tensor:
         """Probability that each hit is signal (any class but noise)."""
         return 1.0 - torch.softmax(logits, dim=1)[:, 0]
 
-    def outputs(self, graph) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Per-hit and per-event output columns for a graph batch."""
+    def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        graph = self.input_graph(inputs)
         return {"hit_score": self.hit_score(self(graph.x, graph.edge_index)).numpy()}, {}
 
-    def __repr__(self) -> str:
-        return f"HitSelection({self.config})"
+    def training_graph(self, inputs: StageInput) -> Batch:
+        labels = torch.from_numpy(truth(inputs.batch.hits, "true_label").astype(np.int64))
+        if labels.numel() and not 0 <= int(labels.min()) <= int(labels.max()) < self.config["n_classes"]:
+            raise ValueError(f"true_label holds classes outside 0..{self.config['n_classes'] - 1}")
+        graph = self.input_graph(inputs)
+        graph.true_label = labels
+        return graph
+
+    def training_loss(self, graph: Batch) -> torch.Tensor:
+        return nn.functional.cross_entropy(self(graph.x, graph.edge_index), graph.true_label)

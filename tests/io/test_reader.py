@@ -3,7 +3,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from graphreco.io import EventFormatError, read_events, write_events
+from graphreco.io import EventBatch, EventFormatError, read_events, write_events
 
 from .events import baikal_table, replace_column
 
@@ -110,3 +110,11 @@ def test_columns_limit_what_is_read_beyond_the_contract(tmp_path):
     table = baikal_table([2]).append_column("run", pa.array([7]))
     batch = next(read_events(write(tmp_path / "r.parquet", table), columns=[]))
     assert "run" not in batch.record_batch.schema.names and "x" in batch.hits
+
+
+def test_with_hits_keeps_the_events_and_subsets_their_hits():
+    batch = EventBatch("baikal-gvd", "f", np.array([1, 2, 3]), np.array([0, 2, 2, 5]),
+                       {"t": np.arange(5.0)}, {}, None)
+    subset = batch.with_hits(np.array([True, False, True, True, False]))
+    assert subset.n_events == 3 and subset.offsets.tolist() == [0, 1, 1, 3]
+    assert subset.hits["t"].tolist() == [0.0, 2.0, 3.0]

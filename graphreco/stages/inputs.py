@@ -1,0 +1,22 @@
+"""What a stage sees of an event batch when the pipeline runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from torch_geometric.data import Batch
+
+from ..detectors import Detector
+from ..io import EventBatch
+
+
+@dataclass
+class StageInput:
+    """The events, their detector, the detector's graph of all their hits, and the
+    per-hit columns that earlier stages wrote (a stage names those it needs in ``reads``)."""
+
+    batch: EventBatch
+    detector: Detector
+    graph: Batch
+    hit_columns: dict[str, np.ndarray] = field(default_factory=dict)

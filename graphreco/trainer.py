@@ -1,0 +1,135 @@
+"""Train a pipeline's stages from event files: one stage (``train_stage``) or a whole
+chain described by a JSON config (``train_from_config``, the ``graphreco train`` command).
+
+A config (every path relative to the config file)::
+
+    {
+      "detector": "baikal-gvd",
+      "pipeline": "my-pipeline",                 # folder: <stage>/ artifacts + pipeline.json
+      "stages": ["hit_selection", "energy_direction"],        # the chain, in running order
+      "train": {                                 # the stages to (re)train; the others must
+        "energy_direction": {                    # already be in the pipeline folder
+          "train": ["sim/train-*.parquet"],      # event files with the stage's truth columns
+          "validation": ["sim/validation.parquet"],
+          "model": {"hidden": 48},               # constructor settings of the stage
+          "training": {"epochs": 12},            # graphreco.training.TrainConfig
+          "unlabelled": ["shifted/*.parquet"]    # optional: events of a shifted condition,
+        }                                        # no truth, for "domain_weight" > 0
+      }
+    }
+
+Each stage trains on graphs made with the stages before it that write what it reads
+(hit selection before energy and direction); it is calibrated on the validation files
+and saved with its validation loss and calibration as metrics. Checkpoints go to
+``<pipeline>/checkpoints/<stage>``, so a rerun of the same config resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from . import __version__, detectors
+from .artifacts import save_stage
+from .detectors import Detector
+from .io import expand_sources
+from .pipeline import Pipeline
+from .stages import STAGES, Stage
+from .training import TrainConfig, evaluate_loss, load_graphs, train
+
+CONFIG_KEYS = {"detector", "pipeline", "stages", "train"}
+STAGE_KEYS = {"train", "validation", "unlabelled", "model", "training"}
+
+
+class TrainConfigError(ValueError):
+    """A training config is malformed; the message names the file and the key."""
+
+
+def upstream_of(name: str, pipeline: Pipeline) -> Pipeline:
+    """The stages of ``pipeline`` that write what stage ``name`` reads."""
+    reads = set(STAGES[name].reads)
+    return Pipeline(pipeline.detector, {stage: model for stage, model in pipeline.stages.items()
+                                        if reads & set(model.writes)})
+
+
+def train_stage(name: str, detector: Detector, train_sources: Sequence, validation_sources: Sequence,
+                upstream: Pipeline, model_settings: dict, config: TrainConfig, checkpoints: Path,
+                log: Callable[[str], None] = print, unlabelled_sources: Sequence = ()) -> tuple[Stage, dict]:
+    """Train and calibrate a new stage ``name``; returns it (in eval mode) and a record of
+    its training (history, calibration, validation loss, versions) for its artifact.
+    ``unlabelled_sources`` (events without truth) feed domain-adversarial training."""
+    torch.manual_seed(config.seed)  # the initial weights too come from the configured seed
+    model = STAGES[name](len(detector.feature_names), detector.relative_features, **model_settings)
+    train_graphs = load_graphs(train_sources, config.batch_events, model, upstream)
+    validation_graphs = load_graphs(validation_sources, 512, model, upstream)
+    log(f"{name}: {sum(g.num_graphs for g in train_graphs)} training and "
+        f"{sum(g.num_graphs for g in validation_graphs)} validation events")
+    target_graphs = (load_graphs(unlabelled_sources, config.batch_events, model, upstream, labelled=False)
+                     if unlabelled_sources else [])
+    history = train(model, train_graphs, validation_graphs, config, checkpoints, log, target_graphs)
+    model.eval()
+    calibration = model.calibrate_on(validation_graphs)
+    record = {"detector": detector.name, "node_features": detector.feature_names, "training": history,
+              "calibration": calibration, "validation_loss": evaluate_loss(model, validation_graphs),
+              "upstream": list(upstream.stages),
+              "versions": {"graphreco": __version__, "torch": torch.__version__, "python": platform.python_version()}}
+    return model, record
+
+
+def _read_config(path: Path) -> dict:
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise TrainConfigError(f"{path}: unreadable training config ({error})") from None
+    if not isinstance(config, dict) or set(config) - CONFIG_KEYS or not {"detector", "pipeline", "stages"} <= set(config):
+        raise TrainConfigError(f"{path}: needs the keys detector, pipeline, stages (and train); "
+                               f"got {sorted(config) if isinstance(config, dict) else type(config).__name__}")
+    unknown = [name for name in [*config["stages"], *config.get("train", {})] if name not in STAGES]
+    if unknown:
+        raise TrainConfigError(f"{path}: unknown stage {unknown[0]!r}; known: {', '.join(STAGES)}")
+    for name, settings in config.get("train", {}).items():
+        if name not in config["stages"]:
+            raise TrainConfigError(f"{path}: train.{name} is not one of the pipeline's stages")
+        wrong = set(settings) - STAGE_KEYS
+        if wrong or not {"train", "validation"} <= set(settings):
+            raise TrainConfigError(f"{path}: train.{name} needs train and validation files (and may have "
+                                   f"model, training); got {sorted(settings)}")
+    return config
+
+
+def train_from_config(path: str | Path, log: Callable[[str], None] = print) -> dict:
+    """Train the stages a config asks for, in chain order; write the pipeline folder."""
+    path = Path(path)
+    config = _read_config(path)
+    here = path.parent
+    detector = detectors.get(config["detector"])
+    folder = here / config["pipeline"]
+    chain = Pipeline(detector, {})
+    report = {}
+    for name in config["stages"]:
+        settings = config.get("train", {}).get(name)
+        if settings is None:
+            chain.stages[name] = Pipeline.load_stages(folder, detector, [name]).stages[name]
+            continue
+        try:
+            training = TrainConfig.from_mapping(settings.get("training", {}))
+            STAGES[name](len(detector.feature_names), detector.relative_features, **settings.get("model", {}))
+        except (TypeError, ValueError) as error:
+            raise TrainConfigError(f"{path}: train.{name}: {error}") from None
+        sources = {part: expand_sources([str(here / pattern) for pattern in settings[part]])
+                   for part in ("train", "validation", "unlabelled") if settings.get(part)}
+        model, record = train_stage(name, detector, sources["train"], sources["validation"], upstream_of(name, chain),
+                                    settings.get("model", {}), training, folder / "checkpoints" / name, log,
+                                    sources.get("unlabelled", ()))
+        metrics = {"validation_loss": record["validation_loss"], "calibration": record["calibration"]}
+        save_stage(folder / name, name, model, {**record, "sources": {k: list(map(str, v)) for k, v in sources.items()}},
+                   metrics)
+        chain.stages[name] = model
+        report[name] = metrics
+    (folder / "pipeline.json").write_text(json.dumps({"detector": detector.name, "stages": list(chain.stages)},
+                                                     indent=2) + "\n")
+    return {"pipeline": str(folder), "stages": list(chain.stages), "trained": report}

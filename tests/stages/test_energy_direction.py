@@ -1,0 +1,94 @@
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from graphreco import detectors
+from graphreco.detectors.baikal_gvd.simulation import simulate_events
+from graphreco.evaluate import coverage
+from graphreco.evaluate.resolution import angular_error, signal_hits
+from graphreco.io import EventFormatError, event_table, read_events, write_events
+from graphreco.stages import EnergyDirection, StageInput
+from graphreco.stages.energy_direction import unit_vectors, zenith_azimuth
+from graphreco.training import load_graphs
+
+DETECTOR = detectors.get("baikal-gvd")
+
+
+class TruthHitScore:
+    """An upstream 'pipeline' that scores hits by their truth, so the test needs no artifact."""
+
+    def run(self, inputs: StageInput) -> dict:
+        inputs.hit_columns["hit_score"] = (inputs.batch.hits["true_label"] > 0).astype(np.float32)
+        return {}
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ed") / "events.parquet"
+    write_events(path, event_table(**vars(simulate_events(200, seed=5))), "baikal-gvd")
+    return path
+
+
+def stage(**settings) -> EnergyDirection:
+    torch.manual_seed(0)
+    return EnergyDirection(len(DETECTOR.feature_names), DETECTOR.relative_features, hidden=16, layers=2, **settings).eval()
+
+
+def test_directions_round_trip_through_vectors():
+    zenith, azimuth = np.array([0.3, 2.0, np.pi / 2]), np.array([5.0, 0.1, 3.0])
+    back = zenith_azimuth(7.0 * unit_vectors(zenith, azimuth))
+    np.testing.assert_allclose(back, (zenith, azimuth), atol=1e-12)
+
+
+def test_outputs_cover_every_event_and_empty_events_get_nan(events_file):
+    batch = next(read_events(events_file))
+    empty = np.zeros(batch.n_hits, dtype=bool)
+    empty[batch.offsets[0]:batch.offsets[1]] = True  # first event loses all its hits
+    batch = batch.with_hits(~empty)
+    inputs = StageInput(batch, DETECTOR, None, {"hit_score": np.random.default_rng(0).random(batch.n_hits)})
+    with torch.inference_mode():
+        _, columns = stage().outputs(inputs)
+    assert set(columns) == set(EnergyDirection.writes)
+    assert all(values.shape == (batch.n_events,) and values.dtype == np.float32 for values in columns.values())
+    assert all(np.isnan(values[0]) and np.all(np.isfinite(values[1:])) for values in columns.values())
+    assert np.all((columns["reco_zenith"][1:] >= 0) & (columns["reco_zenith"][1:] <= np.pi))
+    assert np.all((columns["reco_angle_sigma"][1:] > 0) & (columns["reco_angle_sigma"][1:] <= np.pi))
+
+
+def test_training_graphs_hold_the_selected_hits_and_the_truth(events_file):
+    model = stage(threshold=0.5, min_hits=3)
+    graphs = load_graphs(events_file, 50, model, TruthHitScore())
+    batch = next(read_events(events_file, batch_size=50))
+    signal = signal_hits(batch.offsets, batch.hits["true_label"])
+    expected = np.minimum(np.maximum(signal, 3), batch.hits_per_event)
+    assert np.diff(graphs[0].ptr.numpy()).tolist() == expected.tolist()
+    np.testing.assert_allclose(graphs[0].true_log10_energy.numpy(), np.log10(batch.events["true_energy"]))
+
+
+def test_calibration_makes_the_validation_coverage_exact(events_file):
+    model = stage()
+    graphs = load_graphs(events_file, 100, model, TruthHitScore())
+    measured = model.calibrate_on(graphs)
+    assert measured["events"] == 200 and model.config["angle_scale"] == measured["angle_scale"]
+    columns, truth = [], []
+    with torch.inference_mode():
+        for graph in graphs:
+            columns.append(model.estimates(model(graph.x, graph.edge_index, graph.ptr)))
+            truth.append(zenith_azimuth(graph.true_direction.numpy()))
+    reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
+    zenith, azimuth = (np.concatenate(a) for a in zip(*truth))
+    errors = angular_error({"true_zenith": zenith, "true_azimuth": azimuth}, reco)
+    assert coverage(errors, reco["reco_angle_sigma"]) == pytest.approx(0.68, abs=0.01)
+
+
+def test_training_needs_the_truth_columns(events_file, tmp_path):
+    stripped = tmp_path / "no_energy.parquet"
+    write_events(stripped, pq.read_table(events_file).drop(["true_energy"]), "baikal-gvd")
+    with pytest.raises(EventFormatError, match="true_energy"):
+        load_graphs(stripped, 100, stage(), TruthHitScore())
+
+
+def test_training_without_the_columns_the_stage_reads_is_refused(events_file):
+    with pytest.raises(ValueError, match="hit_score"):
+        load_graphs(events_file, 100, stage())

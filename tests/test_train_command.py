@@ -1,0 +1,65 @@
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from graphreco.cli import EXIT_BAD_INPUT, main
+from graphreco.detectors.baikal_gvd.simulation import simulate_events
+from graphreco.io import event_table, write_events
+from graphreco.stages import EnergyDirection
+
+SMALL = {"model": {"hidden": 8, "layers": 1}, "training": {"epochs": 1, "batch_events": 50}}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("train-command")
+    for name, seed in (("train", 1), ("validation", 2)):
+        write_events(folder / f"{name}.parquet", event_table(**vars(simulate_events(150, seed=seed))), "baikal-gvd")
+    return folder
+
+
+def write_config(folder, **config):
+    path = folder / "config.json"
+    path.write_text(json.dumps({"detector": "baikal-gvd", "pipeline": "pipe", **config}))
+    return str(path)
+
+
+def stage_files():
+    return {"train": ["train.parquet"], "validation": ["validation.parquet"], **SMALL}
+
+
+def test_train_command_trains_a_chain_that_reconstructs(sample, capsys):
+    config = write_config(sample, stages=["hit_selection", "energy_direction"],
+                          train={"hit_selection": stage_files(), "energy_direction": stage_files()})
+    assert main(["train", config]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["stages"] == ["hit_selection", "energy_direction"]
+    assert set(result["trained"]["energy_direction"]["calibration"]) >= {"angle_scale", "energy_scale"}
+    out = sample / "reco.parquet"
+    assert main(["reconstruct", str(sample / "validation.parquet"), "-o", str(out), "--pipeline",
+                 str(sample / "pipe")]) == 0
+    table = pq.read_table(out)
+    assert set(EnergyDirection.writes) | {"hit_score"} <= set(table.column_names)
+    assert np.all(np.isfinite(table["reco_zenith"].to_numpy()))
+
+    # retraining one stage keeps the other's artifact and uses it upstream
+    config = write_config(sample, stages=["hit_selection", "energy_direction"], train={"energy_direction": stage_files()})
+    capsys.readouterr()
+    assert main(["train", config]) == 0
+    assert list(json.loads(capsys.readouterr().out)["trained"]) == ["energy_direction"]
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"stages": ["hit_selection"], "train": {"hit_selection": {"train": ["train.parquet"]}}}, "needs train and validation"),
+    ({"stages": ["vertexing"]}, "unknown stage 'vertexing'"),
+    ({"stages": ["hit_selection"], "train": {"hit_selection": {**stage_files(), "training": {"epoch": 1}}}},
+     "unknown training settings"),
+    ({"stages": ["hit_selection"], "train": {"hit_selection": {**stage_files(), "model": {"width": 3}}}}, "width"),
+    ({"stages": ["hit_selection"], "train": {"hit_selection": {**stage_files(), "train": ["missing.parquet"]}}},
+     "missing.parquet"),
+])
+def test_a_bad_config_is_refused_with_a_message_naming_the_problem(sample, capsys, config, message):
+    assert main(["train", write_config(sample, **config)]) == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
