@@ -134,6 +134,10 @@ class Detector:
     baseline: Callable[[np.ndarray, HitColumns], dict[str, np.ndarray]] | None = None
     """The classical reconstruction, ``(offsets, hits) -> output columns`` of the event
     format, which evaluations score beside the GNN on the same events."""
+    refine_direction: Callable[[np.ndarray, HitColumns, np.ndarray, np.ndarray], dict[str, np.ndarray]] | None = None
+    """A direction fit ``(offsets, hits, zenith, azimuth) -> {reco_zenith, reco_azimuth,
+    fit_cone, ...}`` started at the given directions (rad), NaN where it fails; the
+    energy-direction stage refines track-like events with it."""
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

@@ -49,24 +49,28 @@ class TrainConfigError(ValueError):
     """A training config is malformed; the message names the file and the key."""
 
 
-def upstream_of(name: str, pipeline: Pipeline) -> Pipeline:
-    """The stages of ``pipeline`` that write what stage ``name`` reads."""
-    reads = set(STAGES[name].reads)
+def upstream_of(stage: Stage, pipeline: Pipeline) -> Pipeline:
+    """The stages of ``pipeline`` that write what ``stage`` reads."""
+    reads = set(stage.reads)
     return Pipeline(pipeline.detector, {stage: model for stage, model in pipeline.stages.items()
                                         if reads & set(model.writes)})
 
 
-def train_stage(name: str, detector: Detector, train_sources: Sequence, validation_sources: Sequence,
-                upstream: Pipeline, model_settings: dict, config: TrainConfig, checkpoints: Path,
-                log: Callable[[str], None] = print, unlabelled_sources: Sequence = ()) -> tuple[Stage, dict]:
-    """Train and calibrate a new stage ``name``; returns it (in eval mode) and a record of
+def new_stage(name: str, detector: Detector, settings: dict, seed: int = 0) -> Stage:
+    """An untrained stage ``name`` for ``detector``; its initial weights come from ``seed``."""
+    torch.manual_seed(seed)
+    return STAGES[name](len(detector.feature_names), detector.relative_features, **settings)
+
+
+def train_stage(model: Stage, detector: Detector, train_sources: Sequence, validation_sources: Sequence,
+                upstream: Pipeline, config: TrainConfig, checkpoints: Path, log: Callable[[str], None] = print,
+                unlabelled_sources: Sequence = ()) -> dict:
+    """Train and calibrate ``model`` in place (it ends in eval mode); returns the record of
     its training (history, calibration, validation loss, versions) for its artifact.
     ``unlabelled_sources`` (events without truth) feed domain-adversarial training."""
-    torch.manual_seed(config.seed)  # the initial weights too come from the configured seed
-    model = STAGES[name](len(detector.feature_names), detector.relative_features, **model_settings)
     train_graphs = load_graphs(train_sources, config.batch_events, model, upstream)
     validation_graphs = load_graphs(validation_sources, 512, model, upstream)
-    log(f"{name}: {sum(g.num_graphs for g in train_graphs)} training and "
+    log(f"{type(model).__name__}: {sum(g.num_graphs for g in train_graphs)} training and "
         f"{sum(g.num_graphs for g in validation_graphs)} validation events")
     target_graphs = (load_graphs(unlabelled_sources, config.batch_events, model, upstream, labelled=False)
                      if unlabelled_sources else [])
@@ -77,7 +81,7 @@ def train_stage(name: str, detector: Detector, train_sources: Sequence, validati
               "calibration": calibration, "validation_loss": evaluate_loss(model, validation_graphs),
               "upstream": list(upstream.stages),
               "versions": {"graphreco": __version__, "torch": torch.__version__, "python": platform.python_version()}}
-    return model, record
+    return record
 
 
 def _read_config(path: Path) -> dict:
@@ -117,14 +121,13 @@ def train_from_config(path: str | Path, log: Callable[[str], None] = print) -> d
             continue
         try:
             training = TrainConfig.from_mapping(settings.get("training", {}))
-            STAGES[name](len(detector.feature_names), detector.relative_features, **settings.get("model", {}))
+            model = new_stage(name, detector, settings.get("model", {}), training.seed)
         except (TypeError, ValueError) as error:
             raise TrainConfigError(f"{path}: train.{name}: {error}") from None
         sources = {part: expand_sources([str(here / pattern) for pattern in settings[part]])
                    for part in ("train", "validation", "unlabelled") if settings.get(part)}
-        model, record = train_stage(name, detector, sources["train"], sources["validation"], upstream_of(name, chain),
-                                    settings.get("model", {}), training, folder / "checkpoints" / name, log,
-                                    sources.get("unlabelled", ()))
+        record = train_stage(model, detector, sources["train"], sources["validation"], upstream_of(model, chain),
+                             training, folder / "checkpoints" / name, log, sources.get("unlabelled", ()))
         metrics = {"validation_loss": record["validation_loss"], "calibration": record["calibration"]}
         save_stage(folder / name, name, model, {**record, "sources": {k: list(map(str, v)) for k, v in sources.items()}},
                    metrics)

@@ -105,6 +105,8 @@ def train(model: Stage, train_graphs: Sequence[Batch], val_graphs: Sequence[Batc
     if last.exists():
         saved = torch.load(last, weights_only=True)
         made_with = json.loads(saved.get("config", "null"))
+        if isinstance(made_with, dict):  # settings added since the checkpoint was made had their defaults
+            made_with = {**asdict(TrainConfig()), **made_with}
         if made_with != asdict(config) or "shuffle" not in saved:
             raise ValueError(f"{last} was made with other training settings ({made_with}); resume with "
                              f"those, or remove the checkpoint to start afresh")

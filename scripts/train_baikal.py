@@ -36,7 +36,7 @@ from graphreco.evaluate import efficiency_at_rejection, precision_recall, reject
 from graphreco.evaluate.resolution import direction_report, energy_report, signal_hits
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
-from graphreco.trainer import train_stage, upstream_of
+from graphreco.trainer import new_stage, train_stage, upstream_of
 from graphreco.training import TrainConfig
 
 MIX = {"numu_cc": 3.0, "nue_cc": 1.0, "nc": 1.0, "eas": 8.0}
@@ -56,7 +56,8 @@ SAMPLES = {  # name: (events, seed, conditions, mix)
 """``test_eas``: atmospheric-muon bundles alone, enough to measure rejections up to ~10^4."""
 STAGE_ORDER = ("hit_selection", "background_suppression", "energy_direction")
 TRAINING_SAMPLE = {"hit_selection": "train", "background_suppression": "train", "energy_direction": "train_regression"}
-STAGE_SETTINGS = {"hit_selection": {}, "background_suppression": {}, "energy_direction": {"hidden": 48, "layers": 4}}
+STAGE_SETTINGS = {"hit_selection": {}, "background_suppression": {},
+                  "energy_direction": {"hidden": 48, "layers": 4, "refine": True}}
 TEST_SAMPLES = ("test", "test_noise80khz", "test_absorption15m")
 
 
@@ -219,12 +220,14 @@ def main() -> None:
         if name not in chosen:
             continue
         earlier = Pipeline.load_stages(args.out, detector, [s for s in STAGE_ORDER[:index] if (args.out / s).exists()])
-        upstream = upstream_of(name, earlier)
         if args.rescore:
             model = Pipeline.load_stages(args.out, detector, [name]).stages[name]
         else:
-            model, record = train_stage(name, detector, paths[TRAINING_SAMPLE[name]], paths["validation"], upstream,
-                                        STAGE_SETTINGS[name], config, args.data / "checkpoints" / name)
+            model = new_stage(name, detector, STAGE_SETTINGS[name], config.seed)
+        upstream = upstream_of(model, earlier)
+        if not args.rescore:
+            record = train_stage(model, detector, paths[TRAINING_SAMPLE[name]], paths["validation"], upstream, config,
+                                 args.data / "checkpoints" / name)
         metrics = score(name, Pipeline(detector, {**upstream.stages, name: model}), paths)
         if args.rescore:
             (args.out / name / "metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -39,7 +39,7 @@ def test_reconstruct_command_writes_scores_and_kept_columns(events_file, tmp_pat
     summary = json.loads(capsys.readouterr().out)
     table = pq.read_table(out)
     assert summary["events"] == 300
-    assert table.column_names == ["event_id", "hit_score", "event_score", "true_kind"]
+    assert table.column_names == ["event_id", "hit_score", "hit_track_score", "event_score", "true_kind"]
     score = table.column("event_score").to_numpy()
     assert np.all((score >= 0) & (score <= 1))
     source = pq.read_table(events_file)

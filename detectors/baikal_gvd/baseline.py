@@ -250,19 +250,9 @@ def _reconstruct_event(x, y, z, t, q, keep, result) -> None:
     hits_of = np.zeros(starts.shape[0], dtype=np.int64)
     chi2_of = np.full(starts.shape[0], np.inf)
     for s in range(starts.shape[0]):
-        params[0], params[1], params[2], params[3], params[4], params[5] = starts[s, 0], starts[s, 1], xm, ym, zm, tm
-        _residuals(params, x, y, z, t, keep, residual)  # start time: median residual of the cleaned hits
-        params[5] += TIME_SIGMA * np.median(residual[keep])
-        use[:] = keep
-        chi2 = _fit_track(x, y, z, t, use, params, covariance)
-        hits = 0
-        for _ in range(RESELECTIONS):
-            hits = _select_in_window(params, x, y, z, t, keep, use, residual)
-            if hits < MIN_TRACK_HITS:
-                break
-            chi2 = _fit_track(x, y, z, t, use, params, covariance)
+        _start(params, starts[s, 0], starts[s, 1], xm, ym, zm, tm, x, y, z, t, keep, residual)
+        chi2_of[s], hits_of[s] = _fit_with_reselection(params, x, y, z, t, keep, use, residual, covariance)
         fitted[s] = params
-        hits_of[s], chi2_of[s] = hits, chi2
     # Among the starts that keep nearly as many hits as the best one, the best chi2: late
     # light of stochastic losses lets a wrong track collect hits, not fit them well.
     best, enough = 0, ACCEPTED_HIT_FRACTION * hits_of.max()
@@ -270,16 +260,44 @@ def _reconstruct_event(x, y, z, t, q, keep, result) -> None:
         if hits_of[s] >= enough and chi2_of[s] < chi2_of[best] or hits_of[best] < enough:
             best = s
     params[:] = fitted[best]
-    everything = np.ones(n, dtype=np.bool_)
-    n_use = 0
-    chi2 = chi2_of[best]
-    for _ in range(RESELECTIONS):  # refine with the hits of the whole event
-        n_use = _select_in_window(params, x, y, z, t, everything, use, residual)
-        if n_use < MIN_TRACK_HITS:
-            break
-        chi2 = _fit_track(x, y, z, t, use, params, covariance)
+    chi2, n_use = _fit_with_reselection(params, x, y, z, t, np.ones(n, dtype=np.bool_), use, residual, covariance,
+                                        chi2_of[best])  # refine with the hits of the whole event
     if n_use < MIN_TRACK_HITS:
         return
+    _finish(params, covariance, chi2, n_use, result)
+    keep[:] = use
+
+
+@numba.njit(cache=True)
+def _start(params, zenith, azimuth, xm, ym, zm, tm, x, y, z, t, keep, residual) -> None:
+    """Start parameters: the direction given, the track through the hits' centre, the
+    start time shifted to the median residual of the ``keep`` hits."""
+    params[0], params[1], params[2], params[3], params[4], params[5] = zenith, azimuth, xm, ym, zm, tm
+    _residuals(params, x, y, z, t, keep, residual)
+    params[5] += TIME_SIGMA * np.median(residual[keep])
+
+
+@numba.njit(cache=True)
+def _fit_with_reselection(params, x, y, z, t, candidates, use, residual, covariance, chi2=np.inf):
+    """Fit on the ``candidates`` (when ``chi2`` is inf, first on all of them), then
+    ``RESELECTIONS`` times on those in the residual window; returns chi2/ndf and the hits
+    used (``use``)."""
+    if chi2 == np.inf:
+        use[:] = candidates
+        chi2 = _fit_track(x, y, z, t, use, params, covariance)
+    hits = 0
+    for _ in range(RESELECTIONS):
+        hits = _select_in_window(params, x, y, z, t, candidates, use, residual)
+        if hits < MIN_TRACK_HITS:
+            break
+        chi2 = _fit_track(x, y, z, t, use, params, covariance)
+    return chi2, hits
+
+
+@numba.njit(cache=True)
+def _finish(params, covariance, chi2, n_use, result) -> None:
+    """result: zenith, azimuth (rad, folded into range), 68 % cone from the covariance
+    scaled by sqrt(chi2/ndf) when above 1, chi2/ndf, hits used."""
     zenith = params[0] % (2 * math.pi)
     if zenith > math.pi:
         zenith = 2 * math.pi - zenith
@@ -291,7 +309,52 @@ def _reconstruct_event(x, y, z, t, q, keep, result) -> None:
     result[2] = CONE_68 * math.sqrt(0.5 * (var_zenith + var_azimuth)) * math.sqrt(max(chi2, 1.0))
     result[3] = chi2
     result[4] = n_use
-    keep[:] = use
+
+
+@numba.njit(cache=True)
+def _refit_event(x, y, z, t, keep, zenith, azimuth, result) -> None:
+    """One start (the given direction), fitted on the ``keep`` hits with reselection in
+    the residual window among them; result as ``_reconstruct_event``'s."""
+    n = x.shape[0]
+    n_keep = 0
+    xm = ym = zm = tm = 0.0
+    for i in range(n):
+        if keep[i]:
+            n_keep += 1
+            xm, ym, zm, tm = xm + x[i], ym + y[i], zm + z[i], tm + t[i]
+    result[:] = np.nan
+    if n_keep < MIN_TRACK_HITS:
+        return
+    params = np.empty(6)
+    residual = np.empty(n)
+    use = np.empty(n, dtype=np.bool_)
+    covariance = np.zeros((6, 6))
+    _start(params, zenith, azimuth, xm / n_keep, ym / n_keep, zm / n_keep, tm / n_keep, x, y, z, t, keep, residual)
+    chi2, n_use = _fit_with_reselection(params, x, y, z, t, keep, use, residual, covariance)
+    if n_use >= MIN_TRACK_HITS:
+        _finish(params, covariance, chi2, n_use, result)
+
+
+@numba.njit(parallel=True, cache=True)
+def _refit_tracks(offsets, x, y, z, t, keep, zenith, azimuth, results) -> None:
+    for e in numba.prange(offsets.shape[0] - 1):
+        lo, hi = offsets[e], offsets[e + 1]
+        _refit_event(x[lo:hi], y[lo:hi], z[lo:hi], t[lo:hi], keep[lo:hi], zenith[e], azimuth[e], results[e])
+
+
+def refit_tracks(offsets: np.ndarray, hits: dict[str, np.ndarray], zenith: np.ndarray,
+                 azimuth: np.ndarray) -> dict[str, np.ndarray]:
+    """The chi-square track fit of every event started from a given direction (rad) on
+    all its hits (give it selected hits), with the residual-window reselection; returns
+    ``reco_zenith``, ``reco_azimuth``, ``fit_cone`` (68 % cone from the covariance, rad),
+    ``fit_chi2_ndf`` and ``fit_hits``; NaN where fewer than six hits fit."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    columns = [np.ascontiguousarray(hits[name], dtype=np.float64) for name in ("x", "y", "z", "t")]
+    results = np.full((offsets.size - 1, 5), np.nan)
+    _refit_tracks(offsets, *columns, np.ones(columns[0].size, dtype=np.bool_),
+                  np.ascontiguousarray(zenith, dtype=np.float64), np.ascontiguousarray(azimuth, dtype=np.float64), results)
+    return {"reco_zenith": results[:, 0], "reco_azimuth": results[:, 1], "fit_cone": results[:, 2],
+            "fit_chi2_ndf": results[:, 3], "fit_hits": results[:, 4]}
 
 
 @numba.njit(parallel=True, cache=True)

@@ -15,7 +15,7 @@ import numpy as np
 from ..base import Column, Detector, Scaled
 from graphreco.kernels import spacetime_string_graph
 
-from .baseline import reconstruct_classically
+from .baseline import reconstruct_classically, refit_tracks
 from .geometry import MODULE_SPACING, STRING_RADIUS
 from .water import GROUP_VELOCITY
 
@@ -58,4 +58,5 @@ DETECTOR = Detector(
     build_edges=build_edges,
     relative_features=(0, 1, 2, 3),
     baseline=reconstruct_classically,
+    refine_direction=refit_tracks,
 )

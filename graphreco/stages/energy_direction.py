@@ -11,19 +11,31 @@ number of kept hits) feeds two heads:
   of its 68 % cone;
 - energy: mean and sigma of a Gaussian in log10 E/GeV (loss ``gaussian_nll``).
 
-Both uncertainties are multiplied by scales fixed on a validation sample
-(``calibrate``), so that their coverage there is exactly 68 % (1 sigma: 68.27 %).
-Directions are where the particle comes from (the event format's convention).
+With ``refine`` (Baikal-GVD's shipped setting), the direction of track-like events
+(the mean ``hit_track_score`` of their selected hits at least ``track_like``) is then
+refined by the detector's track fit (``Detector.refine_direction``: for Baikal-GVD the
+robust chi-square fit of the classical chain) on the selected hits, started at the GNN
+direction; their cone is the fit's covariance cone. The GNN finds the hits and the basin
+of the right minimum, the fit the precise time-residual minimum; cascades keep the GNN
+direction, for which a track hypothesis is wrong.
+
+The uncertainties are multiplied by scales fixed on a validation sample
+(``calibrate_on``: the GNN cone, the refit cone and the energy sigma separately), so that
+their coverage there is exactly 68 % (1 sigma: 68.27 %). Directions are where the
+particle comes from (the event format's convention).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from torch import nn
-
 from torch_geometric.data import Batch
 
+from .. import detectors
+from ..detectors.base import event_means
 from ..evaluate import ONE_SIGMA, calibration_scale
 from ..graph import build_graph
 from ..io import EventBatch
@@ -56,23 +68,25 @@ def zenith_azimuth(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class EnergyDirection(Stage):
-    """GraphEncoder on the selected hits + event readout -> vMF direction and Gaussian log10 E."""
+    """GraphEncoder on the selected hits + event readout -> vMF direction and Gaussian
+    log10 E; optionally the direction of track-like events refined by the detector's fit."""
 
-    reads = ("hit_score",)
     writes = ("reco_log10_energy", "reco_log10_energy_sigma", "reco_zenith", "reco_azimuth", "reco_angle_sigma")
 
     def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 48, layers: int = 3,
-                 threshold: float = 0.5, min_hits: int = 4, angle_scale: float = 1.0, energy_scale: float = 1.0):
+                 threshold: float = 0.5, min_hits: int = 4, angle_scale: float = 1.0, energy_scale: float = 1.0,
+                 refine: bool = False, track_like: float = 0.5, refit_scale: float = 1.0):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features), "hidden": hidden,
                        "layers": layers, "threshold": threshold, "min_hits": min_hits,
-                       "angle_scale": angle_scale, "energy_scale": energy_scale}
+                       "angle_scale": angle_scale, "energy_scale": energy_scale,
+                       "refine": refine, "track_like": track_like, "refit_scale": refit_scale}
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
         self.head = nn.Sequential(nn.Linear(2 * hidden + 1, 2 * hidden), nn.ReLU(), nn.Linear(2 * hidden, 5))
 
-    def select(self, batch: EventBatch, hit_score: np.ndarray) -> EventBatch:
-        """The events of ``batch`` holding only the hits this stage reconstructs from."""
-        return batch.with_hits(select_hits(batch.offsets, hit_score, self.config["threshold"], self.config["min_hits"]))
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return ("hit_score", "hit_track_score") if self.config["refine"] else ("hit_score",)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, ptr: torch.Tensor) -> torch.Tensor:
         """(n_events, 5): direction vector (3, norm = kappa), mean log10 E, raw sigma."""
@@ -86,8 +100,17 @@ class EnergyDirection(Stage):
         return prediction[:, :3], prediction[:, 3], nn.functional.softplus(prediction[:, 4]) + MIN_SIGMA
 
     def input_graph(self, inputs: StageInput) -> Batch:
-        """Graph of the selected hits of the batch."""
-        return build_graph(self.select(inputs.batch, inputs.hit_columns["hit_score"]), inputs.detector)
+        """Graph of the selected hits of the batch; with ``refine`` it carries them as
+        ``graph.selection`` (an EventBatch with their ``hit_track_score``) for the fit."""
+        batch = inputs.batch
+        if self.config["refine"]:
+            batch = replace(batch, hits={**batch.hits, "hit_track_score": inputs.hit_columns["hit_track_score"]})
+        selection = batch.with_hits(select_hits(batch.offsets, inputs.hit_columns["hit_score"],
+                                                self.config["threshold"], self.config["min_hits"]))
+        graph = build_graph(selection, inputs.detector)
+        if self.config["refine"]:
+            graph.selection = selection
+        return graph
 
     def training_graph(self, inputs: StageInput) -> Batch:
         events = inputs.batch.events
@@ -101,39 +124,62 @@ class EnergyDirection(Stage):
         return (vmf_nll(direction, graph.true_direction.to(direction.dtype))
                 + gaussian_nll(energy, sigma, graph.true_log10_energy.to(energy.dtype)))
 
-    def estimates(self, prediction: torch.Tensor) -> dict[str, np.ndarray]:
-        """Output columns of a forward output, uncertainties calibrated."""
-        direction, energy, sigma = (tensor.double().numpy() for tensor in self.split(prediction))
+    def estimates(self, graph: Batch) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Output columns of a graph from ``input_graph``, uncertainties calibrated, and
+        which events carry the refined direction."""
+        direction, energy, sigma = (tensor.double().numpy() for tensor in
+                                    self.split(self(graph.x, graph.edge_index, graph.ptr)))
         zenith, azimuth = zenith_azimuth(direction)
-        cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT)
+        cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT) * self.config["angle_scale"]
+        refined = np.zeros(zenith.size, dtype=bool)
+        if self.config["refine"]:
+            zenith, azimuth, cone, refined = self.refine(graph.selection, zenith, azimuth, cone)
         return {"reco_log10_energy": energy, "reco_log10_energy_sigma": sigma * self.config["energy_scale"],
-                "reco_zenith": zenith, "reco_azimuth": azimuth,
-                "reco_angle_sigma": np.minimum(cone * self.config["angle_scale"], np.pi)}
+                "reco_zenith": zenith, "reco_azimuth": azimuth, "reco_angle_sigma": np.minimum(cone, np.pi)}, refined
+
+    def refine(self, selection: EventBatch, zenith: np.ndarray, azimuth: np.ndarray, cone: np.ndarray):
+        """Direction of the track-like events (mean ``hit_track_score`` of their selected
+        hits >= ``track_like``) from the detector's track fit on the selected hits,
+        started at the GNN direction; their cone is the fit's, times ``refit_scale``."""
+        detector = detectors.get(selection.detector)
+        if detector.refine_direction is None:
+            raise ValueError(f"{detector.name} has no direction fit to refine with; set refine to false")
+        track_like = event_means(selection.offsets, selection.hits["hit_track_score"]) >= self.config["track_like"]
+        fit = detector.refine_direction(selection.offsets, selection.hits, zenith, azimuth)
+        refined = track_like & np.isfinite(fit["reco_zenith"]) & np.isfinite(fit["fit_cone"])
+        return (np.where(refined, fit["reco_zenith"], zenith), np.where(refined, fit["reco_azimuth"], azimuth),
+                np.where(refined, fit["fit_cone"] * self.config["refit_scale"], cone), refined)
 
     def calibrate_on(self, graphs: list[Batch]) -> dict:
-        """Scale the 68 % cone and the log10-energy sigma so that they cover exactly on
-        ``graphs`` (a validation sample from ``training_graph``); returns the scales and
-        the coverage before scaling."""
-        self.config |= {"angle_scale": 1.0, "energy_scale": 1.0}
-        columns, angle, energy = [], [], []
+        """Scale the uncertainties so that they cover exactly on ``graphs`` (a validation
+        sample from ``training_graph``): the GNN's 68 % cone, the refit's cone (separately,
+        on the refined events) and the log10-energy sigma. Returns the scales and the
+        coverage before scaling."""
+        self.config |= {"angle_scale": 1.0, "energy_scale": 1.0, "refit_scale": 1.0}
+        columns, refined, angle, energy = [], [], [], []
         with torch.inference_mode():
             for graph in graphs:
-                columns.append(self.estimates(self(graph.x, graph.edge_index, graph.ptr)))
+                estimate, was_refined = self.estimates(graph)
+                columns.append(estimate)
+                refined.append(was_refined)
                 angle.append(graph.true_direction.numpy())
                 energy.append(graph.true_log10_energy.numpy())
         reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
+        refined = np.concatenate(refined)
         angle_error = opening_angle(unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]), np.concatenate(angle))
         energy_error = reco["reco_log10_energy"] - np.concatenate(energy)
-        scales = {"angle_scale": calibration_scale(angle_error, reco["reco_angle_sigma"], CONTAINMENT),
+        cone = reco["reco_angle_sigma"]
+        scales = {"angle_scale": calibration_scale(angle_error[~refined], cone[~refined], CONTAINMENT),
                   "energy_scale": calibration_scale(energy_error, reco["reco_log10_energy_sigma"], ONE_SIGMA)}
+        if refined.any():
+            scales["refit_scale"] = calibration_scale(angle_error[refined], cone[refined], CONTAINMENT)
         self.config |= scales
-        return {**scales, "events": int(energy_error.size),
-                "coverage_before": {"angle": float(np.mean(angle_error <= reco["reco_angle_sigma"])),
+        return {**scales, "events": int(energy_error.size), "refined_events": int(refined.sum()),
+                "coverage_before": {"angle": float(np.mean(angle_error <= cone)),
                                     "energy": float(np.mean(np.abs(energy_error) <= reco["reco_log10_energy_sigma"]))}}
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Per-hit and per-event output columns for a batch; events without hits get NaN."""
-        graph = self.input_graph(inputs)
-        columns = self.estimates(self(graph.x, graph.edge_index, graph.ptr))
+        columns, _ = self.estimates(self.input_graph(inputs))
         empty = inputs.batch.hits_per_event == 0
         return {}, {name: np.where(empty, np.nan, values).astype(np.float32) for name, values in columns.items()}

@@ -2,7 +2,9 @@
 
 The head classifies each hit into the event format's ``true_label`` classes (0 noise,
 1 muon light, 2 cascade light, or just 0/1 for detectors with two classes); the stage
-writes ``hit_score = 1 - p(noise)``. Loss: cross entropy over hits.
+writes ``hit_score = 1 - p(noise)`` and, with three classes, ``hit_track_score =
+p(muon light) / (1 - p(noise))``, the probability that a signal hit is track light
+rather than cascade light. Loss: cross entropy over hits.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from .inputs import StageInput
 class HitSelection(Stage):
     """GraphEncoder + a per-hit linear classifier."""
 
-    writes = ("hit_score",)
-
     def __init__(self, n_features: int, relative_features: tuple[int, ...], n_classes: int = 3,
                  hidden: int = 32, layers: int = 3):
         super().__init__()
@@ -34,14 +34,23 @@ class HitSelection(Stage):
         """Class logits per hit, shape (n_hits, n_classes)."""
         return self.head(self.encoder(x, edge_index))
 
-    @staticmethod
-    def hit_score(logits: torch.Tensor) -> torch.Tensor:
-        """Probability that each hit is signal (any class but noise)."""
-        return 1.0 - torch.softmax(logits, dim=1)[:, 0]
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return ("hit_score", "hit_track_score") if self.config["n_classes"] == 3 else ("hit_score",)
+
+    def scores(self, logits: torch.Tensor) -> dict[str, np.ndarray]:
+        """``hit_score`` (probability of any signal class) and, with three classes,
+        ``hit_track_score`` (probability of track light given signal) from class logits."""
+        probability = torch.softmax(logits, dim=1)
+        columns = {"hit_score": (1.0 - probability[:, 0]).numpy()}
+        if self.config["n_classes"] == 3:
+            signal = (probability[:, 1] + probability[:, 2]).clamp_min(1e-12)
+            columns["hit_track_score"] = (probability[:, 1] / signal).numpy()
+        return columns
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         graph = self.input_graph(inputs)
-        return {"hit_score": self.hit_score(self(graph.x, graph.edge_index)).numpy()}, {}
+        return self.scores(self(graph.x, graph.edge_index)), {}
 
     def training_graph(self, inputs: StageInput) -> Batch:
         labels = torch.from_numpy(truth(inputs.batch.hits, "true_label").astype(np.int64))

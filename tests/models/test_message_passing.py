@@ -39,8 +39,11 @@ def test_events_do_not_talk_to_each_other(graph):
             assert torch.allclose(model(event.x, event.edge_index), whole[lo:hi], atol=1e-5)
 
 
-def test_hit_score_is_the_probability_of_any_signal_class():
+def test_hit_scores_are_the_probabilities_of_signal_and_of_track_light_given_signal():
     logits = torch.tensor([[2.0, 0.0, 0.0], [-5.0, 1.0, 3.0]])
-    score = HitSelection.hit_score(logits)
-    assert score[0] < 0.5 < score[1]
-    np.testing.assert_allclose(score.numpy(), 1 - torch.softmax(logits, 1)[:, 0].numpy())
+    probability = torch.softmax(logits, 1).numpy()
+    columns = HitSelection(5, (0, 1, 2, 3), n_classes=3).scores(logits)
+    assert columns["hit_score"][0] < 0.5 < columns["hit_score"][1]
+    np.testing.assert_allclose(columns["hit_score"], 1 - probability[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(columns["hit_track_score"], probability[:, 1] / probability[:, 1:].sum(1), rtol=1e-6)
+    assert set(HitSelection(5, (0, 1, 2, 3), n_classes=2).scores(logits[:, :2])) == {"hit_score"}

@@ -19,7 +19,9 @@ class TruthHitScore:
     """An upstream 'pipeline' that scores hits by their truth, so the test needs no artifact."""
 
     def run(self, inputs: StageInput) -> dict:
-        inputs.hit_columns["hit_score"] = (inputs.batch.hits["true_label"] > 0).astype(np.float32)
+        label = inputs.batch.hits["true_label"]
+        inputs.hit_columns["hit_score"] = (label > 0).astype(np.float32)
+        inputs.hit_columns["hit_track_score"] = (label == 1).astype(np.float32)
         return {}
 
 
@@ -74,7 +76,7 @@ def test_calibration_makes_the_validation_coverage_exact(events_file):
     columns, truth = [], []
     with torch.inference_mode():
         for graph in graphs:
-            columns.append(model.estimates(model(graph.x, graph.edge_index, graph.ptr)))
+            columns.append(model.estimates(graph)[0])
             truth.append(zenith_azimuth(graph.true_direction.numpy()))
     reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
     zenith, azimuth = (np.concatenate(a) for a in zip(*truth))
@@ -92,3 +94,22 @@ def test_training_needs_the_truth_columns(events_file, tmp_path):
 def test_training_without_the_columns_the_stage_reads_is_refused(events_file):
     with pytest.raises(ValueError, match="hit_score"):
         load_graphs(events_file, 100, stage())
+
+
+def test_refinement_fits_track_like_events_only_and_calibrates_their_cone(events_file):
+    plain, refining = stage(), stage(refine=True)
+    assert refining.reads == ("hit_score", "hit_track_score") and plain.reads == ("hit_score",)
+    graphs = load_graphs(events_file, 200, refining, TruthHitScore())
+    measured = refining.calibrate_on(graphs)
+    assert measured["refined_events"] > 0 and refining.config["refit_scale"] == measured["refit_scale"]
+    batch = next(read_events(events_file, batch_size=200))
+    inputs = StageInput(batch, DETECTOR, None)
+    TruthHitScore().run(inputs)
+    with torch.inference_mode():
+        columns, refined = refining.estimates(refining.input_graph(inputs))
+        unrefined, _ = plain.estimates(plain.input_graph(inputs))
+    kind = batch.events["true_kind"].astype(str)
+    assert refined[kind == "numu_cc"].mean() > 0.5 and not refined[np.isin(kind, ("nue_cc", "nc"))].any()
+    np.testing.assert_array_equal(columns["reco_zenith"][~refined], unrefined["reco_zenith"][~refined])
+    error = angular_error(batch.events, columns)
+    assert np.degrees(np.median(error[refined])) < np.degrees(np.median(error[~refined & (kind == "numu_cc")]))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from graphreco.detectors.baikal_gvd.baseline import reconstruct_classically
+from graphreco.detectors.baikal_gvd.baseline import reconstruct_classically, refit_tracks
 from graphreco.detectors.baikal_gvd.light import direction_vector
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
 
@@ -48,3 +48,17 @@ def test_events_without_seeds_keep_nothing():
     out = reconstruct_classically(np.array([0, 3, 3]), {name: np.arange(3.0) * 500 for name in ("x", "y", "z", "t")}
                                   | {"charge": np.ones(3)})
     assert out["hit_score"].sum() == 0 and out["event_score"].tolist() == [0.0, 0.0]
+
+
+def test_refit_from_a_nearby_start_on_signal_hits_converges_to_the_track(tracks):
+    ev = tracks
+    signal = ev.hits["true_label"] > 0
+    keep_offsets = np.concatenate([[0], np.cumsum(np.add.reduceat(signal.astype(int), ev.offsets[:-1]))])
+    hits = {name: values[signal] for name, values in ev.hits.items()}
+    start_zenith = ev.events["true_zenith"] + np.radians(10.0)  # 10 degrees off
+    fit = refit_tracks(keep_offsets, hits, start_zenith, ev.events["true_azimuth"])
+    error = angle_between(ev.events["true_zenith"], ev.events["true_azimuth"], fit["reco_zenith"], fit["reco_azimuth"])
+    enough = np.diff(keep_offsets) >= 10
+    assert np.isfinite(error[enough]).mean() > 0.95
+    assert np.degrees(np.nanmedian(error[enough])) < 3.0
+    assert np.all(np.isnan(fit["reco_zenith"][np.diff(keep_offsets) < 6]))
