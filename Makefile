@@ -6,16 +6,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-pipeline clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-build-isolation torch-scatter
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[test,plots]"
 	touch $(STAMP)
 
 demo: setup
@@ -24,13 +24,19 @@ demo: setup
 		-o data/demo-baikal-gvd.parquet
 	$(BIN)/graphreco graphs data/demo-baikal-gvd.parquet
 	$(BIN)/graphreco reconstruct --detector baikal-gvd data/demo-baikal-gvd.parquet -o data/demo-baikal-gvd-reco.parquet
-	$(BIN)/graphreco evaluate data/demo-baikal-gvd.parquet data/demo-baikal-gvd-reco.parquet
+	$(BIN)/graphreco evaluate data/demo-baikal-gvd.parquet data/demo-baikal-gvd-reco.parquet --plots data/demo-plots
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
 	$(BIN)/python scripts/bench_kernels.py
+
+bench-pipeline: setup
+	mkdir -p data
+	test -f data/bench-baikal-gvd.parquet || $(BIN)/graphreco simulate baikal-gvd --events 20000 --seed 303 \
+		--mix numu_cc=3,nue_cc=1,nc=1,eas=8 -o data/bench-baikal-gvd.parquet
+	$(BIN)/python scripts/bench_pipeline.py data/bench-baikal-gvd.parquet
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

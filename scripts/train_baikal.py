@@ -9,8 +9,9 @@
 2. Trains the stages in pipeline order: hit selection (cross entropy over noise / muon
    light / cascade light), background suppression (neutrino vs atmospheric-muon bundle),
    energy and direction (vMF and Gaussian likelihoods on the hits the trained hit selection
-   keeps, uncertainties calibrated on the validation sample); ``--stages`` picks some,
-   the others keep their artifacts.
+   keeps, track-like events refined by the track fit, uncertainties calibrated on the
+   validation sample's neutrino events); ``--stages`` picks some, the others keep their
+   artifacts.
 3. Scores them on the test samples beside the classical chain on the same events (hits:
    the causality cleaning; events: the up-going-track score, on a dedicated sample of
    100,000 atmospheric-muon events for the rejection; directions: the chi-square track fit),
@@ -22,10 +23,13 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 
 from graphreco import detectors
@@ -36,6 +40,7 @@ from graphreco.evaluate import efficiency_at_rejection, precision_recall, reject
 from graphreco.evaluate.resolution import direction_report, energy_report, signal_hits
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
+from graphreco.stages import StageInput
 from graphreco.trainer import new_stage, train_stage, upstream_of
 from graphreco.training import TrainConfig
 
@@ -56,6 +61,10 @@ SAMPLES = {  # name: (events, seed, conditions, mix)
 """``test_eas``: atmospheric-muon bundles alone, enough to measure rejections up to ~10^4."""
 STAGE_ORDER = ("hit_selection", "background_suppression", "energy_direction")
 TRAINING_SAMPLE = {"hit_selection": "train", "background_suppression": "train", "energy_direction": "train_regression"}
+VALIDATION_SAMPLE = {"hit_selection": "validation", "background_suppression": "validation",
+                     "energy_direction": "validation_neutrino"}
+"""The regression is calibrated on the events it is for: neutrinos (the validation
+sample's, without its atmospheric muons)."""
 STAGE_SETTINGS = {"hit_selection": {}, "background_suppression": {},
                   "energy_direction": {"hidden": 48, "layers": 4, "refine": True}}
 TEST_SAMPLES = ("test", "test_noise80khz", "test_absorption15m")
@@ -79,6 +88,15 @@ def simulate_samples(folder: Path, specs: dict[str, dict]) -> dict[str, Path]:
     return paths
 
 
+def neutrino_subset(source: Path, target: Path) -> Path:
+    """The neutrino events of an event file, written to ``target`` (once)."""
+    if not target.exists():
+        table = pq.read_table(source)
+        keep = np.isin(np.asarray(table.column("true_kind").to_pylist()), NEUTRINO_KINDS)
+        write_events(target, table.filter(pa.array(keep)), "baikal-gvd")
+    return target
+
+
 def run_pipeline(pipeline: Pipeline, path: Path, batch_size: int = 2048):
     """Yield (batch, per-hit columns, per-event columns) of the pipeline over a file."""
     for batch in read_events(path, batch_size=batch_size):
@@ -87,20 +105,25 @@ def run_pipeline(pipeline: Pipeline, path: Path, batch_size: int = 2048):
 
 
 def score_events(pipeline: Pipeline, test: Path, background: Path) -> dict:
-    """numu CC efficiency against atmospheric-muon rejection, GNN and classical."""
+    """numu CC efficiency against atmospheric-muon rejection: the GNN's event score, the
+    classical up-going-track score, and (when the pipeline reconstructs directions) the
+    GNN's event score of the events reconstructed up-going (zenith > 90 deg; else 0)."""
     def scores(path):
-        gnn, classical, kinds = [], [], []
+        columns = {"gnn": [], "upgoing_track_fit": [], "gnn_and_reconstructed_upgoing": [], "kind": []}
         for batch, _, events in run_pipeline(pipeline, path):
-            gnn.append(events["event_score"])
-            classical.append(reconstruct_classically(batch.offsets, batch.hits)["event_score"])
-            kinds.append(batch.events["true_kind"].astype(str))
-        return np.concatenate(gnn), np.concatenate(classical), np.concatenate(kinds)
+            columns["gnn"].append(events["event_score"])
+            columns["upgoing_track_fit"].append(reconstruct_classically(batch.offsets, batch.hits)["event_score"])
+            if "reco_zenith" in events:
+                columns["gnn_and_reconstructed_upgoing"].append(
+                    np.where(events["reco_zenith"] > np.pi / 2, events["event_score"], 0.0))
+            columns["kind"].append(batch.events["true_kind"].astype(str))
+        return {name: np.concatenate(values) for name, values in columns.items() if values}
 
-    gnn, classical, kinds = scores(test)
-    gnn_eas, classical_eas, _ = scores(background)
-    result = {"numu_cc_events": int(np.sum(kinds == "numu_cc")), "eas_events": int(gnn_eas.size)}
-    for name, signal, eas in (("gnn", gnn[kinds == "numu_cc"], gnn_eas),
-                              ("upgoing_track_fit", classical[kinds == "numu_cc"], classical_eas)):
+    test_scores, eas_scores = scores(test), scores(background)
+    numu = test_scores["kind"] == "numu_cc"
+    result = {"numu_cc_events": int(numu.sum()), "eas_events": int(eas_scores["kind"].size)}
+    for name in (name for name in test_scores if name != "kind"):
+        signal, eas = test_scores[name][numu], eas_scores[name]
         result[name] = {"rejection_at_efficiency": [rejection_at_efficiency(signal, eas, e) for e in (0.5, 0.7, 0.9)],
                         "efficiency_at_rejection": [efficiency_at_rejection(signal, eas, r) for r in (1e3, 1e4)],
                         "auc_numu_vs_eas": round(roc_auc(np.r_[np.ones(signal.size), np.zeros(eas.size)],
@@ -152,12 +175,20 @@ def score_hits(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
 
 
 def score_energy_direction(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
-    """Angular and energy resolution with coverage of the GNN, and the chi-square track
-    fit on the same events, per test sample."""
+    """Angular and energy resolution with coverage of the stage, and the chi-square track
+    fit on the same events, per test sample; for a refining stage also the GNN's own
+    direction (``gnn_before_refit``: its cone is calibrated on the unrefined events only,
+    so its coverage there is not a figure of merit)."""
+    stage = pipeline.stages["energy_direction"]
+    unrefined = copy.deepcopy(stage)
+    unrefined.config["refine"] = False
     result = {}
     for sample in TEST_SAMPLES:
-        truth, gnn, classical = {}, [], []
+        truth, gnn, classical, before_refit = {}, [], [], []
         for batch, hits, events in run_pipeline(pipeline, paths[sample]):
+            if stage.config["refine"]:
+                with torch.inference_mode():
+                    before_refit.append(unrefined.outputs(StageInput(batch, pipeline.detector, None, hits))[1])
             signal = signal_hits(batch.offsets, batch.hits["true_label"])
             for name, values in (("kind", batch.events["true_kind"].astype(str)), ("signal_hits", signal),
                                  *((name, batch.events[name]) for name in ("true_zenith", "true_azimuth", "true_energy"))):
@@ -176,22 +207,30 @@ def score_energy_direction(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
                      "energy": energy_report(subset, {k: v[mask] for k, v in gnn.items()})}
             if kind == "numu_cc":
                 entry["direction"]["chi2_track_fit"] = direction_report(subset, {k: v[mask] for k, v in classical.items()})
+            if before_refit:
+                reco = {name: np.concatenate([e[name] for e in before_refit])[mask] for name in before_refit[0]}
+                entry["direction"]["gnn_before_refit"] = direction_report(subset, reco)
             result[sample][kind] = entry
     return result
 
 
-def describe(specs: dict[str, dict], training_sample: str) -> dict:
-    """What an artifact records about the simulated samples beyond its training record."""
-    return {"training_sample": training_sample,
+def describe(specs: dict[str, dict], name: str) -> dict:
+    """What the artifact of stage ``name`` records about the simulated samples beyond its training record."""
+    return {"training_sample": TRAINING_SAMPLE[name], "validation_sample": VALIDATION_SAMPLE[name],
             "samples": {name: {**spec, "conditions": vars(spec["conditions"])} for name, spec in specs.items()}}
 
 
-def score(name: str, pipeline: Pipeline, paths: dict[str, Path]) -> dict:
+def score(name: str, pipeline: Pipeline, full: Pipeline, paths: dict[str, Path]) -> dict:
+    """Held-out figures of stage ``name`` run by ``pipeline`` (it and its upstream);
+    ``full`` (every stage) adds the selection that uses reconstructed directions."""
     if name == "hit_selection":
         return score_hits(pipeline, paths)
     if name == "background_suppression":
         return {"test": score_events(pipeline, paths["test"], paths["test_eas"])}
-    return score_energy_direction(pipeline, paths)
+    metrics = score_energy_direction(pipeline, paths)
+    if "background_suppression" in full.stages:
+        metrics["upgoing_selection"] = score_events(full, paths["test"], paths["test_eas"])
+    return metrics
 
 
 def main() -> None:
@@ -213,6 +252,7 @@ def main() -> None:
         raise SystemExit(f"unknown stages {sorted(unknown)}; known: {', '.join(STAGE_ORDER)}")
     specs = sample_specs(0.05 if args.quick else 1.0)
     paths = simulate_samples(args.data, specs)
+    paths["validation_neutrino"] = neutrino_subset(paths["validation"], args.data / "validation_neutrino.parquet")
     config = TrainConfig(epochs=2 if args.quick else args.epochs)
     detector = detectors.get("baikal-gvd")
     report = {}
@@ -226,13 +266,16 @@ def main() -> None:
             model = new_stage(name, detector, STAGE_SETTINGS[name], config.seed)
         upstream = upstream_of(model, earlier)
         if not args.rescore:
-            record = train_stage(model, detector, paths[TRAINING_SAMPLE[name]], paths["validation"], upstream, config,
-                                 args.data / "checkpoints" / name)
-        metrics = score(name, Pipeline(detector, {**upstream.stages, name: model}), paths)
+            record = train_stage(model, detector, paths[TRAINING_SAMPLE[name]], paths[VALIDATION_SAMPLE[name]], upstream,
+                                 config, args.data / "checkpoints" / name)
+        others = Pipeline.load_stages(args.out, detector, [s for s in STAGE_ORDER if s != name and (args.out / s).exists()])
+        full = Pipeline(detector, {s: model if s == name else others.stages[s] for s in STAGE_ORDER
+                                   if s == name or s in others.stages})
+        metrics = score(name, Pipeline(detector, {**upstream.stages, name: model}), full, paths)
         if args.rescore:
             (args.out / name / "metrics.json").write_text(json.dumps(metrics, indent=2))
         else:
-            save_stage(args.out / name, name, model, {**record, **describe(specs, TRAINING_SAMPLE[name])}, metrics)
+            save_stage(args.out / name, name, model, {**record, **describe(specs, name)}, metrics)
         report[name] = metrics
     shipped = [name for name in STAGE_ORDER if (args.out / name).exists()]
     (args.out / "pipeline.json").write_text(json.dumps({"detector": detector.name, "stages": shipped}, indent=2) + "\n")

@@ -10,6 +10,7 @@ from graphreco import detectors
 from graphreco.artifacts import ArtifactError
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
+from graphreco.evaluate.resolution import angular_error
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
 
@@ -22,14 +23,30 @@ def events_file(tmp_path_factory):
 
 def test_shipped_pipeline_scores_hits_and_events_better_than_chance(events_file):
     pipeline = Pipeline.shipped("baikal-gvd")
-    assert list(pipeline.stages) == ["background_suppression", "hit_selection"]
+    assert list(pipeline.stages) == ["hit_selection", "background_suppression", "energy_direction"]
     batch = next(read_events(events_file))
-    hit_columns, event_columns = pipeline.reconstruct(batch)
+    timings = {}
+    hit_columns, event_columns = pipeline.reconstruct(batch, timings)
+    assert set(timings) == {"graph", *pipeline.stages}
     score, signal = hit_columns["hit_score"], batch.hits["true_label"] > 0
     assert score.shape == (batch.n_hits,) and np.all((score >= 0) & (score <= 1))
     assert score[signal].mean() > 0.8 and score[~signal].mean() < 0.2
     kind = batch.events["true_kind"].astype(str)
     assert event_columns["event_score"][kind == "numu_cc"].mean() > event_columns["event_score"][kind == "eas"].mean() + 0.5
+    numu = kind == "numu_cc"
+    error = angular_error({name: batch.events[name][numu] for name in ("true_zenith", "true_azimuth")},
+                          {name: event_columns[name][numu] for name in ("reco_zenith", "reco_azimuth")})
+    assert np.degrees(np.median(error)) < 10
+    energy_error = event_columns["reco_log10_energy"] - np.log10(batch.events["true_energy"])
+    assert np.median(np.abs(energy_error)) < 0.5
+
+
+def test_a_stage_reading_what_no_earlier_stage_writes_is_refused(tmp_path):
+    folder = tmp_path / "pipeline"
+    shutil.copytree(Path(detectors.__file__).parent / "baikal_gvd" / "artifacts", folder)
+    (folder / "pipeline.json").write_text(json.dumps({"detector": "baikal-gvd", "stages": ["energy_direction"]}))
+    with pytest.raises(ArtifactError, match="reads .*'hit_score'.*, which no stage before it writes"):
+        Pipeline.load(folder)
 
 
 def test_reconstruct_command_writes_scores_and_kept_columns(events_file, tmp_path, capsys):
@@ -39,7 +56,8 @@ def test_reconstruct_command_writes_scores_and_kept_columns(events_file, tmp_pat
     summary = json.loads(capsys.readouterr().out)
     table = pq.read_table(out)
     assert summary["events"] == 300
-    assert table.column_names == ["event_id", "hit_score", "hit_track_score", "event_score", "true_kind"]
+    assert table.column_names == ["event_id", "hit_score", "hit_track_score", "event_score", "reco_log10_energy",
+                                  "reco_log10_energy_sigma", "reco_zenith", "reco_azimuth", "reco_angle_sigma", "true_kind"]
     score = table.column("event_score").to_numpy()
     assert np.all((score >= 0) & (score <= 1))
     source = pq.read_table(events_file)

@@ -46,3 +46,11 @@ class EventBatch:
         np.cumsum(keep, out=kept_before[1:])
         return replace(self, offsets=kept_before[self.offsets],
                        hits={name: values[keep] for name, values in self.hits.items()})
+
+    def slice(self, start: int, stop: int) -> EventBatch:
+        """Events ``start:stop`` of the batch (views, not copies; offsets rebased to 0)."""
+        first, last = int(self.offsets[start]), int(self.offsets[stop])
+        return replace(self, event_id=self.event_id[start:stop], offsets=self.offsets[start:stop + 1] - first,
+                       hits={name: values[first:last] for name, values in self.hits.items()},
+                       events={name: values[start:stop] for name, values in self.events.items()},
+                       record_batch=self.record_batch.slice(start, stop - start))

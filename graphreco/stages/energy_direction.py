@@ -20,8 +20,9 @@ of the right minimum, the fit the precise time-residual minimum; cascades keep t
 direction, for which a track hypothesis is wrong.
 
 The uncertainties are multiplied by scales fixed on a validation sample
-(``calibrate_on``: the GNN cone, the refit cone and the energy sigma separately), so that
-their coverage there is exactly 68 % (1 sigma: 68.27 %). Directions are where the
+(``calibrate_on``: the GNN cone, the refit cone, and the energy sigma of cascade-like and
+of track-like events separately, since a muon's energy is measured far worse than a
+contained cascade's), so that their coverage there is exactly 68 % (1 sigma: 68.27 %). Directions are where the
 particle comes from (the event format's convention).
 """
 
@@ -75,12 +76,14 @@ class EnergyDirection(Stage):
 
     def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 48, layers: int = 3,
                  threshold: float = 0.5, min_hits: int = 4, angle_scale: float = 1.0, energy_scale: float = 1.0,
-                 refine: bool = False, track_like: float = 0.5, refit_scale: float = 1.0):
+                 refine: bool = False, track_like: float = 0.5, refit_scale: float = 1.0,
+                 energy_scale_track: float = 1.0):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features), "hidden": hidden,
                        "layers": layers, "threshold": threshold, "min_hits": min_hits,
                        "angle_scale": angle_scale, "energy_scale": energy_scale,
-                       "refine": refine, "track_like": track_like, "refit_scale": refit_scale}
+                       "refine": refine, "track_like": track_like, "refit_scale": refit_scale,
+                       "energy_scale_track": energy_scale_track}
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
         self.head = nn.Sequential(nn.Linear(2 * hidden + 1, 2 * hidden), nn.ReLU(), nn.Linear(2 * hidden, 5))
 
@@ -124,62 +127,80 @@ class EnergyDirection(Stage):
         return (vmf_nll(direction, graph.true_direction.to(direction.dtype))
                 + gaussian_nll(energy, sigma, graph.true_log10_energy.to(energy.dtype)))
 
-    def estimates(self, graph: Batch) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def estimates(self, graph: Batch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """Output columns of a graph from ``input_graph``, uncertainties calibrated, and
-        which events carry the refined direction."""
+        which events are track-like and which carry the refined direction."""
         direction, energy, sigma = (tensor.double().numpy() for tensor in
                                     self.split(self(graph.x, graph.edge_index, graph.ptr)))
         zenith, azimuth = zenith_azimuth(direction)
         cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT) * self.config["angle_scale"]
-        refined = np.zeros(zenith.size, dtype=bool)
+        track_like = refined = np.zeros(zenith.size, dtype=bool)
         if self.config["refine"]:
-            zenith, azimuth, cone, refined = self.refine(graph.selection, zenith, azimuth, cone)
-        return {"reco_log10_energy": energy, "reco_log10_energy_sigma": sigma * self.config["energy_scale"],
-                "reco_zenith": zenith, "reco_azimuth": azimuth, "reco_angle_sigma": np.minimum(cone, np.pi)}, refined
+            track_like = event_means(graph.selection.offsets, graph.selection.hits["hit_track_score"]) >= \
+                self.config["track_like"]
+            zenith, azimuth, cone, refined = self.refine(graph.selection, track_like, zenith, azimuth, cone)
+        sigma = sigma * np.where(track_like, self.config["energy_scale_track"], self.config["energy_scale"])
+        return ({"reco_log10_energy": energy, "reco_log10_energy_sigma": sigma, "reco_zenith": zenith,
+                 "reco_azimuth": azimuth, "reco_angle_sigma": np.minimum(cone, np.pi)}, track_like, refined)
 
-    def refine(self, selection: EventBatch, zenith: np.ndarray, azimuth: np.ndarray, cone: np.ndarray):
-        """Direction of the track-like events (mean ``hit_track_score`` of their selected
-        hits >= ``track_like``) from the detector's track fit on the selected hits,
-        started at the GNN direction; their cone is the fit's, times ``refit_scale``."""
+    def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray, azimuth: np.ndarray,
+               cone: np.ndarray):
+        """Direction of the ``track_like`` events from the detector's track fit on the
+        selected hits, started at the GNN direction; their cone is the fit's, times
+        ``refit_scale``. Returns zenith, azimuth, cone and which events were refined."""
         detector = detectors.get(selection.detector)
         if detector.refine_direction is None:
             raise ValueError(f"{detector.name} has no direction fit to refine with; set refine to false")
-        track_like = event_means(selection.offsets, selection.hits["hit_track_score"]) >= self.config["track_like"]
-        fit = detector.refine_direction(selection.offsets, selection.hits, zenith, azimuth)
-        refined = track_like & np.isfinite(fit["reco_zenith"]) & np.isfinite(fit["fit_cone"])
-        return (np.where(refined, fit["reco_zenith"], zenith), np.where(refined, fit["reco_azimuth"], azimuth),
-                np.where(refined, fit["fit_cone"] * self.config["refit_scale"], cone), refined)
+        sizes = np.diff(selection.offsets)[track_like]  # fit the track-like events only
+        in_fit = np.repeat(track_like, np.diff(selection.offsets))
+        fit = detector.refine_direction(np.concatenate([[0], np.cumsum(sizes)]),
+                                        {name: selection.hits[name][in_fit] for name in ("x", "y", "z", "t")},
+                                        zenith[track_like], azimuth[track_like])
+        refined = track_like.copy()
+        refined[track_like] = np.isfinite(fit["reco_zenith"]) & np.isfinite(fit["fit_cone"])
+        zenith, azimuth, cone = zenith.copy(), azimuth.copy(), cone.copy()
+        done = refined[track_like]
+        zenith[refined], azimuth[refined] = fit["reco_zenith"][done], fit["reco_azimuth"][done]
+        cone[refined] = fit["fit_cone"][done] * self.config["refit_scale"]
+        return zenith, azimuth, cone, refined
 
     def calibrate_on(self, graphs: list[Batch]) -> dict:
         """Scale the uncertainties so that they cover exactly on ``graphs`` (a validation
-        sample from ``training_graph``): the GNN's 68 % cone, the refit's cone (separately,
-        on the refined events) and the log10-energy sigma. Returns the scales and the
-        coverage before scaling."""
-        self.config |= {"angle_scale": 1.0, "energy_scale": 1.0, "refit_scale": 1.0}
-        columns, refined, angle, energy = [], [], [], []
+        sample from ``training_graph``), each in its own group of events: the GNN's 68 %
+        cone (unrefined events), the refit's cone (refined events), the log10-energy
+        sigma of cascade-like and of track-like events. Returns the scales, the events
+        per group and the coverage before scaling."""
+        scales = {"angle_scale": 1.0, "refit_scale": 1.0, "energy_scale": 1.0, "energy_scale_track": 1.0}
+        self.config |= scales
+        columns, track_like, refined, angle, energy = [], [], [], [], []
         with torch.inference_mode():
             for graph in graphs:
-                estimate, was_refined = self.estimates(graph)
+                estimate, is_track_like, was_refined = self.estimates(graph)
                 columns.append(estimate)
+                track_like.append(is_track_like)
                 refined.append(was_refined)
                 angle.append(graph.true_direction.numpy())
                 energy.append(graph.true_log10_energy.numpy())
         reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
-        refined = np.concatenate(refined)
+        track_like, refined = np.concatenate(track_like), np.concatenate(refined)
         angle_error = opening_angle(unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]), np.concatenate(angle))
         energy_error = reco["reco_log10_energy"] - np.concatenate(energy)
-        cone = reco["reco_angle_sigma"]
-        scales = {"angle_scale": calibration_scale(angle_error[~refined], cone[~refined], CONTAINMENT),
-                  "energy_scale": calibration_scale(energy_error, reco["reco_log10_energy_sigma"], ONE_SIGMA)}
-        if refined.any():
-            scales["refit_scale"] = calibration_scale(angle_error[refined], cone[refined], CONTAINMENT)
+        cone, sigma = reco["reco_angle_sigma"], reco["reco_log10_energy_sigma"]
+        groups = {"angle_scale": (angle_error, cone, ~refined, CONTAINMENT),
+                  "refit_scale": (angle_error, cone, refined, CONTAINMENT),
+                  "energy_scale": (energy_error, sigma, ~track_like, ONE_SIGMA),
+                  "energy_scale_track": (energy_error, sigma, track_like, ONE_SIGMA)}
+        for name, (errors, uncertainty, members, target) in groups.items():
+            if members.any():
+                scales[name] = calibration_scale(errors[members], uncertainty[members], target)
         self.config |= scales
-        return {**scales, "events": int(energy_error.size), "refined_events": int(refined.sum()),
+        return {**scales, "events": int(energy_error.size), "track_like_events": int(track_like.sum()),
+                "refined_events": int(refined.sum()),
                 "coverage_before": {"angle": float(np.mean(angle_error <= cone)),
-                                    "energy": float(np.mean(np.abs(energy_error) <= reco["reco_log10_energy_sigma"]))}}
+                                    "energy": float(np.mean(np.abs(energy_error) <= sigma))}}
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Per-hit and per-event output columns for a batch; events without hits get NaN."""
-        columns, _ = self.estimates(self.input_graph(inputs))
+        columns, _, _ = self.estimates(self.input_graph(inputs))
         empty = inputs.batch.hits_per_event == 0
         return {}, {name: np.where(empty, np.nan, values).astype(np.float32) for name, values in columns.items()}

@@ -34,3 +34,18 @@ def test_evaluate_needs_every_event_reconstructed(files, tmp_path, capsys):
     assert main(["reconstruct", str(other), "-o", str(tmp_path / "r.parquet"), "--detector", "baikal-gvd"]) == 0
     assert main(["evaluate", str(truth), str(tmp_path / "r.parquet")]) == EXIT_BAD_INPUT
     assert "event missing from the reconstruction" in capsys.readouterr().err
+
+
+def test_evaluate_reports_directions_energies_and_draws_the_figures(files, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["evaluate", *map(str, files), "--plots", str(tmp_path / "plots")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    numu = report["direction"]["numu_cc"]
+    assert set(numu) == {"gnn", "baseline"}
+    assert numu["gnn"]["median_deg"] < numu["baseline"]["median_deg"]
+    assert 0.5 < numu["gnn"]["coverage_68_cone"] < 0.85
+    assert set(report["energy"]["numu_cc"]) == {"gnn"}
+    drawn = {path.rsplit("/", 1)[-1] for path in report["plots"]}
+    assert {"hits_roc.png", "events_rejection.png", "direction_vs_signal_hits.png", "energy_numu_cc.png",
+            "pulls.png"} <= drawn
+    assert all((tmp_path / "plots" / name).read_bytes().startswith(b"\x89PNG") for name in drawn)

@@ -118,3 +118,13 @@ def test_with_hits_keeps_the_events_and_subsets_their_hits():
     subset = batch.with_hits(np.array([True, False, True, True, False]))
     assert subset.n_events == 3 and subset.offsets.tolist() == [0, 1, 1, 3]
     assert subset.hits["t"].tolist() == [0.0, 2.0, 3.0]
+
+
+def test_slice_takes_events_with_their_hits():
+    table = pa.table({"event_id": [7, 8, 9], "t": [[1.0], [2.0, 3.0], [4.0]]})
+    batch = EventBatch("baikal-gvd", "f", np.array([7, 8, 9]), np.array([0, 1, 3, 4]), {"t": np.arange(1.0, 5.0)},
+                       {"true_energy": np.array([1.0, 2.0, 3.0])}, table.to_batches()[0])
+    part = batch.slice(1, 3)
+    assert part.event_id.tolist() == [8, 9] and part.offsets.tolist() == [0, 2, 3]
+    assert part.hits["t"].tolist() == [2.0, 3.0, 4.0] and part.events["true_energy"].tolist() == [2.0, 3.0]
+    assert part.record_batch.column(0).to_pylist() == [8, 9]

@@ -106,10 +106,11 @@ def test_refinement_fits_track_like_events_only_and_calibrates_their_cone(events
     inputs = StageInput(batch, DETECTOR, None)
     TruthHitScore().run(inputs)
     with torch.inference_mode():
-        columns, refined = refining.estimates(refining.input_graph(inputs))
-        unrefined, _ = plain.estimates(plain.input_graph(inputs))
+        columns, track_like, refined = refining.estimates(refining.input_graph(inputs))
+        unrefined, _, _ = plain.estimates(plain.input_graph(inputs))
     kind = batch.events["true_kind"].astype(str)
     assert refined[kind == "numu_cc"].mean() > 0.5 and not refined[np.isin(kind, ("nue_cc", "nc"))].any()
+    assert np.all(track_like[refined]) and measured["track_like_events"] >= measured["refined_events"]
     np.testing.assert_array_equal(columns["reco_zenith"][~refined], unrefined["reco_zenith"][~refined])
     error = angular_error(batch.events, columns)
     assert np.degrees(np.median(error[refined])) < np.degrees(np.median(error[~refined & (kind == "numu_cc")]))
