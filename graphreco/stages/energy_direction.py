@@ -47,6 +47,10 @@ from .inputs import StageInput
 from .likelihoods import CONTAINMENT, gaussian_nll, vmf_cone, vmf_nll
 
 MIN_SIGMA = 1e-3
+REFIT_HIT_EDGES = (10, 20)
+"""Bins of hits used by the refit (< 10, 10-19, >= 20), each with its own cone scale: the
+covariance cone is too small for bright muons, whose stochastic losses the single-track
+time model misses, and too large for faint ones (one scale covered 0.55 and 0.77)."""
 """Smallest log10-energy uncertainty the head can report (keeps the likelihood finite)."""
 
 
@@ -76,13 +80,13 @@ class EnergyDirection(Stage):
 
     def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 48, layers: int = 3,
                  threshold: float = 0.5, min_hits: int = 4, angle_scale: float = 1.0, energy_scale: float = 1.0,
-                 refine: bool = False, track_like: float = 0.5, refit_scale: float = 1.0,
-                 energy_scale_track: float = 1.0):
+                 refine: bool = False, track_like: float = 0.5,
+                 refit_scale: tuple[float, ...] = (1.0,) * (len(REFIT_HIT_EDGES) + 1), energy_scale_track: float = 1.0):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features), "hidden": hidden,
                        "layers": layers, "threshold": threshold, "min_hits": min_hits,
                        "angle_scale": angle_scale, "energy_scale": energy_scale,
-                       "refine": refine, "track_like": track_like, "refit_scale": refit_scale,
+                       "refine": refine, "track_like": track_like, "refit_scale": list(refit_scale),
                        "energy_scale_track": energy_scale_track}
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
         self.head = nn.Sequential(nn.Linear(2 * hidden + 1, 2 * hidden), nn.ReLU(), nn.Linear(2 * hidden, 5))
@@ -129,25 +133,27 @@ class EnergyDirection(Stage):
 
     def estimates(self, graph: Batch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """Output columns of a graph from ``input_graph``, uncertainties calibrated, and
-        which events are track-like and which carry the refined direction."""
+        which events are track-like and the brightness bin of those with a refined
+        direction (-1: not refined)."""
         direction, energy, sigma = (tensor.double().numpy() for tensor in
                                     self.split(self(graph.x, graph.edge_index, graph.ptr)))
         zenith, azimuth = zenith_azimuth(direction)
         cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT) * self.config["angle_scale"]
-        track_like = refined = np.zeros(zenith.size, dtype=bool)
+        track_like, refit_bin = np.zeros(zenith.size, dtype=bool), np.full(zenith.size, -1)
         if self.config["refine"]:
             track_like = event_means(graph.selection.offsets, graph.selection.hits["hit_track_score"]) >= \
                 self.config["track_like"]
-            zenith, azimuth, cone, refined = self.refine(graph.selection, track_like, zenith, azimuth, cone)
+            zenith, azimuth, cone, refit_bin = self.refine(graph.selection, track_like, zenith, azimuth, cone)
         sigma = sigma * np.where(track_like, self.config["energy_scale_track"], self.config["energy_scale"])
         return ({"reco_log10_energy": energy, "reco_log10_energy_sigma": sigma, "reco_zenith": zenith,
-                 "reco_azimuth": azimuth, "reco_angle_sigma": np.minimum(cone, np.pi)}, track_like, refined)
+                 "reco_azimuth": azimuth, "reco_angle_sigma": np.minimum(cone, np.pi)}, track_like, refit_bin)
 
     def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray, azimuth: np.ndarray,
                cone: np.ndarray):
         """Direction of the ``track_like`` events from the detector's track fit on the
         selected hits, started at the GNN direction; their cone is the fit's, times
-        ``refit_scale``. Returns zenith, azimuth, cone and which events were refined."""
+        ``refit_scale`` of its bin of fitted hits. Returns zenith, azimuth, cone and the
+        bin of each refined event (-1 for the others)."""
         detector = detectors.get(selection.detector)
         if detector.refine_direction is None:
             raise ValueError(f"{detector.name} has no direction fit to refine with; set refine to false")
@@ -161,38 +167,43 @@ class EnergyDirection(Stage):
         zenith, azimuth, cone = zenith.copy(), azimuth.copy(), cone.copy()
         done = refined[track_like]
         zenith[refined], azimuth[refined] = fit["reco_zenith"][done], fit["reco_azimuth"][done]
-        cone[refined] = fit["fit_cone"][done] * self.config["refit_scale"]
-        return zenith, azimuth, cone, refined
+        refit_bin = np.full(zenith.size, -1)
+        refit_bin[refined] = np.digitize(fit["fit_hits"][done], REFIT_HIT_EDGES)
+        cone[refined] = fit["fit_cone"][done] * np.asarray(self.config["refit_scale"])[refit_bin[refined]]
+        return zenith, azimuth, cone, refit_bin
 
     def calibrate_on(self, graphs: list[Batch]) -> dict:
         """Scale the uncertainties so that they cover exactly on ``graphs`` (a validation
         sample from ``training_graph``), each in its own group of events: the GNN's 68 %
-        cone (unrefined events), the refit's cone (refined events), the log10-energy
-        sigma of cascade-like and of track-like events. Returns the scales, the events
-        per group and the coverage before scaling."""
-        scales = {"angle_scale": 1.0, "refit_scale": 1.0, "energy_scale": 1.0, "energy_scale_track": 1.0}
-        self.config |= scales
-        columns, track_like, refined, angle, energy = [], [], [], [], []
+        cone (unrefined events), the refit's cone (refined events, per bin of fitted
+        hits), the log10-energy sigma of cascade-like and of track-like events. Returns
+        the scales, the events per group and the coverage before scaling."""
+        bins = len(REFIT_HIT_EDGES) + 1
+        scales = {"angle_scale": 1.0, "energy_scale": 1.0, "energy_scale_track": 1.0}
+        self.config |= {**scales, "refit_scale": [1.0] * bins}
+        columns, track_like, refit_bin, angle, energy = [], [], [], [], []
         with torch.inference_mode():
             for graph in graphs:
-                estimate, is_track_like, was_refined = self.estimates(graph)
+                estimate, is_track_like, bin_of_refit = self.estimates(graph)
                 columns.append(estimate)
                 track_like.append(is_track_like)
-                refined.append(was_refined)
+                refit_bin.append(bin_of_refit)
                 angle.append(graph.true_direction.numpy())
                 energy.append(graph.true_log10_energy.numpy())
         reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
-        track_like, refined = np.concatenate(track_like), np.concatenate(refined)
+        track_like, refit_bin = np.concatenate(track_like), np.concatenate(refit_bin)
+        refined = refit_bin >= 0
         angle_error = opening_angle(unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]), np.concatenate(angle))
         energy_error = reco["reco_log10_energy"] - np.concatenate(energy)
         cone, sigma = reco["reco_angle_sigma"], reco["reco_log10_energy_sigma"]
         groups = {"angle_scale": (angle_error, cone, ~refined, CONTAINMENT),
-                  "refit_scale": (angle_error, cone, refined, CONTAINMENT),
                   "energy_scale": (energy_error, sigma, ~track_like, ONE_SIGMA),
                   "energy_scale_track": (energy_error, sigma, track_like, ONE_SIGMA)}
         for name, (errors, uncertainty, members, target) in groups.items():
             if members.any():
                 scales[name] = calibration_scale(errors[members], uncertainty[members], target)
+        scales["refit_scale"] = [calibration_scale(angle_error[refit_bin == b], cone[refit_bin == b], CONTAINMENT)
+                                 if np.any(refit_bin == b) else 1.0 for b in range(bins)]
         self.config |= scales
         return {**scales, "events": int(energy_error.size), "track_like_events": int(track_like.sum()),
                 "refined_events": int(refined.sum()),

@@ -102,12 +102,14 @@ def test_refinement_fits_track_like_events_only_and_calibrates_their_cone(events
     graphs = load_graphs(events_file, 200, refining, TruthHitScore())
     measured = refining.calibrate_on(graphs)
     assert measured["refined_events"] > 0 and refining.config["refit_scale"] == measured["refit_scale"]
+    assert len(measured["refit_scale"]) == 3
     batch = next(read_events(events_file, batch_size=200))
     inputs = StageInput(batch, DETECTOR, None)
     TruthHitScore().run(inputs)
     with torch.inference_mode():
-        columns, track_like, refined = refining.estimates(refining.input_graph(inputs))
+        columns, track_like, refit_bin = refining.estimates(refining.input_graph(inputs))
         unrefined, _, _ = plain.estimates(plain.input_graph(inputs))
+    refined = refit_bin >= 0
     kind = batch.events["true_kind"].astype(str)
     assert refined[kind == "numu_cc"].mean() > 0.5 and not refined[np.isin(kind, ("nue_cc", "nc"))].any()
     assert np.all(track_like[refined]) and measured["track_like_events"] >= measured["refined_events"]
