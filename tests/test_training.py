@@ -5,7 +5,7 @@ import torch
 
 from graphreco import detectors
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
-from graphreco.io import event_table, write_events
+from graphreco.io import EventFormatError, event_table, write_events
 from graphreco.stages import HitSelection
 from graphreco.domain import GradientReversal, reversal_weight
 from graphreco.training import TrainConfig, load_graphs, train
@@ -102,3 +102,12 @@ def test_domain_adversarial_training_runs_saves_its_critic_and_resumes(graphs, t
     assert "critic" in torch.load(tmp_path / "last.pt", weights_only=True)
     history = train(model(), train_graphs, val_graphs, config, tmp_path, log=lambda line: None, target_graphs=val_graphs)
     assert [entry["epoch"] for entry in history["history"]] == [1, 2]
+
+
+def test_labels_outside_the_stage_classes_are_refused_naming_the_event(tmp_path):
+    events = simulate_events(30, seed=4, mix={"numu_cc": 1.0})
+    events.hits["true_label"][events.offsets[3]] = 5  # first hit of the fourth event
+    path = tmp_path / "labels.parquet"
+    write_events(path, event_table(**vars(events)), "baikal-gvd")
+    with pytest.raises(EventFormatError, match=f"column 'true_label', event_id {events.event_id[3]}: training needs"):
+        load_graphs(path, 40, model())

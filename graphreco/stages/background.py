@@ -44,7 +44,7 @@ class BackgroundSuppression(Stage):
         return {}, {"event_score": self.event_score(self(graph.x, graph.edge_index, graph.ptr)).numpy()}
 
     def training_graph(self, inputs: StageInput) -> Batch:
-        kinds = truth(inputs.batch.events, "true_kind").astype(str)
+        kinds = truth(inputs.batch, "true_kind").astype(str)
         graph = self.input_graph(inputs)
         graph.is_signal = torch.from_numpy(~np.isin(kinds, self.config["background_kinds"]))
         return graph

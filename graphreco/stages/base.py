@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
 from torch_geometric.data import Batch
 
+from ..io import EventBatch, EventFormatError
 from .inputs import StageInput
 
 
@@ -46,8 +49,17 @@ class Stage(nn.Module):
         return f"{type(self).__name__}({self.config})"
 
 
-def truth(columns: dict[str, np.ndarray], name: str) -> np.ndarray:
-    """A truth column of a batch; ``KeyError`` naming the column when it is absent."""
+def truth(batch: EventBatch, name: str, valid: Callable[[np.ndarray], np.ndarray] | None = None,
+          problem: str = "") -> np.ndarray:
+    """Truth column ``name`` of a batch (per hit or per event). ``KeyError`` names the
+    column when it is absent; where ``valid(values)`` is false, ``EventFormatError``
+    names the file, the column, the first offending event and ``problem``."""
+    columns = batch.hits if name in batch.hits else batch.events
     if name not in columns:
         raise KeyError(name)
-    return columns[name]
+    values = columns[name]
+    if valid is not None and not np.all(accepted := valid(values)):
+        bad = int(np.argmin(accepted))
+        event = bad if columns is batch.events else int(np.searchsorted(batch.offsets, bad, side="right") - 1)
+        raise EventFormatError(batch.source, problem, column=name, event_id=int(batch.event_id[event]))
+    return values

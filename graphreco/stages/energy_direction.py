@@ -120,10 +120,13 @@ class EnergyDirection(Stage):
         return graph
 
     def training_graph(self, inputs: StageInput) -> Batch:
-        events = inputs.batch.events
+        zenith, azimuth = (truth(inputs.batch, name, np.isfinite, "training needs a finite direction")
+                           for name in ("true_zenith", "true_azimuth"))
+        energy = truth(inputs.batch, "true_energy", lambda e: np.isfinite(e) & (e > 0),
+                       "training needs a positive, finite energy")
         graph = self.input_graph(inputs)
-        graph.true_direction = torch.from_numpy(unit_vectors(truth(events, "true_zenith"), truth(events, "true_azimuth")))
-        graph.true_log10_energy = torch.from_numpy(np.log10(truth(events, "true_energy")))
+        graph.true_direction = torch.from_numpy(unit_vectors(zenith, azimuth))
+        graph.true_log10_energy = torch.from_numpy(np.log10(energy))
         return graph
 
     def training_loss(self, graph: Batch) -> torch.Tensor:

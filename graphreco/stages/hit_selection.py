@@ -53,11 +53,11 @@ class HitSelection(Stage):
         return self.scores(self(graph.x, graph.edge_index)), {}
 
     def training_graph(self, inputs: StageInput) -> Batch:
-        labels = torch.from_numpy(truth(inputs.batch.hits, "true_label").astype(np.int64))
-        if labels.numel() and not 0 <= int(labels.min()) <= int(labels.max()) < self.config["n_classes"]:
-            raise ValueError(f"true_label holds classes outside 0..{self.config['n_classes'] - 1}")
+        classes = self.config["n_classes"]
+        labels = truth(inputs.batch, "true_label", lambda label: (label >= 0) & (label < classes),
+                       f"training needs classes 0..{classes - 1}")
         graph = self.input_graph(inputs)
-        graph.true_label = labels
+        graph.true_label = torch.from_numpy(labels.astype(np.int64))
         return graph
 
     def training_loss(self, graph: Batch) -> torch.Tensor:

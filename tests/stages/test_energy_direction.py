@@ -1,4 +1,5 @@
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -116,3 +117,15 @@ def test_refinement_fits_track_like_events_only_and_calibrates_their_cone(events
     np.testing.assert_array_equal(columns["reco_zenith"][~refined], unrefined["reco_zenith"][~refined])
     error = angular_error(batch.events, columns)
     assert np.degrees(np.median(error[refined])) < np.degrees(np.median(error[~refined & (kind == "numu_cc")]))
+
+
+def test_training_on_a_nonphysical_truth_names_the_file_column_and_event(events_file, tmp_path):
+    table = pq.read_table(events_file)
+    energy = table.column("true_energy").to_numpy().copy()
+    energy[7] = 0.0
+    broken = tmp_path / "zero_energy.parquet"
+    write_events(broken, table.set_column(table.column_names.index("true_energy"), "true_energy",
+                                          pa.array(energy)), "baikal-gvd")
+    event_id = table.column("event_id").to_numpy()[7]
+    with pytest.raises(EventFormatError, match=f"zero_energy.parquet, column 'true_energy', event_id {event_id}"):
+        load_graphs(broken, 100, stage(), TruthHitScore())
