@@ -256,21 +256,19 @@ def main() -> None:
     config = TrainConfig(epochs=2 if args.quick else args.epochs)
     detector = detectors.get("baikal-gvd")
     report = {}
-    for index, name in enumerate(STAGE_ORDER):
-        if name not in chosen:
-            continue
-        earlier = Pipeline.load_stages(args.out, detector, [s for s in STAGE_ORDER[:index] if (args.out / s).exists()])
-        if args.rescore:
-            model = Pipeline.load_stages(args.out, detector, [name]).stages[name]
-        else:
-            model = new_stage(name, detector, STAGE_SETTINGS[name], config.seed)
+    for name in (name for name in STAGE_ORDER if name in chosen):
+        present = [stage for stage in STAGE_ORDER if stage != name and (args.out / stage).exists()]
+        others = Pipeline.load_stages(args.out, detector, present).stages
+        model = (Pipeline.load_stages(args.out, detector, [name]).stages[name] if args.rescore
+                 else new_stage(name, detector, STAGE_SETTINGS[name], config.seed))
+        earlier = Pipeline(detector, {stage: others[stage] for stage in STAGE_ORDER[:STAGE_ORDER.index(name)]
+                                      if stage in others})
         upstream = upstream_of(model, earlier)
         if not args.rescore:
             record = train_stage(model, detector, paths[TRAINING_SAMPLE[name]], paths[VALIDATION_SAMPLE[name]], upstream,
                                  config, args.data / "checkpoints" / name)
-        others = Pipeline.load_stages(args.out, detector, [s for s in STAGE_ORDER if s != name and (args.out / s).exists()])
-        full = Pipeline(detector, {s: model if s == name else others.stages[s] for s in STAGE_ORDER
-                                   if s == name or s in others.stages})
+        full = Pipeline(detector, {stage: others.get(stage, model) for stage in STAGE_ORDER
+                                   if stage == name or stage in others})
         metrics = score(name, Pipeline(detector, {**upstream.stages, name: model}), full, paths)
         if args.rescore:
             (args.out / name / "metrics.json").write_text(json.dumps(metrics, indent=2))
