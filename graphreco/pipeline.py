@@ -46,25 +46,33 @@ class Pipeline:
         unknown = set(config) - PIPELINE_KEYS
         if unknown or not PIPELINE_KEYS <= set(config):
             raise ArtifactError(f"{folder}: pipeline.json needs exactly the keys {sorted(PIPELINE_KEYS)}")
-        return cls.load_stages(folder, detectors.get(config["detector"]), config["stages"])
+        pipeline = cls.load_stages(folder, detectors.get(config["detector"]), config["stages"])
+        pipeline.check_reads(folder)
+        return pipeline
 
     @classmethod
     def load_stages(cls, folder: str | Path, detector: Detector, names: list[str]) -> Pipeline:
-        """The pipeline of the stage artifacts ``folder/<name>`` (in the order given)."""
+        """The pipeline of the stage artifacts ``folder/<name>`` (in the order given; a
+        part of a chain may lack what its stages read: ``check_reads`` tells)."""
         folder = Path(folder)
-        stages, written = {}, set()
+        stages = {}
         for name in names:
             stage, model, stage_config = load_stage(folder / name)
             if stage != name or stage_config.get("detector") != detector.name:
                 raise ArtifactError(f"{folder / name}: holds stage {stage!r} of {stage_config.get('detector')!r}")
             if stage_config.get("node_features") != detector.feature_names:
                 raise ArtifactError(f"{folder / name}: trained on other node features than {detector.name} has now")
-            missing = set(model.reads) - written
-            if missing:
-                raise ArtifactError(f"{folder}: stage {name!r} reads {sorted(missing)}, which no stage before it writes")
-            written |= set(model.writes)
             stages[name] = model
         return cls(detector, stages)
+
+    def check_reads(self, where: str | Path) -> None:
+        """Refuse a chain in which a stage reads a column that no stage before it writes."""
+        written: set[str] = set()
+        for name, stage in self.stages.items():
+            missing = set(stage.reads) - written
+            if missing:
+                raise ArtifactError(f"{where}: stage {name!r} reads {sorted(missing)}, which no stage before it writes")
+            written |= set(stage.writes)
 
     @classmethod
     def shipped(cls, detector: str) -> Pipeline:

@@ -133,6 +133,7 @@ def train_from_config(path: str | Path, log: Callable[[str], None] = print) -> d
                    metrics)
         chain.stages[name] = model
         report[name] = metrics
+    chain.check_reads(folder)
     (folder / "pipeline.json").write_text(json.dumps({"detector": detector.name, "stages": list(chain.stages)},
                                                      indent=2) + "\n")
     return {"pipeline": str(folder), "stages": list(chain.stages), "trained": report}

@@ -50,6 +50,16 @@ def test_train_command_trains_a_chain_that_reconstructs(sample, capsys):
     assert main(["train", config]) == 0
     assert list(json.loads(capsys.readouterr().out)["trained"]) == ["energy_direction"]
 
+    # and retraining the first keeps the later one, which reads it
+    config = write_config(sample, stages=["hit_selection", "energy_direction"], train={"hit_selection": stage_files()})
+    assert main(["train", config]) == 0
+    assert list(json.loads(capsys.readouterr().out)["trained"]) == ["hit_selection"]
+
+    # a chain whose stage reads what nothing before it writes is refused
+    config = write_config(sample, stages=["energy_direction"])
+    assert main(["train", config]) == EXIT_BAD_INPUT
+    assert "reads ['hit_score'], which no stage before it writes" in capsys.readouterr().err
+
 
 @pytest.mark.parametrize("config, message", [
     ({"stages": ["hit_selection"], "train": {"hit_selection": {"train": ["train.parquet"]}}}, "needs train and validation"),
