@@ -50,10 +50,14 @@ class TrainConfigError(ValueError):
 
 
 def upstream_of(stage: Stage, pipeline: Pipeline) -> Pipeline:
-    """The stages of ``pipeline`` that write what ``stage`` reads."""
-    reads = set(stage.reads)
-    return Pipeline(pipeline.detector, {stage: model for stage, model in pipeline.stages.items()
-                                        if reads & set(model.writes)})
+    """The stages of ``pipeline`` that ``stage`` needs: those writing what it reads, and
+    in turn those writing what they read."""
+    needed, kept = set(stage.reads), set()
+    for name, model in reversed(pipeline.stages.items()):
+        if needed & set(model.writes):
+            kept.add(name)
+            needed |= set(model.reads)
+    return Pipeline(pipeline.detector, {name: model for name, model in pipeline.stages.items() if name in kept})
 
 
 def new_stage(name: str, detector: Detector, settings: dict, seed: int = 0) -> Stage:
@@ -124,6 +128,11 @@ def train_from_config(path: str | Path, log: Callable[[str], None] = print) -> d
             model = new_stage(name, detector, settings.get("model", {}), training.seed)
         except (TypeError, ValueError) as error:
             raise TrainConfigError(f"{path}: train.{name}: {error}") from None
+        if training.domain_weight > 0 and not settings.get("unlabelled"):
+            raise TrainConfigError(f"{path}: train.{name}: domain_weight > 0 needs unlabelled files")
+        missing = set(model.reads) - {column for stage in chain.stages.values() for column in stage.writes}
+        if missing:
+            raise TrainConfigError(f"{path}: train.{name} reads {sorted(missing)}, which no stage before it writes")
         sources = {part: expand_sources([str(here / pattern) for pattern in settings[part]])
                    for part in ("train", "validation", "unlabelled") if settings.get(part)}
         record = train_stage(model, detector, sources["train"], sources["validation"], upstream_of(model, chain),

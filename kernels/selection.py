@@ -1,5 +1,6 @@
 """Hit selection on CSR events: keep the hits a score accepts, and never fewer than a
-minimum per event (its best-scored hits), so that every event with hits keeps some."""
+minimum per event (its best-scored hits), so that with ``min_hits >= 1`` every event with
+hits keeps some."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ import torch
 from graphreco import detectors
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
 from graphreco.evaluate import precision_recall, roc_auc
+from graphreco.evaluate.compare import NEUTRINO_KINDS
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
 from graphreco.training import TrainConfig, load_graphs, train
@@ -30,7 +31,6 @@ from graphreco.training import TrainConfig, load_graphs, train
 UNLABELLED = (10_000, 909, Conditions(noise_rate_hz=80e3))
 """Events, seed and condition of the unlabelled shifted sample (seed unused elsewhere)."""
 MIX = {"numu_cc": 3.0, "nue_cc": 1.0, "nc": 1.0, "eas": 8.0}
-NEUTRINO_KINDS = ("numu_cc", "nue_cc", "nc")
 
 
 def unlabelled_sample(folder: Path) -> Path:

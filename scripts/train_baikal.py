@@ -37,6 +37,7 @@ from graphreco.artifacts import save_stage
 from graphreco.detectors.baikal_gvd.baseline import causality_clean, reconstruct_classically
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
 from graphreco.evaluate import efficiency_at_rejection, precision_recall, rejection_at_efficiency, roc_auc
+from graphreco.evaluate.compare import NEUTRINO_KINDS
 from graphreco.evaluate.resolution import direction_report, energy_report, signal_hits
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
@@ -48,7 +49,6 @@ MIX = {"numu_cc": 3.0, "nue_cc": 1.0, "nc": 1.0, "eas": 8.0}
 """Kinds before the trigger: muons trigger less often than cascades, so they are drawn more."""
 REGRESSION_MIX = {"numu_cc": 4.0, "nue_cc": 1.0, "nc": 1.0, "eas": 1.0}
 """The regression learns mostly from neutrino tracks, where the angular target is set."""
-NEUTRINO_KINDS = ("numu_cc", "nue_cc", "nc")
 SAMPLES = {  # name: (events, seed, conditions, mix)
     "train": (40_000, 101, Conditions(), MIX),
     "train_regression": (100_000, 707, Conditions(), REGRESSION_MIX),

@@ -251,7 +251,7 @@ def _reconstruct_event(x, y, z, t, q, keep, result) -> None:
     chi2_of = np.full(starts.shape[0], np.inf)
     for s in range(starts.shape[0]):
         _start(params, starts[s, 0], starts[s, 1], xm, ym, zm, tm, x, y, z, t, keep, residual)
-        chi2_of[s], hits_of[s] = _fit_with_reselection(params, x, y, z, t, keep, use, residual, covariance)
+        chi2_of[s], hits_of[s] = _fit_with_reselection(params, x, y, z, t, keep, use, residual, covariance, True, np.inf)
         fitted[s] = params
     # Among the starts that keep nearly as many hits as the best one, the best chi2: late
     # light of stochastic losses lets a wrong track collect hits, not fit them well.
@@ -261,7 +261,7 @@ def _reconstruct_event(x, y, z, t, q, keep, result) -> None:
             best = s
     params[:] = fitted[best]
     chi2, n_use = _fit_with_reselection(params, x, y, z, t, np.ones(n, dtype=np.bool_), use, residual, covariance,
-                                        chi2_of[best])  # refine with the hits of the whole event
+                                        False, chi2_of[best])  # refine with the hits of the whole event
     if n_use < MIN_TRACK_HITS:
         return
     _finish(params, covariance, chi2, n_use, result)
@@ -278,11 +278,11 @@ def _start(params, zenith, azimuth, xm, ym, zm, tm, x, y, z, t, keep, residual) 
 
 
 @numba.njit(cache=True)
-def _fit_with_reselection(params, x, y, z, t, candidates, use, residual, covariance, chi2=np.inf):
-    """Fit on the ``candidates`` (when ``chi2`` is inf, first on all of them), then
-    ``RESELECTIONS`` times on those in the residual window; returns chi2/ndf and the hits
-    used (``use``)."""
-    if chi2 == np.inf:
+def _fit_with_reselection(params, x, y, z, t, candidates, use, residual, covariance, fit_first, chi2):
+    """Fit ``RESELECTIONS`` times on the ``candidates`` in the residual window, first on
+    all of them when ``fit_first`` (else ``chi2`` is the fit's so far); returns chi2/ndf
+    and the hits used (``use``)."""
+    if fit_first:
         use[:] = candidates
         chi2 = _fit_track(x, y, z, t, use, params, covariance)
     hits = 0
@@ -330,7 +330,7 @@ def _refit_event(x, y, z, t, keep, zenith, azimuth, result) -> None:
     use = np.empty(n, dtype=np.bool_)
     covariance = np.zeros((6, 6))
     _start(params, zenith, azimuth, xm / n_keep, ym / n_keep, zm / n_keep, tm / n_keep, x, y, z, t, keep, residual)
-    chi2, n_use = _fit_with_reselection(params, x, y, z, t, keep, use, residual, covariance)
+    chi2, n_use = _fit_with_reselection(params, x, y, z, t, keep, use, residual, covariance, True, np.inf)
     if n_use >= MIN_TRACK_HITS:
         _finish(params, covariance, chi2, n_use, result)
 

@@ -24,6 +24,7 @@ from .rejection import efficiency_at_rejection, rejection_at_efficiency
 from .resolution import direction_report, energy_report, signal_hits
 
 BACKGROUND_KINDS = ("eas", "noise")
+"""Event kinds that are not signal; neutrino hits are those of ``NEUTRINO_KINDS``."""
 NEUTRINO_KINDS = ("numu_cc", "nue_cc", "nc")
 TRUTH_COLUMNS = ("true_zenith", "true_azimuth", "true_energy")
 DIRECTION_COLUMNS = ("reco_zenith", "reco_azimuth", "reco_angle_sigma")
@@ -61,7 +62,7 @@ def compare_with_baseline(truth_path: str | Path, reco_path: str | Path, plots: 
     for batch in read_events(truth_path):
         if "true_label" not in batch.hits or "true_kind" not in batch.events:
             raise EventFormatError(str(truth_path), "truth columns true_label and true_kind are needed to evaluate")
-        rows = np.array([by_id.get(int(i), -1) for i in batch.event_id])
+        rows = np.array([by_id.get(int(i), -1) for i in batch.event_id], dtype=np.int64)
         if np.any(rows < 0):
             raise EventFormatError(str(reco_path), "event missing from the reconstruction", column="event_id",
                                    event_id=int(batch.event_id[np.argmax(rows < 0)]))

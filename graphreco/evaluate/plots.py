@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .compare import NEUTRINO_KINDS
 from .metrics import precision_recall, roc_curve
 from .resolution import angular_error
 
-NEUTRINO_KINDS = ("numu_cc", "nue_cc", "nc")
 HIT_BINS = np.array([1, 6, 10, 15, 20, 30, 45, 70, 100, 1000])
 
 
@@ -100,7 +100,7 @@ def draw_comparison(c: dict[str, np.ndarray], folder: Path) -> list[Path]:
 
     if "gnn_reco_log10_energy" in c:
         for kind in NEUTRINO_KINDS:
-            mask = c["kind"] == kind
+            mask = (c["kind"] == kind) & np.isfinite(c["gnn_reco_log10_energy"])
             if mask.sum() < 10:
                 continue
             figure, axis = plt.subplots(figsize=(5, 4))

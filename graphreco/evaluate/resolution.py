@@ -24,16 +24,22 @@ def signal_hits(offsets: np.ndarray, true_label: np.ndarray) -> np.ndarray:
     return np.bincount(np.repeat(np.arange(sizes.size), sizes), true_label > 0, minlength=sizes.size).astype(np.int64)
 
 
-def _unit(zenith: np.ndarray, azimuth: np.ndarray) -> np.ndarray:
+def unit_vectors(zenith: np.ndarray, azimuth: np.ndarray) -> np.ndarray:
+    """(n, 3) unit vectors pointing where the particle comes from (rad in)."""
     zenith, azimuth = np.asarray(zenith, dtype=np.float64), np.asarray(azimuth, dtype=np.float64)
-    return np.stack([np.sin(zenith) * np.cos(azimuth), np.sin(zenith) * np.sin(azimuth), np.cos(zenith)], axis=1)
+    sin_zenith = np.sin(zenith)
+    return np.stack([sin_zenith * np.cos(azimuth), sin_zenith * np.sin(azimuth), np.cos(zenith)], axis=1)
+
+
+def opening_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle (rad) between rows of two (n, 3) arrays of unit vectors."""
+    return np.arccos(np.clip(np.sum(a * b, axis=1), -1.0, 1.0))
 
 
 def angular_error(truth: dict, reco: dict) -> np.ndarray:
     """Angle between true and reconstructed directions (rad); NaN where not reconstructed."""
-    cosine = np.sum(_unit(truth["true_zenith"], truth["true_azimuth"])
-                    * _unit(reco["reco_zenith"], reco["reco_azimuth"]), axis=1)
-    return np.arccos(np.clip(cosine, -1.0, 1.0))
+    return opening_angle(unit_vectors(truth["true_zenith"], truth["true_azimuth"]),
+                         unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]))
 
 
 def _quantiles_deg(errors: np.ndarray) -> dict:

@@ -42,13 +42,17 @@ class EventBatch:
     def with_hits(self, keep: np.ndarray) -> EventBatch:
         """The same events holding only the hits where ``keep`` is true (per-hit arrays
         and offsets subset; ``record_batch`` stays the batch as read)."""
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != (self.n_hits,):
+            raise ValueError(f"keep has shape {keep.shape}, expected ({self.n_hits},)")
         kept_before = np.zeros(self.n_hits + 1, dtype=np.int64)
         np.cumsum(keep, out=kept_before[1:])
         return replace(self, offsets=kept_before[self.offsets],
                        hits={name: values[keep] for name, values in self.hits.items()})
 
     def slice(self, start: int, stop: int) -> EventBatch:
-        """Events ``start:stop`` of the batch (views, not copies; offsets rebased to 0)."""
+        """Events ``start:stop`` of the batch (hit and event columns are views; offsets
+        rebased to 0)."""
         first, last = int(self.offsets[start]), int(self.offsets[stop])
         return replace(self, event_id=self.event_id[start:stop], offsets=self.offsets[start:stop + 1] - first,
                        hits={name: values[first:last] for name, values in self.hits.items()},

@@ -38,6 +38,7 @@ from torch_geometric.data import Batch
 from .. import detectors
 from ..detectors.base import event_means
 from ..evaluate import ONE_SIGMA, calibration_scale
+from ..evaluate.resolution import opening_angle, unit_vectors
 from ..graph import build_graph
 from ..io import EventBatch
 from ..kernels import select_hits
@@ -47,22 +48,11 @@ from .inputs import StageInput
 from .likelihoods import CONTAINMENT, gaussian_nll, vmf_cone, vmf_nll
 
 MIN_SIGMA = 1e-3
+"""Smallest log10-energy uncertainty the head can report (keeps the likelihood finite)."""
 REFIT_HIT_EDGES = (10, 20)
 """Bins of hits used by the refit (< 10, 10-19, >= 20), each with its own cone scale: the
 covariance cone is too small for bright muons, whose stochastic losses the single-track
 time model misses, and too large for faint ones (one scale covered 0.55 and 0.77)."""
-"""Smallest log10-energy uncertainty the head can report (keeps the likelihood finite)."""
-
-
-def unit_vectors(zenith: np.ndarray, azimuth: np.ndarray) -> np.ndarray:
-    """(n, 3) unit vectors pointing where the particle comes from (rad in)."""
-    sin_zenith = np.sin(zenith)
-    return np.stack([sin_zenith * np.cos(azimuth), sin_zenith * np.sin(azimuth), np.cos(zenith)], axis=1)
-
-
-def opening_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle (rad) between rows of two (n, 3) arrays of unit vectors."""
-    return np.arccos(np.clip(np.sum(a * b, axis=1), -1.0, 1.0))
 
 
 def zenith_azimuth(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -214,7 +204,8 @@ class EnergyDirection(Stage):
                                     "energy": float(np.mean(np.abs(energy_error) <= sigma))}}
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Per-hit and per-event output columns for a batch; events without hits get NaN."""
-        columns, _, _ = self.estimates(self.input_graph(inputs))
-        empty = inputs.batch.hits_per_event == 0
+        """Per-hit and per-event output columns for a batch; events without (kept) hits get NaN."""
+        graph = self.input_graph(inputs)
+        columns, _, _ = self.estimates(graph)
+        empty = np.diff(graph.ptr.numpy()) == 0  # no hits, or none kept (min_hits 0)
         return {}, {name: np.where(empty, np.nan, values).astype(np.float32) for name, values in columns.items()}

@@ -10,7 +10,8 @@ from graphreco.evaluate import coverage
 from graphreco.evaluate.resolution import angular_error, signal_hits
 from graphreco.io import EventFormatError, event_table, read_events, write_events
 from graphreco.stages import EnergyDirection, StageInput
-from graphreco.stages.energy_direction import unit_vectors, zenith_azimuth
+from graphreco.evaluate.resolution import unit_vectors
+from graphreco.stages.energy_direction import zenith_azimuth
 from graphreco.training import load_graphs
 
 DETECTOR = detectors.get("baikal-gvd")
