@@ -1,13 +1,17 @@
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from graphreco import detectors
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
 from graphreco.io import event_table, write_events
+from graphreco.pipeline import Pipeline
 from graphreco.stages import EnergyDirection
+from graphreco.trainer import upstream_of
 
 SMALL = {"model": {"hidden": 8, "layers": 1}, "training": {"epochs": 1, "batch_events": 50}}
 
@@ -73,3 +77,12 @@ def test_train_command_trains_a_chain_that_reconstructs(sample, capsys):
 def test_a_bad_config_is_refused_with_a_message_naming_the_problem(sample, capsys, config, message):
     assert main(["train", write_config(sample, **config)]) == EXIT_BAD_INPUT
     assert message in capsys.readouterr().err
+
+
+def test_upstream_holds_every_stage_needed_transitively():
+    def stage(reads, writes):
+        return SimpleNamespace(reads=reads, writes=writes)
+
+    chain = Pipeline(detectors.get("baikal-gvd"), {"a": stage((), ("x",)), "b": stage(("x",), ("y",)),
+                                                   "c": stage((), ("z",))})
+    assert list(upstream_of(stage(("y",), ()), chain).stages) == ["a", "b"]

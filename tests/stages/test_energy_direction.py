@@ -130,3 +130,11 @@ def test_training_on_a_nonphysical_truth_names_the_file_column_and_event(events_
     event_id = table.column("event_id").to_numpy()[7]
     with pytest.raises(EventFormatError, match=f"zero_energy.parquet, column 'true_energy', event_id {event_id}"):
         load_graphs(broken, 100, stage(), TruthHitScore())
+
+
+def test_events_left_without_kept_hits_get_nan(events_file):
+    batch = next(read_events(events_file, batch_size=20))
+    inputs = StageInput(batch, DETECTOR, None, {"hit_score": np.zeros(batch.n_hits, dtype=np.float32)})
+    with torch.inference_mode():
+        _, columns = stage(min_hits=0).outputs(inputs)
+    assert all(np.all(np.isnan(values)) for values in columns.values())
