@@ -16,10 +16,9 @@ from torch_geometric.data import Batch
 from . import detectors
 from .graph import build_graph
 from .io import EventFormatError, read_events
-from .pipeline import Pipeline
 from .domain import DomainCritic, reversal_weight
+from .pipeline import Pipeline
 from .stages import Stage, StageInput
-
 
 
 @dataclass(frozen=True)
@@ -145,8 +144,8 @@ def train(model: Stage, train_graphs: Sequence[Batch], val_graphs: Sequence[Batc
             torch.save(model.state_dict(), checkpoint_dir / "best.pt")
         else:
             state["stale"] += 1
-        torch.save({"model": model.state_dict(), **({"critic": critic.state_dict()} if critic else {}), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
-                    "state": json.dumps(state), "shuffle": json.dumps(rng.bit_generator.state),
+        torch.save({"model": model.state_dict(), **({"critic": critic.state_dict()} if critic else {}),
+                    "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(), "state": json.dumps(state), "shuffle": json.dumps(rng.bit_generator.state),
                     "config": json.dumps(asdict(config))}, last)
         log(json.dumps(entry))
     model.load_state_dict(torch.load(checkpoint_dir / "best.pt", weights_only=True))

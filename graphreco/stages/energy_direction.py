@@ -100,9 +100,11 @@ class EnergyDirection(Stage):
         """Graph of the selected hits of the batch; with ``refine`` it carries them as
         ``graph.selection`` (an EventBatch with their ``hit_track_score``) for the fit."""
         batch = inputs.batch
+        hits = {column.name: batch.hits[column.name] for column in inputs.detector.columns  # what graphs use
+                if column.per_hit and column.required}
         if self.config["refine"]:
-            batch = replace(batch, hits={**batch.hits, "hit_track_score": inputs.hit_columns["hit_track_score"]})
-        selection = batch.with_hits(select_hits(batch.offsets, inputs.hit_columns["hit_score"],
+            hits["hit_track_score"] = inputs.hit_columns["hit_track_score"]
+        selection = replace(batch, hits=hits).with_hits(select_hits(batch.offsets, inputs.hit_columns["hit_score"],
                                                 self.config["threshold"], self.config["min_hits"]))
         graph = build_graph(selection, inputs.detector)
         if self.config["refine"]:
