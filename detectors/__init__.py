@@ -9,9 +9,9 @@ import importlib
 import pkgutil
 from functools import cache
 
-from .base import Column, Detector, OneHot, Scaled, SimulatedEvents
+from .base import Column, Derived, Detector, OneHot, Scaled, SimulatedEvents
 
-__all__ = ["Column", "Detector", "OneHot", "Scaled", "SimulatedEvents", "available", "get"]
+__all__ = ["Column", "Derived", "Detector", "OneHot", "Scaled", "SimulatedEvents", "available", "get"]
 
 
 def available() -> list[str]:

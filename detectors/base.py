@@ -104,7 +104,27 @@ class OneHot:
         return (values[:, None] == np.asarray(self.categories)[None, :]).astype(np.float32)
 
 
-NodeFeature = Scaled | OneHot
+@dataclass(frozen=True)
+class Derived:
+    """Node features a detector computes from whole events, ``function(offsets, hits,
+    events) -> (n_hits, len(columns))`` already normalised: local shapes that need the
+    neighbourhood of every hit, like the pile-up density around a candidate."""
+
+    columns: tuple[str, ...]
+    function: Callable[[np.ndarray, HitColumns, HitColumns], np.ndarray]
+
+    @property
+    def width(self) -> int:
+        return len(self.columns)
+
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    def compute(self, offsets: np.ndarray, hits: HitColumns, events: HitColumns) -> np.ndarray:
+        return np.asarray(self.function(offsets, hits, events), dtype=np.float32).reshape(-1, self.width)
+
+
+NodeFeature = Scaled | OneHot | Derived
 
 
 @dataclass(frozen=True)

@@ -36,20 +36,34 @@ def _parse_mix(text: str) -> dict[str, float]:
 def _simulate(args: argparse.Namespace) -> dict:
     import time
 
-    from .detectors.baikal_gvd.simulation import Conditions, simulate_events
     from .io import event_table, write_events
+
+    start = time.perf_counter()
+    simulated = args.simulate(args)
+    seconds = time.perf_counter() - start
+    write_events(args.output, event_table(**vars(simulated)), simulated.detector)
+    summary = {"output": str(args.output), "events": int(simulated.event_id.size),
+               "hits": int(simulated.offsets[-1]),
+               "signal_hit_fraction": round(float(np.mean(simulated.hits["true_label"] > 0)), 3)}
+    if "true_kind" in simulated.events:
+        kinds, counts = np.unique(simulated.events["true_kind"].astype(str), return_counts=True)
+        summary["kinds"] = dict(zip(kinds.tolist(), counts.tolist()))
+    return summary | {"seconds": round(seconds, 2), "events_per_s": round(simulated.event_id.size / seconds, 1)}
+
+
+def _simulate_baikal_gvd(args: argparse.Namespace):
+    from .detectors.baikal_gvd.simulation import Conditions, simulate_events
 
     conditions = Conditions(noise_rate_hz=args.noise_rate_khz * 1e3, absorption_length=args.absorption_m,
                             time_offset_rms=args.time_offset_ns)
-    start = time.perf_counter()
-    simulated = simulate_events(args.events, seed=args.seed, mix=args.mix, conditions=conditions)
-    seconds = time.perf_counter() - start
-    write_events(args.output, event_table(**vars(simulated)), simulated.detector)
-    kinds, counts = np.unique(simulated.events["true_kind"].astype(str), return_counts=True)
-    return {"output": str(args.output), "events": int(simulated.event_id.size),
-            "hits": int(simulated.offsets[-1]), "kinds": dict(zip(kinds.tolist(), counts.tolist())),
-            "signal_hit_fraction": round(float(np.mean(simulated.hits["true_label"] > 0)), 3),
-            "seconds": round(seconds, 2), "events_per_s": round(simulated.event_id.size / seconds)}
+    return simulate_events(args.events, seed=args.seed, mix=args.mix, conditions=conditions)
+
+
+def _simulate_lhc_pf(args: argparse.Namespace):
+    from .detectors.lhc_pf.simulation import simulate_events
+
+    return simulate_events(args.events, seed=args.seed, process=args.process, mean_pileup=args.pileup,
+                           pool_size=args.pool_size, cache=args.cache)
 
 
 def _graphs(args: argparse.Namespace) -> dict:
@@ -126,19 +140,30 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("detectors", help="list the known detectors and their node features")
     listing.set_defaults(run=_detectors)
 
-    simulate = commands.add_parser("simulate", help="simulate triggered events with truth")
-    simulate.add_argument("detector", choices=["baikal-gvd"])
-    simulate.add_argument("--events", type=int, default=10_000, help="number of triggered events")
-    simulate.add_argument("--mix", type=_parse_mix, default=None,
-                          help="relative frequency of kinds before the trigger, e.g. numu_cc=1,eas=4 "
-                               "(kinds: numu_cc, nue_cc, nc, eas; default equal)")
-    simulate.add_argument("--noise-rate-khz", type=float, default=40.0, help="optical noise per module (kHz)")
-    simulate.add_argument("--absorption-m", type=float, default=22.0, help="absorption length of the water (m)")
-    simulate.add_argument("--time-offset-ns", type=float, default=0.0,
-                          help="rms of per-module time-calibration errors (ns)")
-    simulate.add_argument("--seed", type=int, default=0)
-    simulate.add_argument("-o", "--output", type=Path, required=True)
-    simulate.set_defaults(run=_simulate)
+    simulate = commands.add_parser("simulate", help="simulate events with truth")
+    simulators = simulate.add_subparsers(dest="detector", required=True)
+    baikal = simulators.add_parser("baikal-gvd", help="triggered readout windows of a Baikal-GVD cluster")
+    baikal.add_argument("--mix", type=_parse_mix, default=None,
+                        help="relative frequency of kinds before the trigger, e.g. numu_cc=1,eas=4 "
+                             "(kinds: numu_cc, nue_cc, nc, eas; default equal)")
+    baikal.add_argument("--noise-rate-khz", type=float, default=40.0, help="optical noise per module (kHz)")
+    baikal.add_argument("--absorption-m", type=float, default=22.0, help="absorption length of the water (m)")
+    baikal.add_argument("--time-offset-ns", type=float, default=0.0,
+                        help="rms of per-module time-calibration errors (ns)")
+    baikal.set_defaults(simulate=_simulate_baikal_gvd)
+    lhc = simulators.add_parser("lhc-pf", help="LHC bunch crossings with pile-up (needs the lhc extra: Pythia 8)")
+    lhc.add_argument("--process", default="znunu_jet", choices=["znunu_jet", "ttbar", "dijet"],
+                     help="hard process of the leading interaction")
+    lhc.add_argument("--pileup", type=float, default=140.0, help="mean number of pile-up interactions")
+    lhc.add_argument("--pool-size", type=int, default=10_000, help="minimum-bias interactions in the pile-up pool")
+    lhc.add_argument("--cache", type=Path, default=None,
+                     help="folder that keeps generated interactions for reuse (e.g. the same pool)")
+    lhc.set_defaults(simulate=_simulate_lhc_pf)
+    for simulator in (baikal, lhc):
+        simulator.add_argument("--events", type=int, default=10_000, help="number of events")
+        simulator.add_argument("--seed", type=int, default=0)
+        simulator.add_argument("-o", "--output", type=Path, required=True)
+        simulator.set_defaults(run=_simulate)
 
     graphs = commands.add_parser("graphs", help="read, validate and build graphs; print what was built and how fast")
     graphs.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")

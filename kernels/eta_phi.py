@@ -102,13 +102,15 @@ def _neighbours(offsets, eta, phi, width, slot_offsets, r2, cell, out, counts):
         k = width[e]
         if k == 0:  # counts start at zero
             continue
-        size = cell
-        if size <= 0.0:  # kNN: cells holding ~k hits on average over the event's area
-            eta_min, eta_max = np.inf, -np.inf
-            for m in range(first, first + n):
-                eta_min = min(eta_min, eta[m])
-                eta_max = max(eta_max, eta[m])
-            size = math.sqrt(max(eta_max - eta_min, 0.1) * TWO_PI * k / n)
+        # Cells holding ~k/4 hits on average over the event's area: the k nearest lie a
+        # few cells away, however dense the event; never larger than the radius.
+        eta_min, eta_max = np.inf, -np.inf
+        for m in range(first, first + n):
+            eta_min = min(eta_min, eta[m])
+            eta_max = max(eta_max, eta[m])
+        size = 0.5 * math.sqrt(max(eta_max - eta_min, 0.1) * TWO_PI * k / n)
+        if cell > 0.0:
+            size = min(size, cell)
         _grid_event(eta, phi, first, n, k, r2, size, out, counts, slot_offsets[e])
 
 

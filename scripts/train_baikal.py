@@ -65,7 +65,7 @@ VALIDATION_SAMPLE = {"hit_selection": "validation", "background_suppression": "v
                      "energy_direction": "validation_neutrino"}
 """The regression is calibrated on the events it is for: neutrinos (the validation
 sample's, without its atmospheric muons)."""
-STAGE_SETTINGS = {"hit_selection": {}, "background_suppression": {},
+STAGE_SETTINGS = {"hit_selection": {"hidden": 48, "layers": 3}, "background_suppression": {},
                   "energy_direction": {"hidden": 48, "layers": 4, "refine": True}}
 TEST_SAMPLES = ("test", "test_noise80khz", "test_absorption15m")
 
@@ -244,8 +244,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data/baikal-gvd"))
     parser.add_argument("--out", type=Path, default=Path("detectors/baikal_gvd/artifacts"),
                         help="pipeline folder (default: the one shipped with the package)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 when another job shares the cores)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     chosen = [name for name in args.stages.split(",") if name]
     unknown = set(chosen) - set(STAGE_ORDER)
     if unknown:

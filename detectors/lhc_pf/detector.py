@@ -5,23 +5,36 @@ for its local shape (Bertolini, Harris, Low, Tran, JHEP 10 (2014) 059, arXiv:140
 Features: log10 pT and energy (GeV), eta in units of the tracker acceptance 2.5, charge,
 the PF class, the track dz to the leading vertex (cm; NaN for neutrals set to 0, clipped at
 +-10 cm, where the beam-spot spread of ~4.5 cm puts nearly every pile-up vertex), the
-vertex association, and the number of reconstructed vertices (a pile-up density).
+vertex association, the number of reconstructed vertices (a pile-up density), and
+PUPPI's local shapes (``baselines.puppi_alphas``): alpha from charged leading-vertex
+neighbours and from all neighbours, and the PUPPI weight, so that the network starts from
+what PUPPI knows and learns what it misses.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..base import Column, Detector, OneHot, Scaled
+from ..base import Column, Derived, Detector, OneHot, Scaled
+from .baselines import puppi, puppi_alphas
 from graphreco.kernels import eta_phi_radius_graph
 
 CONE = 0.4
-MAX_NEIGHBOURS = 16
+MAX_NEIGHBOURS = 8
 PF_CLASSES = (211, 11, 13, 22, 130)
+ALPHA_SCALE = 10.0
+"""alpha = log(sum (pT/Delta R)^2 / GeV^2) spans about -1 to 17; 0 where no neighbour counts."""
+
+
+def pileup_shapes(offsets: np.ndarray, hits, events) -> np.ndarray:
+    """PUPPI's alpha (central and forward definitions, scaled by 1/10) and weight per candidate."""
+    alphas = puppi_alphas(offsets, hits)
+    return np.column_stack([alphas["central"] / ALPHA_SCALE, alphas["forward"] / ALPHA_SCALE,
+                            puppi(offsets, hits, events["npv"])])
 
 
 def build_edges(offsets: np.ndarray, hits) -> np.ndarray:
-    """Candidates of a crossing within Delta R < 0.4, the 16 nearest at most."""
+    """Candidates of a crossing within Delta R < 0.4, the 8 nearest at most."""
     return eta_phi_radius_graph(offsets, hits["eta"], hits["phi"], CONE, MAX_NEIGHBOURS)
 
 
@@ -47,6 +60,7 @@ DETECTOR = Detector(
         Scaled("dz", 10.0, fill_nan=0.0, clip=1.0),
         OneHot("pv_assoc", (-1, 0, 1)),
         Scaled("npv", 100.0, per_event=True),
+        Derived(("puppi_alpha_central", "puppi_alpha_forward", "puppi_weight"), pileup_shapes),
     ),
     build_edges=build_edges,
     relative_features=(2,),

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from graphreco import detectors
-from graphreco.detectors import OneHot, Scaled
+from graphreco.detectors import Derived, OneHot, Scaled
 
 
 def test_every_folder_is_a_detector():
@@ -40,6 +40,15 @@ def test_one_hot_by_absolute_value():
     onehot = OneHot("pdg_id", (211, 22), absolute=True)
     out = onehot.compute(np.array([0, 3]), {"pdg_id": np.array([-211, 22, 130])}, {})
     np.testing.assert_array_equal(out, [[1, 0], [0, 1], [0, 0]])
+
+
+def test_derived_features_come_from_whole_events():
+    offsets = np.array([0, 2, 5])
+    per_event_rank = Derived(("rank",), lambda o, hits, events: np.concatenate(
+        [np.argsort(np.argsort(hits["q"][a:b])) for a, b in zip(o[:-1], o[1:])]))
+    out = per_event_rank.compute(offsets, {"q": np.array([5.0, 1.0, 3.0, 9.0, 0.0])}, {})
+    assert out.dtype == np.float32 and per_event_rank.names() == ["rank"]
+    np.testing.assert_array_equal(out[:, 0], [1, 0, 1, 2, 0])
 
 
 @pytest.mark.parametrize("name, hits, events", [
