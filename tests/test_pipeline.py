@@ -12,7 +12,7 @@ from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
 from graphreco.evaluate.resolution import angular_error
 from graphreco.io import event_table, read_events, write_events
-from graphreco.pipeline import Pipeline
+from graphreco.pipeline import Pipeline, _chunks
 
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory):
@@ -102,3 +102,10 @@ def test_an_input_without_events_gives_an_output_without_events(tmp_path, capsys
                  "baikal-gvd")
     assert main(["reconstruct", str(empty), "-o", str(tmp_path / "out.parquet"), "--detector", "baikal-gvd"]) == 0
     assert pq.read_table(tmp_path / "out.parquet").num_rows == 0
+
+
+def test_chunks_bound_events_and_hits():
+    offsets = np.array([0, 5, 10, 30, 31, 32])
+    assert list(_chunks(offsets, 2, 12)) == [(0, 2), (2, 3), (3, 5)]  # the 20-hit event alone
+    assert list(_chunks(offsets, 1, 1000)) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
+    assert list(_chunks(np.array([0]), 2, 12)) == [(0, 0)]
