@@ -18,7 +18,7 @@ import numpy as np
 
 from .metrics import roc_curve
 from .pileup import POPULATIONS, efficiency_at_background, working_point
-from .plots import _pyplot
+from .plots import FigureFolder
 
 BACKGROUND_GRID = np.geomspace(1e-3, 1.0, 300)
 """Background efficiencies at which a ROC curve is drawn (it has a point per distinct score)."""
@@ -29,17 +29,8 @@ def draw_pileup_comparison(labels: np.ndarray, pt: np.ndarray, charge: np.ndarra
     """Draw the ROC curves of ``scores`` (one per candidate, labels 1 = leading
     interaction, pT in GeV) and, when ``jets`` (a ``jet_report``) is given, the jet pT
     response; returns the files written to ``folder``."""
-    plt = _pyplot()
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-
-    def save(figure, name: str) -> None:
-        figure.tight_layout()
-        figure.savefig(folder / name, dpi=110)
-        plt.close(figure)
-        written.append(folder / name)
-
+    output = FigureFolder(folder)
+    plt, save = output.plt, output.save
     labels = np.asarray(labels) == 1
     colours = {name: f"C{index}" for index, name in enumerate(scores)}
     markers = {name: "osD^v"[index % 5] for index, name in enumerate(scores)}   # open, so coinciding points show
@@ -83,4 +74,4 @@ def draw_pileup_comparison(labels: np.ndarray, pt: np.ndarray, charge: np.ndarra
         axis.title.set_fontsize(8)
         axis.legend(fontsize=8)
         save(figure, "jet_response.png")
-    return written
+    return output.written

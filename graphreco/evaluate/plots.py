@@ -37,6 +37,23 @@ def _pyplot():
     return plt
 
 
+class FigureFolder:
+    """Where a comparison's PNGs go: ``save`` writes and closes a figure, ``written``
+    lists the files."""
+
+    def __init__(self, folder: Path):
+        self.plt = _pyplot()
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.written: list[Path] = []
+
+    def save(self, figure, name: str) -> None:
+        figure.tight_layout()
+        figure.savefig(self.folder / name, dpi=110)
+        self.plt.close(figure)
+        self.written.append(self.folder / name)
+
+
 def _errors_deg(c: dict, method: str, mask: np.ndarray) -> np.ndarray:
     truth = {name: c[name][mask] for name in ("true_zenith", "true_azimuth")}
     reco = {name: c[f"{method}_{name}"][mask] for name in ("reco_zenith", "reco_azimuth")}
@@ -45,16 +62,8 @@ def _errors_deg(c: dict, method: str, mask: np.ndarray) -> np.ndarray:
 
 def draw_comparison(c: dict[str, np.ndarray], folder: Path) -> list[Path]:
     """Draw every figure the columns ``c`` (from compare_with_baseline) allow; returns the files."""
-    plt = _pyplot()
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-
-    def save(figure, name: str) -> None:
-        figure.tight_layout()
-        figure.savefig(folder / name, dpi=110)
-        plt.close(figure)
-        written.append(folder / name)
-
+    figures = FigureFolder(folder)
+    plt, save = figures.plt, figures.save
     neutrino_hits = np.isin(c["hit_kind"], NEUTRINO_KINDS)
     if "gnn_hit" in c and neutrino_hits.any():
         figure, axis = plt.subplots(figsize=(5, 4))
@@ -127,4 +136,4 @@ def draw_comparison(c: dict[str, np.ndarray], folder: Path) -> list[Path]:
         axis.set(xlabel="error / reported uncertainty", ylabel="density", title="Uncertainty coverage (target 0.68)")
         axis.legend(fontsize=8)
         save(figure, "pulls.png")
-    return written
+    return figures.written
