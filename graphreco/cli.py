@@ -133,6 +133,26 @@ def _detectors(args: argparse.Namespace) -> dict:
                    "node_features": detectors.get(name).feature_names} for name in detectors.available()}
 
 
+def _export(args: argparse.Namespace) -> dict:
+    from .export import export_pipeline, verify_export
+    from .io import read_events
+    from .pipeline import Pipeline
+
+    pipeline = Pipeline.load(args.pipeline) if args.pipeline else Pipeline.shipped(args.detector)
+    batch = None
+    if args.events is not None:
+        batch = next(read_events(args.events, detector=pipeline.detector.name, batch_size=args.batch_events), None)
+        if batch is None:
+            raise FileNotFoundError(f"{args.events}: holds no events to check the export on")
+    manifest = export_pipeline(pipeline, args.output, torchscript=args.torchscript)
+    files = [str(args.output / name) for stage in manifest["stages"] for name in stage["files"].values()]
+    result = {"detector": pipeline.detector.name, "output": str(args.output),
+              "files": [*files, str(args.output / "manifest.json")]}
+    if batch is None:
+        return result | {"parity": None, "timings": None, "note": "give --events FILE to check parity and time"}
+    return result | verify_export(pipeline, args.output, batch, repeats=args.repeats)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphreco", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -194,6 +214,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("reco", type=Path, help="the output of graphreco reconstruct")
     evaluate.add_argument("--plots", type=Path, help="also draw the figures as PNG into this folder (needs matplotlib)")
     evaluate.set_defaults(run=_evaluate)
+
+    export = commands.add_parser("export", help="export the stages of a trained pipeline to ONNX (needs the export extra)",
+                                 description="Write <stage>.onnx (inputs x, edge_index, batch) and manifest.json; "
+                                             "with --events also check them against torch and time both, one thread.")
+    exported = export.add_mutually_exclusive_group(required=True)
+    exported.add_argument("--detector", help="export the pipeline shipped with this detector")
+    exported.add_argument("--pipeline", type=Path, help="export the pipeline in this folder")
+    export.add_argument("-o", "--output", type=Path, required=True, help="folder for the exported files")
+    export.add_argument("--events", type=Path, help="event file whose first --batch-events events check parity and speed")
+    export.add_argument("--batch-events", type=int, default=512, help="events to check on (default: a pipeline chunk)")
+    export.add_argument("--repeats", type=int, default=5, help="timed runs per stage and runtime (the median counts)")
+    export.add_argument("--torchscript", action="store_true", help="also write <stage>.torchscript.pt (torch.jit.script)")
+    export.set_defaults(run=_export)
     return parser
 
 

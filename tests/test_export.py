@@ -1,0 +1,168 @@
+"""ONNX export of the shipped stages: onnxruntime against torch on batches other than the
+one traced on, events without hits, graphs without edges, TorchScript, the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from graphreco.artifacts import ArtifactError  # noqa: E402
+from graphreco.cli import main  # noqa: E402
+from graphreco.detectors.baikal_gvd.simulation import simulate_events  # noqa: E402
+from graphreco.export import (EXPORTS, INPUTS, example_graph, export_pipeline, export_stage, onnx_session, parity,  # noqa: E402
+                              run_onnx, script_stage, single_thread, stage_graphs, torch_outputs)
+from graphreco.graph import build_graph  # noqa: E402
+from graphreco.io import event_table, read_events, write_events  # noqa: E402
+from graphreco.pipeline import Pipeline  # noqa: E402
+
+TRACED, CHECKED = 5, 25
+"""The stages are traced on the first TRACED events of a batch and checked on the CHECKED after."""
+
+
+def lhc_crossings(n_events: int, seed: int = 0) -> dict:
+    """Small synthetic crossings: soft pile-up everywhere, a 5-candidate jet per crossing."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(80, 160, n_events)
+    n = int(sizes.sum())
+    label, pt = np.zeros(n, np.int8), rng.exponential(0.7, n).astype(np.float32) + 0.3
+    eta, phi = rng.uniform(-4, 4, n).astype(np.float32), rng.uniform(-np.pi, np.pi, n).astype(np.float32)
+    for start in np.concatenate([[0], np.cumsum(sizes)[:-1]]):
+        jet = slice(start, start + 5)
+        label[jet], pt[jet] = 1, rng.uniform(10, 40, 5)
+        eta[jet], phi[jet] = rng.normal(0.5, 0.1, 5), rng.normal(1.0, 0.1, 5)
+    charge = rng.choice(np.array([-1, 0, 1], np.int8), n)
+    return {"detector": "lhc-pf", "event_id": np.arange(n_events, dtype=np.int64),
+            "offsets": np.concatenate([[0], np.cumsum(sizes)]),
+            "hits": {"pt": pt, "eta": eta, "phi": phi, "energy": (pt * np.cosh(eta)).astype(np.float32),
+                     "charge": charge, "pdg_id": np.where(charge == 0, 22, 211 * charge.astype(np.int32)).astype(np.int32),
+                     "dz": np.where(charge == 0, np.nan, rng.normal(0, 1, n)).astype(np.float32),
+                     "pv_assoc": np.where(charge == 0, 0, np.where(label == 1, 1, -1)).astype(np.int8),
+                     "true_label": label},
+            "events": {"npv": np.full(n_events, 40, np.int32), "true_npu": np.full(n_events, 50, np.int32)}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """numba and torch on one thread: on a busy machine the idle OpenMP workers of numba's
+    kernels spin and slow the torch ops after them down a hundredfold."""
+    with single_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def baikal_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("export") / "baikal.parquet"
+    write_events(path, event_table(**vars(simulate_events(200, seed=5))), "baikal-gvd")
+    return path
+
+
+@pytest.fixture(scope="module")
+def lhc_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("export") / "lhc.parquet"
+    write_events(path, event_table(**lhc_crossings(TRACED + 8)), "lhc-pf")
+    return path
+
+
+@pytest.fixture(scope="module", params=["baikal-gvd", "lhc-pf"])
+def exported(request, tmp_path_factory):
+    """(pipeline, events, folder of its export traced on the first TRACED events)."""
+    try:
+        pipeline = Pipeline.shipped(request.param)  # loaded afresh: the LHC artifact may be retrained
+    except ArtifactError as error:
+        pytest.skip(str(error))
+    events_file = request.getfixturevalue("baikal_file" if request.param == "baikal-gvd" else "lhc_file")
+    batch = next(read_events(events_file))
+    folder = tmp_path_factory.mktemp(request.param)
+    export_pipeline(pipeline, folder, example=batch.slice(0, TRACED))
+    return pipeline, batch, folder
+
+
+def checked_events(batch):
+    return batch.slice(TRACED, min(TRACED + CHECKED, batch.n_events))
+
+
+def test_onnxruntime_matches_torch_on_another_batch(exported):
+    pipeline, batch, folder = exported
+    traced, checked = stage_graphs(pipeline, batch.slice(0, TRACED)), stage_graphs(pipeline, checked_events(batch))
+    for name, stage in pipeline.stages.items():
+        assert checked[name].x.shape[0] != traced[name].x.shape[0]  # other nodes, edges, events
+        assert checked[name].num_graphs != traced[name].num_graphs
+        found = parity(stage, onnx_session(folder / f"{name}.onnx"), checked[name])
+        assert found["max_abs_diff"] <= 1e-5, (name, found)  # the pure-torch path the graph reproduces
+        assert found["max_scaled_diff_fused"] <= 1e-4, (name, found)  # the fused kernel sums in another order
+
+
+def test_the_manifest_and_the_files_name_inputs_outputs_and_what_stays_outside(exported):
+    pipeline, _, folder = exported
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["detector"] == pipeline.detector.name and manifest["opset"] >= 17
+    assert [entry["stage"] for entry in manifest["stages"]] == list(pipeline.stages)
+    for entry, stage in zip(manifest["stages"], pipeline.stages.values()):
+        session = onnx_session(folder / entry["files"]["onnx"])
+        inputs = {value.name: value for value in session.get_inputs()}
+        assert list(inputs) == list(INPUTS)
+        assert inputs["x"].shape == ["nodes", stage.config["n_features"]] and inputs["x"].type == "tensor(float)"
+        assert inputs["edge_index"].shape == [2, "edges"] and inputs["batch"].shape == ["nodes"]
+        (output,) = session.get_outputs()
+        assert [output.name] == list(entry["outputs"]) and output.shape == entry["outputs"][output.name]["shape"]
+        assert entry["outside_onnx"] and entry["inputs"]["x"]["features"] == pipeline.detector.feature_names
+    if "energy_direction" in pipeline.stages:
+        outside = " ".join(manifest["stages"][-1]["outside_onnx"])
+        assert "track fit" in outside and "angle_scale" in outside and "hit_score >= threshold" in outside
+
+
+def test_events_without_hits_and_graphs_without_edges(exported):
+    pipeline, batch, folder = exported
+    checked = checked_events(batch)
+    keep = np.ones(checked.n_hits, dtype=bool)
+    for event in (1, checked.n_events - 1):  # one inside the batch, one at its end
+        keep[checked.offsets[event]:checked.offsets[event + 1]] = False
+    emptied = checked.with_hits(keep)
+    graphs = stage_graphs(pipeline, emptied)
+    for name, stage in pipeline.stages.items():
+        session, graph = onnx_session(folder / f"{name}.onnx"), graphs[name]
+        assert parity(stage, session, graph)["max_abs_diff"] <= 1e-5
+        output = run_onnx(session, graph)
+        assert output.shape == torch_outputs(stage, graph).shape
+        if EXPORTS[name].axis == "events":  # the inner empty event has its row, the last one NaN
+            assert np.all(np.isnan(output[-1])) and np.all(np.isfinite(output[:-1]))
+        graph.edge_index = graph.edge_index[:, :0]
+        assert parity(stage, session, graph)["max_abs_diff"] <= 1e-5
+        nothing = build_graph(emptied.slice(1, 2), pipeline.detector)  # one event, no hits
+        assert run_onnx(session, nothing).shape == torch_outputs(stage, nothing).shape
+
+
+def test_tracing_needs_an_example_with_edges(exported):
+    pipeline, _, folder = exported
+    stage = next(iter(pipeline.stages.values()))
+    example = example_graph(stage.config["n_features"])
+    example.edge_index = example.edge_index[:, :0]
+    with pytest.raises(ValueError, match="no edges"):
+        export_stage(stage, folder / "refused.onnx", example)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+def test_torchscript_modules_match_the_onnx_graphs(exported, tmp_path):
+    pipeline, batch, folder = exported
+    graphs = stage_graphs(pipeline, checked_events(batch))
+    for name, stage in pipeline.stages.items():
+        script_stage(stage).save(str(tmp_path / f"{name}.pt"))
+        module, graph = torch.jit.load(str(tmp_path / f"{name}.pt")), graphs[name]
+        with torch.no_grad():
+            scripted = module(graph.x, graph.edge_index, graph.batch).numpy()
+        onnx = run_onnx(onnx_session(folder / f"{name}.onnx"), graph)[:scripted.shape[0]]
+        assert np.abs(scripted - onnx).max() <= 1e-5
+
+
+def test_the_export_command_prints_files_parity_and_timings(baikal_file, tmp_path, capsys):
+    assert main(["export", "--detector", "baikal-gvd", "-o", str(tmp_path / "onnx"), "--events", str(baikal_file),
+                 "--batch-events", "20", "--repeats", "1", "--torchscript"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    stages = ["hit_selection", "background_suppression", "energy_direction"]
+    assert all((tmp_path / "onnx" / f"{name}.{kind}").exists() for name in stages for kind in ("onnx", "torchscript.pt"))
+    assert list(report["parity"]) == stages and all(p["max_abs_diff"] <= 1e-5 for p in report["parity"].values())
+    assert all(t["events"] == 20 and t["events_per_s"]["onnxruntime"] > 0 for t in report["timings"].values())
