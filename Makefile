@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench bench-pipeline clean
+.PHONY: setup demo test bench bench-pipeline bench-lhc clean
 
 setup: $(STAMP)
 
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml setup.py Makefile
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-build-isolation torch-scatter
-	$(BIN)/python -m pip install -q -e ".[test,plots,lhc]"
+	$(BIN)/python -m pip install -q -e ".[test,plots,lhc,export]"
 	touch $(STAMP)
 
 demo: setup
@@ -25,6 +25,9 @@ demo: setup
 	$(BIN)/graphreco graphs data/demo-baikal-gvd.parquet
 	$(BIN)/graphreco reconstruct --detector baikal-gvd data/demo-baikal-gvd.parquet -o data/demo-baikal-gvd-reco.parquet
 	$(BIN)/graphreco evaluate data/demo-baikal-gvd.parquet data/demo-baikal-gvd-reco.parquet --plots data/demo-plots
+	$(BIN)/graphreco simulate lhc-pf --events 100 --pileup 140 --pool-size 3000 --seed 7 -o data/demo-lhc-pf.parquet
+	$(BIN)/graphreco reconstruct --detector lhc-pf data/demo-lhc-pf.parquet -o data/demo-lhc-pf-reco.parquet
+	$(BIN)/graphreco evaluate data/demo-lhc-pf.parquet data/demo-lhc-pf-reco.parquet --plots data/demo-plots-lhc-pf
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -37,6 +40,12 @@ bench-pipeline: setup
 	test -f data/bench-baikal-gvd.parquet || $(BIN)/graphreco simulate baikal-gvd --events 20000 --seed 303 \
 		--mix numu_cc=3,nue_cc=1,nc=1,eas=8 -o data/bench-baikal-gvd.parquet
 	$(BIN)/python scripts/bench_pipeline.py data/bench-baikal-gvd.parquet
+
+bench-lhc: setup
+	mkdir -p data
+	test -f data/bench-lhc-pf.parquet || $(BIN)/graphreco simulate lhc-pf --events 51 --pileup 140 --seed 21 \
+		-o data/bench-lhc-pf.parquet
+	$(BIN)/python scripts/bench_lhc_pf.py data/bench-lhc-pf.parquet
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

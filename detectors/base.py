@@ -42,7 +42,9 @@ def event_means(offsets: np.ndarray, values: np.ndarray) -> np.ndarray:
 class Scaled:
     """A node feature ``(f(value) - centre) / scale`` from one column.
 
-    ``f`` is the identity, or ``log10`` of the value clipped below at ``floor``.
+    ``f`` is the identity, ``log10`` of the value clipped below at ``floor``, or
+    ``asinh(value / asinh_width)`` for a signed quantity that matters on every scale
+    (linear within ``asinh_width`` of zero, logarithmic beyond).
     ``centre="event_mean"`` subtracts the event's mean, for quantities with an arbitrary
     per-event origin (hit times) or where translation invariance is wanted. NaN values
     become ``fill_nan`` (before scaling) when it is given; ``clip`` bounds the result.
@@ -53,6 +55,7 @@ class Scaled:
     scale: float
     centre: float | str = 0.0
     log10: bool = False
+    asinh_width: float | None = None
     floor: float = 1e-3
     fill_nan: float | None = None
     clip: float | None = None
@@ -60,7 +63,7 @@ class Scaled:
     width: int = field(default=1, init=False)
 
     def names(self) -> list[str]:
-        return [f"log10_{self.column}" if self.log10 else self.column]
+        return [f"log10_{self.column}" if self.log10 else f"asinh_{self.column}" if self.asinh_width else self.column]
 
     def compute(self, offsets: np.ndarray, hits: HitColumns, events: HitColumns) -> np.ndarray:
         sizes = np.diff(offsets)
@@ -71,6 +74,8 @@ class Scaled:
             values = np.where(np.isnan(values), np.float32(self.fill_nan), values)
         if self.log10:
             values = np.log10(np.maximum(values, np.float32(self.floor)))
+        elif self.asinh_width:
+            values = np.arcsinh(values / np.float32(self.asinh_width))
         if self.centre == "event_mean":
             values = values - np.repeat(event_means(offsets, values), sizes).astype(np.float32)
         elif self.centre:

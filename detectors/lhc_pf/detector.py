@@ -1,14 +1,15 @@
 """The LHC particle-flow definition: columns, node features and graph recipe.
 
-The graph joins candidates closer than Delta R = 0.4 in (eta, phi), the cone PUPPI uses
-for its local shape (Bertolini, Harris, Low, Tran, JHEP 10 (2014) 059, arXiv:1407.6013).
-Features: log10 pT and energy (GeV), eta in units of the tracker acceptance 2.5, charge,
-the PF class, the track dz to the leading vertex (cm; NaN for neutrals set to 0, clipped at
-+-10 cm, where the beam-spot spread of ~4.5 cm puts nearly every pile-up vertex), the
-vertex association, the number of reconstructed vertices (a pile-up density), and
-PUPPI's local shapes (``baselines.puppi_alphas``): alpha from charged leading-vertex
-neighbours and from all neighbours, and the PUPPI weight, so that the network starts from
-what PUPPI knows and learns what it misses.
+The graph joins each candidate to its 8 nearest within Delta R = 0.4 in (eta, phi), the
+cone PUPPI uses for its local shape (Bertolini, Harris, Low, Tran, JHEP 10 (2014) 059,
+arXiv:1407.6013). Features: log10 pT and energy (GeV), eta in units of the tracker
+acceptance 2.5, charge, the PF class, the track dz to the leading vertex (asinh of
+dz / 100 um, so that both the sub-millimetre separation from a merged pile-up vertex and
+the centimetres to the others count; NaN for neutrals set to 0), the vertex association,
+the number of reconstructed vertices (a pile-up density), and PUPPI's local shapes
+(``baselines.puppi_alphas``): alpha from charged leading-vertex neighbours and from all
+neighbours, and the PUPPI weight, so that the network starts from what PUPPI knows and
+learns what it misses.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from graphreco.kernels import eta_phi_radius_graph
 CONE = 0.4
 MAX_NEIGHBOURS = 8
 PF_CLASSES = (211, 11, 13, 22, 130)
+DZ_WIDTH = 0.01
+"""cm: dz enters as asinh(dz / 100 um), resolving both the ~0.1-1 mm that separate a
+leading-vertex track from one of a merged pile-up vertex (track z0 resolution 30 um to
+1 mm) and the centimetres to other vertices."""
+DZ_ASINH_SCALE = 8.0
+"""asinh(20 cm / 100 um) = 8.3: the feature stays within about +-1."""
 ALPHA_SCALE = 10.0
 """alpha = log(sum (pT/Delta R)^2 / GeV^2) spans about -1 to 17; 0 where no neighbour counts."""
 
@@ -57,7 +64,7 @@ DETECTOR = Detector(
         Scaled("eta", 2.5),
         Scaled("charge", 1.0),
         OneHot("pdg_id", PF_CLASSES, absolute=True),
-        Scaled("dz", 10.0, fill_nan=0.0, clip=1.0),
+        Scaled("dz", DZ_ASINH_SCALE, asinh_width=DZ_WIDTH, fill_nan=0.0),
         OneHot("pv_assoc", (-1, 0, 1)),
         Scaled("npv", 100.0, per_event=True),
         Derived(("puppi_alpha_central", "puppi_alpha_forward", "puppi_weight"), pileup_shapes),

@@ -212,7 +212,8 @@ def reconstruct(rng: np.random.Generator, particles: dict[str, np.ndarray], inte
                                                    | (p["pt"] >= REACHES_CALORIMETER_PT))
 
     t = np.flatnonzero(tracked)
-    pt = p["pt"][t] * (1 + rng.normal(size=t.size) * np.hypot(TRACK_PT_RESOLUTION[0], TRACK_PT_RESOLUTION[1] * p["pt"][t]))
+    pt_resolution = np.hypot(TRACK_PT_RESOLUTION[0], TRACK_PT_RESOLUTION[1] * p["pt"][t])
+    pt = p["pt"][t] * (1 + rng.normal(size=t.size) * pt_resolution)
     sigma_z = z0_resolution(p["pt"][t], p["eta"][t])
     track_z = interaction_z[p["interaction"][t]] + rng.normal(size=t.size) * sigma_z
     dz, association, npv = _reconstruct_vertices(p["crossing"][t], p["interaction"][t], track_z, sigma_z, pt,

@@ -32,6 +32,10 @@ def test_nan_fill_clip_and_event_broadcast():
     offsets = np.array([0, 1, 3])
     dz = Scaled("dz", 10.0, fill_nan=0.0, clip=1.0)
     np.testing.assert_allclose(dz.compute(offsets, {"dz": np.array([np.nan, 5.0, -40.0])}, {})[:, 0], [0, 0.5, -1])
+    asinh = Scaled("dz", 2.0, asinh_width=0.01, fill_nan=0.0)
+    np.testing.assert_allclose(asinh.compute(offsets, {"dz": np.array([np.nan, 0.01, -0.02])}, {})[:, 0],
+                               np.arcsinh([0.0, 1.0, -2.0]) / 2, rtol=1e-6)
+    assert asinh.names() == ["asinh_dz"]
     npv = Scaled("npv", 100.0, per_event=True)
     np.testing.assert_allclose(npv.compute(offsets, {}, {"npv": np.array([50, 140])})[:, 0], [0.5, 1.4, 1.4])
 
