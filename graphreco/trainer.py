@@ -109,6 +109,17 @@ def _read_config(path: Path) -> dict:
     return config
 
 
+def recalibrate_stage(model: Stage, validation_sources: Sequence, upstream: Pipeline,
+                      log: Callable[[str], None] = print) -> dict:
+    """Fix ``model``'s uncertainty calibration again on validation events (weights
+    unchanged), with ``upstream`` providing what it reads; returns what was measured."""
+    graphs = load_graphs(validation_sources, 512, model, upstream)
+    model.eval()
+    calibration = model.calibrate_on(graphs)
+    log(f"{type(model).__name__}: recalibrated on {sum(g.num_graphs for g in graphs)} events")
+    return calibration
+
+
 def train_from_config(path: str | Path, log: Callable[[str], None] = print) -> dict:
     """Train the stages a config asks for, in chain order; write the pipeline folder."""
     path = Path(path)

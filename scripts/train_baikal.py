@@ -17,7 +17,9 @@
    100,000 atmospheric-muon events for the rejection; directions: the chi-square track fit),
    writes the artifact (weights, config with checksum, metrics) and the pipeline.json
    into the shipped pipeline folder, and prints the metrics as JSON. ``--rescore``
-   measures the stages already there again, rewriting only their metrics.
+   measures the stages already there again, rewriting only their metrics;
+   ``--recalibrate`` also fixes their uncertainty calibration again on the validation
+   sample (with the upstream stages now in --out), weights unchanged.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from graphreco.evaluate.resolution import direction_report, energy_report, signa
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
 from graphreco.stages import StageInput
-from graphreco.trainer import new_stage, train_stage, upstream_of
+from graphreco.trainer import new_stage, recalibrate_stage, train_stage, upstream_of
 from graphreco.training import TrainConfig
 
 MIX = {"numu_cc": 3.0, "nue_cc": 1.0, "nc": 1.0, "eas": 8.0}
@@ -241,12 +243,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12, help="training epochs per stage (2 with --quick)")
     parser.add_argument("--rescore", action="store_true",
                         help="score the stages already in --out on the test samples again (no training)")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="with --rescore: calibrate the uncertainties again on the validation sample first")
     parser.add_argument("--data", type=Path, default=Path("data/baikal-gvd"))
     parser.add_argument("--out", type=Path, default=Path("detectors/baikal_gvd/artifacts"),
                         help="pipeline folder (default: the one shipped with the package)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (1 when another job shares the cores)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.recalibrate and not args.rescore:
+        raise SystemExit("--recalibrate goes with --rescore (training calibrates anyway)")
     chosen = [name for name in args.stages.split(",") if name]
     unknown = set(chosen) - set(STAGE_ORDER)
     if unknown:
@@ -265,13 +271,19 @@ def main() -> None:
         earlier = Pipeline(detector, {stage: others[stage] for stage in STAGE_ORDER[:STAGE_ORDER.index(name)]
                                       if stage in others})
         upstream = upstream_of(model, earlier)
+        if args.recalibrate:
+            calibration = recalibrate_stage(model, paths[VALIDATION_SAMPLE[name]], upstream)
         if not args.rescore:
             record = train_stage(model, detector, paths[TRAINING_SAMPLE[name]], paths[VALIDATION_SAMPLE[name]], upstream,
                                  config, args.data / "checkpoints" / name)
         full = Pipeline(detector, {stage: others.get(stage, model) for stage in STAGE_ORDER
                                    if stage == name or stage in others})
         metrics = score(name, Pipeline(detector, {**upstream.stages, name: model}), full, paths)
-        if args.rescore:
+        if args.recalibrate:
+            described = json.loads((args.out / name / "config.json").read_text())
+            kept = {key: value for key, value in described.items() if key not in ("stage", "model", "weights_sha256")}
+            save_stage(args.out / name, name, model, kept | {"calibration": calibration}, metrics)
+        elif args.rescore:
             (args.out / name / "metrics.json").write_text(json.dumps(metrics, indent=2))
         else:
             save_stage(args.out / name, name, model, {**record, **describe(specs, name)}, metrics)

@@ -20,10 +20,11 @@ of the right minimum, the fit the precise time-residual minimum; cascades keep t
 direction, for which a track hypothesis is wrong.
 
 The uncertainties are multiplied by scales fixed on a validation sample
-(``calibrate_on``: the GNN cone, the refit cone, and the energy sigma of cascade-like and
-of track-like events separately, since a muon's energy is measured far worse than a
-contained cascade's), so that their coverage there is exactly 68 % (1 sigma: 68.27 %). Directions are where the
-particle comes from (the event format's convention).
+(``calibrate_on``: the GNN cone and the energy sigma of cascade-like and of track-like
+events, and the refit cone, separately, since a muon's energy is measured far worse than a
+contained cascade's; each per bin of selected hits, since faint and bright events are
+misjudged in opposite directions), so that their coverage there is exactly 68 % (1 sigma:
+68.27 %). Directions are where the particle comes from (the event format's convention).
 """
 
 from __future__ import annotations
@@ -49,10 +50,15 @@ from .likelihoods import CONTAINMENT, gaussian_nll, vmf_cone, vmf_nll
 
 MIN_SIGMA = 1e-3
 """Smallest log10-energy uncertainty the head can report (keeps the likelihood finite)."""
-REFIT_HIT_EDGES = (10, 20)
-"""Bins of hits used by the refit (< 10, 10-19, >= 20), each with its own cone scale: the
-covariance cone is too small for bright muons, whose stochastic losses the single-track
-time model misses, and too large for faint ones (one scale covered 0.55 and 0.77)."""
+HIT_BIN_EDGES = (10, 20)
+"""Bins of selected hits (< 10, 10-19, >= 20), each with its own uncertainty scales: the
+refit's covariance cone is too small for bright muons, whose stochastic losses the
+single-track time model misses, and too large for faint ones (one scale covered 0.55 and
+0.77); the GNN cone of faint cascades was too small (0.47-0.55 with one scale)."""
+N_HIT_BINS = len(HIT_BIN_EDGES) + 1
+MIN_EVENTS_PER_BIN = 20
+"""A bin with fewer validation events takes its group's overall scale."""
+SCALES = ("angle_scale", "angle_scale_track", "refit_scale", "energy_scale", "energy_scale_track")
 
 
 def zenith_azimuth(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -69,15 +75,18 @@ class EnergyDirection(Stage):
     writes = ("reco_log10_energy", "reco_log10_energy_sigma", "reco_zenith", "reco_azimuth", "reco_angle_sigma")
 
     def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 48, layers: int = 3,
-                 threshold: float = 0.5, min_hits: int = 4, angle_scale: float = 1.0, energy_scale: float = 1.0,
-                 refine: bool = False, track_like: float = 0.5,
-                 refit_scale: tuple[float, ...] = (1.0,) * (len(REFIT_HIT_EDGES) + 1), energy_scale_track: float = 1.0):
+                 threshold: float = 0.5, min_hits: int = 4, refine: bool = False, track_like: float = 0.5,
+                 angle_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
+                 angle_scale_track: tuple[float, ...] = (1.0,) * N_HIT_BINS,
+                 refit_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
+                 energy_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
+                 energy_scale_track: tuple[float, ...] = (1.0,) * N_HIT_BINS):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features), "hidden": hidden,
-                       "layers": layers, "threshold": threshold, "min_hits": min_hits,
-                       "angle_scale": angle_scale, "energy_scale": energy_scale,
-                       "refine": refine, "track_like": track_like, "refit_scale": list(refit_scale),
-                       "energy_scale_track": energy_scale_track}
+                       "layers": layers, "threshold": threshold, "min_hits": min_hits, "refine": refine,
+                       "track_like": track_like, "angle_scale": list(angle_scale),
+                       "angle_scale_track": list(angle_scale_track), "refit_scale": list(refit_scale),
+                       "energy_scale": list(energy_scale), "energy_scale_track": list(energy_scale_track)}
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
         self.head = nn.Sequential(nn.Linear(2 * hidden + 1, 2 * hidden), nn.ReLU(), nn.Linear(2 * hidden, 5))
 
@@ -126,29 +135,31 @@ class EnergyDirection(Stage):
         return (vmf_nll(direction, graph.true_direction.to(direction.dtype))
                 + gaussian_nll(energy, sigma, graph.true_log10_energy.to(energy.dtype)))
 
-    def estimates(self, graph: Batch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """Output columns of a graph from ``input_graph``, uncertainties calibrated, and
-        which events are track-like and the brightness bin of those with a refined
-        direction (-1: not refined)."""
+    def estimates(self, graph: Batch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """Output columns of a graph from ``input_graph``, uncertainties calibrated; which
+        events are track-like, which were refined, and each event's bin of selected hits."""
         direction, energy, sigma = (tensor.double().numpy() for tensor in
                                     self.split(self(graph.x, graph.edge_index, graph.ptr)))
+        hit_bin = np.digitize(np.diff(graph.ptr.numpy()), HIT_BIN_EDGES)
+        scale = {name: np.asarray(self.config[name])[hit_bin] for name in SCALES}
         zenith, azimuth = zenith_azimuth(direction)
-        cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT) * self.config["angle_scale"]
-        track_like, refit_bin = np.zeros(zenith.size, dtype=bool), np.full(zenith.size, -1)
+        track_like, refined = np.zeros(zenith.size, dtype=bool), np.zeros(zenith.size, dtype=bool)
         if self.config["refine"]:
             track_like = event_means(graph.selection.offsets, graph.selection.hits["hit_track_score"]) >= \
                 self.config["track_like"]
-            zenith, azimuth, cone, refit_bin = self.refine(graph.selection, track_like, zenith, azimuth, cone)
-        sigma = sigma * np.where(track_like, self.config["energy_scale_track"], self.config["energy_scale"])
+        cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT) * \
+            np.where(track_like, scale["angle_scale_track"], scale["angle_scale"])
+        if self.config["refine"]:
+            zenith, azimuth, fit_cone, refined = self.refine(graph.selection, track_like, zenith, azimuth)
+            cone = np.where(refined, fit_cone * scale["refit_scale"], cone)
+        sigma = sigma * np.where(track_like, scale["energy_scale_track"], scale["energy_scale"])
         return ({"reco_log10_energy": energy, "reco_log10_energy_sigma": sigma, "reco_zenith": zenith,
-                 "reco_azimuth": azimuth, "reco_angle_sigma": np.minimum(cone, np.pi)}, track_like, refit_bin)
+                 "reco_azimuth": azimuth, "reco_angle_sigma": np.minimum(cone, np.pi)}, track_like, refined, hit_bin)
 
-    def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray, azimuth: np.ndarray,
-               cone: np.ndarray):
+    def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray, azimuth: np.ndarray):
         """Direction of the ``track_like`` events from the detector's track fit on the
-        selected hits, started at the GNN direction; their cone is the fit's, times
-        ``refit_scale`` of its bin of fitted hits. Returns zenith, azimuth, cone and the
-        bin of each refined event (-1 for the others)."""
+        selected hits, started at the GNN direction. Returns zenith, azimuth, the fit's
+        cone (NaN where not refined) and which events were refined."""
         detector = detectors.get(selection.detector)
         if detector.refine_direction is None:
             raise ValueError(f"{detector.name} has no direction fit to refine with; set refine to false")
@@ -159,48 +170,50 @@ class EnergyDirection(Stage):
                                         zenith[track_like], azimuth[track_like])
         refined = track_like.copy()
         refined[track_like] = np.isfinite(fit["reco_zenith"]) & np.isfinite(fit["fit_cone"])
-        zenith, azimuth, cone = zenith.copy(), azimuth.copy(), cone.copy()
+        zenith, azimuth, cone = zenith.copy(), azimuth.copy(), np.full(zenith.size, np.nan)
         done = refined[track_like]
         zenith[refined], azimuth[refined] = fit["reco_zenith"][done], fit["reco_azimuth"][done]
-        refit_bin = np.full(zenith.size, -1)
-        refit_bin[refined] = np.digitize(fit["fit_hits"][done], REFIT_HIT_EDGES)
-        cone[refined] = fit["fit_cone"][done] * np.asarray(self.config["refit_scale"])[refit_bin[refined]]
-        return zenith, azimuth, cone, refit_bin
+        cone[refined] = fit["fit_cone"][done]
+        return zenith, azimuth, cone, refined
 
     def calibrate_on(self, graphs: list[Batch]) -> dict:
         """Scale the uncertainties so that they cover exactly on ``graphs`` (a validation
-        sample from ``training_graph``), each in its own group of events: the GNN's 68 %
-        cone (unrefined events), the refit's cone (refined events, per bin of fitted
-        hits), the log10-energy sigma of cascade-like and of track-like events. Returns
-        the scales, the events per group and the coverage before scaling."""
-        bins = len(REFIT_HIT_EDGES) + 1
-        scales = {"angle_scale": 1.0, "energy_scale": 1.0, "energy_scale_track": 1.0}
-        self.config |= {**scales, "refit_scale": [1.0] * bins}
-        columns, track_like, refit_bin, angle, energy = [], [], [], [], []
+        sample from ``training_graph``), each group of events in each bin of selected
+        hits on its own: the GNN's 68 % cone (cascade-like, and track-like events the fit
+        did not refine), the refit's cone (refined events), the log10-energy sigma of
+        cascade-like and of track-like events. Returns
+        the scales, the events per group and bin, and the coverage before scaling."""
+        self.config |= {name: [1.0] * N_HIT_BINS for name in SCALES}
+        columns, track_like, refined, hit_bin, angle, energy = [], [], [], [], [], []
         with torch.inference_mode():
             for graph in graphs:
-                estimate, is_track_like, bin_of_refit = self.estimates(graph)
+                estimate, is_track_like, is_refined, bin_of_hits = self.estimates(graph)
                 columns.append(estimate)
                 track_like.append(is_track_like)
-                refit_bin.append(bin_of_refit)
+                refined.append(is_refined)
+                hit_bin.append(bin_of_hits)
                 angle.append(graph.true_direction.numpy())
                 energy.append(graph.true_log10_energy.numpy())
         reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
-        track_like, refit_bin = np.concatenate(track_like), np.concatenate(refit_bin)
-        refined = refit_bin >= 0
+        track_like, refined, hit_bin = np.concatenate(track_like), np.concatenate(refined), np.concatenate(hit_bin)
         angle_error = opening_angle(unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]), np.concatenate(angle))
         energy_error = reco["reco_log10_energy"] - np.concatenate(energy)
         cone, sigma = reco["reco_angle_sigma"], reco["reco_log10_energy_sigma"]
-        groups = {"angle_scale": (angle_error, cone, ~refined, CONTAINMENT),
+        groups = {"angle_scale": (angle_error, cone, ~refined & ~track_like, CONTAINMENT),
+                  "angle_scale_track": (angle_error, cone, ~refined & track_like, CONTAINMENT),
+                  "refit_scale": (angle_error, cone, refined, CONTAINMENT),
                   "energy_scale": (energy_error, sigma, ~track_like, ONE_SIGMA),
                   "energy_scale_track": (energy_error, sigma, track_like, ONE_SIGMA)}
+        scales, counts = {}, {}
         for name, (errors, uncertainty, members, target) in groups.items():
-            if members.any():
-                scales[name] = calibration_scale(errors[members], uncertainty[members], target)
-        scales["refit_scale"] = [calibration_scale(angle_error[refit_bin == b], cone[refit_bin == b], CONTAINMENT)
-                                 if np.any(refit_bin == b) else 1.0 for b in range(bins)]
+            overall = calibration_scale(errors[members], uncertainty[members], target) if members.any() else 1.0
+            counts[name] = [int(np.sum(members & (hit_bin == b))) for b in range(N_HIT_BINS)]
+            scales[name] = [calibration_scale(errors[members & (hit_bin == b)], uncertainty[members & (hit_bin == b)],
+                                              target) if counts[name][b] >= MIN_EVENTS_PER_BIN else overall
+                            for b in range(N_HIT_BINS)]
         self.config |= scales
-        return {**scales, "events": int(energy_error.size), "track_like_events": int(track_like.sum()),
+        return {**scales, "events_per_bin": counts, "hit_bin_edges": list(HIT_BIN_EDGES),
+                "events": int(energy_error.size), "track_like_events": int(track_like.sum()),
                 "refined_events": int(refined.sum()),
                 "coverage_before": {"angle": float(np.mean(angle_error <= cone)),
                                     "energy": float(np.mean(np.abs(energy_error) <= sigma))}}
@@ -208,6 +221,6 @@ class EnergyDirection(Stage):
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Per-hit and per-event output columns for a batch; events without (kept) hits get NaN."""
         graph = self.input_graph(inputs)
-        columns, _, _ = self.estimates(graph)
+        columns = self.estimates(graph)[0]
         empty = np.diff(graph.ptr.numpy()) == 0  # no hits, or none kept (min_hits 0)
         return {}, {name: np.where(empty, np.nan, values).astype(np.float32) for name, values in columns.items()}

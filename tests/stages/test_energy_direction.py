@@ -11,7 +11,7 @@ from graphreco.evaluate.resolution import angular_error, signal_hits
 from graphreco.io import EventFormatError, event_table, read_events, write_events
 from graphreco.stages import EnergyDirection, StageInput
 from graphreco.evaluate.resolution import unit_vectors
-from graphreco.stages.energy_direction import zenith_azimuth
+from graphreco.stages.energy_direction import MIN_EVENTS_PER_BIN, zenith_azimuth
 from graphreco.training import load_graphs
 
 DETECTOR = detectors.get("baikal-gvd")
@@ -75,15 +75,22 @@ def test_calibration_makes_the_validation_coverage_exact(events_file):
     graphs = load_graphs(events_file, 100, model, TruthHitScore())
     measured = model.calibrate_on(graphs)
     assert measured["events"] == 200 and model.config["angle_scale"] == measured["angle_scale"]
-    columns, truth = [], []
+    columns, truth, bins = [], [], []
     with torch.inference_mode():
         for graph in graphs:
             columns.append(model.estimates(graph)[0])
+            bins.append(model.estimates(graph)[3])
             truth.append(zenith_azimuth(graph.true_direction.numpy()))
     reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
     zenith, azimuth = (np.concatenate(a) for a in zip(*truth))
     errors = angular_error({"true_zenith": zenith, "true_azimuth": azimuth}, reco)
     assert coverage(errors, reco["reco_angle_sigma"]) == pytest.approx(0.68, abs=0.01)
+    bins = np.concatenate(bins)
+    for b, events in enumerate(measured["events_per_bin"]["angle_scale"]):  # every bin of selected hits covers
+        assert events == np.sum(bins == b)
+        if events >= MIN_EVENTS_PER_BIN:
+            in_bin = bins == b
+            assert coverage(errors[in_bin], reco["reco_angle_sigma"][in_bin]) == pytest.approx(0.68, abs=1.5 / events)
 
 
 def test_training_needs_the_truth_columns(events_file, tmp_path):
@@ -109,9 +116,8 @@ def test_refinement_fits_track_like_events_only_and_calibrates_their_cone(events
     inputs = StageInput(batch, DETECTOR, None)
     TruthHitScore().run(inputs)
     with torch.inference_mode():
-        columns, track_like, refit_bin = refining.estimates(refining.input_graph(inputs))
-        unrefined, _, _ = plain.estimates(plain.input_graph(inputs))
-    refined = refit_bin >= 0
+        columns, track_like, refined, _ = refining.estimates(refining.input_graph(inputs))
+        unrefined = plain.estimates(plain.input_graph(inputs))[0]
     kind = batch.events["true_kind"].astype(str)
     assert refined[kind == "numu_cc"].mean() > 0.5 and not refined[np.isin(kind, ("nue_cc", "nc"))].any()
     assert np.all(track_like[refined]) and measured["track_like_events"] >= measured["refined_events"]
