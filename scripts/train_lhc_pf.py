@@ -74,19 +74,6 @@ def score(pipeline: Pipeline, path: Path) -> dict:
                           np.concatenate(gnn))
 
 
-def summary(figures: dict) -> dict:
-    """The figures the targets name: AUCs (all candidates, neutrals above 1 GeV), jet pT
-    and mass resolutions and missing-pT resolution, per method."""
-    particles, physics = figures["particles"], figures["jets_and_met"]["methods"]
-    return {method: {"auc_all": particles["all"]["methods"][method].get("auc"),
-                     "auc_neutral_pt1": particles["neutral_pt1"]["methods"][method].get("auc"),
-                     "jet_pt_resolution": physics[method]["jets"]["response_resolution"],
-                     "jet_pt_response": physics[method]["jets"]["response_median"],
-                     "jet_mass_resolution_gev": physics[method]["jets"]["mass_resolution_gev"],
-                     "met_resolution_gev": physics[method]["met"]["resolution_gev"]}
-            for method in physics}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 %% of the samples and 1 epoch, for a smoke run")
@@ -109,7 +96,7 @@ def main() -> None:
                              config, args.data / "checkpoints" / STAGE)
     pipeline = Pipeline(detector, {STAGE: model})
     metrics = {name: score(pipeline, paths[name]) for name in TEST_SAMPLES}
-    metrics["summary"] = {name: summary(figures) for name, figures in metrics.items()}
+    metrics["summary"] = {name: figures["summary"] for name, figures in metrics.items()}
     if args.rescore:
         (args.out / STAGE / "metrics.json").write_text(json.dumps(metrics, indent=2))
     else:

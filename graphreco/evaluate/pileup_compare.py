@@ -38,12 +38,27 @@ def pileup_figures(offsets: np.ndarray, hits: dict[str, np.ndarray], events: dic
               "particles": particle_report(labels, hits["pt"], hits["charge"], scores),
               "jets_and_met": jet_report(offsets, hits["pt"], hits["eta"], hits["phi"], hits["energy"],
                                          hits["true_label"], weights)}
+    report = {"summary": summary(report), **report}
     if plots is not None:
         from .pileup_plots import draw_pileup_comparison
 
         report["plots"] = [str(path) for path in draw_pileup_comparison(
             labels, hits["pt"], hits["charge"], scores, report["jets_and_met"], Path(plots))]
     return report
+
+
+def summary(figures: dict) -> dict:
+    """Per method, the figures the pile-up targets name: AUC over all candidates and over
+    neutrals above 1 GeV (None for 0/1 methods), jet pT response and resolution, jet mass
+    and missing-pT resolutions (GeV)."""
+    particles, physics = figures["particles"], figures["jets_and_met"]["methods"]
+    return {method: {"auc_all": particles["all"].get("methods", {}).get(method, {}).get("auc"),
+                     "auc_neutral_pt1": particles["neutral_pt1"].get("methods", {}).get(method, {}).get("auc"),
+                     "jet_pt_response": physics[method]["jets"].get("response_median"),
+                     "jet_pt_resolution": physics[method]["jets"].get("response_resolution"),
+                     "jet_mass_resolution_gev": physics[method]["jets"].get("mass_resolution_gev"),
+                     "met_resolution_gev": physics[method]["met"].get("resolution_gev")}
+            for method in physics}
 
 
 def compare_pileup(truth_path: str | Path, reco_path: str | Path | None, plots: str | Path | None = None) -> dict:

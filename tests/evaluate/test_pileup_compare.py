@@ -1,6 +1,8 @@
 """graphreco evaluate on LHC crossings: the GNN's scores beside CHS, SoftKiller and PUPPI."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -56,6 +58,8 @@ def test_evaluate_scores_every_method_on_the_same_crossings(tmp_path, capsys):
     assert physics["gnn"]["jets"]["response_median"] == pytest.approx(1.0, abs=1e-6)
     assert physics["gnn"]["met"]["resolution_gev"] == pytest.approx(0.0, abs=1e-3)
     assert physics["chs"]["met"]["resolution_gev"] > 1.0  # CHS keeps every pile-up neutral
+    assert list(report)[0] == "summary" and report["summary"]["gnn"]["jet_pt_response"] == pytest.approx(1.0)
+    assert report["summary"]["puppi"]["auc_all"] == methods["puppi"]["auc"]
     assert all((tmp_path / "plots" / name).stat().st_size > 0 for name in ("pileup_roc.png", "jet_response.png"))
 
 
@@ -66,3 +70,16 @@ def test_a_reconstruction_with_too_few_scores_is_refused_naming_the_event(tmp_pa
     write_events(tmp_path / "reco.parquet", reco, "lhc-pf")
     assert main(["evaluate", str(tmp_path / "truth.parquet"), str(tmp_path / "reco.parquet")]) == EXIT_BAD_INPUT
     assert "hit_score" in capsys.readouterr().err
+
+
+def test_standard_output_is_json_although_fastjet_prints_a_banner(tmp_path):
+    crossings = synthetic_crossings(2)
+    write_events(tmp_path / "truth.parquet", event_table(**crossings), "lhc-pf")
+    offsets, label = crossings["offsets"], crossings["hits"]["true_label"]
+    reco = pa.table({"event_id": crossings["event_id"],
+                     "hit_score": [label[a:b].astype(np.float32) for a, b in zip(offsets[:-1], offsets[1:])]})
+    write_events(tmp_path / "reco.parquet", reco, "lhc-pf")
+    run = subprocess.run([sys.executable, "-m", "graphreco.cli", "evaluate", str(tmp_path / "truth.parquet"),
+                          str(tmp_path / "reco.parquet")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["crossings"] == 2
