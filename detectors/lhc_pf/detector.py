@@ -9,7 +9,8 @@ the centimetres to the others count; NaN for neutrals set to 0), the vertex asso
 the number of reconstructed vertices (a pile-up density), and PUPPI's local shapes
 (``baselines.puppi_alphas``): alpha from charged leading-vertex neighbours and from all
 neighbours, and the PUPPI weight, so that the network starts from what PUPPI knows and
-learns what it misses.
+learns what it misses; and the summed pT of leading-vertex tracks within Delta R 0.4 and
+0.8 (``cones``), the jet-scale context its nearest neighbours do not show.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..base import Column, Derived, Detector, OneHot, Scaled
 from .baselines import puppi, puppi_alphas
+from .cones import cone_pt_sums
 from graphreco.kernels import eta_phi_radius_graph
 
 CONE = 0.4
@@ -29,15 +31,24 @@ leading-vertex track from one of a merged pile-up vertex (track z0 resolution 30
 1 mm) and the centimetres to other vertices."""
 DZ_ASINH_SCALE = 8.0
 """asinh(20 cm / 100 um) = 8.3: the feature stays within about +-1."""
+JET_CONES = (0.4, 0.8)
+"""Delta R of the cones in which leading-vertex track pT is summed."""
+CONE_SUM_SCALE = 3.0
+"""log(1 + 20 GeV) = 3: a hard jet's tracks give about 1."""
 ALPHA_SCALE = 10.0
 """alpha = log(sum (pT/Delta R)^2 / GeV^2) spans about -1 to 17; 0 where no neighbour counts."""
 
 
 def pileup_shapes(offsets: np.ndarray, hits, events) -> np.ndarray:
-    """PUPPI's alpha (central and forward definitions, scaled by 1/10) and weight per candidate."""
+    """PUPPI's alpha (central and forward definitions, scaled by 1/10) and weight per
+    candidate, and the summed pT of leading-vertex tracks within Delta R 0.4 and 0.8
+    (log(1 + pT/GeV) / 3): the jet a candidate may sit in."""
     alphas = puppi_alphas(offsets, hits)
+    leading_tracks = (hits["charge"] != 0) & (hits["pv_assoc"] == 1)
+    cones = [np.log1p(cone_pt_sums(offsets, hits["pt"], hits["eta"], hits["phi"], leading_tracks, radius))
+             / CONE_SUM_SCALE for radius in JET_CONES]
     return np.column_stack([alphas["central"] / ALPHA_SCALE, alphas["forward"] / ALPHA_SCALE,
-                            puppi(offsets, hits, events["npv"])])
+                            puppi(offsets, hits, events["npv"]), *cones])
 
 
 def build_edges(offsets: np.ndarray, hits) -> np.ndarray:
@@ -67,7 +78,8 @@ DETECTOR = Detector(
         Scaled("dz", DZ_ASINH_SCALE, asinh_width=DZ_WIDTH, fill_nan=0.0),
         OneHot("pv_assoc", (-1, 0, 1)),
         Scaled("npv", 100.0, per_event=True),
-        Derived(("puppi_alpha_central", "puppi_alpha_forward", "puppi_weight"), pileup_shapes),
+        Derived(("puppi_alpha_central", "puppi_alpha_forward", "puppi_weight", "leading_track_pt_cone04",
+                 "leading_track_pt_cone08"), pileup_shapes),
     ),
     build_edges=build_edges,
     relative_features=(2,),
