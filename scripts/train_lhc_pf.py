@@ -26,7 +26,7 @@ import torch
 from graphreco import detectors
 from graphreco.artifacts import save_stage
 from graphreco.detectors.lhc_pf.simulation import simulate_events
-from graphreco.evaluate.pileup_compare import pileup_figures
+from graphreco.evaluate.pileup_compare import concatenated, pileup_figures
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
 from graphreco.trainer import new_stage, train_stage
@@ -61,17 +61,9 @@ def simulate_samples(folder: Path, scale: float) -> dict[str, Path]:
 
 def score(pipeline: Pipeline, path: Path) -> dict:
     """Every method's figures on the crossings of ``path``, the GNN run as in production."""
-    sizes, hits, events, gnn = [], [], [], []
-    for batch in read_events(path, batch_size=64):
-        columns, _ = pipeline.reconstruct(batch)
-        sizes.append(np.diff(batch.offsets))
-        hits.append(batch.hits)
-        events.append(batch.events)
-        gnn.append(columns["hit_score"])
-    offsets = np.concatenate([[0], np.cumsum(np.concatenate(sizes))])
-    return pileup_figures(offsets, {name: np.concatenate([h[name] for h in hits]) for name in hits[0]},
-                          {name: np.concatenate([e[name] for e in events]) for name in events[0]},
-                          np.concatenate(gnn))
+    batches = list(read_events(path, batch_size=64))
+    gnn = np.concatenate([pipeline.reconstruct(batch)[0]["hit_score"] for batch in batches])
+    return pileup_figures(*concatenated(batches), gnn)
 
 
 def main() -> None:

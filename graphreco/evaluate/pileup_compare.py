@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from ..detectors.lhc_pf.baselines import classical_scores
-from ..io import EventFormatError, read_events
+from ..io import EventBatch, EventFormatError, read_events
 from .jets import jet_report
 from .pileup import particle_report
 
@@ -61,25 +61,28 @@ def summary(figures: dict) -> dict:
             for method in physics}
 
 
+def concatenated(batches: list[EventBatch]) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One CSR view of several batches: offsets, hit columns and event columns."""
+    sizes = np.concatenate([np.diff(batch.offsets) for batch in batches])
+    return (np.concatenate([[0], np.cumsum(sizes)]),
+            {name: np.concatenate([batch.hits[name] for batch in batches]) for name in batches[0].hits},
+            {name: np.concatenate([batch.events[name] for batch in batches]) for name in batches[0].events})
+
+
 def compare_pileup(truth_path: str | Path, reco_path: str | Path | None, plots: str | Path | None = None) -> dict:
     """``pileup_figures`` of the crossings in ``truth_path`` (with ``true_label``), the GNN's
     scores read from the reconstruction ``reco_path`` (matched by ``event_id``)."""
-    reco = pq.read_table(reco_path, columns=["event_id", "hit_score"]) if reco_path is not None else None
-    rows = {int(i): n for n, i in enumerate(reco.column("event_id").to_numpy())} if reco is not None else {}
-    parts: dict[str, list[np.ndarray]] = {"sizes": [], "gnn": []}
-    hits: dict[str, list[np.ndarray]] = {}
-    events: dict[str, list[np.ndarray]] = {}
-    for batch in read_events(truth_path):
-        if "true_label" not in batch.hits:
-            raise EventFormatError(str(truth_path), "the truth column true_label is needed to evaluate")
-        for name, values in batch.hits.items():
-            hits.setdefault(name, []).append(values)
-        for name, values in batch.events.items():
-            events.setdefault(name, []).append(values)
-        parts["sizes"].append(np.diff(batch.offsets))
-        if reco is None:
-            continue
-        for event_id, size in zip(batch.event_id, np.diff(batch.offsets)):
+    batches = list(read_events(truth_path))
+    if not batches or "true_label" not in batches[0].hits:
+        raise EventFormatError(str(truth_path), "the truth column true_label is needed to evaluate")
+    offsets, hits, events = concatenated(batches)
+    gnn = None
+    if reco_path is not None:
+        reco = pq.read_table(reco_path, columns=["event_id", "hit_score"])
+        rows = {int(i): n for n, i in enumerate(reco.column("event_id").to_numpy())}
+        event_ids = np.concatenate([batch.event_id for batch in batches])
+        scores = []
+        for event_id, size in zip(event_ids, np.diff(offsets)):
             row = rows.get(int(event_id))
             if row is None:
                 raise EventFormatError(str(reco_path), "event missing from the reconstruction", column="event_id",
@@ -88,8 +91,6 @@ def compare_pileup(truth_path: str | Path, reco_path: str | Path | None, plots: 
             if score.size != size:
                 raise EventFormatError(str(reco_path), f"{score.size} scores for {size} candidates",
                                        column="hit_score", event_id=int(event_id))
-            parts["gnn"].append(score)
-    offsets = np.concatenate([[0], np.cumsum(np.concatenate(parts["sizes"]))])
-    return pileup_figures(offsets, {name: np.concatenate(v) for name, v in hits.items()},
-                          {name: np.concatenate(v) for name, v in events.items()},
-                          np.concatenate(parts["gnn"]) if parts["gnn"] else None, plots)
+            scores.append(score)
+        gnn = np.concatenate(scores)
+    return pileup_figures(offsets, hits, events, gnn, plots)
