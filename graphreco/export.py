@@ -6,8 +6,9 @@ n_nodes: the event of each node) in, the tensors of the stage's torch ``forward`
 
     hit_selection           logits      (n_nodes, n_classes)  class logits per hit
     background_suppression  logit       (n_events,)           signal logit per event
-    energy_direction        prediction  (n_events, 5)         direction vector (norm kappa),
+    energy_direction        prediction  (n_events, 5 or 8)    direction vector (norm kappa),
                                                               mean log10 E/GeV, raw sigma
+                                                              [, core offset (km), raw sigma]
 
 Nodes, edges and events are dynamic axes; events are counted as ``max(batch) + 1``, so an
 event without hits inside a batch gets the readout of an empty event (as in torch), but
@@ -71,7 +72,8 @@ EXPORTS = {
         (GRAPH, "event_score = sigmoid(logit) (BackgroundSuppression.event_score)")),
     "energy_direction": StageExport(
         "prediction", "events", "columns 0-2 direction vector (where the particle comes from; norm = vMF kappa), "
-                                "3 mean log10 E/GeV, 4 raw sigma",
+                                "3 mean log10 E/GeV, 4 raw sigma; with core: 5-6 core offset (km) from the "
+                                "selected hits' centroid, 7 its raw sigma",
         ("hit selection: the hits with hit_score >= threshold, at least min_hits per event (kernels.select_hits), "
          "and the graph built on them alone (EnergyDirection.input_graph)",
          "sigma = softplus(prediction[:, 4]) + 1e-3; zenith and azimuth of the direction vector; "
@@ -82,6 +84,9 @@ EXPORTS = {
          "with refine: the direction of track-like events refitted by the detector's classical track fit "
          "(Detector.refine_direction) on the selected hits, started at the GNN direction, its cone times "
          "refit_scale of its bin of fitted hits (EnergyDirection.refine)",
+         "with core: core = centroid of the selected hits + 1000 m * prediction[:, 5:7]; its 68 % circle "
+         "1000 m * (softplus(prediction[:, 7]) + 1e-3) * sqrt(-2 ln 0.32) times core_scale of its bin "
+         "(EnergyDirection.split_core, estimates)",
          "NaN for events without (selected) hits")),
 }
 """Stage name -> its ONNX output and the work that stays outside ONNX."""
@@ -309,7 +314,8 @@ def export_pipeline(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Pa
 
 def _describe(name: str, stage: Stage, detector: Detector, files: dict[str, str]) -> dict:
     spec = EXPORTS[name]
-    width = {"hit_selection": stage.config.get("n_classes"), "energy_direction": 5}.get(name)
+    width = {"hit_selection": stage.config.get("n_classes"),
+             "energy_direction": 8 if stage.config.get("core") else 5}.get(name)
     return {"stage": name, "files": files, "config": stage.config,
             "inputs": {"x": {"dtype": "float32", "shape": ["nodes", stage.config["n_features"]],
                              "features": detector.feature_names},

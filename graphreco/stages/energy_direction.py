@@ -9,7 +9,10 @@ number of kept hits) feeds two heads:
 - direction: a 3-vector whose direction is the mean and whose norm is kappa of a
   von Mises-Fisher distribution (loss ``vmf_nll``); ``reco_angle_sigma`` is the radius
   of its 68 % cone;
-- energy: mean and sigma of a Gaussian in log10 E/GeV (loss ``gaussian_nll``).
+- energy: mean and sigma of a Gaussian in log10 E/GeV (loss ``gaussian_nll``);
+- with ``core`` (air-shower arrays): the shower core on the ground, as the mean and
+  sigma of an isotropic 2-D Gaussian in km around the centroid of the selected hits
+  (loss ``gaussian_2d_nll``); ``reco_core_sigma`` is the radius (m) of its 68 % circle.
 
 With ``refine`` (Baikal-GVD's shipped setting), the direction of track-like events
 (the mean ``hit_track_score`` of their selected hits at least ``track_like``) is then
@@ -46,7 +49,7 @@ from ..kernels import select_hits
 from ..models import GraphEncoder, event_pool
 from .base import Stage, truth
 from .inputs import StageInput
-from .likelihoods import CONTAINMENT, gaussian_nll, vmf_cone, vmf_nll
+from .likelihoods import CONTAINMENT, gaussian_2d_nll, gaussian_2d_radius, gaussian_nll, vmf_cone, vmf_nll
 
 MIN_SIGMA = 1e-3
 """Smallest log10-energy uncertainty the head can report (keeps the likelihood finite)."""
@@ -59,6 +62,9 @@ N_HIT_BINS = len(HIT_BIN_EDGES) + 1
 MIN_EVENTS_PER_BIN = 20
 """A bin with fewer validation events takes its group's overall scale."""
 SCALES = ("angle_scale", "angle_scale_track", "refit_scale", "energy_scale", "energy_scale_track")
+CORE_UNIT = 1000.0
+"""m: the core head predicts the core's offset from the selected hits' centroid in km."""
+CORE_COLUMNS = ("reco_core_x", "reco_core_y", "reco_core_sigma")
 
 
 def zenith_azimuth(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,30 +78,38 @@ class EnergyDirection(Stage):
     """GraphEncoder on the selected hits + event readout -> vMF direction and Gaussian
     log10 E; optionally the direction of track-like events refined by the detector's fit."""
 
-    writes = ("reco_log10_energy", "reco_log10_energy_sigma", "reco_zenith", "reco_azimuth", "reco_angle_sigma")
-
     def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 48, layers: int = 3,
                  threshold: float = 0.5, min_hits: int = 4, refine: bool = False, track_like: float = 0.5,
                  angle_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
                  angle_scale_track: tuple[float, ...] = (1.0,) * N_HIT_BINS,
                  refit_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
                  energy_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
-                 energy_scale_track: tuple[float, ...] = (1.0,) * N_HIT_BINS):
+                 energy_scale_track: tuple[float, ...] = (1.0,) * N_HIT_BINS, core: bool = False,
+                 core_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features), "hidden": hidden,
                        "layers": layers, "threshold": threshold, "min_hits": min_hits, "refine": refine,
                        "track_like": track_like, "angle_scale": list(angle_scale),
                        "angle_scale_track": list(angle_scale_track), "refit_scale": list(refit_scale),
                        "energy_scale": list(energy_scale), "energy_scale_track": list(energy_scale_track)}
+        if core:
+            self.config |= {"core": True, "core_scale": list(core_scale)}
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
-        self.head = nn.Sequential(nn.Linear(2 * hidden + 1, 2 * hidden), nn.ReLU(), nn.Linear(2 * hidden, 5))
+        self.head = nn.Sequential(nn.Linear(2 * hidden + 1, 2 * hidden), nn.ReLU(),
+                                  nn.Linear(2 * hidden, 8 if core else 5))
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        columns = ("reco_log10_energy", "reco_log10_energy_sigma", "reco_zenith", "reco_azimuth", "reco_angle_sigma")
+        return columns + CORE_COLUMNS if self.config.get("core") else columns
 
     @property
     def reads(self) -> tuple[str, ...]:
         return ("hit_score", "hit_track_score") if self.config["refine"] else ("hit_score",)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, ptr: torch.Tensor) -> torch.Tensor:
-        """(n_events, 5): direction vector (3, norm = kappa), mean log10 E, raw sigma."""
+        """(n_events, 5 or 8): direction vector (3, norm = kappa), mean log10 E, raw sigma;
+        with ``core`` then the core offset (2, km) and its raw sigma."""
         n_hits = (ptr[1:] - ptr[:-1]).to(x.dtype)
         readout = torch.cat([event_pool(self.encoder(x, edge_index), ptr), torch.log1p(n_hits)[:, None]], dim=1)
         return self.head(readout)
@@ -104,6 +118,11 @@ class EnergyDirection(Stage):
     def split(prediction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Direction vector, mean log10 E and sigma (uncalibrated) of a forward output."""
         return prediction[:, :3], prediction[:, 3], nn.functional.softplus(prediction[:, 4]) + MIN_SIGMA
+
+    @staticmethod
+    def split_core(prediction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Core offset from the centroid (km) and its per-coordinate sigma (km, uncalibrated)."""
+        return prediction[:, 5:7], nn.functional.softplus(prediction[:, 7]) + MIN_SIGMA
 
     def input_graph(self, inputs: StageInput) -> Batch:
         """Graph of the selected hits of the batch; with ``refine`` it carries them as
@@ -118,6 +137,9 @@ class EnergyDirection(Stage):
         graph = build_graph(selection, inputs.detector)
         if self.config["refine"]:
             graph.selection = selection
+        if self.config.get("core"):
+            graph.centroid = torch.from_numpy(np.stack([event_means(selection.offsets, selection.hits[name])
+                                                        for name in ("x", "y")], axis=1))
         return graph
 
     def training_graph(self, inputs: StageInput) -> Batch:
@@ -128,18 +150,27 @@ class EnergyDirection(Stage):
         graph = self.input_graph(inputs)
         graph.true_direction = torch.from_numpy(unit_vectors(zenith, azimuth))
         graph.true_log10_energy = torch.from_numpy(np.log10(energy))
+        if self.config.get("core"):
+            graph.true_core = torch.from_numpy(np.stack([truth(inputs.batch, name, np.isfinite, "training needs a finite core")
+                                                         for name in ("true_core_x", "true_core_y")], axis=1))
         return graph
 
     def training_loss(self, graph: Batch) -> torch.Tensor:
-        direction, energy, sigma = self.split(self(graph.x, graph.edge_index, graph.ptr))
-        return (vmf_nll(direction, graph.true_direction.to(direction.dtype))
+        prediction = self(graph.x, graph.edge_index, graph.ptr)
+        direction, energy, sigma = self.split(prediction)
+        loss = (vmf_nll(direction, graph.true_direction.to(direction.dtype))
                 + gaussian_nll(energy, sigma, graph.true_log10_energy.to(energy.dtype)))
+        if self.config.get("core"):
+            offset, core_sigma = self.split_core(prediction)
+            target = ((graph.true_core - graph.centroid) / CORE_UNIT).to(offset.dtype)
+            loss = loss + gaussian_2d_nll(offset, core_sigma, target)
+        return loss
 
     def estimates(self, graph: Batch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """Output columns of a graph from ``input_graph``, uncertainties calibrated; which
         events are track-like, which were refined, and each event's bin of selected hits."""
-        direction, energy, sigma = (tensor.double().numpy() for tensor in
-                                    self.split(self(graph.x, graph.edge_index, graph.ptr)))
+        prediction = self(graph.x, graph.edge_index, graph.ptr)
+        direction, energy, sigma = (tensor.double().numpy() for tensor in self.split(prediction))
         hit_bin = np.digitize(np.diff(graph.ptr.numpy()), HIT_BIN_EDGES)
         scale = {name: np.asarray(self.config[name])[hit_bin] for name in SCALES}
         zenith, azimuth = zenith_azimuth(direction)
@@ -153,8 +184,15 @@ class EnergyDirection(Stage):
             zenith, azimuth, fit_cone, refined = self.refine(graph.selection, track_like, zenith, azimuth)
             cone = np.where(refined, fit_cone * scale["refit_scale"], cone)
         sigma = sigma * np.where(track_like, scale["energy_scale_track"], scale["energy_scale"])
-        return ({"reco_log10_energy": energy, "reco_log10_energy_sigma": sigma, "reco_zenith": zenith,
-                 "reco_azimuth": azimuth, "reco_angle_sigma": np.minimum(cone, np.pi)}, track_like, refined, hit_bin)
+        columns = {"reco_log10_energy": energy, "reco_log10_energy_sigma": sigma, "reco_zenith": zenith,
+                   "reco_azimuth": azimuth, "reco_angle_sigma": np.minimum(cone, np.pi)}
+        if self.config.get("core"):
+            offset, core_sigma = (tensor.double().numpy() for tensor in self.split_core(prediction))
+            core = graph.centroid.numpy() + CORE_UNIT * offset
+            columns |= {"reco_core_x": core[:, 0], "reco_core_y": core[:, 1],
+                        "reco_core_sigma": CORE_UNIT * core_sigma * gaussian_2d_radius(CONTAINMENT)
+                        * np.asarray(self.config["core_scale"])[hit_bin]}
+        return columns, track_like, refined, hit_bin
 
     def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray, azimuth: np.ndarray):
         """Direction of the ``track_like`` events from the detector's track fit on the
@@ -181,10 +219,11 @@ class EnergyDirection(Stage):
         sample from ``training_graph``), each group of events in each bin of selected
         hits on its own: the GNN's 68 % cone (cascade-like, and track-like events the fit
         did not refine), the refit's cone (refined events), the log10-energy sigma of
-        cascade-like and of track-like events. Returns
+        cascade-like and of track-like events; with ``core``, the core's 68 % circle. Returns
         the scales, the events per group and bin, and the coverage before scaling."""
-        self.config |= {name: [1.0] * N_HIT_BINS for name in SCALES}
-        columns, track_like, refined, hit_bin, angle, energy = [], [], [], [], [], []
+        core = self.config.get("core", False)
+        self.config |= {name: [1.0] * N_HIT_BINS for name in SCALES + (("core_scale",) if core else ())}
+        columns, track_like, refined, hit_bin, angle, energy, true_core = [], [], [], [], [], [], []
         with torch.inference_mode():
             for graph in graphs:
                 estimate, is_track_like, is_refined, bin_of_hits = self.estimates(graph)
@@ -194,6 +233,8 @@ class EnergyDirection(Stage):
                 hit_bin.append(bin_of_hits)
                 angle.append(graph.true_direction.numpy())
                 energy.append(graph.true_log10_energy.numpy())
+                if core:
+                    true_core.append(graph.true_core.numpy())
         reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
         track_like, refined, hit_bin = np.concatenate(track_like), np.concatenate(refined), np.concatenate(hit_bin)
         angle_error = opening_angle(unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]), np.concatenate(angle))
@@ -204,6 +245,11 @@ class EnergyDirection(Stage):
                   "refit_scale": (angle_error, cone, refined, CONTAINMENT),
                   "energy_scale": (energy_error, sigma, ~track_like, ONE_SIGMA),
                   "energy_scale_track": (energy_error, sigma, track_like, ONE_SIGMA)}
+        if core:
+            core_error = np.hypot(*(reco[f"reco_core_{axis}"] - np.concatenate(true_core)[:, i]
+                                    for i, axis in enumerate("xy")))
+            groups["core_scale"] = (core_error, reco["reco_core_sigma"], np.ones(core_error.size, dtype=bool),
+                                    CONTAINMENT)
         scales, counts = {}, {}
         for name, (errors, uncertainty, members, target) in groups.items():
             overall = calibration_scale(errors[members], uncertainty[members], target) if members.any() else 1.0

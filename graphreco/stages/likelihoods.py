@@ -5,6 +5,8 @@ exp(kappa mu.x)``; the network predicts a 3-vector whose direction is mu and who
 kappa (as in GraphNeT's direction tasks). The cone holding 68 % of the probability has
 ``1 - cos(theta) = -ln(1 - 0.68 (1 - exp(-2 kappa))) / kappa`` (Mardia & Jupp,
 "Directional Statistics", 2000, ch. 9). Energy: a Gaussian in log10 E with predicted sigma.
+Position on a plane (an air shower's core): an isotropic 2-D Gaussian, whose circle of
+radius ``sigma sqrt(-2 ln(1 - c))`` holds the fraction ``c`` (the Rayleigh distribution).
 """
 
 from __future__ import annotations
@@ -43,3 +45,15 @@ def vmf_cone(kappa: np.ndarray, containment: float = CONTAINMENT) -> np.ndarray:
 def gaussian_nll(mean: torch.Tensor, sigma: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of ``target`` under Normal(mean, sigma)."""
     return (torch.log(sigma) + 0.5 * ((target - mean) / sigma) ** 2).mean() + 0.5 * math.log(2 * math.pi)
+
+
+def gaussian_2d_nll(mean: torch.Tensor, sigma: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood of points ``target`` (n, 2) under isotropic 2-D
+    Gaussians of centres ``mean`` (n, 2) and per-coordinate widths ``sigma`` (n,)."""
+    squared = ((target - mean) ** 2).sum(dim=1)
+    return (2.0 * torch.log(sigma) + 0.5 * squared / sigma ** 2).mean() + math.log(2 * math.pi)
+
+
+def gaussian_2d_radius(containment: float = CONTAINMENT) -> float:
+    """Radius, in units of sigma, of the circle holding ``containment`` of an isotropic 2-D Gaussian."""
+    return math.sqrt(-2.0 * math.log1p(-containment))

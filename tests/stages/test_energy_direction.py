@@ -53,7 +53,7 @@ def test_outputs_cover_every_event_and_empty_events_get_nan(events_file):
     inputs = StageInput(batch, DETECTOR, None, {"hit_score": np.random.default_rng(0).random(batch.n_hits)})
     with torch.inference_mode():
         _, columns = stage().outputs(inputs)
-    assert set(columns) == set(EnergyDirection.writes)
+    assert set(columns) == set(stage().writes)
     assert all(values.shape == (batch.n_events,) and values.dtype == np.float32 for values in columns.values())
     assert all(np.isnan(values[0]) and np.all(np.isfinite(values[1:])) for values in columns.values())
     assert np.all((columns["reco_zenith"][1:] >= 0) & (columns["reco_zenith"][1:] <= np.pi))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from graphreco.evaluate import calibration_scale, coverage
-from graphreco.stages.likelihoods import gaussian_nll, log_sinh, vmf_cone, vmf_nll
+from graphreco.stages.likelihoods import gaussian_2d_nll, gaussian_2d_radius, gaussian_nll, log_sinh, vmf_cone, vmf_nll
 
 
 def sample_vmf_angles(kappa: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -61,3 +61,15 @@ def test_calibration_scale_restores_one_sigma_coverage():
     assert coverage(errors, sigma) == pytest.approx(0.495, abs=0.01)
     scale = calibration_scale(errors, sigma)
     assert scale == pytest.approx(1.5, rel=0.02) and coverage(errors, scale * sigma) == pytest.approx(0.6827, abs=0.002)
+
+
+def test_gaussian_2d_nll_is_the_product_of_two_normals():
+    mean, sigma, target = torch.tensor([[0.5, -1.0]]), torch.tensor([0.7]), torch.tensor([[1.0, 0.2]])
+    normal = torch.distributions.Normal(mean[0], sigma[0])
+    assert float(gaussian_2d_nll(mean, sigma, target)) == pytest.approx(-float(normal.log_prob(target[0]).sum()))
+
+
+def test_gaussian_2d_circle_holds_68_percent_of_samples():
+    rng = np.random.default_rng(1)
+    radius = np.hypot(*rng.normal(0.0, 2.0, (2, 200_000)))
+    assert np.mean(radius <= 2.0 * gaussian_2d_radius(0.68)) == pytest.approx(0.68, abs=0.005)
