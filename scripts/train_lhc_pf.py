@@ -26,6 +26,7 @@ import torch
 from graphreco import detectors
 from graphreco.artifacts import save_stage
 from graphreco.detectors.lhc_pf.simulation import simulate_events
+from graphreco.evaluate.jets import jet_membership
 from graphreco.evaluate.pileup_compare import concatenated, pileup_figures
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
@@ -41,7 +42,8 @@ SAMPLES = {  # name: (crossings, seed, process, mean pile-up)
     "test_pu80": (300, 16, "znunu_jet", 80),
 }
 TEST_SAMPLES = ("test", "test_ttbar", "test_pu200", "test_pu80")
-MODEL = {"n_classes": 2, "hidden": 32, "layers": 2, "loss_weight_column": "pt", "loss_weight_cap": 20.0}
+MODEL = {"n_classes": 2, "hidden": 32, "layers": 2, "loss_weight_column": "pt", "loss_weight_cap": 20.0,
+         "group_loss_column": "true_jet", "group_sum_column": "pt", "group_loss_weight": 3.0}
 TRAINING = {"batch_events": 4, "learning_rate": 3e-3, "patience": 3}
 """A 140 pile-up crossing is ~7,500 candidates: four make a training batch."""
 STAGE = "hit_selection"
@@ -55,6 +57,9 @@ def simulate_samples(folder: Path, scale: float) -> dict[str, Path]:
         if not paths[name].exists():
             simulated = simulate_events(max(20, int(crossings * scale)), seed=seed, process=process,
                                         mean_pileup=pileup, cache=folder / "pool")
+            hits = simulated.hits
+            hits["true_jet"] = jet_membership(simulated.offsets, hits["pt"], hits["eta"], hits["phi"],
+                                              hits["energy"], hits["true_label"])
             write_events(paths[name], event_table(**vars(simulated)), "lhc-pf")
     return paths
 
@@ -75,6 +80,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("detectors/lhc_pf/artifacts"),
                         help="pipeline folder (default: the one shipped with the package)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--jet-loss-weight", type=float, default=MODEL["group_loss_weight"],
+                        help="weight of the jet-pT term of the loss (default %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     detector = detectors.get("lhc-pf")
@@ -83,7 +90,7 @@ def main() -> None:
     if args.rescore:
         model = Pipeline.load_stages(args.out, detector, [STAGE]).stages[STAGE]
     else:
-        model = new_stage(STAGE, detector, MODEL, config.seed)
+        model = new_stage(STAGE, detector, MODEL | {"group_loss_weight": args.jet_loss_weight}, config.seed)
         record = train_stage(model, detector, [paths["train"]], [paths["validation"]], Pipeline(detector, {}),
                              config, args.data / "checkpoints" / STAGE)
     pipeline = Pipeline(detector, {STAGE: model})

@@ -67,6 +67,7 @@ DETECTOR = Detector(
         Column("pv_assoc", "int8", per_hit=True),
         Column("npv", "int32", per_hit=False),
         Column("true_label", "int8", per_hit=True, required=False),
+        Column("true_jet", "int32", per_hit=True, required=False),
         Column("true_npu", "int32", per_hit=False, required=False),
     ),
     node_features=(

@@ -46,6 +46,9 @@ REFERENCE_MAX_ABS_ETA = 2.5
 MATCH_RADIUS = 0.2
 CLUSTER_MIN_PT = 5.0
 """GeV: jets below are not kept (a matched jet can still have a response down to 1/6)."""
+MEMBERSHIP_MIN_PT = 20.0
+"""GeV: leading-interaction jets whose candidates ``jet_membership`` marks (below the
+matched jets' 30 GeV, so that jets near the threshold count on both sides)."""
 CHUNK_EVENTS = 256
 """Events handed to fastjet in one call (bounds the memory of the awkward arrays)."""
 RESPONSE_BIN_EDGES = np.linspace(0.0, 2.5, 51)
@@ -141,6 +144,29 @@ def nearest_jets(reference: dict[str, np.ndarray], reco: dict[str, np.ndarray],
     match = np.full(reference["event"].size, -1, dtype=np.int64)
     match[left[order][first]] = right[order][first]
     return match
+
+
+def jet_membership(offsets: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, energy: np.ndarray,
+                   true_label: np.ndarray, min_pt: float = MEMBERSHIP_MIN_PT) -> np.ndarray:
+    """For every candidate, the index (within its event, in falling pT) of the nearest
+    leading-interaction anti-kT jet with pT > ``min_pt`` GeV whose axis is closer than the
+    jet radius, or -1: the candidates, of either interaction, that would enter that jet."""
+    reference = clustered_jets(offsets, pt, eta, phi, energy, (np.asarray(true_label) == 1).astype(np.float64),
+                               min_pt=min_pt)
+    events = _events(offsets)
+    member = np.full(events.size, -1, dtype=np.int32)
+    if not reference["pt"].size:
+        return member
+    starts = np.searchsorted(reference["event"], np.arange(len(offsets)))
+    nearest = np.full(events.size, np.inf)
+    for rank in range(int(np.diff(starts).max())):
+        jet = starts[events] + rank
+        has = jet < starts[events + 1]
+        jet = np.minimum(jet, reference["pt"].size - 1)
+        distance = np.hypot(np.asarray(eta) - reference["eta"][jet], delta_phi(phi, reference["phi"][jet]))
+        closer = has & (distance < JET_RADIUS) & (distance < nearest)
+        member[closer], nearest[closer] = rank, distance[closer]
+    return member
 
 
 def missing_momentum(offsets: np.ndarray, pt: np.ndarray, phi: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -7,7 +7,13 @@ p(muon light) / (1 - p(noise))``, the probability that a signal hit is track lig
 rather than cascade light. Loss: cross entropy over hits, each weighted by a hit column
 capped at a maximum when ``loss_weight_column`` is set (LHC: the candidate's pT up to
 20 GeV, so that the candidates that make jets and missing pT count as much as their
-momentum does, not one per soft pile-up particle).
+momentum does, not one per soft pile-up particle). With ``group_loss_column`` set, the
+loss adds ``group_loss_weight`` times the mean over groups (hits sharing a non-negative
+value of that column within an event; LHC: the candidates within Delta R 0.4 of a
+leading-interaction jet) of the squared relative error of the score-weighted sum of
+``group_sum_column`` (LHC: pT), ``(sum (p_i - y_i) s_i / sum y_i s_i)**2``: the jet's pT
+error, which per-hit cross entropy leaves free when the errors of a jet's candidates add
+up instead of cancelling.
 """
 
 from __future__ import annotations
@@ -27,12 +33,18 @@ class HitSelection(Stage):
 
     def __init__(self, n_features: int, relative_features: tuple[int, ...], n_classes: int = 3,
                  hidden: int = 32, layers: int = 3, loss_weight_column: str | None = None,
-                 loss_weight_cap: float = float("inf")):
+                 loss_weight_cap: float = float("inf"), group_loss_column: str | None = None,
+                 group_sum_column: str | None = None, group_loss_weight: float = 1.0):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features),
                        "n_classes": n_classes, "hidden": hidden, "layers": layers}
         if loss_weight_column is not None:
             self.config |= {"loss_weight_column": loss_weight_column, "loss_weight_cap": loss_weight_cap}
+        if group_loss_column is not None:
+            if group_sum_column is None:
+                raise ValueError("group_loss_column needs group_sum_column, the quantity summed over each group")
+            self.config |= {"group_loss_column": group_loss_column, "group_sum_column": group_sum_column,
+                            "group_loss_weight": group_loss_weight}
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
         self.head = nn.Linear(hidden, n_classes)
 
@@ -69,10 +81,45 @@ class HitSelection(Stage):
             weights = truth(inputs.batch, column, lambda values: np.isfinite(values) & (values >= 0),
                             "loss weights must be finite and non-negative")
             graph.loss_weight = torch.from_numpy(np.minimum(weights, self.config["loss_weight_cap"]).astype(np.float32))
+        if "group_loss_column" in self.config:
+            graph.group, graph.group_sum = self._groups(inputs)
         return graph
 
+    def _groups(self, inputs: StageInput) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per hit: a group index unique in the batch (-1 outside any group) and the summed quantity."""
+        batch = inputs.batch
+        group = truth(batch, self.config["group_loss_column"]).astype(np.int64)
+        quantity = truth(batch, self.config["group_sum_column"], np.isfinite, "group sums must be finite")
+        event = np.repeat(np.arange(batch.offsets.size - 1), np.diff(batch.offsets))
+        groups_per_event = np.zeros(batch.offsets.size - 1, dtype=np.int64)
+        np.maximum.at(groups_per_event, event, group + 1)
+        first = np.concatenate([[0], np.cumsum(groups_per_event)[:-1]])
+        global_group = np.where(group >= 0, group + first[event], -1)
+        return torch.from_numpy(global_group), torch.from_numpy(quantity.astype(np.float32))
+
     def training_loss(self, graph: Batch) -> torch.Tensor:
-        losses = nn.functional.cross_entropy(self(graph.x, graph.edge_index), graph.true_label, reduction="none")
-        if "loss_weight" not in graph:
-            return losses.mean()
-        return (losses * graph.loss_weight).sum() / graph.loss_weight.sum().clamp_min(1e-12)
+        logits = self(graph.x, graph.edge_index)
+        losses = nn.functional.cross_entropy(logits, graph.true_label, reduction="none")
+        if "loss_weight" in graph:
+            loss = (losses * graph.loss_weight).sum() / graph.loss_weight.sum().clamp_min(1e-12)
+        else:
+            loss = losses.mean()
+        if "group" in graph:
+            loss = loss + self.config["group_loss_weight"] * self._group_loss(logits, graph)
+        return loss
+
+    @staticmethod
+    def _group_loss(logits: torch.Tensor, graph: Batch) -> torch.Tensor:
+        """Mean squared relative error of the score-weighted group sums (0 without groups)."""
+        member = graph.group >= 0
+        if not member.any():
+            return logits.new_zeros(())
+        group = graph.group[member]
+        signal = (graph.true_label[member] > 0).float()
+        score = 1.0 - torch.softmax(logits[member], dim=1)[:, 0]
+        quantity = graph.group_sum[member]
+        n_groups = int(group.max()) + 1
+        error = logits.new_zeros(n_groups).index_add_(0, group, (score - signal) * quantity)
+        reference = logits.new_zeros(n_groups).index_add_(0, group, signal * quantity)
+        present = reference > 0
+        return ((error[present] / reference[present]) ** 2).mean() if present.any() else logits.new_zeros(())

@@ -3,7 +3,7 @@ import pytest
 
 pytest.importorskip("fastjet")
 
-from graphreco.evaluate.jets import clustered_jets, jet_report, missing_momentum, nearest_jets
+from graphreco.evaluate.jets import clustered_jets, jet_membership, jet_report, missing_momentum, nearest_jets
 from graphreco.evaluate.pileup_plots import draw_pileup_comparison
 
 
@@ -31,6 +31,19 @@ def test_close_particles_merge_into_one_massive_jet():
     jets = clustered_jets(np.array([0, 2]), pt, eta, phi, _massless(pt, eta), np.ones(2))
     # two massless 20 GeV particles at Delta eta = 0.2: m^2 = 2 pT1 pT2 (cosh(0.2) - 1)
     assert jets["pt"] == pytest.approx([40.0]) and jets["mass"] == pytest.approx([np.sqrt(800 * (np.cosh(0.2) - 1))])
+
+
+def test_membership_marks_candidates_of_either_interaction_near_a_leading_jet():
+    # event 0: a 50 GeV leading jet at (0, 0) and a 25 GeV one at (0, 2); a pile-up
+    # candidate inside the first, one far away; event 1: only a 10 GeV leading candidate
+    offsets = np.array([0, 5, 6])
+    pt = np.array([50.0, 25.0, 3.0, 3.0, 1.0, 10.0])
+    eta = np.array([0.0, 0.0, 0.1, -2.0, 0.05, 0.0])
+    phi = np.array([0.0, 2.0, 0.2, -2.0, 1.95, 0.0])
+    labels = np.array([1, 1, 0, 0, 0, 1])
+    member = jet_membership(offsets, pt, eta, phi, _massless(pt, eta), labels)
+    assert member.tolist() == [0, 1, 0, -1, 1, -1]
+    assert member.dtype == np.int32
 
 
 def test_nearest_jet_within_the_match_radius():

@@ -1,4 +1,4 @@
-"""Hit selection on LHC crossings: two classes, and the pT-weighted loss."""
+"""Hit selection on LHC crossings: two classes, the pT-weighted loss and the jet (group) loss."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from graphreco.stages.hit_selection import HitSelection
 LHC = detectors.get("lhc-pf")
 
 
-def crossing_batch(pt: np.ndarray, labels: np.ndarray) -> EventBatch:
+def crossing_batch(pt: np.ndarray, labels: np.ndarray, jets: np.ndarray | None = None) -> EventBatch:
     n = pt.size
     rng = np.random.default_rng(0)
     hits = {"pt": pt.astype(np.float32), "eta": rng.uniform(-2, 2, n).astype(np.float32),
@@ -21,6 +21,8 @@ def crossing_batch(pt: np.ndarray, labels: np.ndarray) -> EventBatch:
             "charge": np.zeros(n, np.int8), "pdg_id": np.full(n, 22, np.int32),
             "dz": np.full(n, np.nan, np.float32), "pv_assoc": np.zeros(n, np.int8),
             "true_label": labels.astype(np.int8)}
+    if jets is not None:
+        hits["true_jet"] = jets.astype(np.int32)
     return EventBatch("lhc-pf", "crossings.parquet", np.array([7]), np.array([0, n]), hits,
                       {"npv": np.array([40], np.int32)}, None)
 
@@ -62,3 +64,24 @@ def test_negative_weights_name_the_file_column_and_event():
     model = stage(loss_weight_column="pt")
     with pytest.raises(EventFormatError, match=r"crossings.parquet.*pt.*7"):
         graph_of(model, crossing_batch(np.array([1.0, -2.0]), np.array([1, 0])))
+
+
+def test_group_loss_adds_the_squared_relative_error_of_each_jets_score_weighted_pt():
+    settings = {"group_loss_column": "true_jet", "group_sum_column": "pt", "group_loss_weight": 2.0}
+    model = stage(**settings)
+    pt, labels = np.array([10.0, 30.0, 5.0, 8.0, 2.0]), np.array([1, 1, 0, 1, 0])
+    jets = np.array([0, 0, 0, 1, -1])  # jet 0: three candidates, jet 1: one, the last in none
+    graph = graph_of(model, crossing_batch(pt, labels, jets))
+    logits = model(graph.x, graph.edge_index).detach()
+    score = 1.0 - torch.softmax(logits, dim=1)[:, 0].numpy()
+    jet0 = ((score[0] - 1) * 10 + (score[1] - 1) * 30 + score[2] * 5) / 40.0
+    jet1 = (score[3] - 1) * 8 / 8.0
+    cross_entropy = float(torch.nn.functional.cross_entropy(logits, graph.true_label).mean())
+    expected = cross_entropy + 2.0 * (jet0 ** 2 + jet1 ** 2) / 2
+    assert float(model.training_loss(graph).detach()) == pytest.approx(expected, rel=1e-5)
+    assert model.config["group_loss_weight"] == 2.0
+
+
+def test_group_loss_needs_the_summed_column():
+    with pytest.raises(ValueError, match="group_sum_column"):
+        stage(group_loss_column="true_jet")
