@@ -59,6 +59,17 @@ def _simulate_baikal_gvd(args: argparse.Namespace):
     return simulate_events(args.events, seed=args.seed, mix=args.mix, conditions=conditions)
 
 
+def _simulate_ta_sd(args: argparse.Namespace):
+    from .detectors.ta_sd.simulation import Conditions, simulate_events
+
+    conditions = Conditions(accidental_rate_scale=args.accidental_rate_scale,
+                            timing_resolution_ns=args.timing_resolution_ns, calibration_scale=args.calibration_scale)
+    return simulate_events(args.events, seed=args.seed, primaries=args.primaries,
+                           log10_energy_range=(args.log10_energy_min, args.log10_energy_max),
+                           spectral_index=args.spectral_index, max_zenith_deg=args.max_zenith_deg,
+                           conditions=conditions)
+
+
 def _simulate_lhc_pf(args: argparse.Namespace):
     from .detectors.lhc_pf.simulation import simulate_events
 
@@ -171,6 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     baikal.add_argument("--time-offset-ns", type=float, default=0.0,
                         help="rms of per-module time-calibration errors (ns)")
     baikal.set_defaults(simulate=_simulate_baikal_gvd)
+    ta = simulators.add_parser("ta-sd", help="triggered readouts of the Telescope Array surface detector")
+    ta.add_argument("--primaries", nargs="+", choices=("proton", "iron", "photon"),
+                    default=("proton", "iron", "photon"), help="primaries thrown in equal parts (default all three)")
+    ta.add_argument("--log10-energy-min", type=float, default=18.0, help="lowest lg(E/eV)")
+    ta.add_argument("--log10-energy-max", type=float, default=20.5, help="highest lg(E/eV)")
+    ta.add_argument("--spectral-index", type=float, default=1.5, help="dN/dE ~ E^-index of the thrown energies")
+    ta.add_argument("--max-zenith-deg", type=float, default=60.0, help="largest zenith angle (deg)")
+    ta.add_argument("--accidental-rate-scale", type=float, default=1.0,
+                    help="scale of the 700 Hz level-0 rate of random muons per counter")
+    ta.add_argument("--timing-resolution-ns", type=float, default=20.0, help="counter timing resolution (ns rms)")
+    ta.add_argument("--calibration-scale", type=float, default=1.0, help="reported VEM per true VEM")
+    ta.set_defaults(simulate=_simulate_ta_sd)
     lhc = simulators.add_parser("lhc-pf", help="LHC bunch crossings with pile-up (needs the lhc extra: Pythia 8)")
     lhc.add_argument("--process", default="znunu_jet", choices=["znunu_jet", "ttbar", "dijet"],
                      help="hard process of the leading interaction")
@@ -179,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     lhc.add_argument("--cache", type=Path, default=None,
                      help="folder that keeps generated interactions for reuse (e.g. the same pool)")
     lhc.set_defaults(simulate=_simulate_lhc_pf)
-    for simulator in (baikal, lhc):
+    for simulator in (baikal, ta, lhc):
         simulator.add_argument("--events", type=int, default=10_000, help="number of events")
         simulator.add_argument("--seed", type=int, default=0)
         simulator.add_argument("-o", "--output", type=Path, required=True)

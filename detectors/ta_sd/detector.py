@@ -14,6 +14,8 @@ import numpy as np
 from ..base import Column, Detector, Scaled
 from graphreco.kernels import surface_grid_graph
 
+from .baseline import reconstruct_classically, refit_showers
+
 GRID_SPACING = 1200.0  # m
 NEIGHBOUR_STEPS = 2.0  # counters up to two grid steps apart (12 neighbours on a full grid)
 MAX_NEIGHBOURS = 16
@@ -33,7 +35,8 @@ DETECTOR = Detector(
         Column("channel", "int32", per_hit=True, required=False),
         Column("true_label", "int8", per_hit=True, required=False),
         *(Column(name, "float64", per_hit=False, required=False)
-          for name in ("true_energy", "true_zenith", "true_azimuth", "true_core_x", "true_core_y")),
+          for name in ("true_energy", "true_zenith", "true_azimuth", "true_core_x", "true_core_y",
+                       "true_xmax", "true_s800")),
         Column("true_primary", "int32", per_hit=False, required=False),
     ),
     node_features=(
@@ -46,4 +49,6 @@ DETECTOR = Detector(
     ),
     build_edges=build_edges,
     relative_features=(0, 1, 2, 3),
+    baseline=reconstruct_classically,
+    refine_direction=refit_showers,
 )

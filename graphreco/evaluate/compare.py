@@ -52,11 +52,17 @@ def _event_figures(kinds: np.ndarray, score: np.ndarray) -> dict:
 def compare_with_baseline(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None) -> dict:
     """Figures of the reconstruction in ``reco_path`` and of the baseline, against the
     truth in ``truth_path`` (the input that was reconstructed, with its ``true_*``).
-    LHC crossings are scored by ``pileup_compare`` (CHS, SoftKiller and PUPPI beside)."""
-    if open_event_file(truth_path)[1].name == "lhc-pf":
+    LHC crossings are scored by ``pileup_compare`` (CHS, SoftKiller and PUPPI beside), air
+    showers by ``shower_compare`` (the standard fit beside)."""
+    detector = open_event_file(truth_path)[1].name
+    if detector == "lhc-pf":
         from .pileup_compare import compare_pileup
 
         return compare_pileup(truth_path, reco_path, plots)
+    if detector == "ta-sd":
+        from .shower_compare import compare_showers
+
+        return compare_showers(truth_path, reco_path, plots)
     reco = pq.read_table(reco_path)
     by_id = {int(i): n for n, i in enumerate(reco.column("event_id").to_numpy())}
     hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None

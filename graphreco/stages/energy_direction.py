@@ -20,7 +20,8 @@ refined by the detector's track fit (``Detector.refine_direction``: for Baikal-G
 robust chi-square fit of the classical chain) on the selected hits, started at the GNN
 direction; their cone is the fit's covariance cone. The GNN finds the hits and the basin
 of the right minimum, the fit the precise time-residual minimum; cascades keep the GNN
-direction, for which a track hypothesis is wrong.
+direction, for which a track hypothesis is wrong. With ``track_like`` None (air showers:
+TA SD's standard fit) every event is refined and counts as track-like.
 
 The uncertainties are multiplied by scales fixed on a validation sample
 (``calibrate_on``: the GNN cone and the energy sigma of cascade-like and of track-like
@@ -79,7 +80,7 @@ class EnergyDirection(Stage):
     log10 E; optionally the direction of track-like events refined by the detector's fit."""
 
     def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 48, layers: int = 3,
-                 threshold: float = 0.5, min_hits: int = 4, refine: bool = False, track_like: float = 0.5,
+                 threshold: float = 0.5, min_hits: int = 4, refine: bool = False, track_like: float | None = 0.5,
                  angle_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
                  angle_scale_track: tuple[float, ...] = (1.0,) * N_HIT_BINS,
                  refit_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
@@ -105,7 +106,12 @@ class EnergyDirection(Stage):
 
     @property
     def reads(self) -> tuple[str, ...]:
-        return ("hit_score", "hit_track_score") if self.config["refine"] else ("hit_score",)
+        return ("hit_score", "hit_track_score") if self._refines_track_like else ("hit_score",)
+
+    @property
+    def _refines_track_like(self) -> bool:
+        """Refines only events whose selected hits look like a track (needs hit_track_score)."""
+        return self.config["refine"] and self.config["track_like"] is not None
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, ptr: torch.Tensor) -> torch.Tensor:
         """(n_events, 5 or 8): direction vector (3, norm = kappa), mean log10 E, raw sigma;
@@ -130,7 +136,7 @@ class EnergyDirection(Stage):
         batch = inputs.batch
         hits = {column.name: batch.hits[column.name] for column in inputs.detector.columns  # what graphs use
                 if column.per_hit and column.required}
-        if self.config["refine"]:
+        if self._refines_track_like:
             hits["hit_track_score"] = inputs.hit_columns["hit_track_score"]
         selection = replace(batch, hits=hits).with_hits(select_hits(batch.offsets, inputs.hit_columns["hit_score"],
                                                 self.config["threshold"], self.config["min_hits"]))
@@ -175,9 +181,11 @@ class EnergyDirection(Stage):
         scale = {name: np.asarray(self.config[name])[hit_bin] for name in SCALES}
         zenith, azimuth = zenith_azimuth(direction)
         track_like, refined = np.zeros(zenith.size, dtype=bool), np.zeros(zenith.size, dtype=bool)
-        if self.config["refine"]:
+        if self._refines_track_like:
             track_like = event_means(graph.selection.offsets, graph.selection.hits["hit_track_score"]) >= \
                 self.config["track_like"]
+        elif self.config["refine"]:
+            track_like[:] = True
         cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT) * \
             np.where(track_like, scale["angle_scale_track"], scale["angle_scale"])
         if self.config["refine"]:
@@ -204,7 +212,7 @@ class EnergyDirection(Stage):
         sizes = np.diff(selection.offsets)[track_like]  # fit the track-like events only
         in_fit = np.repeat(track_like, np.diff(selection.offsets))
         fit = detector.refine_direction(np.concatenate([[0], np.cumsum(sizes)]),
-                                        {name: selection.hits[name][in_fit] for name in ("x", "y", "z", "t")},
+                                        {name: values[in_fit] for name, values in selection.hits.items()},
                                         zenith[track_like], azimuth[track_like])
         refined = track_like.copy()
         refined[track_like] = np.isfinite(fit["reco_zenith"]) & np.isfinite(fit["fit_cone"])

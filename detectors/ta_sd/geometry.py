@@ -1,0 +1,119 @@
+"""Telescope Array surface-detector geometry: 507 counters on a 1.2 km square grid.
+
+The array (Abu-Zayyad et al., "The surface detector array of the Telescope Array
+experiment", NIM A 689 (2012) 87): 507 scintillator counters on a square grid of 1.2 km
+spacing covering ~700 km^2 of the Utah desert at ~1,400 m a.s.l.; each counter has two
+layers (upper, lower) of 1.2 cm plastic scintillator of 3 m^2 each.
+
+Outline. TA labels a counter by its grid position XXYY (column XX, row YY, 1.2 km steps;
+x east, y north). Its reconstruction cuts on the distance of the core to the array edge,
+a convex polygon through the outermost counters given in grid units in D. Ivanov's
+``sdanalysis`` (``sdparamborder.c``, ``sdedgelinesRAW``):
+(6,1) (18,1) (24,8) (24,12) (23,17) (21,23) (19,28) (15,28) (11,26) (1,16) (1,6).
+Its area is 479 grid cells = 690 km^2. The grid sites inside or on it number 506; the real
+array has 507 because counters stand a little off their nominal sites, so the one site
+nearest outside the polygon, (19, 2) (130 m outside), is added. Counters sit exactly on
+their nominal sites here (the real ones deviate by tens of metres).
+
+Frame: x east, y north, origin at the grid site nearest the counters' centroid (XXYY
+1313), so positions are multiples of 1,200 m. ``z`` is the altitude relative to that
+counter: a smooth synthetic relief (-58 to +22 m, rms 18 m; the surveyed altitudes are
+not public in a form we could ship) plus the drop of the Earth's surface below the
+tangent plane, d^2 / (2 R_earth) (up to 30 m at the far corners), which the TA SD Monte
+Carlo applies too. Channel ids are TA's XXYY numbers.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+GRID_SPACING = 1200.0  # m
+N_COUNTERS = 507
+LAYER_AREA = 3.0  # m^2 per scintillator layer
+LAYER_THICKNESS = 0.012  # m
+CENTRE_ALTITUDE = 1400.0  # m a.s.l.
+EARTH_RADIUS = 6.371e6  # m
+EDGE_GRID = np.array([(6, 1), (18, 1), (24, 8), (24, 12), (23, 17), (21, 23), (19, 28), (15, 28),
+                      (11, 26), (1, 16), (1, 6)], dtype=float)  # counter-clockwise
+EXTRA_SITE = (19, 2)
+ORIGIN_SITE = (13, 13)
+
+
+def _inside_or_on(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Which points (n, 2) lie inside or on a convex counter-clockwise polygon."""
+    start, edge = polygon, np.roll(polygon, -1, axis=0) - polygon
+    cross = edge[None, :, 0] * (points[:, None, 1] - start[None, :, 1]) \
+        - edge[None, :, 1] * (points[:, None, 0] - start[None, :, 0])
+    return np.all(cross >= -1e-9, axis=1)
+
+
+@cache
+def counter_grid() -> tuple[np.ndarray, np.ndarray]:
+    """Grid column and row (XX, YY) of each counter, ordered by XXYY."""
+    xx, yy = np.meshgrid(np.arange(0, 30), np.arange(0, 30), indexing="ij")
+    sites = np.column_stack([xx.ravel(), yy.ravel()])
+    sites = np.vstack([sites[_inside_or_on(sites.astype(float), EDGE_GRID)], [EXTRA_SITE]])
+    sites = sites[np.argsort(sites[:, 0] * 100 + sites[:, 1])]
+    sites.setflags(write=False)
+    return sites[:, 0], sites[:, 1]
+
+
+def counter_ids() -> np.ndarray:
+    """TA counter ids XXYY (int32), aligned with :func:`counter_positions`."""
+    xx, yy = counter_grid()
+    return (xx * 100 + yy).astype(np.int32)
+
+
+def _relief(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Synthetic ground altitude (m) relative to the origin site, before curvature."""
+    def shape(u, v):
+        return 30.0 * np.sin(2 * np.pi * u / 17e3 + 0.7) * np.cos(2 * np.pi * v / 23e3) - 0.8e-3 * u + 0.5e-3 * v
+
+    return shape(x, y) - shape(0.0, 0.0)
+
+
+@cache
+def _positions() -> np.ndarray:
+    xx, yy = counter_grid()
+    x = (xx - ORIGIN_SITE[0]) * GRID_SPACING
+    y = (yy - ORIGIN_SITE[1]) * GRID_SPACING
+    z = _relief(x, y) - (x * x + y * y) / (2.0 * EARTH_RADIUS)
+    positions = np.column_stack([x, y, z]).astype(np.float64)
+    positions.setflags(write=False)
+    return positions
+
+
+def counter_positions() -> np.ndarray:
+    """Counter positions (507, 3) float64 in m: x east, y north, z up relative to the
+    array centre; row i is counter ``counter_ids()[i]``."""
+    return _positions().copy()
+
+
+def edge_polygon() -> np.ndarray:
+    """Vertices (m) of the array edge used for the border cut, counter-clockwise."""
+    return (EDGE_GRID - np.array(ORIGIN_SITE, dtype=float)) * GRID_SPACING
+
+
+def array_area() -> float:
+    """Area (m^2) inside the array edge."""
+    v = edge_polygon()
+    return 0.5 * float(np.sum(v[:, 0] * np.roll(v[:, 1], -1) - np.roll(v[:, 0], -1) * v[:, 1]))
+
+
+def distance_to_edge(x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
+    """Signed distance (m) of ground points (x, y) in m to the array edge: positive
+    inside, negative outside. The TA border cut keeps cores >= 1200 m inside."""
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    points = np.stack([x.ravel(), y.ravel()], axis=1)
+    start = edge_polygon()
+    edge = np.roll(start, -1, axis=0) - start
+    length = np.hypot(edge[:, 0], edge[:, 1])
+    relative = points[:, None, :] - start[None, :, :]
+    inward = (edge[None, :, 0] * relative[..., 1] - edge[None, :, 1] * relative[..., 0]) / length
+    along = np.clip((relative * edge[None]).sum(axis=-1) / length ** 2, 0.0, 1.0)
+    gap = relative - along[..., None] * edge[None]
+    outside = np.hypot(gap[..., 0], gap[..., 1]).min(axis=1)
+    inside = inward.min(axis=1)
+    return np.where(inside >= 0.0, inside, -outside).reshape(x.shape)

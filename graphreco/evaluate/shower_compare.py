@@ -1,0 +1,158 @@
+"""Air-shower arrays (Telescope Array SD): the GNN and the standard fit on the same events.
+
+Events enter the comparison when they pass the issue's quality cuts, applied to the
+truth so that every method is scored on the same showers: zenith below 45 deg, at least
+5 counters hit by the shower, the core at least 1,200 m inside the array's edge, and
+10^18.5 <= E < 10^20 eV. Per method, overall and in bins of log10(E/eV):
+
+- direction: median and 68 % opening angle to the true arrival direction (degrees), and
+  the coverage of the reported 68 % cone (``reco_angle_sigma``);
+- energy: median and half the central 68 % interval of log10(E_reco/E_true), the
+  coverage of the reported 1-sigma and the width of the pulls;
+- core: median and 68 % distance to the true core (m), and the coverage of the reported
+  68 % circle (``reco_core_sigma``) where a method reports one;
+- the fraction of selected events each method reconstructed (NaN counts as failed).
+
+Counters: precision, recall and AUC of ``hit_score`` against ``true_label`` over all
+events. ``compare_showers(..., plots=FOLDER)`` draws resolution versus energy and pulls.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .. import detectors
+from ..detectors.ta_sd.geometry import distance_to_edge
+from ..io import EventFormatError, read_events
+from .coverage import coverage
+from .metrics import precision_recall, roc_auc
+from .resolution import direction_report, energy_report
+
+MAX_ZENITH = np.radians(45.0)
+MIN_SHOWER_COUNTERS = 5
+MIN_EDGE_DISTANCE = 1200.0  # m
+ENERGY_BIN_EDGES = (18.5, 19.0, 19.5, 20.0)
+"""log10(E/eV) bins of the report (the target range is 10^18.5 - 10^20 eV)."""
+EV_PER_GEV = 9.0  # log10
+TRUTH_COLUMNS = ("true_energy", "true_zenith", "true_azimuth", "true_core_x", "true_core_y")
+RECO_COLUMNS = ("reco_log10_energy", "reco_log10_energy_sigma", "reco_zenith", "reco_azimuth", "reco_angle_sigma",
+                "reco_core_x", "reco_core_y", "reco_core_sigma")
+METHODS = ("gnn", "baseline")
+
+
+def core_report(truth: dict, reco: dict) -> dict:
+    """Median and 68 % distance (m) of the reconstructed to the true core, and the
+    coverage of ``reco_core_sigma`` (the 68 % circle) where it is reported."""
+    distance = np.hypot(np.asarray(reco["reco_core_x"], dtype=np.float64) - truth["true_core_x"],
+                        np.asarray(reco["reco_core_y"], dtype=np.float64) - truth["true_core_y"])
+    done = np.isfinite(distance)
+    report = {"events": int(distance.size), "reconstructed_fraction": round(float(done.mean()), 4) if distance.size else None}
+    if done.any():
+        report |= {"median_m": round(float(np.median(distance[done])), 1),
+                   "q68_m": round(float(np.quantile(distance[done], 0.68)), 1)}
+    sigma = np.asarray(reco.get("reco_core_sigma", np.full(distance.size, np.nan)), dtype=np.float64)
+    with_sigma = done & np.isfinite(sigma)
+    if with_sigma.any():
+        report["coverage_68_circle"] = round(coverage(distance[with_sigma], sigma[with_sigma]), 4)
+    return report
+
+
+def _method_report(truth: dict, reco: dict) -> dict:
+    report = {"direction": direction_report(truth, reco)}
+    if {"reco_log10_energy", "reco_log10_energy_sigma"} <= set(reco):
+        report["energy"] = energy_report(truth, reco)
+    if {"reco_core_x", "reco_core_y"} <= set(reco):
+        report["core"] = core_report(truth, reco)
+    return report
+
+
+def selected(c: dict[str, np.ndarray]) -> np.ndarray:
+    """The events that pass the quality cuts (see the module docstring), from the truth."""
+    log10_ev = np.log10(c["true_energy"]) + EV_PER_GEV
+    return ((c["true_zenith"] < MAX_ZENITH) & (c["shower_counters"] >= MIN_SHOWER_COUNTERS)
+            & (c["edge_distance"] >= MIN_EDGE_DISTANCE)
+            & (log10_ev >= ENERGY_BIN_EDGES[0]) & (log10_ev < ENERGY_BIN_EDGES[-1]))
+
+
+def shower_figures(c: dict[str, np.ndarray]) -> dict:
+    """The comparison's figures from per-event columns: truth (``TRUTH_COLUMNS``,
+    ``shower_counters``, ``edge_distance``) and per method ``{method}_{reco column}``."""
+    chosen = selected(c)
+    log10_ev = np.log10(c["true_energy"]) + EV_PER_GEV
+    bins = {"all": chosen}
+    for low, high in zip(ENERGY_BIN_EDGES[:-1], ENERGY_BIN_EDGES[1:]):
+        bins[f"{low:g}-{high:g}"] = chosen & (log10_ev >= low) & (log10_ev < high)
+    report = {"selection": {"events": int(chosen.size), "selected": int(chosen.sum()),
+                            "cuts": f"zenith < 45 deg, >= {MIN_SHOWER_COUNTERS} shower counters, core >= "
+                                    f"{MIN_EDGE_DISTANCE:g} m inside the edge, 10^18.5 <= E < 10^20 eV (truth)"},
+              "methods": {}}
+    for method in METHODS:
+        reco = {name: c[f"{method}_{name}"] for name in RECO_COLUMNS if f"{method}_{name}" in c}
+        if not reco:
+            continue
+        report["methods"][method] = {
+            label: _method_report({name: c[name][mask] for name in TRUTH_COLUMNS},
+                                  {name: values[mask] for name, values in reco.items()})
+            for label, mask in bins.items() if mask.any()}
+    return report
+
+
+def _reco_rows(reco_ids: np.ndarray, event_ids: np.ndarray, reco_path: str | Path) -> np.ndarray:
+    """Row of each event of ``event_ids`` in the reconstruction; a missing one is an error."""
+    order = np.argsort(reco_ids, kind="stable")
+    position = np.clip(np.searchsorted(reco_ids[order], event_ids), 0, max(reco_ids.size - 1, 0))
+    rows = order[position] if reco_ids.size else np.full(event_ids.size, -1)
+    missing = (rows < 0) | (reco_ids[rows] != event_ids) if reco_ids.size else np.ones(event_ids.size, dtype=bool)
+    if np.any(missing):
+        raise EventFormatError(str(reco_path), "event missing from the reconstruction", column="event_id",
+                               event_id=int(event_ids[np.argmax(missing)]))
+    return rows
+
+
+def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None) -> dict:
+    """Figures of the reconstruction in ``reco_path`` and of the detector's standard fit,
+    run here on the hits of ``truth_path`` (which carries the ``true_*`` columns)."""
+    reco = pq.read_table(reco_path)
+    reco_ids = reco.column("event_id").to_numpy()
+    gnn_columns = {name: reco.column(name).to_numpy() for name in RECO_COLUMNS if name in reco.column_names}
+    hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None
+    pieces: dict[str, list[np.ndarray]] = {}
+    labels, scores = [], []
+    for batch in read_events(truth_path):
+        missing = [name for name in TRUTH_COLUMNS if name not in batch.events] + \
+            (["true_label"] if "true_label" not in batch.hits else [])
+        if missing:
+            raise EventFormatError(str(truth_path), f"truth columns {missing} are needed to evaluate")
+        detector = detectors.get(batch.detector)
+        rows = _reco_rows(reco_ids, batch.event_id, reco_path)
+        sizes = np.diff(batch.offsets)
+        event_of_hit = np.repeat(np.arange(sizes.size), sizes)
+        columns = {name: batch.events[name] for name in TRUTH_COLUMNS}
+        columns["shower_counters"] = np.bincount(event_of_hit, batch.hits["true_label"] == 1, minlength=sizes.size)
+        columns["edge_distance"] = distance_to_edge(batch.events["true_core_x"], batch.events["true_core_y"])
+        columns |= {f"gnn_{name}": values[rows] for name, values in gnn_columns.items()}
+        baseline = detector.baseline(batch.offsets, batch.hits)
+        columns |= {f"baseline_{name}": baseline[name] for name in RECO_COLUMNS if name in baseline}
+        for name, values in columns.items():
+            pieces.setdefault(name, []).append(np.asarray(values))
+        if hit_score is not None:
+            labels.append(batch.hits["true_label"] == 1)
+            scores.append(pc.list_flatten(hit_score.take(pa.array(rows))).to_numpy(zero_copy_only=False))
+    c = {name: np.concatenate(values) for name, values in pieces.items()}
+    report = shower_figures(c)
+    if scores:
+        signal, score = np.concatenate(labels), np.concatenate(scores)
+        precision, recall = precision_recall(signal, score >= 0.5)
+        report["counters"] = {"counters": int(signal.size), "shower_fraction": round(float(signal.mean()), 4),
+                              "precision": round(precision, 5), "recall": round(recall, 5),
+                              "auc": round(roc_auc(signal, score), 5)}
+    if plots is not None:
+        from .shower_plots import draw_shower_comparison
+
+        report["plots"] = [str(path) for path in draw_shower_comparison(c, Path(plots))]
+    return report

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from graphreco.detectors.ta_sd.geometry import (GRID_SPACING, ORIGIN_SITE, array_area, counter_grid, counter_ids,
+                                                counter_positions, distance_to_edge, edge_polygon)
+
+
+def test_507_counters_on_the_1200_m_grid():
+    positions = counter_positions()
+    assert positions.shape == (507, 3) and positions.dtype == np.float64
+    steps = positions[:, :2] / GRID_SPACING
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)
+    assert len({(x, y) for x, y in np.round(steps).astype(int)}) == 507
+    distances = np.hypot(*(positions[:, None, :2] - positions[None, :, :2]).transpose(2, 0, 1))
+    np.fill_diagonal(distances, np.inf)
+    np.testing.assert_allclose(distances.min(axis=1), GRID_SPACING)
+
+
+def test_ids_are_ta_xxyy_numbers_aligned_with_the_positions():
+    ids, (column, row) = counter_ids(), counter_grid()
+    assert ids.dtype == np.int32 and np.all(np.diff(ids) > 0)
+    np.testing.assert_array_equal(ids, column * 100 + row)
+    assert column.min() == 1 and column.max() == 24 and row.min() == 1 and row.max() == 28
+    positions = counter_positions()
+    np.testing.assert_allclose(positions[:, 0], (column - ORIGIN_SITE[0]) * GRID_SPACING)
+    np.testing.assert_allclose(positions[:, 1], (row - ORIGIN_SITE[1]) * GRID_SPACING)
+
+
+def test_area_is_about_700_km2_and_altitudes_differ_little():
+    assert array_area() / 1e6 == pytest.approx(690, abs=15)
+    z = counter_positions()[:, 2]
+    assert np.abs(z).max() < 100.0 and z.std() > 5.0
+
+
+def test_distance_to_edge_sign_and_scale():
+    assert distance_to_edge(0.0, 0.0) > 10_000.0  # the centre is ~12 km from the nearest edge
+    vertex = edge_polygon()[0]
+    assert distance_to_edge(*vertex) == pytest.approx(0.0, abs=1e-6)
+    west = edge_polygon()[:, 0].min()
+    assert distance_to_edge(west - 5000.0, 0.0) == pytest.approx(-5000.0, rel=1e-6)
+    assert distance_to_edge(west + 1200.0, 0.0) == pytest.approx(1200.0, rel=1e-6)
+    positions = counter_positions()
+    inside = distance_to_edge(positions[:, 0], positions[:, 1])
+    assert inside.shape == (507,) and inside.min() > -150.0 and np.sum(inside < 1.0) < 100
+    grid = np.stack(np.meshgrid(np.linspace(-30e3, 30e3, 7), np.linspace(-30e3, 30e3, 5)))
+    assert distance_to_edge(grid[0], grid[1]).shape == (5, 7)

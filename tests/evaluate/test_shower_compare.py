@@ -1,0 +1,49 @@
+"""The air-shower comparison: quality cuts, core figures and the per-energy-bin report."""
+
+import numpy as np
+import pytest
+
+from graphreco.evaluate.shower_compare import core_report, selected, shower_figures
+
+
+def _columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    truth = {"true_energy": 10 ** rng.uniform(9.5, 11.0, n), "true_zenith": rng.uniform(0, np.radians(44), n),
+             "true_azimuth": rng.uniform(0, 2 * np.pi, n), "true_core_x": rng.uniform(-5e3, 5e3, n),
+             "true_core_y": rng.uniform(-5e3, 5e3, n), "shower_counters": np.full(n, 8),
+             "edge_distance": np.full(n, 3000.0)}
+    gnn = {"gnn_reco_zenith": truth["true_zenith"], "gnn_reco_azimuth": truth["true_azimuth"],
+           "gnn_reco_angle_sigma": np.full(n, 0.01), "gnn_reco_log10_energy": np.log10(truth["true_energy"]) + 0.05,
+           "gnn_reco_log10_energy_sigma": np.full(n, 0.1), "gnn_reco_core_x": truth["true_core_x"] + 30.0,
+           "gnn_reco_core_y": truth["true_core_y"] + 40.0, "gnn_reco_core_sigma": np.full(n, 60.0)}
+    return truth | gnn
+
+
+def test_cuts_drop_inclined_small_edge_and_out_of_range_events():
+    c = _columns(6, np.random.default_rng(0))
+    c["true_energy"][:] = 10 ** 10.0  # 10^19 eV
+    c["true_zenith"][1] = np.radians(50)
+    c["shower_counters"][2] = 4
+    c["edge_distance"][3] = 1100.0
+    c["true_energy"][4] = 10 ** 11.1  # 10^20.1 eV: above the range
+    assert selected(c).tolist() == [True, False, False, False, False, True]
+
+
+def test_core_distance_and_coverage():
+    truth = {"true_core_x": np.zeros(4), "true_core_y": np.zeros(4)}
+    reco = {"reco_core_x": np.array([30.0, 0.0, 100.0, np.nan]), "reco_core_y": np.array([40.0, 10.0, 0.0, 0.0]),
+            "reco_core_sigma": np.array([60.0, 5.0, 150.0, 10.0])}
+    report = core_report(truth, reco)
+    assert report["reconstructed_fraction"] == 0.75 and report["median_m"] == 50.0
+    assert report["coverage_68_circle"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_a_method_with_known_errors_reports_them_in_every_energy_bin():
+    report = shower_figures(_columns(3000, np.random.default_rng(1)))
+    gnn = report["methods"]["gnn"]
+    assert set(gnn) == {"all", "18.5-19", "19-19.5", "19.5-20"} and "baseline" not in report["methods"]
+    assert report["selection"]["selected"] == sum(gnn[b]["direction"]["events"] for b in ("18.5-19", "19-19.5", "19.5-20"))
+    for figures in gnn.values():
+        assert figures["direction"]["q68_deg"] == pytest.approx(0.0, abs=1e-3)
+        assert figures["energy"]["bias_log10"] == pytest.approx(0.05, abs=1e-6)
+        assert figures["energy"]["coverage_1_sigma"] == 1.0
+        assert figures["core"]["median_m"] == pytest.approx(50.0) and figures["core"]["coverage_68_circle"] == 1.0
