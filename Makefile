@@ -28,6 +28,9 @@ demo: setup
 	$(BIN)/graphreco simulate lhc-pf --events 100 --pileup 140 --pool-size 3000 --seed 7 -o data/demo-lhc-pf.parquet
 	$(BIN)/graphreco reconstruct --detector lhc-pf data/demo-lhc-pf.parquet -o data/demo-lhc-pf-reco.parquet
 	$(BIN)/graphreco evaluate data/demo-lhc-pf.parquet data/demo-lhc-pf-reco.parquet --plots data/demo-plots-lhc-pf
+	$(BIN)/graphreco simulate ta-sd --events 3000 --seed 5 -o data/demo-ta-sd.parquet
+	$(BIN)/graphreco reconstruct --detector ta-sd data/demo-ta-sd.parquet -o data/demo-ta-sd-reco.parquet
+	$(BIN)/graphreco evaluate data/demo-ta-sd.parquet data/demo-ta-sd-reco.parquet --plots data/demo-plots-ta-sd
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -99,7 +99,21 @@ def shower_figures(c: dict[str, np.ndarray]) -> dict:
             label: _method_report({name: c[name][mask] for name in TRUTH_COLUMNS},
                                   {name: values[mask] for name, values in reco.items()})
             for label, mask in bins.items() if mask.any()}
-    return report
+    return {"summary": summary(report), **report}
+
+
+def summary(report: dict) -> dict:
+    """Per method, on all selected events: the 68 % angular error (deg), log10-energy
+    resolution, 68 % core distance (m) and the coverage of each reported uncertainty."""
+    rows = {}
+    for method, bins in report["methods"].items():
+        figures = bins.get("all", {})
+        direction, energy, core = (figures.get(key, {}) for key in ("direction", "energy", "core"))
+        rows[method] = {"angle_q68_deg": direction.get("q68_deg"), "angle_coverage": direction.get("coverage_68_cone"),
+                        "log10_energy_resolution": energy.get("resolution_log10"),
+                        "energy_coverage": energy.get("coverage_1_sigma"), "core_q68_m": core.get("q68_m"),
+                        "core_coverage": core.get("coverage_68_circle")}
+    return rows
 
 
 def _reco_rows(reco_ids: np.ndarray, event_ids: np.ndarray, reco_path: str | Path) -> np.ndarray:

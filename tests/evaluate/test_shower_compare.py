@@ -39,6 +39,7 @@ def test_core_distance_and_coverage():
 
 def test_a_method_with_known_errors_reports_them_in_every_energy_bin():
     report = shower_figures(_columns(3000, np.random.default_rng(1)))
+    assert report["summary"]["gnn"]["core_coverage"] == 1.0 and report["summary"]["gnn"]["angle_q68_deg"] == 0.0
     gnn = report["methods"]["gnn"]
     assert set(gnn) == {"all", "18.5-19", "19-19.5", "19.5-20"} and "baseline" not in report["methods"]
     assert report["selection"]["selected"] == sum(gnn[b]["direction"]["events"] for b in ("18.5-19", "19-19.5", "19.5-20"))
