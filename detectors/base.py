@@ -163,6 +163,12 @@ class Detector:
     """A direction fit ``(offsets, hits, zenith, azimuth) -> {reco_zenith, reco_azimuth,
     fit_cone, ...}`` started at the given directions (rad), NaN where it fails; the
     energy-direction stage refines track-like events with it."""
+    event_features: Callable[[np.ndarray, HitColumns], np.ndarray] | None = None
+    """Event-level inputs for regression heads from a classical fit of the (selected)
+    hits, ``(offsets, hits) -> (n_events, len(event_feature_names))`` float, NaN where the
+    fit fails: what a physicist's fit measures precisely (TA SD: log10 S800, sec(theta)),
+    for the network to correct rather than re-learn."""
+    event_feature_names: tuple[str, ...] = ()
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

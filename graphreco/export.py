@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -84,6 +85,9 @@ EXPORTS = {
          "with refine: the direction of track-like events refitted by the detector's classical track fit "
          "(Detector.refine_direction) on the selected hits, started at the GNN direction, its cone times "
          "refit_scale of its bin of fitted hits (EnergyDirection.refine)",
+         "with event_features: event_x = the detector's classical fit of the selected hits "
+         "(Detector.event_features), NaN set to 0, and a last column 1 where the fit failed "
+         "(EnergyDirection.event_inputs)",
          "with core: core = centroid of the selected hits + 1000 m * prediction[:, 5:7]; its 68 % circle "
          "1000 m * (softplus(prediction[:, 7]) + 1e-3) * sqrt(-2 ln 0.32) times core_scale of its bin "
          "(EnergyDirection.split_core, estimates)",
@@ -171,7 +175,8 @@ class ExportableStage(nn.Module):
         self.embed, self.head = stage.encoder.embed, stage.head
         self.blocks = nn.ModuleList(_Block(block) for block in stage.encoder.blocks)
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor,
+                event_x: Optional[torch.Tensor] = None) -> torch.Tensor:
         delta = x[edge_index[0]][:, self.relative_features] - x[edge_index[1]][:, self.relative_features]
         edge_features = torch.cat([delta, delta.norm(p=2, dim=1, keepdim=True)], dim=1)
         h = self.embed(x)
@@ -187,20 +192,35 @@ class ExportableStage(nn.Module):
         pooled_max, pooled_mean, n_hits = segment_max_mean(h, batch, n_events)
         readout = torch.cat([pooled_max, pooled_mean], dim=1)
         if self.name == "energy_direction":
-            return self.head(torch.cat([readout, torch.log1p(n_hits)[:, None]], dim=1))
+            readout = torch.cat([readout, torch.log1p(n_hits)[:, None]], dim=1)
+            if event_x is not None:
+                readout = torch.cat([readout, event_x], dim=1)
+            return self.head(readout)
         return self.head(readout).squeeze(1)
+
+
+def stage_inputs(stage: Stage, graph: Batch) -> dict[str, torch.Tensor]:
+    """The tensors an exported stage takes, by input name: ``INPUTS``, and ``event_x``
+    (n_events x (event features + 1)) for an energy stage that reads event features."""
+    inputs = {"x": graph.x, "edge_index": graph.edge_index, "batch": graph.batch}
+    if stage.config.get("event_features"):
+        inputs["event_x"] = graph.event_x
+    return inputs
 
 
 def torch_outputs(stage: Stage, graph: Batch, fused: bool = True) -> np.ndarray:
     """The stage's own forward on a graph: the inference path the pipeline runs (messages
     aggregated by the fused numba kernel) or, ``fused=False``, its pure-torch path (the
     one training runs, ``segment_csr``; the path the ONNX graph reproduces)."""
-    args = (graph.x, graph.edge_index) if stage_name(stage) == "hit_selection" else (graph.x, graph.edge_index, graph.ptr)
+    name = stage_name(stage)
+    args = {"hit_selection": (graph.x, graph.edge_index),
+            "energy_direction": (graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
+            }.get(name, (graph.x, graph.edge_index, graph.ptr))
     if fused:
         with torch.inference_mode():
             return stage(*args).numpy()
-    with torch.enable_grad():
-        return stage(*(tensor.clone() for tensor in args)).detach().numpy()  # clones: no inference tensors
+    with torch.enable_grad():  # clones: no inference tensors
+        return stage(*(None if tensor is None else tensor.clone() for tensor in args)).detach().numpy()
 
 
 def export_stage(stage: Stage, path: str | Path, example_graph: Batch) -> Path:
@@ -213,14 +233,15 @@ def export_stage(stage: Stage, path: str | Path, example_graph: Batch) -> Path:
         raise ValueError("the example graph has no edges; tracing needs at least one to keep the edge axis dynamic")
     path.parent.mkdir(parents=True, exist_ok=True)
     model = ExportableStage(stage).eval()
+    inputs = stage_inputs(stage, example_graph)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message="The feature will be removed", category=DeprecationWarning)
-        torch.onnx.export(model, (example_graph.x, example_graph.edge_index, example_graph.batch), path,
-                          dynamo=False, opset_version=OPSET, input_names=list(INPUTS), output_names=[spec.output],
+        torch.onnx.export(model, tuple(inputs.values()), path,
+                          dynamo=False, opset_version=OPSET, input_names=list(inputs), output_names=[spec.output],
                           dynamic_axes={"x": {0: "nodes"}, "edge_index": {1: "edges"}, "batch": {0: "nodes"},
-                                        spec.output: {0: spec.axis}})
-    _declare_inputs(path)
+                                        "event_x": {0: "events"}, spec.output: {0: spec.axis}})
+    _declare_inputs(path, list(inputs))
     return path
 
 
@@ -234,8 +255,8 @@ def _require(module: str):
         raise ImportError(f"{module} is missing; install the export extra: pip install 'graphreco[export]'") from None
 
 
-def _declare_inputs(path: Path) -> None:
-    """Give the file every input of ``INPUTS`` (the exporter drops the ones the graph does
+def _declare_inputs(path: Path, names: list[str]) -> None:
+    """Give the file every input of ``names`` (the exporter drops the ones the graph does
     not read, such as hit selection's ``batch``; an unread input is valid ONNX) and check it."""
     onnx = _require("onnx")
 
@@ -244,8 +265,8 @@ def _declare_inputs(path: Path) -> None:
     if "batch" not in present:
         model.graph.input.append(onnx.helper.make_tensor_value_info("batch", onnx.TensorProto.INT64, ["nodes"]))
         onnx.save(model, str(path))
-    if [value.name for value in model.graph.input] != list(INPUTS):
-        raise RuntimeError(f"{path}: inputs {[value.name for value in model.graph.input]}, expected {list(INPUTS)}")
+    if [value.name for value in model.graph.input] != names:
+        raise RuntimeError(f"{path}: inputs {[value.name for value in model.graph.input]}, expected {names}")
     onnx.checker.check_model(str(path))
 
 
@@ -257,14 +278,18 @@ def script_stage(stage: Stage) -> torch.jit.ScriptModule:
         return torch.jit.script(ExportableStage(stage).eval())
 
 
-def example_graph(n_features: int, seed: int = 0) -> Batch:
-    """A small random graph of two events (5 and 3 nodes, edges within each) to trace on."""
+def example_graph(n_features: int, seed: int = 0, n_event_inputs: int = 0) -> Batch:
+    """A small random graph of two events (5 and 3 nodes, edges within each) to trace on,
+    with ``n_event_inputs`` random event inputs per event when asked."""
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(8, n_features, generator=generator)
     source = torch.tensor([1, 2, 0, 3, 4, 2, 0, 6, 7, 5, 6])
     target = torch.tensor([0, 0, 1, 1, 2, 3, 4, 5, 5, 6, 7])
-    return Batch(x=x, edge_index=torch.stack([source, target]), batch=torch.tensor([0] * 5 + [1] * 3),
-                 ptr=torch.tensor([0, 5, 8]))
+    graph = Batch(x=x, edge_index=torch.stack([source, target]), batch=torch.tensor([0] * 5 + [1] * 3),
+                  ptr=torch.tensor([0, 5, 8]))
+    if n_event_inputs:
+        graph.event_x = torch.randn(2, n_event_inputs, generator=generator)
+    return graph
 
 
 def stage_graphs(pipeline: Pipeline, batch: EventBatch) -> dict[str, Batch]:
@@ -301,7 +326,8 @@ def export_pipeline(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Pa
     for name, stage in pipeline.stages.items():
         graph = graphs.get(name)
         if graph is None or graph.edge_index.shape[1] == 0:
-            graph = example_graph(stage.config["n_features"])
+            features = stage.config.get("event_features")
+            graph = example_graph(stage.config["n_features"], n_event_inputs=features + 1 if features else 0)
         files = {"onnx": export_stage(stage, out_dir / f"{name}.onnx", graph).name}
         if torchscript:
             script_stage(stage).save(str(out_dir / f"{name}.torchscript.pt"))
@@ -320,7 +346,10 @@ def _describe(name: str, stage: Stage, detector: Detector, files: dict[str, str]
             "inputs": {"x": {"dtype": "float32", "shape": ["nodes", stage.config["n_features"]],
                              "features": detector.feature_names},
                        "edge_index": {"dtype": "int64", "shape": [2, "edges"], "rows": ["source", "target"]},
-                       "batch": {"dtype": "int64", "shape": ["nodes"], "meaning": "event of each node, 0-based"}},
+                       "batch": {"dtype": "int64", "shape": ["nodes"], "meaning": "event of each node, 0-based"},
+                       **({"event_x": {"dtype": "float32", "shape": ["events", stage.config["event_features"] + 1],
+                                       "features": [*detector.event_feature_names, "fit_failed"]}}
+                          if stage.config.get("event_features") else {})},
             "outputs": {spec.output: {"dtype": "float32", "shape": [spec.axis] + ([width] if width else []),
                                       "meaning": spec.meaning}},
             "events": "max(batch) + 1 rows; hitless events after the last event with hits have none",
@@ -339,8 +368,7 @@ def onnx_session(path: str | Path, threads: int = 1):
 def run_onnx(session, graph: Batch) -> np.ndarray:
     """The ONNX graph's output on a graph; per-event outputs padded with NaN to every event
     of the graph (rows of hitless events after the last event with hits)."""
-    (output,) = session.run(None, {"x": graph.x.numpy(), "edge_index": graph.edge_index.numpy(),
-                                   "batch": graph.batch.numpy()})
+    (output,) = session.run(None, {value.name: getattr(graph, value.name).numpy() for value in session.get_inputs()})
     if session.get_outputs()[0].name in ("logit", "prediction") and output.shape[0] < graph.num_graphs:
         missing = np.full((graph.num_graphs - output.shape[0], *output.shape[1:]), np.nan, dtype=output.dtype)
         output = np.concatenate([output, missing])
@@ -407,7 +435,7 @@ def compare_speed(stage: Stage, session, graph: Batch, repeats: int = 5) -> dict
 
     def exported_graph() -> None:
         with torch.inference_mode():
-            exportable(graph.x, graph.edge_index, graph.batch)
+            exportable(**stage_inputs(stage, graph))
 
     events = int(graph.num_graphs)
     with single_thread():

@@ -46,9 +46,11 @@ TEST_SAMPLES = ("test", "test_shifted")
 STAGE_ORDER = ("hit_selection", "energy_direction")
 STAGE_SETTINGS = {"hit_selection": {"n_classes": 2, "hidden": 32, "layers": 3},
                   "energy_direction": {"hidden": 64, "layers": 4, "threshold": 0.5, "min_hits": 3, "core": True,
-                                       "refine": True, "track_like": None}}
-"""Energy and core from the GNN; the direction of every event from the standard fit on the
-counters hit selection kept (``Detector.refine_direction``), its cone calibrated."""
+                                       "refine": True, "track_like": None,
+                                       "event_features": len(detectors.get("ta-sd").event_feature_names)}}
+"""Energy and core from the GNN, which also reads the standard fit's S800, zenith, S800
+uncertainty and curvature on the counters hit selection kept; the direction of every event
+from that fit (``Detector.refine_direction``), its cone calibrated."""
 TRAINING = {"batch_events": 128, "learning_rate": 3e-3, "patience": 3}
 
 

@@ -166,3 +166,20 @@ def test_the_export_command_prints_files_parity_and_timings(baikal_file, tmp_pat
     assert all((tmp_path / "onnx" / f"{name}.{kind}").exists() for name in stages for kind in ("onnx", "torchscript.pt"))
     assert list(report["parity"]) == stages and all(p["max_abs_diff"] <= 1e-5 for p in report["parity"].values())
     assert all(t["events"] == 20 and t["events_per_s"]["onnxruntime"] > 0 for t in report["timings"].values())
+
+
+def test_energy_stage_with_core_and_event_features_exports_with_an_event_input(tmp_path):
+    from graphreco.stages import EnergyDirection
+
+    torch.manual_seed(3)
+    stage = EnergyDirection(5, (0, 1, 2, 3), hidden=8, layers=1, core=True, event_features=2).eval()
+    graph = example_graph(5, n_event_inputs=3)
+    path = export_stage(stage, tmp_path / "energy_direction.onnx", graph)
+    session = onnx_session(path)
+    assert [value.name for value in session.get_inputs()] == [*INPUTS, "event_x"]
+    figures = parity(stage, session, graph)
+    assert figures["max_abs_diff"] <= 1e-5 and figures["max_abs_value"] > 0
+    assert run_onnx(session, graph).shape == (2, 8)
+    scripted = script_stage(stage)
+    np.testing.assert_allclose(scripted(graph.x, graph.edge_index, graph.batch, graph.event_x).detach().numpy(),
+                               run_onnx(session, graph), atol=1e-5)

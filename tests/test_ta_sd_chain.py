@@ -14,7 +14,7 @@ from graphreco.io import event_table, write_events
 SMALL = {"training": {"epochs": 1, "batch_events": 64}}
 STAGES = {"hit_selection": {"n_classes": 2, "hidden": 8, "layers": 1},
           "energy_direction": {"hidden": 8, "layers": 1, "min_hits": 3, "core": True, "refine": True,
-                               "track_like": None}}
+                               "track_like": None, "event_features": 4}}
 
 
 @pytest.fixture(scope="module")

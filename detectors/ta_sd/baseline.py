@@ -584,6 +584,21 @@ def refit_showers(offsets: np.ndarray, hits: dict[str, np.ndarray], zenith: np.n
             "fit_cone": np.where(ok, fit["reco_angle_sigma"], np.nan)}
 
 
+FIT_FEATURE_NAMES = ("log10_s800", "sec_zenith", "s800_sigma_log10", "curvature")
+
+
+def fit_features(offsets: np.ndarray, hits: dict[str, np.ndarray]) -> np.ndarray:
+    """The standard fit on counters another method selected, as event-level inputs of a
+    regression head (``Detector.event_features``): log10 S800 (VEM/m^2), sec(zenith), the
+    fit's log10 uncertainty of S800 and the front-curvature factor, (n_events, 4), NaN
+    where the fit failed."""
+    fit = fit_showers(offsets, hits, preselected=True)
+    ok = fit["fit_ok"] == 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        columns = (np.log10(fit["s800"]), 1.0 / np.cos(fit["reco_zenith"]), fit["s800_sigma_log10"], fit["curvature"])
+    return np.where(ok[:, None], np.stack(columns, axis=1), np.nan)
+
+
 def build_energy_table_from_simulation(n_events: int, seed: int) -> EnergyTable:
     """Simulate ``n_events`` showers (``simulation.simulate_events``), reconstruct them and
     fit the energy table to the well-reconstructed ones (fit_ok, at least 4 counters)."""

@@ -14,7 +14,7 @@ import numpy as np
 from ..base import Column, Detector, Scaled
 from graphreco.kernels import surface_grid_graph
 
-from .baseline import reconstruct_classically, refit_showers
+from .baseline import FIT_FEATURE_NAMES, fit_features, reconstruct_classically, refit_showers
 
 GRID_SPACING = 1200.0  # m
 NEIGHBOUR_STEPS = 2.0  # counters up to two grid steps apart (12 neighbours on a full grid)
@@ -51,4 +51,6 @@ DETECTOR = Detector(
     relative_features=(0, 1, 2, 3),
     baseline=reconstruct_classically,
     refine_direction=refit_showers,
+    event_features=fit_features,
+    event_feature_names=FIT_FEATURE_NAMES,
 )

@@ -14,6 +14,12 @@ number of kept hits) feeds two heads:
   sigma of an isotropic 2-D Gaussian in km around the centroid of the selected hits
   (loss ``gaussian_2d_nll``); ``reco_core_sigma`` is the radius (m) of its 68 % circle.
 
+With ``event_features`` the event readout also takes the detector's classical fit of the
+selected hits (``Detector.event_features``; TA SD: log10 S800, sec(theta), their
+uncertainty and the front curvature), with a flag for events where it failed (their
+features set to 0): the network corrects a precise classical measurement with what the
+fit does not model (for air showers, the composition that shifts S800 at fixed energy).
+
 With ``refine`` (Baikal-GVD's shipped setting), the direction of track-like events
 (the mean ``hit_track_score`` of their selected hits at least ``track_like``) is then
 refined by the detector's track fit (``Detector.refine_direction``: for Baikal-GVD the
@@ -86,7 +92,7 @@ class EnergyDirection(Stage):
                  refit_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
                  energy_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
                  energy_scale_track: tuple[float, ...] = (1.0,) * N_HIT_BINS, core: bool = False,
-                 core_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS):
+                 core_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS, event_features: int = 0):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features), "hidden": hidden,
                        "layers": layers, "threshold": threshold, "min_hits": min_hits, "refine": refine,
@@ -95,8 +101,11 @@ class EnergyDirection(Stage):
                        "energy_scale": list(energy_scale), "energy_scale_track": list(energy_scale_track)}
         if core:
             self.config |= {"core": True, "core_scale": list(core_scale)}
+        if event_features:
+            self.config["event_features"] = event_features
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
-        self.head = nn.Sequential(nn.Linear(2 * hidden + 1, 2 * hidden), nn.ReLU(),
+        readout = 2 * hidden + 1 + (event_features + 1 if event_features else 0)
+        self.head = nn.Sequential(nn.Linear(readout, 2 * hidden), nn.ReLU(),
                                   nn.Linear(2 * hidden, 8 if core else 5))
 
     @property
@@ -113,12 +122,24 @@ class EnergyDirection(Stage):
         """Refines only events whose selected hits look like a track (needs hit_track_score)."""
         return self.config["refine"] and self.config["track_like"] is not None
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, ptr: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, ptr: torch.Tensor,
+                event_x: torch.Tensor | None = None) -> torch.Tensor:
         """(n_events, 5 or 8): direction vector (3, norm = kappa), mean log10 E, raw sigma;
-        with ``core`` then the core offset (2, km) and its raw sigma."""
+        with ``core`` then the core offset (2, km) and its raw sigma. ``event_x``: the
+        event features (see ``event_inputs``) when the stage takes them."""
         n_hits = (ptr[1:] - ptr[:-1]).to(x.dtype)
-        readout = torch.cat([event_pool(self.encoder(x, edge_index), ptr), torch.log1p(n_hits)[:, None]], dim=1)
-        return self.head(readout)
+        parts = [event_pool(self.encoder(x, edge_index), ptr), torch.log1p(n_hits)[:, None]]
+        if event_x is not None:
+            parts.append(event_x.to(x.dtype))
+        return self.head(torch.cat(parts, dim=1))
+
+    @staticmethod
+    def event_inputs(features: np.ndarray) -> torch.Tensor:
+        """The detector's event features with NaN (failed fit) set to 0, and a last column
+        that is 1 where the fit failed."""
+        failed = ~np.all(np.isfinite(features), axis=1)
+        cleaned = np.where(failed[:, None], 0.0, features)
+        return torch.from_numpy(np.concatenate([cleaned, failed[:, None]], axis=1).astype(np.float32))
 
     @staticmethod
     def split(prediction: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -146,6 +167,10 @@ class EnergyDirection(Stage):
         if self.config.get("core"):
             graph.centroid = torch.from_numpy(np.stack([event_means(selection.offsets, selection.hits[name])
                                                         for name in ("x", "y")], axis=1))
+        if self.config.get("event_features"):
+            if inputs.detector.event_features is None:
+                raise ValueError(f"{inputs.detector.name} has no event features; set event_features to 0")
+            graph.event_x = self.event_inputs(inputs.detector.event_features(selection.offsets, selection.hits))
         return graph
 
     def training_graph(self, inputs: StageInput) -> Batch:
@@ -162,7 +187,7 @@ class EnergyDirection(Stage):
         return graph
 
     def training_loss(self, graph: Batch) -> torch.Tensor:
-        prediction = self(graph.x, graph.edge_index, graph.ptr)
+        prediction = self(graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
         direction, energy, sigma = self.split(prediction)
         loss = (vmf_nll(direction, graph.true_direction.to(direction.dtype))
                 + gaussian_nll(energy, sigma, graph.true_log10_energy.to(energy.dtype)))
@@ -175,7 +200,7 @@ class EnergyDirection(Stage):
     def estimates(self, graph: Batch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """Output columns of a graph from ``input_graph``, uncertainties calibrated; which
         events are track-like, which were refined, and each event's bin of selected hits."""
-        prediction = self(graph.x, graph.edge_index, graph.ptr)
+        prediction = self(graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
         direction, energy, sigma = (tensor.double().numpy() for tensor in self.split(prediction))
         hit_bin = np.digitize(np.diff(graph.ptr.numpy()), HIT_BIN_EDGES)
         scale = {name: np.asarray(self.config[name])[hit_bin] for name in SCALES}

@@ -144,3 +144,19 @@ def test_events_left_without_kept_hits_get_nan(events_file):
     with torch.inference_mode():
         _, columns = stage(min_hits=0).outputs(inputs)
     assert all(np.all(np.isnan(values)) for values in columns.values())
+
+
+def test_event_inputs_zero_failed_fits_and_flag_them():
+    features = np.array([[1.5, 1.2], [np.nan, np.nan], [0.5, np.inf]])
+    inputs = EnergyDirection.event_inputs(features).numpy()
+    np.testing.assert_allclose(inputs, [[1.5, 1.2, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]], rtol=1e-6)
+
+
+def test_event_features_widen_the_readout_and_need_a_detector_that_has_them(events_file):
+    model = EnergyDirection(len(DETECTOR.feature_names), DETECTOR.relative_features, hidden=8, layers=1,
+                            event_features=2)
+    assert model.head[0].in_features == 2 * 8 + 1 + 3 and model.config["event_features"] == 2
+    batch = next(read_events(events_file))
+    inputs = StageInput(batch, DETECTOR, None, {"hit_score": np.ones(batch.n_hits)})
+    with pytest.raises(ValueError, match="no event features"):
+        model.input_graph(inputs)
