@@ -1,6 +1,6 @@
 """Train the shipped Telescope Array SD pipeline and measure it beside the standard fit.
 
-    python scripts/train_ta_sd.py [--quick] [--stages ...] [--epochs N] [--rescore] [--data data/ta-sd] [--out DIR]
+    python scripts/train_ta_sd.py [--quick] [--stages ...] [--epochs 40] [--rescore] [--data data/ta-sd] [--out DIR]
 
 1. Simulates independent samples (different seeds) of proton, iron and photon showers,
    10^18 - 10^20.5 eV, zenith < 60 deg (``detectors/ta_sd/simulation.py``): training,
@@ -46,11 +46,12 @@ TEST_SAMPLES = ("test", "test_shifted")
 STAGE_ORDER = ("hit_selection", "energy_direction")
 STAGE_SETTINGS = {"hit_selection": {"n_classes": 2, "hidden": 32, "layers": 3},
                   "energy_direction": {"hidden": 64, "layers": 4, "threshold": 0.5, "min_hits": 3, "core": True,
-                                       "refine": True, "track_like": None,
-                                       "event_features": len(detectors.get("ta-sd").event_feature_names)}}
-"""Energy and core from the GNN, which also reads the standard fit's S800, zenith, S800
-uncertainty and curvature on the counters hit selection kept; the direction of every event
-from that fit (``Detector.refine_direction``), its cone calibrated."""
+                                       "refine": True, "track_like": None}}
+"""Energy and core from the GNN; the direction of every event from the standard fit on the
+counters hit selection kept (``Detector.refine_direction``), its cone calibrated. Adding
+the fit's S800, zenith, S800 error and curvature as inputs (``"event_features": 4``) gave
+the same validation energy resolution (0.0964 vs 0.0959 at 20 and 40 epochs) at twice the
+fit time, so the shipped stage does without."""
 TRAINING = {"batch_events": 128, "learning_rate": 3e-3, "patience": 3}
 
 
@@ -78,7 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 %% of the samples and 2 epochs, for a smoke run")
     parser.add_argument("--stages", default=",".join(STAGE_ORDER), help="stages to train (comma separated)")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--rescore", action="store_true", help="score the stages already in --out (no training)")
     parser.add_argument("--data", type=Path, default=Path("data/ta-sd"))
     parser.add_argument("--out", type=Path, default=Path("detectors/ta_sd/artifacts"),

@@ -12,7 +12,8 @@ simulation and the standard fit share them:
 - Shower-front delay and thickness behind the tangent plane at the core (Linsley's form
   as modified by AGASA, Teshima et al., J. Phys. G 12 (1986) 1097, and used by TA):
   ``t_d = 0.67 ns (1 + r/R_L)^1.5 rho^-0.5`` and ``sigma_t = 1.3 * 0.29 ns (1 + r/R_L)^1.5
-  rho^-0.3`` with R_L = 25 m and rho in VEM/m^2 (the TA reconstruction's constants).
+  rho^-0.3`` with R_L = 25 m (LINSLEY_r0 of the sdanalysis fitting code; other TA programs
+  use 30 m) and rho in VEM/m^2.
 
 Distances ``r`` are measured in the shower plane (perpendicular to the axis), in metres.
 """
