@@ -118,10 +118,12 @@ def summary(report: dict) -> dict:
 
 def _reco_rows(reco_ids: np.ndarray, event_ids: np.ndarray, reco_path: str | Path) -> np.ndarray:
     """Row of each event of ``event_ids`` in the reconstruction; a missing one is an error."""
-    order = np.argsort(reco_ids, kind="stable")
-    position = np.clip(np.searchsorted(reco_ids[order], event_ids), 0, max(reco_ids.size - 1, 0))
-    rows = order[position] if reco_ids.size else np.full(event_ids.size, -1)
-    missing = (rows < 0) | (reco_ids[rows] != event_ids) if reco_ids.size else np.ones(event_ids.size, dtype=bool)
+    missing = np.ones(event_ids.size, dtype=bool)
+    rows = np.zeros(event_ids.size, dtype=np.int64)
+    if reco_ids.size:
+        order = np.argsort(reco_ids, kind="stable")
+        rows = order[np.clip(np.searchsorted(reco_ids[order], event_ids), 0, reco_ids.size - 1)]
+        missing = reco_ids[rows] != event_ids
     if np.any(missing):
         raise EventFormatError(str(reco_path), "event missing from the reconstruction", column="event_id",
                                event_id=int(event_ids[np.argmax(missing)]))
@@ -155,8 +157,12 @@ def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | 
         for name, values in columns.items():
             pieces.setdefault(name, []).append(np.asarray(values))
         if hit_score is not None:
+            lists = hit_score.take(pa.array(rows))
+            if not np.array_equal(pc.list_value_length(lists).to_numpy(zero_copy_only=False), sizes):
+                raise EventFormatError(str(reco_path), "hit lists differ in length from the truth file's: "
+                                       "not a reconstruction of it", column="hit_score")
             labels.append(batch.hits["true_label"] == 1)
-            scores.append(pc.list_flatten(hit_score.take(pa.array(rows))).to_numpy(zero_copy_only=False))
+            scores.append(pc.list_flatten(lists).to_numpy(zero_copy_only=False))
     c = {name: np.concatenate(values) for name, values in pieces.items()}
     report = shower_figures(c)
     if scores:
