@@ -1,0 +1,69 @@
+"""``Reconstructor``: a trained pipeline loaded once, called from an experiment's framework
+per event (a mapping of arrays) or per batch (an Arrow table in the event format).
+
+Both calls validate their input as the file reader does (the message names the column
+and the event) and run the same ``Pipeline.reconstruct`` that ``graphreco reconstruct``
+runs, so a framework and the batch command give the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from . import detectors
+from .io import event_table
+from .io.validate import check_schema, to_event_batch
+from .pipeline import Pipeline
+
+SOURCE = "<framework input>"
+"""What error messages name as the file for data handed over in memory."""
+
+
+class Reconstructor:
+    """The shipped pipeline of ``detector`` or the one in the folder ``pipeline``, ready to
+    reconstruct. ``threads`` sets torch's intra-op threads (None leaves them as they are;
+    a framework running one reconstructor per worker wants 1)."""
+
+    def __init__(self, detector: str | None = None, pipeline: str | Path | None = None,
+                 threads: int | None = None):
+        if (detector is None) == (pipeline is None):
+            raise ValueError("give either a detector name or a pipeline folder")
+        self.pipeline = Pipeline.shipped(detector) if pipeline is None else Pipeline.load(pipeline)
+        if threads is not None:
+            torch.set_num_threads(threads)
+
+    @property
+    def detector(self) -> str:
+        return self.pipeline.detector.name
+
+    def reconstruct_table(self, table: pa.Table | pa.RecordBatch, source: str = SOURCE) -> pa.Table:
+        """Reconstruct a table in the event format (``event_id``, per-hit lists, event
+        columns of this detector); returns the output table (``event_id`` then the stage
+        columns), one row per input row, in order."""
+        record_batch = table.combine_chunks().to_batches()[0] if isinstance(table, pa.Table) and table.num_rows \
+            else table
+        detector = detectors.get(self.detector)
+        check_schema(record_batch.schema, detector, source, None)
+        if record_batch.num_rows == 0:
+            return event_table(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), {}, {})
+        batch = to_event_batch(record_batch, detector, source, set())
+        hits, events = self.pipeline.reconstruct(batch)
+        return event_table(batch.event_id, batch.offsets, hits, events)
+
+    def reconstruct_event(self, hits: Mapping[str, object], event: Mapping[str, object] | None = None,
+                          event_id: int = 0) -> dict[str, np.ndarray | float]:
+        """Reconstruct one event: ``hits`` maps per-hit column names to equal-length 1-D
+        arrays (numpy, awkward or lists), ``event`` per-event columns to scalars. Returns
+        per-hit outputs as numpy arrays and per-event outputs as floats."""
+        columns = {"event_id": pa.array([event_id], type=pa.int64())}
+        columns |= {name: pa.array([np.asarray(values).tolist()]) for name, values in hits.items()}
+        columns |= {name: pa.array([value]) for name, value in (event or {}).items()}
+        output = self.reconstruct_table(pa.table(columns))
+        return {name: (np.asarray(output.column(name)[0].as_py(), dtype=np.float32)
+                       if pa.types.is_list(output.schema.field(name).type) else float(output.column(name)[0].as_py()))
+                for name in output.column_names if name != "event_id"}
