@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from .. import detectors
 from ..io import EventFormatError, read_events
 from ..io.reader import open_event_file
+from .matching import hit_values, reco_rows
 from .metrics import precision_recall, roc_auc
 from .rejection import efficiency_at_rejection, rejection_at_efficiency
 from .resolution import direction_report, energy_report, signal_hits
@@ -64,7 +65,7 @@ def compare_with_baseline(truth_path: str | Path, reco_path: str | Path, plots: 
 
         return compare_showers(truth_path, reco_path, plots)
     reco = pq.read_table(reco_path)
-    by_id = {int(i): n for n, i in enumerate(reco.column("event_id").to_numpy())}
+    reco_ids = reco.column("event_id").to_numpy()
     hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None
     event_score = reco.column("event_score").to_numpy() if "event_score" in reco.column_names else None
     regression = {name: reco.column(name).to_numpy() for name in REGRESSION_COLUMNS if name in reco.column_names}
@@ -74,10 +75,7 @@ def compare_with_baseline(truth_path: str | Path, reco_path: str | Path, plots: 
     for batch in read_events(truth_path):
         if "true_label" not in batch.hits or "true_kind" not in batch.events:
             raise EventFormatError(str(truth_path), "truth columns true_label and true_kind are needed to evaluate")
-        rows = np.array([by_id.get(int(i), -1) for i in batch.event_id], dtype=np.int64)
-        if np.any(rows < 0):
-            raise EventFormatError(str(reco_path), "event missing from the reconstruction", column="event_id",
-                                   event_id=int(batch.event_id[np.argmax(rows < 0)]))
+        rows = reco_rows(reco_ids, batch.event_id, reco_path)
         detector = detectors.get(batch.detector)
         baseline = detector.baseline(batch.offsets, batch.hits)
         kinds = batch.events["true_kind"].astype(str)
@@ -87,8 +85,8 @@ def compare_with_baseline(truth_path: str | Path, reco_path: str | Path, plots: 
         columns["base_hit"].append(baseline["hit_score"])
         columns["base_event"].append(baseline["event_score"])
         if hit_score is not None:
-            columns["gnn_hit"].append(np.concatenate([np.asarray(hit_score[int(r)].as_py(), dtype=np.float32)
-                                                      for r in rows]) if rows.size else np.empty(0))
+            columns["gnn_hit"].append(hit_values(hit_score, rows, batch.hits_per_event, batch.event_id, reco_path,
+                                                 "hit_score"))
         if event_score is not None:
             columns["gnn_event"].append(event_score[rows])
         columns["signal_hits"].append(signal_hits(batch.offsets, batch.hits["true_label"]))

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from ..detectors.lhc_pf.baselines import classical_scores
 from ..io import EventBatch, EventFormatError, read_events
 from .jets import jet_report
+from .matching import hit_values, reco_rows
 from .pileup import particle_report
 
 BINARY_METHODS = ("chs", "softkiller")
@@ -79,18 +80,7 @@ def compare_pileup(truth_path: str | Path, reco_path: str | Path | None, plots: 
     gnn = None
     if reco_path is not None:
         reco = pq.read_table(reco_path, columns=["event_id", "hit_score"])
-        rows = {int(i): n for n, i in enumerate(reco.column("event_id").to_numpy())}
         event_ids = np.concatenate([batch.event_id for batch in batches])
-        scores = []
-        for event_id, size in zip(event_ids, np.diff(offsets)):
-            row = rows.get(int(event_id))
-            if row is None:
-                raise EventFormatError(str(reco_path), "event missing from the reconstruction", column="event_id",
-                                       event_id=int(event_id))
-            score = np.asarray(reco.column("hit_score")[row].as_py(), dtype=np.float32)
-            if score.size != size:
-                raise EventFormatError(str(reco_path), f"{score.size} scores for {size} candidates",
-                                       column="hit_score", event_id=int(event_id))
-            scores.append(score)
-        gnn = np.concatenate(scores)
+        rows = reco_rows(reco.column("event_id").to_numpy(), event_ids, reco_path)
+        gnn = hit_values(reco.column("hit_score"), rows, np.diff(offsets), event_ids, reco_path, "hit_score")
     return pileup_figures(offsets, hits, events, gnn, plots)

@@ -22,14 +22,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import detectors
 from ..detectors.ta_sd.geometry import distance_to_edge
 from ..io import EventFormatError, read_events
 from .coverage import coverage
+from .matching import hit_values, reco_rows
 from .metrics import precision_recall, roc_auc
 from .resolution import direction_report, energy_report
 
@@ -116,20 +115,6 @@ def summary(report: dict) -> dict:
     return rows
 
 
-def _reco_rows(reco_ids: np.ndarray, event_ids: np.ndarray, reco_path: str | Path) -> np.ndarray:
-    """Row of each event of ``event_ids`` in the reconstruction; a missing one is an error."""
-    missing = np.ones(event_ids.size, dtype=bool)
-    rows = np.zeros(event_ids.size, dtype=np.int64)
-    if reco_ids.size:
-        order = np.argsort(reco_ids, kind="stable")
-        rows = order[np.clip(np.searchsorted(reco_ids[order], event_ids), 0, reco_ids.size - 1)]
-        missing = reco_ids[rows] != event_ids
-    if np.any(missing):
-        raise EventFormatError(str(reco_path), "event missing from the reconstruction", column="event_id",
-                               event_id=int(event_ids[np.argmax(missing)]))
-    return rows
-
-
 def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None) -> dict:
     """Figures of the reconstruction in ``reco_path`` and of the detector's standard fit,
     run here on the hits of ``truth_path`` (which carries the ``true_*`` columns)."""
@@ -145,7 +130,7 @@ def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | 
         if missing:
             raise EventFormatError(str(truth_path), f"truth columns {missing} are needed to evaluate")
         detector = detectors.get(batch.detector)
-        rows = _reco_rows(reco_ids, batch.event_id, reco_path)
+        rows = reco_rows(reco_ids, batch.event_id, reco_path)
         sizes = np.diff(batch.offsets)
         event_of_hit = np.repeat(np.arange(sizes.size), sizes)
         columns = {name: batch.events[name] for name in TRUTH_COLUMNS}
@@ -157,12 +142,8 @@ def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | 
         for name, values in columns.items():
             pieces.setdefault(name, []).append(np.asarray(values))
         if hit_score is not None:
-            lists = hit_score.take(pa.array(rows))
-            if not np.array_equal(pc.list_value_length(lists).to_numpy(zero_copy_only=False), sizes):
-                raise EventFormatError(str(reco_path), "hit lists differ in length from the truth file's: "
-                                       "not a reconstruction of it", column="hit_score")
             labels.append(batch.hits["true_label"] == 1)
-            scores.append(pc.list_flatten(lists).to_numpy(zero_copy_only=False))
+            scores.append(hit_values(hit_score, rows, sizes, batch.event_id, reco_path, "hit_score"))
     c = {name: np.concatenate(values) for name, values in pieces.items()}
     report = shower_figures(c)
     if scores:

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from graphreco.evaluate.shower_compare import _reco_rows, core_report, selected, shower_figures
-from graphreco.io import EventFormatError
+from graphreco.evaluate.shower_compare import core_report, selected, shower_figures
 
 
 def _columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -49,11 +48,3 @@ def test_a_method_with_known_errors_reports_them_in_every_energy_bin():
         assert figures["energy"]["bias_log10"] == pytest.approx(0.05, abs=1e-6)
         assert figures["energy"]["coverage_1_sigma"] == 1.0
         assert figures["core"]["median_m"] == pytest.approx(50.0) and figures["core"]["coverage_68_circle"] == 1.0
-
-
-def test_reconstruction_rows_are_found_by_event_id_and_a_missing_event_is_named():
-    assert _reco_rows(np.array([5, 3, 9]), np.array([9, 5]), "reco.parquet").tolist() == [2, 0]
-    with pytest.raises(EventFormatError, match="reco.parquet.*event_id.*4"):
-        _reco_rows(np.array([5, 3, 9]), np.array([3, 4]), "reco.parquet")
-    with pytest.raises(EventFormatError, match="event_id.*1"):
-        _reco_rows(np.array([], dtype=np.int64), np.array([1]), "reco.parquet")
