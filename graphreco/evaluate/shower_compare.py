@@ -78,14 +78,22 @@ def selected(c: dict[str, np.ndarray]) -> np.ndarray:
             & (log10_ev >= ENERGY_BIN_EDGES[0]) & (log10_ev < ENERGY_BIN_EDGES[-1]))
 
 
-def shower_figures(c: dict[str, np.ndarray]) -> dict:
-    """The comparison's figures from per-event columns: truth (``TRUTH_COLUMNS``,
-    ``shower_counters``, ``edge_distance``) and per method ``{method}_{reco column}``."""
+def energy_bins(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The selected events (``"all"``), then those of each bin of ``ENERGY_BIN_EDGES``
+    (labelled ``"low-high"`` in log10(E/eV))."""
     chosen = selected(c)
     log10_ev = np.log10(c["true_energy"]) + EV_PER_GEV
     bins = {"all": chosen}
     for low, high in zip(ENERGY_BIN_EDGES[:-1], ENERGY_BIN_EDGES[1:]):
         bins[f"{low:g}-{high:g}"] = chosen & (log10_ev >= low) & (log10_ev < high)
+    return bins
+
+
+def shower_figures(c: dict[str, np.ndarray]) -> dict:
+    """The comparison's figures from per-event columns: truth (``TRUTH_COLUMNS``,
+    ``shower_counters``, ``edge_distance``) and per method ``{method}_{reco column}``."""
+    bins = energy_bins(c)
+    chosen = bins["all"]
     report = {"selection": {"events": int(chosen.size), "selected": int(chosen.sum()),
                             "cuts": f"zenith < 45 deg, >= {MIN_SHOWER_COUNTERS} shower counters, core >= "
                                     f"{MIN_EDGE_DISTANCE:g} m inside the edge, 10^18.5 <= E < 10^20 eV (truth)"},

@@ -18,7 +18,7 @@ import numpy as np
 
 from .plots import FigureFolder
 from .resolution import angular_error
-from .shower_compare import ENERGY_BIN_EDGES, EV_PER_GEV, METHODS, selected
+from .shower_compare import ENERGY_BIN_EDGES, METHODS, energy_bins
 
 LABELS = {"gnn": "GNN", "baseline": "standard fit"}
 
@@ -38,21 +38,25 @@ def _errors(c: dict, method: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return errors
 
 
+def _q68(errors: np.ndarray) -> float:
+    """68 % quantile of the finite errors (NaN without any)."""
+    finite = errors[np.isfinite(errors)]
+    return float(np.quantile(finite, 0.68)) if finite.size else np.nan
+
+
 def draw_shower_comparison(c: dict[str, np.ndarray], folder: Path) -> list[Path]:
     """Draw the figures of the module docstring into ``folder``; returns their paths."""
     figures = FigureFolder(folder)
     plt = figures.plt
-    chosen = selected(c)
-    log10_ev = np.log10(c["true_energy"]) + EV_PER_GEV
+    bins = energy_bins(c)
+    chosen, per_energy = bins.pop("all"), list(bins.values())
     edges = np.asarray(ENERGY_BIN_EDGES)
     centres = (edges[:-1] + edges[1:]) / 2
     methods = [m for m in METHODS if f"{m}_reco_zenith" in c]
     figure, axes = plt.subplots(1, 3, figsize=(13, 4))
     for method in methods:
         for axis, (name, (error, _)) in zip(axes, _errors(c, method).items()):
-            q68 = [np.nanquantile(error[chosen & (log10_ev >= lo) & (log10_ev < hi)], 0.68)
-                   if np.any(np.isfinite(error[chosen & (log10_ev >= lo) & (log10_ev < hi)])) else np.nan
-                   for lo, hi in zip(edges[:-1], edges[1:])]
+            q68 = [_q68(error[in_bin]) for in_bin in per_energy]
             axis.plot(centres, q68, "o-", label=LABELS[method])
             axis.set(xlabel="log10(E / eV)", ylabel=f"68 % error, {name}")
     axes[0].legend()
