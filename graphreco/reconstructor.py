@@ -15,7 +15,6 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from . import detectors
 from .io import event_table
 from .io.validate import check_schema, to_event_batch
 from .pipeline import Pipeline
@@ -47,7 +46,7 @@ class Reconstructor:
         columns), one row per input row, in order."""
         record_batch = table.combine_chunks().to_batches()[0] if isinstance(table, pa.Table) and table.num_rows \
             else table
-        detector = detectors.get(self.detector)
+        detector = self.pipeline.detector
         check_schema(record_batch.schema, detector, source, None)
         if record_batch.num_rows == 0:
             return event_table(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), {}, {})
