@@ -1,14 +1,17 @@
 """The ``graphreco`` command line.
 
 Exit codes: 0 done; 2 bad command-line usage; 3 bad input (an event file breaks the
-contract or is missing, a training config or an artifact is malformed); 4 internal error.
+contract or is missing, a training config or an artifact is malformed; ``reconstruct``
+goes on with the other files and names each bad one); 4 internal error.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +20,14 @@ import numpy as np
 
 EXIT_BAD_INPUT = 3
 EXIT_INTERNAL = 4
+
+
+class PartialFailure(Exception):
+    """Some input files were bad: the others are done; ``result`` is the summary."""
+
+    def __init__(self, result: dict):
+        super().__init__("some inputs are bad")
+        self.result = result
 
 
 def _parse_mix(text: str) -> dict[str, float]:
@@ -34,8 +45,6 @@ def _parse_mix(text: str) -> dict[str, float]:
 
 
 def _simulate(args: argparse.Namespace) -> dict:
-    import time
-
     from .io import event_table, write_events
 
     start = time.perf_counter()
@@ -94,31 +103,42 @@ def _graphs(args: argparse.Namespace) -> dict:
             "events_per_s": round(events / total) if total else None}
 
 
-def _output_paths(inputs: list[Path], output: Path) -> list[Path]:
-    """One output per input: ``output`` itself for a single input file (unless it is a
-    directory), else ``output/<input stem>.parquet``."""
-    if len(inputs) == 1 and not output.is_dir() and not str(output).endswith("/"):
-        return [output]
-    stems = [path.stem for path in inputs]
-    if len(set(stems)) != len(stems):
-        raise ValueError("inputs with the same file name would write the same output")
-    return [output / f"{stem}.parquet" for stem in stems]
-
-
 def _reconstruct(args: argparse.Namespace) -> dict:
+    from .batch import Progress, output_paths, plan_files, reconstruct_files
     from .io import expand_sources
     from .pipeline import Pipeline
-    from .reconstruct import reconstruct_file
 
     pipeline = Pipeline.load(args.pipeline) if args.pipeline else Pipeline.shipped(args.detector)
     inputs = expand_sources(args.inputs)
     keep = [name for name in args.keep_columns.split(",") if name] if args.keep_columns else []
-    files = [reconstruct_file(pipeline, source, output, args.batch_size, keep)
-             for source, output in zip(inputs, _output_paths(inputs, args.output))]
-    events = sum(f["events"] for f in files)
-    seconds = sum(f["seconds"] for f in files)
-    return {"detector": pipeline.detector.name, "stages": list(pipeline.stages), "files": files,
-            "events": events, "events_per_s": round(events / seconds) if seconds else None}
+    plans = plan_files(pipeline, inputs, output_paths(inputs, args.output), keep)
+    progress = Progress(sum(plan.events for plan in plans if plan.action == "reconstruct"), sys.stderr) \
+        if args.progress else None
+    start = time.perf_counter()
+    files = reconstruct_files(pipeline, plans, args.batch_size, keep, args.workers or _cores(), progress)
+    seconds = time.perf_counter() - start
+    if progress is not None:
+        progress.close()
+    events = sum(f["events"] for f in files if f["status"] == "reconstructed")
+    statuses = [f["status"] for f in files]
+    summary = {status: statuses.count(status) for status in ("reconstructed", "already complete", "bad input")}
+    print(f"graphreco: {summary['reconstructed']} files reconstructed ({events:,} events, "
+          f"{events / seconds:,.0f} events/s), {summary['already complete']} already complete, "
+          f"{summary['bad input']} bad input", file=sys.stderr)
+    result = {"detector": pipeline.detector.name, "stages": list(pipeline.stages), "files": files,
+              "events": events, "seconds": round(seconds, 3),
+              "events_per_s": round(events / seconds) if seconds else None}
+    if summary["bad input"]:
+        for record in files:
+            if record["status"] == "bad input":
+                print(f"graphreco: error: {record['error']}", file=sys.stderr)
+        raise PartialFailure(result)
+    return result
+
+
+def _cores() -> int:
+    """Cores this process may run on."""
+    return len(os.sched_getaffinity(0))
 
 
 def _train(args: argparse.Namespace) -> dict:
@@ -221,7 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     chosen = reconstruct.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--detector", help="use the pipeline shipped with this detector")
     chosen.add_argument("--pipeline", type=Path, help="use the pipeline in this folder")
-    reconstruct.add_argument("--batch-size", type=int, default=4096, help="events per batch")
+    reconstruct.add_argument("--batch-size", type=int, default=1024,
+                             help="events per batch, the unit of work of a worker (outputs depend on it)")
+    reconstruct.add_argument("--workers", type=int, default=0,
+                             help="worker processes, one core each (default: every core; 1: in this process)")
+    reconstruct.add_argument("--progress", action=argparse.BooleanOptionalAction, default=sys.stderr.isatty(),
+                             help="progress bar with events/s and ETA on stderr (default: on a terminal)")
     reconstruct.add_argument("--keep-columns", default="", help="input columns to carry into the output, comma separated")
     reconstruct.set_defaults(run=_reconstruct)
 
@@ -261,6 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
+    except PartialFailure as failure:
+        print(json.dumps(failure.result, indent=2))
+        return EXIT_BAD_INPUT
     except (EventFormatError, FileNotFoundError, ArtifactError, TrainConfigError) as error:
         print(f"graphreco: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

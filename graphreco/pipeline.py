@@ -7,11 +7,12 @@ Each detector ships its trained pipeline in ``detectors/<name>/artifacts``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +34,12 @@ CHUNK_HITS = 1 << 17
 
 @dataclass
 class Pipeline:
-    """Stages of one detector, run in order on event batches."""
+    """Stages of one detector, run in order on event batches; ``folder`` is where it was
+    loaded from (None for one built in memory)."""
 
     detector: Detector
     stages: dict[str, torch.nn.Module]
+    folder: Path | None = None
 
     @classmethod
     def load(cls, folder: str | Path) -> Pipeline:
@@ -50,7 +53,7 @@ class Pipeline:
             raise ArtifactError(f"{folder}: pipeline.json needs exactly the keys {sorted(PIPELINE_KEYS)}")
         pipeline = cls.load_stages(folder, detectors.get(config["detector"]), config["stages"])
         pipeline.check_reads(folder)
-        return pipeline
+        return replace(pipeline, folder=folder)
 
     @classmethod
     def load_stages(cls, folder: str | Path, detector: Detector, names: list[str]) -> Pipeline:
@@ -83,6 +86,17 @@ class Pipeline:
         if not (folder / "pipeline.json").exists():
             raise ArtifactError(f"no trained pipeline is shipped for {detector!r} yet")
         return cls.load(folder)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the detector, the stages' names and configs and their weights: two
+        pipelines with the same fingerprint write the same outputs."""
+        digest = hashlib.sha256(self.detector.name.encode())
+        for name, stage in self.stages.items():
+            digest.update(json.dumps([name, stage.config], sort_keys=True).encode())
+            for key, tensor in stage.state_dict().items():
+                digest.update(key.encode())
+                digest.update(tensor.detach().contiguous().numpy().tobytes())
+        return digest.hexdigest()
 
     def reconstruct(self, batch: EventBatch, timings: dict[str, float] | None = None
                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

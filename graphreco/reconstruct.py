@@ -1,46 +1,103 @@
-"""Reconstruct event files: stream them through a pipeline into output files in the event
-format (``event_id``, the stages' columns, then any input columns asked for), each
-written atomically."""
+"""Reconstruct one event file: stream it through a pipeline into an output file in the
+event format (``event_id``, the stages' columns, then any input columns asked for),
+written atomically and stamped with its provenance (``provenance``), so that a finished
+output can be told from a stale or foreign one (``is_complete``)."""
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from .io import EventFormatError, EventWriter, event_table, read_events
+from .io import EventBatch, EventFormatError, EventWriter, event_table, open_event_file, read_events
 from .io.reader import DEFAULT_BATCH_EVENTS
 from .pipeline import Pipeline, timed
 
+PROVENANCE_KEY = "graphreco"
+"""Schema-metadata key of an output's provenance (JSON)."""
+
+Steps = dict[str, float]
+BatchMapper = Callable[[Iterable[EventBatch]], Iterator[tuple[pa.Table, Steps]]]
+"""Turns input batches into output tables (and seconds per step), in input order."""
+
+
+def reconstruct_batch(pipeline: Pipeline, batch: EventBatch, keep_columns: Sequence[str] = ()) -> tuple[pa.Table, Steps]:
+    """The output table of one batch and the seconds its steps took (graph, each stage)."""
+    steps: Steps = {}
+    hit_columns, event_columns = pipeline.reconstruct(batch, steps)
+    table = event_table(batch.event_id, batch.offsets, hit_columns, event_columns)
+    for name in keep_columns:
+        table = table.append_column(name, batch.record_batch.column(name))
+    return table, steps
+
+
+def in_process(pipeline: Pipeline, keep_columns: Sequence[str] = ()) -> BatchMapper:
+    """The mapper that reconstructs batches one after the other in this process."""
+    return lambda batches: (reconstruct_batch(pipeline, batch, keep_columns) for batch in batches)
+
+
+def provenance(pipeline: Pipeline, source: str | Path, keep_columns: Sequence[str] = ()) -> dict:
+    """What an output of ``source`` records of how it was made: the input's name, size
+    (bytes) and number of events, the pipeline's fingerprint and the kept columns.
+    Raises ``EventFormatError`` for a file that is unreadable or of another detector."""
+    parquet, _ = open_event_file(source, pipeline.detector.name)
+    source = Path(source)
+    return {"source": source.name, "source_bytes": source.stat().st_size, "source_events": parquet.metadata.num_rows,
+            "pipeline": pipeline.fingerprint(), "keep_columns": list(keep_columns)}
+
+
+def is_complete(output: str | Path, expected: dict) -> bool:
+    """Whether ``output`` is a readable Parquet file holding every event of the input,
+    made from the same input by the same pipeline with the same kept columns."""
+    try:
+        file = pq.ParquetFile(output)
+        stamp = json.loads((file.schema_arrow.metadata or {}).get(PROVENANCE_KEY.encode(), b"null"))
+    except (OSError, pa.ArrowException, ValueError):
+        return False
+    return stamp == expected and file.metadata.num_rows == expected["source_events"]
+
 
 def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
-                     batch_size: int = DEFAULT_BATCH_EVENTS, keep_columns: Sequence[str] = ()) -> dict:
-    """Reconstruct every event of ``source`` into ``output``; returns counts, seconds and
-    the seconds per step (read and validate, graph, each stage, write)."""
+                     batch_size: int = DEFAULT_BATCH_EVENTS, keep_columns: Sequence[str] = (),
+                     mapper: BatchMapper | None = None, on_events: Callable[[int], None] | None = None) -> dict:
+    """Reconstruct every event of ``source`` into ``output`` with ``mapper`` (default: in
+    this process); ``on_events(n)`` is told of every ``n`` events written. Returns
+    counts, seconds and the seconds per step (read and validate, graph, each stage, write)."""
     start, events = time.perf_counter(), 0
-    steps: dict[str, float] = {}
-    with EventWriter(output, pipeline.detector.name) as writer:
-        batches = read_events(source, detector=pipeline.detector.name, batch_size=batch_size, columns=keep_columns)
-        while True:
-            with timed(steps, "read_validate"):
-                batch = next(batches, None)
-            if batch is None:
-                break
-            if events == 0:
-                missing = [name for name in keep_columns if name not in batch.record_batch.schema.names]
-                if missing:
-                    raise EventFormatError(str(source), "column asked to be kept is not in the file", column=missing[0])
-            hit_columns, event_columns = pipeline.reconstruct(batch, steps)
+    parquet, _ = open_event_file(source, pipeline.detector.name)
+    missing = [name for name in keep_columns if name not in parquet.schema_arrow.names]
+    if missing:
+        raise EventFormatError(str(source), "column asked to be kept is not in the file", column=missing[0])
+    mapper = mapper or in_process(pipeline, keep_columns)
+    steps: Steps = {}
+    with EventWriter(output, pipeline.detector.name,
+                     metadata={PROVENANCE_KEY: json.dumps(provenance(pipeline, source, keep_columns))}) as writer:
+        batches = _timed_iteration(read_events(source, detector=pipeline.detector.name, batch_size=batch_size,
+                                               columns=keep_columns), steps, "read_validate")
+        for table, batch_steps in mapper(batches):
+            for step, seconds in batch_steps.items():
+                steps[step] = steps.get(step, 0.0) + seconds
             with timed(steps, "write"):
-                table = event_table(batch.event_id, batch.offsets, hit_columns, event_columns)
-                for name in keep_columns:
-                    table = table.append_column(name, batch.record_batch.column(name))
                 writer.write(table)
-            events += batch.n_events
+            events += table.num_rows
+            if on_events is not None:
+                on_events(table.num_rows)
         if events == 0:  # an input without events gives an output without events
             writer.write(pa.table({"event_id": pa.array([], pa.int64())}))
     return {"input": str(source), "output": str(output), "events": events,
             "seconds": round(time.perf_counter() - start, 3),
             "seconds_per_step": {step: round(value, 3) for step, value in steps.items()}}
+
+
+def _timed_iteration(items: Iterator, steps: Steps, step: str) -> Iterator:
+    """Yield from ``items``, adding the seconds spent producing each to ``steps[step]``."""
+    while True:
+        with timed(steps, step):
+            item = next(items, None)
+        if item is None:
+            return
+        yield item

@@ -14,3 +14,7 @@ class EventFormatError(ValueError):
         self.file, self.problem, self.column, self.event_id = file, problem, column, event_id
         where = file + (f", column {column!r}" if column else "") + (f", event_id {event_id}" if event_id is not None else "")
         super().__init__(f"{where}: {problem}")
+
+    def __reduce__(self) -> tuple:
+        """Pickle by the constructor's arguments (errors cross from worker processes)."""
+        return type(self), (self.file, self.problem, self.column, self.event_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+TEMPORARY_SUFFIX = ".tmp"
 ROW_GROUP_EVENTS = 16384
 """Events per Parquet row group: a reader never has to hold more than this at once."""
 
@@ -34,22 +36,26 @@ def event_table(event_id: np.ndarray, offsets: np.ndarray, hits: Mapping[str, np
 class EventWriter:
     """Streams tables into one Parquet file that appears only when complete.
 
-    Data goes to a hidden temporary file beside ``path``; leaving the ``with`` block
+    ``metadata`` adds keys to the schema metadata (besides ``detector``). Data goes to a
+    hidden temporary file beside ``path`` (``temporary_files`` finds those a killed
+    writer left); leaving the ``with`` block
     normally flushes, fsyncs and renames it onto ``path``; an exception (or
     :meth:`abort`) deletes it, so no reader ever sees a half-written file.
     """
 
-    def __init__(self, path: str | Path, detector: str, compression: str = "zstd"):
+    def __init__(self, path: str | Path, detector: str, compression: str = "zstd",
+                 metadata: Mapping[str, str] | None = None):
         self.path = Path(path)
         self.detector = detector
+        self.metadata = {"detector": detector, **(metadata or {})}
         self.compression = compression
-        self.temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}{TEMPORARY_SUFFIX}")
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
         if self._writer is None:
-            metadata = dict(table.schema.metadata or {}) | {b"detector": self.detector.encode()}
+            metadata = dict(table.schema.metadata or {}) | {k.encode(): v.encode() for k, v in self.metadata.items()}
             self.schema = table.schema.with_metadata(metadata)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self.temporary, self.schema, compression=self.compression)
@@ -79,6 +85,12 @@ class EventWriter:
             self.close()
         else:
             self.abort()
+
+
+def temporary_files(path: str | Path) -> list[Path]:
+    """The temporary files that writers of ``path`` left behind (killed before closing)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*{TEMPORARY_SUFFIX}"))
 
 
 def write_events(path: str | Path, table: pa.Table, detector: str) -> None:

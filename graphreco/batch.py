@@ -1,0 +1,204 @@
+"""Batch reconstruction of many event files: one output per input, resumable, on worker
+processes.
+
+- Resumable: an output that ``is_complete`` (same input, same pipeline, every event) is
+  skipped; any other is redone, and temporary files a killed run left are removed.
+  Outputs appear atomically, so a killed run never leaves a partial file behind.
+- Workers: ``workers`` processes (spawned, each with one torch and one numba thread)
+  reconstruct the batches of a file while this process reads, validates and writes, at
+  most ``2 * workers`` batches in flight (bounded memory).
+- Deterministic: every batch is reconstructed on one thread by the same code whatever the
+  number of workers, and batches are cut by the reader alone, so outputs are identical
+  byte for byte for any ``workers``.
+- A file that breaks the event format is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import torch
+
+from .io import EventBatch, EventFormatError
+from .io.writer import temporary_files
+from .pipeline import Pipeline
+from .reconstruct import BatchMapper, in_process, is_complete, provenance, reconstruct_batch, reconstruct_file
+
+IN_FLIGHT_PER_WORKER = 2
+
+
+def output_paths(inputs: Sequence[Path], output: Path) -> list[Path]:
+    """One output per input: ``output`` itself for a single input file (unless it is a
+    directory or ends with a slash), else ``output/<input stem>.parquet``."""
+    if len(inputs) == 1 and not output.is_dir() and not str(output).endswith("/"):
+        return [output]
+    stems = [path.stem for path in inputs]
+    if len(set(stems)) != len(stems):
+        raise ValueError("inputs with the same file name would write the same output")
+    return [output / f"{stem}.parquet" for stem in stems]
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """What a batch run does with one input: ``action`` is ``reconstruct``, ``skip``
+    (its output is already complete) or ``refuse`` (``error`` says why)."""
+
+    source: Path
+    output: Path
+    action: str
+    events: int = 0
+    error: str = ""
+
+
+def plan_files(pipeline: Pipeline, inputs: Sequence[Path], outputs: Sequence[Path],
+               keep_columns: Sequence[str] = ()) -> list[FilePlan]:
+    """Decide for each input; removes the temporary files a killed run left."""
+    plans = []
+    for source, output in zip(inputs, outputs):
+        for stale in temporary_files(output):
+            stale.unlink(missing_ok=True)
+        try:
+            expected = provenance(pipeline, source, keep_columns)
+        except EventFormatError as error:
+            plans.append(FilePlan(source, output, "refuse", error=str(error)))
+            continue
+        done = output.exists() and is_complete(output, expected)
+        plans.append(FilePlan(source, output, "skip" if done else "reconstruct", expected["source_events"]))
+    return plans
+
+
+def reconstruct_files(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int,
+                      keep_columns: Sequence[str] = (), workers: int = 1,
+                      on_events: Callable[[int], None] | None = None) -> list[dict]:
+    """Carry out ``plans`` (see the module docstring); returns one record per file with
+    its ``status``: ``reconstructed``, ``already complete`` or ``bad input`` (with the
+    ``error``), in input order."""
+    todo = [plan for plan in plans if plan.action == "reconstruct"]
+    batches = sum(math.ceil(plan.events / batch_size) for plan in todo)
+    records = []
+    with batch_mapper(pipeline, keep_columns, min(workers, batches)) as mapper:
+        for plan in plans:
+            where = {"input": str(plan.source), "output": str(plan.output)}
+            if plan.action == "skip":
+                records.append(where | {"status": "already complete", "events": plan.events})
+                continue
+            if plan.action == "refuse":
+                records.append(where | {"status": "bad input", "error": plan.error})
+                continue
+            try:
+                record = reconstruct_file(pipeline, plan.source, plan.output, batch_size, keep_columns, mapper,
+                                          on_events)
+                records.append(record | {"status": "reconstructed"})
+            except EventFormatError as error:
+                records.append(where | {"status": "bad input", "error": str(error)})
+    return records
+
+
+@contextmanager
+def batch_mapper(pipeline: Pipeline, keep_columns: Sequence[str], workers: int) -> Iterator[BatchMapper]:
+    """A mapper on ``workers`` processes (in this process, one thread, for one or fewer,
+    or for a pipeline not loaded from a folder)."""
+    if workers <= 1 or pipeline.folder is None:
+        with single_threaded():
+            yield in_process(pipeline, keep_columns)
+        return
+    context = multiprocessing.get_context("spawn")  # torch's thread pools do not survive fork
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_worker,
+                             initargs=(str(pipeline.folder),)) as pool:
+        yield lambda batches: _ordered(pool, batches, keep_columns, IN_FLIGHT_PER_WORKER * workers)
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run the block with one torch and one numba thread (restored afterwards)."""
+    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(torch_threads)
+        numba.set_num_threads(numba_threads)
+
+
+def _ordered(pool: ProcessPoolExecutor, batches: Iterable[EventBatch], keep_columns: Sequence[str],
+             in_flight: int) -> Iterator:
+    """Submit batches to ``pool`` keeping at most ``in_flight`` unfinished; yield the
+    results in submission order."""
+    pending: deque[Future] = deque()
+    try:
+        for batch in batches:
+            pending.append(pool.submit(_reconstruct_in_worker, batch, tuple(keep_columns)))
+            if len(pending) >= in_flight:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+_worker_pipeline: Pipeline | None = None
+
+
+def _load_worker(folder: str) -> None:
+    """Initialise a worker process: one thread, the pipeline loaded once."""
+    global _worker_pipeline
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    _worker_pipeline = Pipeline.load(folder)
+
+
+def _reconstruct_in_worker(batch: EventBatch, keep_columns: tuple[str, ...]):
+    return reconstruct_batch(_worker_pipeline, batch, keep_columns)
+
+
+class Progress:
+    """A progress line on a stream: events done of ``total``, events/s and ETA; redrawn
+    in place on a terminal, else printed every ``interval`` seconds."""
+
+    def __init__(self, total: int, stream, interval: float | None = None):
+        self.total, self.stream, self.done = total, stream, 0
+        self.live = stream.isatty()
+        self.interval = interval if interval is not None else (0.2 if self.live else 10.0)
+        self.start = self.last = time.monotonic()
+
+    def __call__(self, events: int) -> None:
+        self.done += events
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.last = now
+            self._draw(now)
+
+    def close(self) -> None:
+        self._draw(time.monotonic())
+        if self.live:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def _draw(self, now: float) -> None:
+        rate = self.done / max(now - self.start, 1e-9)
+        fraction = self.done / self.total if self.total else 1.0
+        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+        bar = "#" * int(30 * fraction) + "." * (30 - int(30 * fraction))
+        line = (f"[{bar}] {self.done:,}/{self.total:,} events  {rate:,.0f} events/s  "
+                f"ETA {_clock(eta)}")
+        self.stream.write(f"\r{line}" if self.live else f"{line}\n")
+        self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    """``h:mm:ss`` (``?`` when unknown)."""
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
