@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml setup.py Makefile
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-build-isolation torch-scatter
-	$(BIN)/python -m pip install -q -e ".[test,plots,lhc,export]"
+	$(BIN)/python -m pip install -q -e ".[test,plots,lhc,export,root,distributed]"
 	touch $(STAMP)
 
 demo: setup

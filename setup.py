@@ -20,4 +20,5 @@ for package, folder in PACKAGE_DIRS.items():
     packages.extend(f"{package}.{sub}" for sub in find_packages(folder))
 
 setup(packages=packages, package_dir=PACKAGE_DIRS,
-      package_data={"graphreco.detectors": ["*/*.csv", "*/artifacts/*.json", "*/artifacts/*/*.json", "*/artifacts/*/*.pt"]})
+      package_data={"graphreco.io": ["*.json"],
+                    "graphreco.detectors": ["*/*.csv", "*/artifacts/*.json", "*/artifacts/*/*.json", "*/artifacts/*/*.pt"]})

@@ -28,7 +28,7 @@ from pathlib import Path
 import numba
 import torch
 
-from .io import EventBatch, EventFormatError
+from .io import EventBatch, EventFormatError, RootMapping
 from .io.writer import temporary_files
 from .pipeline import Pipeline
 from .reconstruct import BatchMapper, in_process, is_complete, provenance, reconstruct_batch, reconstruct_file
@@ -60,14 +60,14 @@ class FilePlan:
 
 
 def plan_files(pipeline: Pipeline, inputs: Sequence[Path], outputs: Sequence[Path],
-               keep_columns: Sequence[str] = ()) -> list[FilePlan]:
+               keep_columns: Sequence[str] = (), root_mapping: RootMapping | None = None) -> list[FilePlan]:
     """Decide for each input; removes the temporary files a killed run left."""
     plans = []
     for source, output in zip(inputs, outputs):
         for stale in temporary_files(output):
             stale.unlink(missing_ok=True)
         try:
-            expected = provenance(pipeline, source, keep_columns)
+            expected = provenance(pipeline, source, keep_columns, root_mapping)
         except EventFormatError as error:
             plans.append(FilePlan(source, output, "refuse", error=str(error)))
             continue
@@ -78,29 +78,33 @@ def plan_files(pipeline: Pipeline, inputs: Sequence[Path], outputs: Sequence[Pat
 
 def reconstruct_files(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int,
                       keep_columns: Sequence[str] = (), workers: int = 1,
-                      on_events: Callable[[int], None] | None = None) -> list[dict]:
+                      on_events: Callable[[int], None] | None = None,
+                      root_mapping: RootMapping | None = None) -> list[dict]:
     """Carry out ``plans`` (see the module docstring); returns one record per file with
     its ``status``: ``reconstructed``, ``already complete`` or ``bad input`` (with the
     ``error``), in input order."""
     todo = [plan for plan in plans if plan.action == "reconstruct"]
     batches = sum(math.ceil(plan.events / batch_size) for plan in todo)
-    records = []
     with batch_mapper(pipeline, keep_columns, min(workers, batches)) as mapper:
-        for plan in plans:
-            where = {"input": str(plan.source), "output": str(plan.output)}
-            if plan.action == "skip":
-                records.append(where | {"status": "already complete", "events": plan.events})
-                continue
-            if plan.action == "refuse":
-                records.append(where | {"status": "bad input", "error": plan.error})
-                continue
-            try:
-                record = reconstruct_file(pipeline, plan.source, plan.output, batch_size, keep_columns, mapper,
-                                          on_events)
-                records.append(record | {"status": "reconstructed"})
-            except EventFormatError as error:
-                records.append(where | {"status": "bad input", "error": str(error)})
-    return records
+        return [carry_out(plan, lambda plan: reconstruct_file(pipeline, plan.source, plan.output, batch_size,
+                                                              keep_columns, mapper, on_events, root_mapping)["events"])
+                for plan in plans]
+
+
+def carry_out(plan: FilePlan, reconstruct: Callable[[FilePlan], int]) -> dict:
+    """The record of one planned file: reconstructed by ``reconstruct`` (which returns the
+    number of events) unless skipped or refused; a bad input is recorded, not raised."""
+    where = {"input": str(plan.source), "output": str(plan.output)}
+    if plan.action == "skip":
+        return where | {"status": "already complete", "events": plan.events}
+    if plan.action == "refuse":
+        return where | {"status": "bad input", "error": plan.error}
+    start = time.perf_counter()
+    try:
+        events = reconstruct(plan)
+    except EventFormatError as error:
+        return where | {"status": "bad input", "error": str(error)}
+    return where | {"status": "reconstructed", "events": events, "seconds": round(time.perf_counter() - start, 3)}
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """The ``graphreco`` command line.
 
-Exit codes: 0 done; 2 bad command-line usage; 3 bad input (an event file breaks the
+Exit codes: 0 done; 2 bad command-line usage or an optional extra not installed; 3 bad input (an event file breaks the
 contract or is missing, a training config or an artifact is malformed; ``reconstruct``
 goes on with the other files and names each bad one); 4 internal error.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 
+EXIT_USAGE = 2
 EXIT_BAD_INPUT = 3
 EXIT_INTERNAL = 4
 
@@ -106,16 +107,24 @@ def _graphs(args: argparse.Namespace) -> dict:
 def _reconstruct(args: argparse.Namespace) -> dict:
     from .batch import Progress, output_paths, plan_files, reconstruct_files
     from .io import expand_sources
+    from .io.root import load_mapping
     from .pipeline import Pipeline
 
     pipeline = Pipeline.load(args.pipeline) if args.pipeline else Pipeline.shipped(args.detector)
     inputs = expand_sources(args.inputs)
     keep = [name for name in args.keep_columns.split(",") if name] if args.keep_columns else []
-    plans = plan_files(pipeline, inputs, output_paths(inputs, args.output), keep)
+    mapping = load_mapping(args.root_mapping) if any(path.suffix == ".root" for path in inputs) else None
+    plans = plan_files(pipeline, inputs, output_paths(inputs, args.output), keep, mapping)
     progress = Progress(sum(plan.events for plan in plans if plan.action == "reconstruct"), sys.stderr) \
         if args.progress else None
     start = time.perf_counter()
-    files = reconstruct_files(pipeline, plans, args.batch_size, keep, args.workers or _cores(), progress)
+    workers = args.workers or _cores()
+    if args.engine == "ray":
+        from .ray_engine import reconstruct_with_ray
+
+        files = reconstruct_with_ray(pipeline, plans, args.batch_size, keep, workers, args.ray_address, progress)
+    else:
+        files = reconstruct_files(pipeline, plans, args.batch_size, keep, workers, progress, mapping)
     seconds = time.perf_counter() - start
     if progress is not None:
         progress.close()
@@ -152,6 +161,10 @@ def _train(args: argparse.Namespace) -> dict:
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
+    if args.report is not None:
+        from .evaluate.report import write_report
+
+        return write_report(args.truth, args.reco, args.report)
     from .evaluate.compare import compare_with_baseline
 
     return compare_with_baseline(args.truth, args.reco, plots=args.plots)
@@ -245,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
                              help="events per batch, the unit of work of a worker (outputs depend on it)")
     reconstruct.add_argument("--workers", type=int, default=0,
                              help="worker processes, one core each (default: every core; 1: in this process)")
+    reconstruct.add_argument("--root-mapping", type=Path, default=None,
+                             help="JSON mapping of event-format columns to the branches of .root inputs "
+                                  "(default: NanoAOD PF candidates; docs/root-input.md)")
+    reconstruct.add_argument("--engine", choices=("local", "ray"), default="local",
+                             help="local worker processes, or a Ray Data job (needs the ray extra)")
+    reconstruct.add_argument("--ray-address", default=None,
+                             help="Ray cluster to run on (default: $RAY_ADDRESS, else a local instance of --workers CPUs)")
     reconstruct.add_argument("--progress", action=argparse.BooleanOptionalAction, default=sys.stderr.isatty(),
                              help="progress bar with events/s and ETA on stderr (default: on a terminal)")
     reconstruct.add_argument("--keep-columns", default="", help="input columns to carry into the output, comma separated")
@@ -260,7 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="score a reconstruction and the classical baseline against truth")
     evaluate.add_argument("truth", type=Path, help="the reconstructed input, with its true_* columns")
     evaluate.add_argument("reco", type=Path, help="the output of graphreco reconstruct")
-    evaluate.add_argument("--plots", type=Path, help="also draw the figures as PNG into this folder (needs matplotlib)")
+    drawn = evaluate.add_mutually_exclusive_group()
+    drawn.add_argument("--plots", type=Path, help="also draw the figures as PNG into this folder (needs matplotlib)")
+    drawn.add_argument("--report", type=Path, metavar="DIR",
+                       help="write a report folder: report.md with its PNGs, and report.html as one self-contained "
+                            "file (tables, ROC, resolution vs energy, pulls, coverage; needs matplotlib)")
     evaluate.set_defaults(run=_evaluate)
 
     export = commands.add_parser("export", help="export the stages of a trained pipeline to ONNX (needs the export extra)",
@@ -289,7 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PartialFailure as failure:
         print(json.dumps(failure.result, indent=2))
         return EXIT_BAD_INPUT
-    except (EventFormatError, FileNotFoundError, ArtifactError, TrainConfigError) as error:
+    except ImportError as error:  # an optional extra is not installed
+        print(f"graphreco: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (EventFormatError, FileNotFoundError, FileExistsError, ArtifactError, TrainConfigError) as error:
         print(f"graphreco: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as error:  # noqa: BLE001 - reported once, with its type, for the batch system

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .io import EventBatch, EventFormatError, EventWriter, event_table, open_event_file, read_events
+from .io import EventBatch, EventFormatError, EventWriter, RootMapping, event_table, read_events, summarize_source
 from .io.reader import DEFAULT_BATCH_EVENTS
 from .pipeline import Pipeline, timed
 
@@ -40,13 +40,18 @@ def in_process(pipeline: Pipeline, keep_columns: Sequence[str] = ()) -> BatchMap
     return lambda batches: (reconstruct_batch(pipeline, batch, keep_columns) for batch in batches)
 
 
-def provenance(pipeline: Pipeline, source: str | Path, keep_columns: Sequence[str] = ()) -> dict:
+def provenance(pipeline: Pipeline, source: str | Path, keep_columns: Sequence[str] = (),
+               root_mapping: RootMapping | None = None) -> dict:
     """What an output of ``source`` records of how it was made: the input's name, size
     (bytes) and number of events, the pipeline's fingerprint and the kept columns.
-    Raises ``EventFormatError`` for a file that is unreadable or of another detector."""
-    parquet, _ = open_event_file(source, pipeline.detector.name)
+    Raises ``EventFormatError`` for a file that is unreadable, of another detector or
+    lacks a column to keep."""
+    summary = summarize_source(source, pipeline.detector.name, root_mapping)
+    missing = [name for name in keep_columns if name not in summary.columns]
+    if missing:
+        raise EventFormatError(str(source), "column asked to be kept is not in the file", column=missing[0])
     source = Path(source)
-    return {"source": source.name, "source_bytes": source.stat().st_size, "source_events": parquet.metadata.num_rows,
+    return {"source": source.name, "source_bytes": source.stat().st_size, "source_events": summary.events,
             "pipeline": pipeline.fingerprint(), "keep_columns": list(keep_columns)}
 
 
@@ -63,21 +68,20 @@ def is_complete(output: str | Path, expected: dict) -> bool:
 
 def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
                      batch_size: int = DEFAULT_BATCH_EVENTS, keep_columns: Sequence[str] = (),
-                     mapper: BatchMapper | None = None, on_events: Callable[[int], None] | None = None) -> dict:
-    """Reconstruct every event of ``source`` into ``output`` with ``mapper`` (default: in
-    this process); ``on_events(n)`` is told of every ``n`` events written. Returns
-    counts, seconds and the seconds per step (read and validate, graph, each stage, write)."""
+                     mapper: BatchMapper | None = None, on_events: Callable[[int], None] | None = None,
+                     root_mapping: RootMapping | None = None) -> dict:
+    """Reconstruct every event of ``source`` (Parquet, or ROOT read through
+    ``root_mapping``) into ``output`` with ``mapper`` (default: in this process);
+    ``on_events(n)`` is told of every ``n`` events written. Returns counts, seconds and
+    the seconds per step (read and validate, graph, each stage, write)."""
     start, events = time.perf_counter(), 0
-    parquet, _ = open_event_file(source, pipeline.detector.name)
-    missing = [name for name in keep_columns if name not in parquet.schema_arrow.names]
-    if missing:
-        raise EventFormatError(str(source), "column asked to be kept is not in the file", column=missing[0])
+    stamp = provenance(pipeline, source, keep_columns, root_mapping)
     mapper = mapper or in_process(pipeline, keep_columns)
     steps: Steps = {}
-    with EventWriter(output, pipeline.detector.name,
-                     metadata={PROVENANCE_KEY: json.dumps(provenance(pipeline, source, keep_columns))}) as writer:
+    with EventWriter(output, pipeline.detector.name, metadata={PROVENANCE_KEY: json.dumps(stamp)}) as writer:
         batches = _timed_iteration(read_events(source, detector=pipeline.detector.name, batch_size=batch_size,
-                                               columns=keep_columns), steps, "read_validate")
+                                               columns=keep_columns, root_mapping=root_mapping),
+                                   steps, "read_validate")
         for table, batch_steps in mapper(batches):
             for step, seconds in batch_steps.items():
                 steps[step] = steps.get(step, 0.0) + seconds

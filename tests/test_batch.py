@@ -112,3 +112,12 @@ def test_killed_runs_resume_to_identical_outputs(inputs, tmp_path):
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     _same_files(reference, out)
+
+
+def test_the_ray_engine_writes_the_local_engines_bytes(inputs, tmp_path, capsys):
+    pytest.importorskip("ray.data")
+    sources, reference = inputs
+    assert main(["reconstruct", "--detector", "ta-sd", str(sources[0].parent), "-o", str(tmp_path),
+                 "--engine", "ray", "--workers", "2", "--batch-size", str(BATCH)]) == 0
+    assert [f["status"] for f in json.loads(capsys.readouterr().out)["files"]] == ["reconstructed"] * 3
+    _same_files(reference, tmp_path)

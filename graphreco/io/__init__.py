@@ -2,8 +2,9 @@
 
 from .batch import EventBatch
 from .errors import EventFormatError
-from .reader import expand_sources, open_event_file, read_events
+from .reader import SourceSummary, expand_sources, open_event_file, read_events, summarize_source
+from .root import RootMapping
 from .writer import EventWriter, event_table, hit_list, write_events
 
-__all__ = ["EventBatch", "EventFormatError", "EventWriter", "event_table", "expand_sources",
-           "hit_list", "open_event_file", "read_events", "write_events"]
+__all__ = ["EventBatch", "EventFormatError", "EventWriter", "RootMapping", "SourceSummary", "event_table",
+           "expand_sources", "hit_list", "open_event_file", "read_events", "summarize_source", "write_events"]

@@ -1,13 +1,15 @@
 """Streaming reader: files, directories or globs in, validated ``EventBatch`` es out.
 
 Memory stays bounded whatever the file size: Parquet is read one record batch (at most
-``batch_size`` events) at a time.
+``batch_size`` events) at a time, ROOT files (``.root``, through a ``RootMapping``, see
+``root.py``) as many tree entries at a time.
 """
 
 from __future__ import annotations
 
 import glob
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +19,7 @@ from .. import detectors
 from ..detectors import Detector
 from .batch import EventBatch
 from .errors import EventFormatError
+from .root import RootMapping, check_mapping, count_root_events, iter_root_batches, load_mapping
 from .validate import check_schema, to_event_batch
 
 DEFAULT_BATCH_EVENTS = 8192
@@ -24,7 +27,8 @@ Sources = str | Path | Iterable[str | Path]
 
 
 def expand_sources(sources: Sources) -> list[Path]:
-    """Event files named by paths, directories (their ``*.parquet``) or glob patterns."""
+    """Event files named by paths, directories (their ``*.parquet``) or glob patterns
+    (which may name ``.root`` files too)."""
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
     files: list[Path] = []
     for item in items:
@@ -54,30 +58,96 @@ def open_event_file(path: str | Path, detector: str | None = None) -> tuple[pq.P
     name = detector or declared
     if name is None:
         raise EventFormatError(file, "no detector named: the schema metadata has no 'detector' key; pass one explicitly")
-    try:
-        resolved = detectors.get(name)
-    except ValueError as error:
-        raise EventFormatError(file, str(error)) from None
+    resolved = _detector(file, name)
     check_schema(parquet.schema_arrow, resolved, file, declared)
     return parquet, resolved
 
 
+def _detector(file: str, name: str) -> Detector:
+    try:
+        return detectors.get(name)
+    except ValueError as error:
+        raise EventFormatError(file, str(error)) from None
+
+
 def read_events(sources: Sources, detector: str | None = None, batch_size: int = DEFAULT_BATCH_EVENTS,
-                columns: Iterable[str] | None = None) -> Iterator[EventBatch]:
+                columns: Iterable[str] | None = None,
+                root_mapping: RootMapping | str | Path | None = None) -> Iterator[EventBatch]:
     """Stream validated event batches from every file in ``sources``, in order.
 
     ``columns`` limits what is read beyond the detector's contract columns (which are
-    always read when present); ``None`` reads every column.
+    always read when present); ``None`` reads every column. ``.root`` files are read
+    through ``root_mapping``: a ``RootMapping``, the path of one in JSON or ``None`` for
+    the shipped NanoAOD PF-candidate mapping; ``detector`` overrides its detector.
     """
     for path in expand_sources(sources):
-        parquet, resolved = open_event_file(path, detector)
-        selected = None
-        if columns is not None:
-            wanted = {"event_id", *columns, *(c.name for c in resolved.columns)}
-            selected = [name for name in parquet.schema_arrow.names if name in wanted]
         seen: set[int] = set()
         try:
-            for record_batch in parquet.iter_batches(batch_size=batch_size, columns=selected):
+            if path.suffix == ".root":
+                resolved, record_batches = _root_batches(path, detector, batch_size, columns, root_mapping)
+            else:
+                resolved, record_batches = _parquet_batches(path, detector, batch_size, columns)
+            for record_batch in record_batches:
                 yield to_event_batch(record_batch, resolved, str(path), seen)
         except (pa.ArrowException, OSError) as error:
             raise EventFormatError(str(path), f"unreadable data ({error})") from None
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """An event file's number of events and the columns it gives, known without reading
+    its data."""
+
+    events: int
+    columns: tuple[str, ...]
+
+
+def summarize_source(path: str | Path, detector: str | None = None,
+                     root_mapping: RootMapping | str | Path | None = None) -> SourceSummary:
+    """The ``SourceSummary`` of a Parquet file (its schema checked against the detector)
+    or of a ROOT file (its mapping checked); ``EventFormatError`` for an unreadable one."""
+    path, file = Path(path), str(path)
+    if path.suffix != ".root":
+        parquet, _ = open_event_file(path, detector)
+        return SourceSummary(parquet.metadata.num_rows, tuple(parquet.schema_arrow.names))
+    mapping = load_mapping(root_mapping)
+    check_mapping(mapping, _detector(file, detector or mapping.detector), file)
+    return SourceSummary(count_root_events(path, mapping), ("event_id", *mapping.columns))
+
+
+RecordBatches = tuple[Detector, Iterator[pa.RecordBatch]]
+"""A file's detector and its record batches, not yet read."""
+
+
+def _wanted(detector: Detector, columns: Iterable[str]) -> set[str]:
+    return {"event_id", *columns, *(c.name for c in detector.columns)}
+
+
+def _parquet_batches(path: Path, detector: str | None, batch_size: int,
+                     columns: Iterable[str] | None) -> RecordBatches:
+    """A Parquet event file, its schema checked against the detector."""
+    parquet, resolved = open_event_file(path, detector)
+    selected = None
+    if columns is not None:
+        wanted = _wanted(resolved, columns)
+        selected = [name for name in parquet.schema_arrow.names if name in wanted]
+    return resolved, parquet.iter_batches(batch_size=batch_size, columns=selected)
+
+
+def _root_batches(path: Path, detector: str | None, batch_size: int, columns: Iterable[str] | None,
+                  root_mapping: RootMapping | str | Path | None) -> RecordBatches:
+    """A ROOT file through its mapping, which must give every required column; each
+    record batch's schema is checked against the detector."""
+    file, mapping = str(path), load_mapping(root_mapping)
+    resolved = _detector(file, detector or mapping.detector)
+    if columns is not None:
+        mapping = mapping.restricted(_wanted(resolved, columns))
+    check_mapping(mapping, resolved, file)
+    return resolved, _schema_checked(iter_root_batches(path, mapping, batch_size), resolved, file, mapping.detector)
+
+
+def _schema_checked(record_batches: Iterator[pa.RecordBatch], detector: Detector, file: str,
+                    declared: str) -> Iterator[pa.RecordBatch]:
+    for record_batch in record_batches:
+        check_schema(record_batch.schema, detector, file, declared)
+        yield record_batch
