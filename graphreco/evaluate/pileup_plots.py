@@ -1,11 +1,7 @@
-"""PNG figures of the pile-up comparison (GNN, PUPPI, SoftKiller, CHS, ...):
-
-- ``pileup_roc.png``: per population of ``pileup.POPULATIONS``, the signal efficiency
-  (leading-interaction candidates kept) against the background efficiency (pile-up
-  candidates kept, log scale 1e-3 to 1), one curve per method; methods with a 0/1 score
-  are their working point;
-- ``jet_response.png``: the pT response of the matched reference jets per method, from
-  ``jets.jet_report``.
+"""PNG figures of the pile-up comparison (GNN, PUPPI, SoftKiller, CHS, ...); ``FIGURES``
+names each file, its kind and what it shows. ROC curves are drawn per population of
+``pileup.POPULATIONS`` (background efficiency on a log scale, 1e-3 to 1); methods with a
+0/1 score are their working point. The jet response comes from ``jets.jet_report``.
 
 Needs matplotlib (``pip install graphreco[plots]``).
 """
@@ -18,8 +14,14 @@ import numpy as np
 
 from .metrics import roc_curve
 from .pileup import POPULATIONS, efficiency_at_background, working_point
-from .plots import FigureFolder
+from .plots import FigureFolder, FigureNote
 
+FIGURES = {
+    "pileup_roc.png": FigureNote("roc", "Leading-interaction candidates kept against pile-up candidates kept, per "
+                                        "population of candidates, one curve (or working point) per method."),
+    "jet_response.png": FigureNote("other", "pT response of the matched leading-interaction reference jets, per "
+                                            "method, with its median and resolution."),
+}
 BACKGROUND_GRID = np.geomspace(1e-3, 1.0, 300)
 """Background efficiencies at which a ROC curve is drawn (it has a point per distinct score)."""
 

@@ -1,26 +1,31 @@
-"""PNG figures of an air-shower comparison (``compare_showers(..., plots=FOLDER)``).
-
-- ``resolution_vs_energy.png``: 68 % opening angle (deg), log10-energy resolution and
-  68 % core distance (m) of the GNN and the standard fit in bins of log10(E/eV), on the
-  events that pass the quality cuts;
-- ``pulls.png``: error over reported uncertainty for the direction (over the 68 % cone),
-  the energy (|residual| over sigma) and the core (over the 68 % circle), with the
-  line where 68 % of a calibrated method's events fall.
+"""PNG figures of an air-shower comparison (``compare_showers(..., plots=FOLDER)``): the
+GNN and the standard fit on the events that pass the quality cuts, per quantity (direction,
+log10 energy, core). ``FIGURES`` names each file, its kind and what it shows.
 
 Needs matplotlib (``pip install graphreco[plots]``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .plots import FigureFolder
+from .coverage import coverage
+from .plots import FigureFolder, FigureNote
 from .resolution import angular_error
 from .shower_compare import ENERGY_BIN_EDGES, METHODS, energy_bins
 
 LABELS = {"gnn": "GNN", "baseline": "standard fit"}
+FIGURES = {
+    "resolution_vs_energy.png": FigureNote("resolution_vs_energy", "68 % opening angle (deg), log10-energy error and "
+                                           "core distance (m) of the GNN and the standard fit in bins of log10(E/eV)."),
+    "coverage_vs_energy.png": FigureNote("coverage", "Fraction of events inside the reported 68 % cone, 1-sigma "
+                                         "energy interval and 68 % core circle, in bins of log10(E/eV)."),
+    "pulls.png": FigureNote("pulls", "Error over reported uncertainty for the direction (over the 68 % cone), the "
+                                     "energy (|residual| over sigma) and the core (over the 68 % circle)."),
+}
 
 
 def _errors(c: dict, method: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -44,24 +49,44 @@ def _q68(errors: np.ndarray) -> float:
     return float(np.quantile(finite, 0.68)) if finite.size else np.nan
 
 
-def draw_shower_comparison(c: dict[str, np.ndarray], folder: Path) -> list[Path]:
-    """Draw the figures of the module docstring into ``folder``; returns their paths."""
-    figures = FigureFolder(folder)
-    plt = figures.plt
-    bins = energy_bins(c)
-    chosen, per_energy = bins.pop("all"), list(bins.values())
+def _coverage(errors: np.ndarray, sigma: np.ndarray) -> float:
+    """Fraction of the events with a finite error and uncertainty whose error is within
+    it (NaN without any)."""
+    finite = np.isfinite(errors) & np.isfinite(sigma)
+    return coverage(errors[finite], sigma[finite]) if finite.any() else np.nan
+
+
+def _draw_versus_energy(figures: FigureFolder, c: dict[str, np.ndarray], methods: list[str],
+                        per_energy: list[np.ndarray], statistic: Callable[[np.ndarray, np.ndarray], float],
+                        ylabel: str, name: str, target: float | None = None) -> None:
+    """One panel per quantity of ``_errors``: ``statistic(error, uncertainty)`` of each
+    method in each energy bin, with the ``target`` line where one is given."""
     edges = np.asarray(ENERGY_BIN_EDGES)
     centres = (edges[:-1] + edges[1:]) / 2
-    methods = [m for m in METHODS if f"{m}_reco_zenith" in c]
-    figure, axes = plt.subplots(1, 3, figsize=(13, 4))
+    figure, axes = figures.plt.subplots(1, 3, figsize=(13, 4))
     for method in methods:
-        for axis, (name, (error, _)) in zip(axes, _errors(c, method).items()):
-            q68 = [_q68(error[in_bin]) for in_bin in per_energy]
-            axis.plot(centres, q68, "o-", label=LABELS[method])
-            axis.set(xlabel="log10(E / eV)", ylabel=f"68 % error, {name}")
+        for axis, (quantity, (error, sigma)) in zip(axes, _errors(c, method).items()):
+            values = [statistic(error[in_bin], sigma[in_bin]) for in_bin in per_energy]
+            axis.plot(centres, values, "o-", label=LABELS[method])
+            axis.set(xlabel="log10(E / eV)", ylabel=f"{ylabel}, {quantity}")
+    if target is not None:
+        for axis in axes:
+            axis.axhline(target, color="grey", linestyle=":")
     axes[0].legend()
-    figures.save(figure, "resolution_vs_energy.png")
-    figure, axes = plt.subplots(1, 3, figsize=(13, 4))
+    figures.save(figure, name)
+
+
+def draw_shower_comparison(c: dict[str, np.ndarray], folder: Path) -> list[Path]:
+    """Draw the figures of ``FIGURES`` into ``folder``; returns their paths."""
+    figures = FigureFolder(folder)
+    bins = energy_bins(c)
+    chosen, per_energy = bins.pop("all"), list(bins.values())
+    methods = [m for m in METHODS if f"{m}_reco_zenith" in c]
+    _draw_versus_energy(figures, c, methods, per_energy, lambda error, _: _q68(error), "68 % error",
+                        "resolution_vs_energy.png")
+    _draw_versus_energy(figures, c, methods, per_energy, _coverage, "coverage", "coverage_vs_energy.png",
+                        target=0.68)
+    figure, axes = figures.plt.subplots(1, 3, figsize=(13, 4))
     for method in methods:
         for axis, (name, (error, sigma)) in zip(axes, _errors(c, method).items()):
             pull = (error / sigma)[chosen]

@@ -1,0 +1,206 @@
+"""The evaluation report folder of each detector: small simulated samples reconstructed
+with the shipped pipelines, written as Markdown (PNGs beside it) and one-file HTML."""
+
+import base64
+import html
+import re
+import sys
+
+import pytest
+
+from graphreco import __version__
+from graphreco.cli import main
+from graphreco.evaluate import report
+from graphreco.evaluate.report import FIGURE_SECTIONS, HTML, MARKDOWN, MISSING, write_report
+from graphreco.io import event_table, write_events
+
+pytest.importorskip("matplotlib")
+
+
+def _baikal_gvd() -> dict:
+    from graphreco.detectors.baikal_gvd.simulation import simulate_events
+
+    return vars(simulate_events(400, seed=31, mix={"numu_cc": 3, "eas": 8}))
+
+
+def _ta_sd() -> dict:
+    from graphreco.detectors.ta_sd.simulation import simulate_events
+
+    return vars(simulate_events(300, seed=22))
+
+
+def _lhc_pf() -> dict:
+    from .test_pileup_compare import synthetic_crossings  # skips without fastjet
+
+    return synthetic_crossings(6)
+
+
+SAMPLES = {"baikal-gvd": _baikal_gvd, "ta-sd": _ta_sd, "lhc-pf": _lhc_pf}
+PLOTS = {
+    "baikal-gvd": {"roc": {"hits_roc.png", "events_rejection.png"}, "resolution_vs_energy": {"resolution_vs_energy.png"},
+                   "pulls": {"pulls.png"}, "coverage": {"coverage_vs_energy.png"},
+                   "other": {"direction_vs_signal_hits.png", "energy_numu_cc.png"}},
+    "ta-sd": {"resolution_vs_energy": {"resolution_vs_energy.png"}, "pulls": {"pulls.png"},
+              "coverage": {"coverage_vs_energy.png"}},
+    "lhc-pf": {"roc": {"pileup_roc.png"}, "other": {"jet_response.png"}},
+}
+"""The PNGs of each detector's report, by kind (no more kinds than these)."""
+ROWS = {
+    "baikal-gvd": [(("hits",), ("auc",)), (("hits",), ("precision",)), (("direction", "numu_cc"), ("q68_deg",)),
+                   (("direction", "numu_cc"), ("coverage_68_cone",)), (("energy", "numu_cc"), ("resolution_log10",))],
+    "ta-sd": [(("summary",), ("angle_q68_deg",)), (("summary",), ("core_coverage",)),
+              (("methods",), ("all", "energy", "resolution_log10")), (("methods",), ("19-19.5", "core", "q68_m"))],
+    "lhc-pf": [(("summary",), ("auc_all",)), (("summary",), ("met_resolution_gev",)),
+               (("jets_and_met", "methods"), ("met", "resolution_gev"))],
+}
+"""Table rows to find: (where the per-method dict is, the figure within each method)."""
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """A function: detector -> (truth file, its reconstruction by the shipped pipeline), made once."""
+    made = {}
+
+    def make(detector: str):
+        if detector not in made:
+            folder = tmp_path_factory.mktemp(detector)
+            truth, reco = folder / "truth.parquet", folder / "reco.parquet"
+            write_events(truth, event_table(**SAMPLES[detector]()), detector)
+            assert main(["reconstruct", str(truth), "-o", str(reco), "--detector", detector]) == 0
+            made[detector] = truth, reco
+        return made[detector]
+
+    return make
+
+
+@pytest.fixture(scope="module", params=list(SAMPLES))
+def written(request, inputs):
+    """(detector, write_report's result, the report folder)."""
+    truth, reco = inputs(request.param)
+    folder = truth.parent / "report"
+    return request.param, write_report(truth, reco, folder), folder
+
+
+def _dig(figures: dict, path: tuple[str, ...]):
+    for key in path:
+        figures = figures.get(key, {}) if isinstance(figures, dict) else {}
+    return figures
+
+
+def _row(text: str, headings: tuple[str, ...], label: str) -> list[str]:
+    """The cells of the Markdown table row ``label`` below ``headings`` (in turn)."""
+    position = 0
+    for heading in headings:
+        position = re.compile(rf"^#+ {re.escape(heading)}$", re.M).search(text, position).end()
+    line = re.compile(rf"^\| `{re.escape(label)}` \|.*$", re.M).search(text, position).group()
+    return [cell.strip() for cell in line.strip("|").split("|")][1:]
+
+
+def _shows(cell: str, value) -> bool:
+    """Whether a cell shows a figure (None or {}: not reported) to the precision of the dict."""
+    return cell == MISSING if value in (None, {}) else float(cell) == pytest.approx(value, rel=1e-5)
+
+
+def _plots_by_section(text: str) -> dict[str, set[str]]:
+    """The images linked under each heading of the report's Plots section."""
+    sections, heading = {}, None
+    for line in text.split("## Plots", 1)[1].splitlines():
+        if line.startswith("### "):
+            heading = line[4:]
+        sections.setdefault(heading, set()).update(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", line))
+    return {name: links for name, links in sections.items() if name is not None}
+
+
+def test_the_report_names_detector_inputs_counts_and_version(written, inputs):
+    detector, result, folder = written
+    text = (folder / MARKDOWN).read_text()
+    assert text.startswith(f"# graphreco evaluation report: {detector}\n")
+    count = {"baikal-gvd": 400, "ta-sd": 300, "lhc-pf": 6}[detector]
+    for line in (f"- truth: truth.parquet ({count:,} events)", f"- reconstruction: reco.parquet ({count:,} events)",
+                 f"- graphreco: {__version__}"):
+        assert line in text
+        assert html.escape(line[2:]) in (folder / HTML).read_text()
+    assert result["report"] == {"markdown": str(folder / MARKDOWN), "html": str(folder / HTML)}
+
+
+def test_tables_hold_the_figures_of_the_comparison(written):
+    detector, result, folder = written
+    text, page = (folder / MARKDOWN).read_text(), (folder / HTML).read_text()
+    for methods_path, figure_path in ROWS[detector]:
+        label = " / ".join(figure_path[-2:])  # deeper levels are headings
+        cells = _row(text, methods_path + figure_path[:-2], label)
+        methods = _dig(result, methods_path)
+        assert len(cells) == len(methods) and any(cell != MISSING for cell in cells)
+        assert all(_shows(cell, _dig(figures, figure_path)) for cell, figures in zip(cells, methods.values())), cells
+        assert (f"<tr><td><code>{html.escape(label)}</code></td>"
+                + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>") in page
+    keys = set()
+
+    def collect(value):
+        if isinstance(value, dict):
+            keys.update(value)
+            for entry in value.values():
+                collect(entry)
+        elif isinstance(value, list):
+            for entry in value:
+                collect(entry)
+
+    collect({name: value for name, value in result.items() if name not in ("plots", "report")})
+    assert not [key for key in keys if key not in text], "every figure of the comparison is named in the report"
+    assert "{" not in text, "no JSON dumps"
+
+
+def test_every_linked_png_exists_and_the_kinds_are_where_the_detector_has_them(written):
+    detector, result, folder = written
+    sections = _plots_by_section((folder / MARKDOWN).read_text())
+    assert sections == {FIGURE_SECTIONS[kind]: names for kind, names in PLOTS[detector].items()}
+    linked = set().union(*sections.values())
+    assert linked == {path.name for path in folder.glob("*.png")} == {p.rsplit("/", 1)[-1] for p in result["plots"]}
+    assert all((folder / name).read_bytes().startswith(b"\x89PNG") for name in linked)
+    assert all(p.startswith(str(folder)) for p in result["plots"])
+
+
+def test_the_html_is_one_file_with_the_pngs_inside(written):
+    _, result, folder = written
+    page = (folder / HTML).read_text()
+    references = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", page)
+    assert references and all(reference.startswith("data:image/png;base64,") for reference in references)
+    assert "url(" not in page and "<link" not in page and "<script" not in page
+    embedded = {base64.b64decode(reference.split(",", 1)[1]) for reference in references}
+    assert embedded == {path.read_bytes() for path in folder.glob("*.png")}
+
+
+def test_a_failed_run_leaves_no_report_behind(inputs, tmp_path, monkeypatch):
+    truth, reco = inputs("ta-sd")
+
+    def broken(*args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report, "html_page", broken)  # after the PNGs and report.md are written
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_report(truth, reco, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_report_replaces_an_earlier_one_but_no_other_folder(inputs, tmp_path):
+    truth, reco = inputs("ta-sd")
+    folder = tmp_path / "out"
+    write_report(truth, reco, folder)
+    (folder / "stale.png").write_bytes(b"old")
+    write_report(truth, reco, folder)
+    assert not (folder / "stale.png").exists() and (folder / HTML).exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["out"]
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="holds no graphreco report"):
+        write_report(truth, reco, other)
+    assert [path.name for path in other.iterdir()] == ["keep.txt"]
+
+
+def test_without_matplotlib_the_report_says_what_to_install(inputs, tmp_path, monkeypatch):
+    truth, reco = inputs("ta-sd")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"graphreco\[plots\]"):
+        write_report(truth, reco, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
