@@ -17,7 +17,9 @@ pT_reco / pT_ref (median; resolution = half the 16-84 % range over the median), 
 difference m_reco - m_ref in GeV (median and half the 16-84 % range; a difference rather
 than a ratio, because the reference masses of 30 GeV jets reach down to a few GeV), and
 fakes: reconstructed jets above 30 GeV with no reference jet (pT > the clustering
-threshold) within Delta R < 0.2, per event, in |eta| < 2.5 and anywhere.
+threshold) within Delta R < 0.2, per event, in |eta| < 2.5 and anywhere. The matching
+efficiency, response and resolution are also given per bin of reference-jet pT
+(``REFERENCE_PT_BIN_EDGES``).
 
 Clustering uses the awkward interface of the scikit-hep ``fastjet`` package (many events in
 one call), faster than a list of PseudoJets per event (one core, fastjet 3.5): 89 against
@@ -53,6 +55,8 @@ CHUNK_EVENTS = 256
 """Events handed to fastjet in one call (bounds the memory of the awkward arrays)."""
 RESPONSE_BIN_EDGES = np.linspace(0.0, 2.5, 51)
 """Bins of the pT-response histogram in the report; values outside go to the end bins."""
+REFERENCE_PT_BIN_EDGES = (REFERENCE_MIN_PT, 40.0, 50.0, 70.0, 100.0, 150.0, 250.0, 1000.0)
+"""GeV: bins of reference-jet pT of the figures versus pT; jets above the last edge are in none."""
 JET_FIELDS = ("event", "pt", "eta", "phi", "mass")
 
 
@@ -182,18 +186,44 @@ def _selected(jets: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.nda
     return {name: values[mask] for name, values in jets.items()}
 
 
-def _jet_figures(reference: dict[str, np.ndarray], everything: dict[str, np.ndarray],
-                 reco: dict[str, np.ndarray], n_events: int) -> dict:
-    match = nearest_jets(reference, reco)
+def _response(reference: dict[str, np.ndarray], reco: dict[str, np.ndarray], match: np.ndarray) -> np.ndarray:
+    """pT_reco / pT_ref of the reference jets that ``match`` (``nearest_jets``) pairs with a
+    reconstructed jet, in their order."""
     found = match >= 0
-    response = reco["pt"][match[found]] / reference["pt"][found]
-    mass_difference = reco["mass"][match[found]] - reference["mass"][found]
+    return reco["pt"][match[found]] / reference["pt"][found]
+
+
+def _matching_figures(found: np.ndarray, response: np.ndarray) -> dict:
+    """``matched``, ``matching_efficiency`` (None without reference jets) and, with matched
+    jets, ``response_median`` and ``response_resolution``, from whether each reference jet
+    was ``found`` and the ``response`` of those found."""
     figures = {"matched": int(found.sum()),
                "matching_efficiency": round(float(found.mean()), 5) if found.size else None}
     if found.any():
         median = float(np.median(response))
-        figures.update(response_median=round(median, 4), response_resolution=round(_half_width(response) / median, 4),
-                       mass_difference_median_gev=round(float(np.median(mass_difference)), 3),
+        figures.update(response_median=round(median, 4), response_resolution=round(_half_width(response) / median, 4))
+    return figures
+
+
+def _figures_vs_pt(reference: dict[str, np.ndarray], reco: dict[str, np.ndarray], match: np.ndarray) -> dict:
+    """``_matching_figures`` of the reference jets in each bin of ``REFERENCE_PT_BIN_EDGES``
+    (labelled ``"low-high"``, GeV)."""
+    found = match >= 0
+    response = _response(reference, reco, match)
+    edges = np.asarray(REFERENCE_PT_BIN_EDGES)
+    which = np.digitize(reference["pt"], edges) - 1
+    return {f"{low:g}-{high:g}": _matching_figures(found[which == b], response[(which == b)[found]])
+            for b, (low, high) in enumerate(zip(edges[:-1], edges[1:]))}
+
+
+def _jet_figures(reference: dict[str, np.ndarray], everything: dict[str, np.ndarray],
+                 reco: dict[str, np.ndarray], match: np.ndarray, n_events: int) -> dict:
+    found = match >= 0
+    response = _response(reference, reco, match)
+    mass_difference = reco["mass"][match[found]] - reference["mass"][found]
+    figures = _matching_figures(found, response)
+    if found.any():
+        figures.update(mass_difference_median_gev=round(float(np.median(mass_difference)), 3),
                        mass_resolution_gev=round(_half_width(mass_difference), 3))
     figures["response_counts"] = np.histogram(np.clip(response, RESPONSE_BIN_EDGES[0], RESPONSE_BIN_EDGES[-1]),
                                               RESPONSE_BIN_EDGES)[0].tolist()
@@ -224,8 +254,11 @@ def jet_report(offsets: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np.nda
     ``response_resolution``, ``mass_difference_median_gev``, ``mass_resolution_gev``,
     ``response_counts`` (histogram on ``response_bin_edges``, end bins take the
     overflow), ``fakes``, ``fakes_per_event`` (|eta| < 2.5), ``fakes_anywhere``,
-    ``fakes_anywhere_per_event``) and ``met`` (``events``, ``resolution_gev``,
-    ``bias_gev``, ``bias_error_gev``). Momenta in GeV; ``min_pt`` the clustering threshold."""
+    ``fakes_anywhere_per_event``), ``met`` (``events``, ``resolution_gev``,
+    ``bias_gev``, ``bias_error_gev``) and ``jets_vs_pt``: per bin of
+    ``reference_pt_bin_edges_gev`` (reference-jet pT, labelled ``"low-high"``), its
+    ``matched``, ``matching_efficiency``, ``response_median`` and ``response_resolution``.
+    Momenta in GeV; ``min_pt`` the clustering threshold."""
     n_events = len(offsets) - 1
     truth = (np.asarray(true_label) == 1).astype(np.float64)
     everything = clustered_jets(offsets, pt, eta, phi, energy, truth, min_pt=min_pt)
@@ -240,11 +273,14 @@ def jet_report(offsets: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np.nda
                             "met_mean_gev": round(float(np.linalg.norm(reference_met, axis=1).mean()), 3)
                             if n_events else None},
               "response_bin_edges": [round(float(edge), 4) for edge in RESPONSE_BIN_EDGES],
+              "reference_pt_bin_edges_gev": list(REFERENCE_PT_BIN_EDGES),
               "methods": {}}
     for name, weight in weights.items():
         if np.shape(weight) != np.shape(pt):
             raise ValueError(f"weight {name!r} has shape {np.shape(weight)}, expected one per candidate {np.shape(pt)}")
         reco = clustered_jets(offsets, pt, eta, phi, energy, weight, min_pt=min_pt)
-        report["methods"][name] = {"jets": _jet_figures(reference, everything, reco, n_events),
-                                   "met": _met_figures(reference_met, missing_momentum(offsets, pt, phi, weight))}
+        match = nearest_jets(reference, reco)
+        report["methods"][name] = {"jets": _jet_figures(reference, everything, reco, match, n_events),
+                                   "met": _met_figures(reference_met, missing_momentum(offsets, pt, phi, weight)),
+                                   "jets_vs_pt": _figures_vs_pt(reference, reco, match)}
     return report

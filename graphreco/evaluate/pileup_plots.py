@@ -1,7 +1,8 @@
 """PNG figures of the pile-up comparison (GNN, PUPPI, SoftKiller, CHS, ...); ``FIGURES``
 names each file, its kind and what it shows. ROC curves are drawn per population of
-``pileup.POPULATIONS`` (background efficiency on a log scale, 1e-3 to 1); methods with a
-0/1 score are their working point. The jet response comes from ``jets.jet_report``.
+``pileup.POPULATIONS`` by ``draw_roc`` (background efficiency on a log scale, 1e-3 to 1;
+methods with a 0/1 score are their working point), which the air-shower counters' ROC
+shares. The jet response, overall and versus reference-jet pT, comes from ``jets.jet_report``.
 
 Needs matplotlib (``pip install graphreco[plots]``).
 """
@@ -14,23 +15,56 @@ import numpy as np
 
 from .metrics import roc_curve
 from .pileup import POPULATIONS, efficiency_at_background, working_point
-from .plots import FigureFolder, FigureNote
+from .plots import MIN_EVENTS, FigureFolder, FigureNote
 
 FIGURES = {
     "pileup_roc.png": FigureNote("roc", "Leading-interaction candidates kept against pile-up candidates kept, per "
                                         "population of candidates, one curve (or working point) per method."),
     "jet_response.png": FigureNote("other", "pT response of the matched leading-interaction reference jets, per "
                                             "method, with its median and resolution."),
+    "jet_response_vs_pt.png": FigureNote("resolution_vs_energy", "Median pT response and pT resolution (half the "
+                                         "16-84 % range over the median) of the matched jets per method, in bins of "
+                                         "the leading-interaction reference jet pT (GeV)."),
 }
-BACKGROUND_GRID = np.geomspace(1e-3, 1.0, 300)
-"""Background efficiencies at which a ROC curve is drawn (it has a point per distinct score)."""
+ROC_POINTS = 300
+"""Background efficiencies, log-spaced, at which a ROC curve is drawn (it has a point per
+distinct score)."""
+VERSUS_PT = (("response_median", "median pT response (reco / reference)", 1.0),
+             ("response_resolution", "pT resolution (half 16-84 % / median)", None))
+"""Panels of the jet figure versus pT: the ``jets_vs_pt`` figure, its axis label and the
+value of a perfect method (or None)."""
+
+
+def draw_roc(axis, signal: np.ndarray, scores: dict[str, np.ndarray], colours: dict[str, str],
+             markers: dict[str, str], xlabel: str, ylabel: str, title: str, min_background: float = 1e-3) -> None:
+    """On ``axis``, the ROC of each method of ``scores`` (one score per candidate, higher
+    more signal-like; ``signal`` the bool labels), when there are both signal and
+    background: a curve at ``ROC_POINTS`` background efficiencies labelled with its AUC,
+    or for a score of at most two values its working point (an open marker, so that
+    coinciding points show). Background efficiency on a log scale from ``min_background``
+    to 1."""
+    grid = np.geomspace(min_background, 1.0, ROC_POINTS)
+    if signal.any() and not signal.all():
+        for name, score in scores.items():
+            if np.unique(score).size <= 2:
+                point = working_point(signal, score)
+                axis.plot([point["background_efficiency"]], [point["signal_efficiency"]], markers[name], mfc="none",
+                          ms=8, mew=2, color=colours[name], label=name)
+            else:
+                fpr, tpr, _ = roc_curve(signal, score)
+                axis.plot(grid, efficiency_at_background(fpr, tpr, grid), color=colours[name],
+                          label=f"{name} (AUC {np.trapezoid(tpr, fpr):.3f})")
+    axis.set(xscale="log", xlim=(min_background, 1), ylim=(0, 1.02), xlabel=xlabel, ylabel=ylabel, title=title)
+    axis.grid(alpha=0.3)
+    if axis.get_legend_handles_labels()[0]:
+        axis.legend(fontsize=8, loc="lower right")
 
 
 def draw_pileup_comparison(labels: np.ndarray, pt: np.ndarray, charge: np.ndarray, scores: dict[str, np.ndarray],
                            jets: dict | None, folder: Path) -> list[Path]:
     """Draw the ROC curves of ``scores`` (one per candidate, labels 1 = leading
     interaction, pT in GeV) and, when ``jets`` (a ``jet_report``) is given, the jet pT
-    response; returns the files written to ``folder``."""
+    response, overall and versus reference-jet pT; returns the files written to ``folder``."""
     output = FigureFolder(folder)
     plt, save = output.plt, output.save
     labels = np.asarray(labels) == 1
@@ -42,24 +76,9 @@ def draw_pileup_comparison(labels: np.ndarray, pt: np.ndarray, charge: np.ndarra
         axis.set_visible(False)
     for axis, population in zip(axes.flat, POPULATIONS.values()):
         mask = population.select(pt, charge)
-        for name, score in scores.items():
-            signal, score = labels[mask], np.asarray(score)[mask]
-            if signal.all() or not signal.any():
-                continue
-            if np.unique(score).size <= 2:
-                point = working_point(signal, score)
-                axis.plot([point["background_efficiency"]], [point["signal_efficiency"]], markers[name], mfc="none",
-                          ms=8, mew=2, color=colours[name], label=name)
-            else:
-                fpr, tpr, _ = roc_curve(signal, score)
-                axis.plot(BACKGROUND_GRID, efficiency_at_background(fpr, tpr, BACKGROUND_GRID), color=colours[name],
-                          label=f"{name} (AUC {np.trapezoid(tpr, fpr):.3f})")
-        axis.set(xscale="log", xlim=(1e-3, 1), ylim=(0, 1.02), xlabel="pile-up candidates kept",
-                 ylabel="leading-interaction candidates kept",
-                 title=f"{population.description}\n{mask.sum()} candidates")
-        axis.grid(alpha=0.3)
-        if axis.get_legend_handles_labels()[0]:
-            axis.legend(fontsize=8, loc="lower right")
+        draw_roc(axis, labels[mask], {name: np.asarray(score)[mask] for name, score in scores.items()}, colours,
+                 markers, "pile-up candidates kept", "leading-interaction candidates kept",
+                 f"{population.description}\n{mask.sum()} candidates")
     save(figure, "pileup_roc.png")
 
     if jets is not None and jets["methods"]:
@@ -76,4 +95,29 @@ def draw_pileup_comparison(labels: np.ndarray, pt: np.ndarray, charge: np.ndarra
         axis.title.set_fontsize(8)
         axis.legend(fontsize=8)
         save(figure, "jet_response.png")
+        _draw_versus_pt(output, jets, colours)
     return output.written
+
+
+def _draw_versus_pt(output: FigureFolder, jets: dict, colours: dict[str, str]) -> None:
+    """The panels of ``VERSUS_PT`` per method of ``jets`` (a ``jet_report``), a point per
+    reference-jet pT bin (GeV; at its geometric centre, a bar across it) with at least
+    ``MIN_EVENTS`` matched jets; nothing where no bin has that many."""
+    edges = np.asarray(jets["reference_pt_bin_edges_gev"])
+    centres = np.sqrt(edges[:-1] * edges[1:])
+    curves = {name: [figures if figures["matched"] >= MIN_EVENTS else {} for figures in method["jets_vs_pt"].values()]
+              for name, method in jets["methods"].items()}
+    if not any(any(bins) for bins in curves.values()):
+        return
+    figure, axes = output.plt.subplots(1, len(VERSUS_PT), figsize=(10, 4))
+    for axis, (key, label, target) in zip(axes, VERSUS_PT):
+        for name, bins in curves.items():
+            axis.errorbar(centres, [figures.get(key, np.nan) for figures in bins],
+                          xerr=(centres - edges[:-1], edges[1:] - centres), fmt="o", color=colours.get(name), label=name)
+        if target is not None:
+            axis.axhline(target, color="grey", ls=":")
+        axis.set(xscale="log", xlim=(edges[0], edges[-1]), xlabel="reference jet pT (GeV)", ylabel=label)
+        axis.set_xticks(edges, [f"{edge:g}" for edge in edges], fontsize=8)
+        axis.minorticks_off()
+    axes[0].legend(fontsize=8)
+    output.save(figure, "jet_response_vs_pt.png")

@@ -14,7 +14,9 @@ truth so that every method is scored on the same showers: zenith below 45 deg, a
 - the fraction of selected events each method reconstructed (NaN counts as failed).
 
 Counters: precision, recall and AUC of ``hit_score`` against ``true_label`` over all
-events. ``compare_showers(..., plots=FOLDER)`` draws resolution versus energy and pulls.
+events. ``compare_showers(..., plots=FOLDER)`` draws resolution and coverage versus
+energy, pulls and the counter-selection ROC (the GNN's ``hit_score`` beside the counters
+the standard fit kept).
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | 
     gnn_columns = {name: reco.column(name).to_numpy() for name in RECO_COLUMNS if name in reco.column_names}
     hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None
     pieces: dict[str, list[np.ndarray]] = {}
-    labels, scores = [], []
+    counter_pieces: dict[str, list[np.ndarray]] = {}
     for batch in read_events(truth_path):
         missing = [name for name in TRUTH_COLUMNS if name not in batch.events] + \
             (["true_label"] if "true_label" not in batch.hits else [])
@@ -147,15 +149,18 @@ def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | 
         columns |= {f"gnn_{name}": values[rows] for name, values in gnn_columns.items()}
         baseline = detector.baseline(batch.offsets, batch.hits)
         columns |= {f"baseline_{name}": baseline[name] for name in RECO_COLUMNS if name in baseline}
-        for name, values in columns.items():
-            pieces.setdefault(name, []).append(np.asarray(values))
+        counters = {"shower_counter": batch.hits["true_label"] == 1, "baseline": baseline["hit_score"]}
         if hit_score is not None:
-            labels.append(batch.hits["true_label"] == 1)
-            scores.append(hit_values(hit_score, rows, sizes, batch.event_id, reco_path, "hit_score"))
+            counters["gnn"] = hit_values(hit_score, rows, sizes, batch.event_id, reco_path, "hit_score")
+        for collected, batch_columns in ((pieces, columns), (counter_pieces, counters)):
+            for name, values in batch_columns.items():
+                collected.setdefault(name, []).append(np.asarray(values))
     c = {name: np.concatenate(values) for name, values in pieces.items()}
+    counter_scores = {name: np.concatenate(values) for name, values in counter_pieces.items()}
+    signal = counter_scores.pop("shower_counter")
     report = shower_figures(c)
-    if scores:
-        signal, score = np.concatenate(labels), np.concatenate(scores)
+    if "gnn" in counter_scores:
+        score = counter_scores["gnn"]
         precision, recall = precision_recall(signal, score >= 0.5)
         report["counters"] = {"counters": int(signal.size), "shower_fraction": round(float(signal.mean()), 4),
                               "precision": round(precision, 5), "recall": round(recall, 5),
@@ -163,5 +168,5 @@ def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | 
     if plots is not None:
         from .shower_plots import draw_shower_comparison
 
-        report["plots"] = [str(path) for path in draw_shower_comparison(c, Path(plots))]
+        report["plots"] = [str(path) for path in draw_shower_comparison(c, Path(plots), signal, counter_scores)]
     return report

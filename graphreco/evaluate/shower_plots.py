@@ -1,6 +1,7 @@
 """PNG figures of an air-shower comparison (``compare_showers(..., plots=FOLDER)``): the
 GNN and the standard fit on the events that pass the quality cuts, per quantity (direction,
-log10 energy, core). ``FIGURES`` names each file, its kind and what it shows.
+log10 energy, core), and their counter selection on all events (the pile-up figures' ROC
+drawing, ``pileup_plots.draw_roc``). ``FIGURES`` names each file, its kind and what it shows.
 
 Needs matplotlib (``pip install graphreco[plots]``).
 """
@@ -13,12 +14,18 @@ from pathlib import Path
 import numpy as np
 
 from .coverage import coverage
+from .pileup_plots import draw_roc
 from .plots import FigureFolder, FigureNote
 from .resolution import angular_error
 from .shower_compare import ENERGY_BIN_EDGES, METHODS, energy_bins
 
 LABELS = {"gnn": "GNN", "baseline": "standard fit"}
+COLOURS = {LABELS[method]: f"C{index}" for index, method in enumerate(METHODS)}
+"""Per method label: its colour in the counters' ROC (the order of the other figures)."""
 FIGURES = {
+    "counters_roc.png": FigureNote("roc", "Shower counters kept against accidental counters kept, all events: the "
+                                          "GNN's hit_score as a curve (with its AUC), the counters the standard fit "
+                                          "kept as a point."),
     "resolution_vs_energy.png": FigureNote("resolution_vs_energy", "68 % opening angle (deg), log10-energy error and "
                                            "core distance (m) of the GNN and the standard fit in bins of log10(E/eV)."),
     "coverage_vs_energy.png": FigureNote("coverage", "Fraction of events inside the reported 68 % cone, 1-sigma "
@@ -76,8 +83,25 @@ def _draw_versus_energy(figures: FigureFolder, c: dict[str, np.ndarray], methods
     figures.save(figure, name)
 
 
-def draw_shower_comparison(c: dict[str, np.ndarray], folder: Path) -> list[Path]:
-    """Draw the figures of ``FIGURES`` into ``folder``; returns their paths."""
+def _draw_counters_roc(figures: FigureFolder, signal: np.ndarray, counter_scores: dict[str, np.ndarray]) -> None:
+    """ROC of each method's counter selection (``draw_roc``: a curve, or a point where
+    the score is 0/1), shower counters (``signal``) against accidentals, from the decade
+    where one accidental kept shows (the standard fit keeps few)."""
+    scores = {LABELS[method]: counter_scores[method] for method in METHODS if method in counter_scores}
+    accidentals = int((~signal).sum())
+    figure, axis = figures.plt.subplots(figsize=(5, 4))
+    draw_roc(axis, signal, scores, COLOURS, dict.fromkeys(COLOURS, "o"), "accidental counters kept",
+             "shower counters kept", f"{signal.sum()} shower, {accidentals} accidental counters",
+             min_background=10.0 ** np.floor(np.log10(1 / accidentals)))
+    figures.save(figure, "counters_roc.png")
+
+
+def draw_shower_comparison(c: dict[str, np.ndarray], folder: Path, signal: np.ndarray,
+                           counter_scores: dict[str, np.ndarray]) -> list[Path]:
+    """Draw the figures of ``FIGURES`` into ``folder`` from the per-event columns ``c``
+    and, per counter of all events, ``signal`` (hit by the shower, else accidental) and
+    each method's ``hit_score`` (``counter_scores``: ``gnn``, ``baseline``); the counters'
+    ROC only with both kinds of counter. Returns their paths."""
     figures = FigureFolder(folder)
     bins = energy_bins(c)
     chosen, per_energy = bins.pop("all"), list(bins.values())
@@ -99,4 +123,6 @@ def draw_shower_comparison(c: dict[str, np.ndarray], folder: Path) -> list[Path]
         axis.axvline(1.0, color="grey", linestyle=":")
         axis.legend()
     figures.save(figure, "pulls.png")
+    if signal.any() and not signal.all():
+        _draw_counters_roc(figures, signal, counter_scores)
     return figures.written

@@ -3,7 +3,8 @@ import pytest
 
 pytest.importorskip("fastjet")
 
-from graphreco.evaluate.jets import clustered_jets, jet_membership, jet_report, missing_momentum, nearest_jets
+from graphreco.evaluate.jets import (REFERENCE_PT_BIN_EDGES, clustered_jets, jet_membership, jet_report,
+                                    missing_momentum, nearest_jets)
 from graphreco.evaluate.pileup_plots import draw_pileup_comparison
 
 
@@ -102,3 +103,27 @@ def test_plots_are_written(tmp_path):
     written = draw_pileup_comparison(c["true_label"], c["pt"], c["charge"], scores, jets, tmp_path / "plots")
     assert [path.name for path in written] == ["pileup_roc.png", "jet_response.png"]
     assert all(path.stat().st_size > 1000 for path in written)
+
+
+def test_response_per_reference_pt_bin_adds_up_to_the_jets_and_is_drawn(tmp_path):
+    offsets, c = _events(12)
+    truth = c["true_label"].astype(np.float64)
+    weights = {"ideal": truth, "everything": np.ones(truth.size)}
+    report = jet_report(offsets, c["pt"], c["eta"], c["phi"], c["energy"], c["true_label"], weights)
+    edges = report["reference_pt_bin_edges_gev"]
+    assert edges == list(REFERENCE_PT_BIN_EDGES) and edges[0] == 30.0
+    for method in report["methods"].values():
+        bins = method["jets_vs_pt"]
+        assert list(bins) == [f"{low:g}-{high:g}" for low, high in zip(edges[:-1], edges[1:])]
+        assert sum(figures["matched"] for figures in bins.values()) == method["jets"]["matched"] == 24
+        # the 40 GeV jet (eight 5 GeV candidates, not quite collinear) falls just below 40, the 60 GeV one in 50-70
+        assert {label: figures["matched"] for label, figures in bins.items() if figures["matched"]} == \
+            {"30-40": 12, "50-70": 12}
+        assert bins["40-50"] == {"matched": 0, "matching_efficiency": None}
+    ideal, everything = report["methods"]["ideal"]["jets_vs_pt"], report["methods"]["everything"]["jets_vs_pt"]
+    assert all(ideal[label]["response_median"] == 1.0 and ideal[label]["response_resolution"] == 0.0
+               for label in ("30-40", "50-70"))
+    assert everything["30-40"]["response_median"] > everything["50-70"]["response_median"] > 1.0  # pile-up adds pT
+    written = draw_pileup_comparison(c["true_label"], c["pt"], c["charge"], weights, report, tmp_path)
+    assert [path.name for path in written] == ["pileup_roc.png", "jet_response.png", "jet_response_vs_pt.png"]
+    assert written[-1].stat().st_size > 1000

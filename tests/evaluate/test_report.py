@@ -32,7 +32,7 @@ def _ta_sd() -> dict:
 def _lhc_pf() -> dict:
     from .test_pileup_compare import synthetic_crossings  # skips without fastjet
 
-    return synthetic_crossings(6)
+    return synthetic_crossings(20)  # enough jets (>= MIN_EVENTS) in one pT bin for the figure versus pT
 
 
 SAMPLES = {"baikal-gvd": _baikal_gvd, "ta-sd": _ta_sd, "lhc-pf": _lhc_pf}
@@ -40,9 +40,10 @@ PLOTS = {
     "baikal-gvd": {"roc": {"hits_roc.png", "events_rejection.png"}, "resolution_vs_energy": {"resolution_vs_energy.png"},
                    "pulls": {"pulls.png"}, "coverage": {"coverage_vs_energy.png"},
                    "other": {"direction_vs_signal_hits.png", "energy_numu_cc.png"}},
-    "ta-sd": {"resolution_vs_energy": {"resolution_vs_energy.png"}, "pulls": {"pulls.png"},
-              "coverage": {"coverage_vs_energy.png"}},
-    "lhc-pf": {"roc": {"pileup_roc.png"}, "other": {"jet_response.png"}},
+    "ta-sd": {"roc": {"counters_roc.png"}, "resolution_vs_energy": {"resolution_vs_energy.png"},
+              "pulls": {"pulls.png"}, "coverage": {"coverage_vs_energy.png"}},
+    "lhc-pf": {"roc": {"pileup_roc.png"}, "resolution_vs_energy": {"jet_response_vs_pt.png"},
+               "other": {"jet_response.png"}},
 }
 """The PNGs of each detector's report, by kind (no more kinds than these)."""
 ROWS = {
@@ -51,7 +52,8 @@ ROWS = {
     "ta-sd": [(("summary",), ("angle_q68_deg",)), (("summary",), ("core_coverage",)),
               (("methods",), ("all", "energy", "resolution_log10")), (("methods",), ("19-19.5", "core", "q68_m"))],
     "lhc-pf": [(("summary",), ("auc_all",)), (("summary",), ("met_resolution_gev",)),
-               (("jets_and_met", "methods"), ("met", "resolution_gev"))],
+               (("jets_and_met", "methods"), ("met", "resolution_gev")),
+               (("jets_and_met", "methods"), ("jets_vs_pt", "100-150", "response_resolution"))],
 }
 """Table rows to find: (where the per-method dict is, the figure within each method)."""
 
@@ -115,7 +117,7 @@ def test_the_report_names_detector_inputs_counts_and_version(written, inputs):
     detector, result, folder = written
     text = (folder / MARKDOWN).read_text()
     assert text.startswith(f"# graphreco evaluation report: {detector}\n")
-    count = {"baikal-gvd": 400, "ta-sd": 300, "lhc-pf": 6}[detector]
+    count = {"baikal-gvd": 400, "ta-sd": 300, "lhc-pf": 20}[detector]
     for line in (f"- truth: truth.parquet ({count:,} events)", f"- reconstruction: reco.parquet ({count:,} events)",
                  f"- graphreco: {__version__}"):
         assert line in text

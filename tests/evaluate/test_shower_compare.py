@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from graphreco.evaluate.shower_compare import core_report, selected, shower_figures
+from graphreco.evaluate.shower_plots import draw_shower_comparison
 
 
 def _columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -48,3 +49,42 @@ def test_a_method_with_known_errors_reports_them_in_every_energy_bin():
         assert figures["energy"]["bias_log10"] == pytest.approx(0.05, abs=1e-6)
         assert figures["energy"]["coverage_1_sigma"] == 1.0
         assert figures["core"]["median_m"] == pytest.approx(50.0) and figures["core"]["coverage_68_circle"] == 1.0
+
+
+def _counters(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """60 shower and 40 accidental counters; a GNN score that separates them fairly and a
+    standard fit that keeps 45 of the shower counters and 2 accidentals."""
+    signal = np.r_[np.ones(60, bool), np.zeros(40, bool)]
+    gnn = np.where(signal, 0.7, 0.3) + rng.normal(0.0, 0.2, signal.size)
+    baseline = np.r_[np.ones(45), np.zeros(15), np.ones(2), np.zeros(38)].astype(np.float32)
+    return signal, {"gnn": gnn, "baseline": baseline}
+
+
+def test_the_counters_roc_is_drawn_with_the_standard_fit_as_a_point(tmp_path):
+    pytest.importorskip("matplotlib")
+    from graphreco.evaluate.pileup_plots import draw_roc
+    from graphreco.evaluate.plots import pyplot
+    from graphreco.evaluate.shower_plots import COLOURS
+
+    rng = np.random.default_rng(2)
+    signal, scores = _counters(rng)
+    written = draw_shower_comparison(_columns(300, rng), tmp_path, signal, scores)
+    assert [path.name for path in written] == ["resolution_vs_energy.png", "coverage_vs_energy.png", "pulls.png",
+                                               "counters_roc.png"]
+    assert written[-1].stat().st_size > 1000
+    figure, axis = pyplot().subplots()
+    draw_roc(axis, signal, {"GNN": scores["gnn"], "standard fit": scores["baseline"]}, COLOURS,
+             dict.fromkeys(COLOURS, "o"), "accidental counters kept", "shower counters kept", "", min_background=1e-2)
+    curve, point = axis.lines
+    pyplot().close(figure)
+    assert curve.get_label().startswith("GNN (AUC 0.9") and point.get_label() == "standard fit"
+    assert point.get_xdata() == pytest.approx([2 / 40]) and point.get_ydata() == pytest.approx([45 / 60])
+    assert axis.get_xlim() == pytest.approx((1e-2, 1.0))
+
+
+def test_without_accidentals_there_is_no_counters_roc(tmp_path):
+    pytest.importorskip("matplotlib")
+    rng = np.random.default_rng(3)
+    signal, scores = _counters(rng)
+    written = draw_shower_comparison(_columns(300, rng), tmp_path, signal[:60], {n: s[:60] for n, s in scores.items()})
+    assert "counters_roc.png" not in [path.name for path in written]
