@@ -71,6 +71,10 @@ EXPORTS = {
     "background_suppression": StageExport(
         "logit", "events", "signal logit per event",
         (GRAPH, "event_score = sigmoid(logit) (BackgroundSuppression.event_score)")),
+    "composition": StageExport(
+        "logits", "events", "class logits per event, the classes in the order of the stage config's 'classes'",
+        (GRAPH, "x gets one more column: the hit_score of the hit selection before it (Composition.input_graph)",
+         "reco_p_<class> = softmax(logits)")),
     "energy_direction": StageExport(
         "prediction", "events", "columns 0-2 direction vector (where the particle comes from; norm = vMF kappa), "
                                 "3 mean log10 E/GeV, 4 raw sigma; with core: 5-6 core offset (km) from the "
@@ -191,6 +195,9 @@ class ExportableStage(nn.Module):
             n_events = last + 1  # traced: stays a tensor, so the events axis stays dynamic
         pooled_max, pooled_mean, n_hits = segment_max_mean(h, batch, n_events)
         readout = torch.cat([pooled_max, pooled_mean], dim=1)
+        if self.name == "composition":  # with the log of the number of hits scored as signal
+            _, signal_share, _ = segment_max_mean((x[:, -1:] >= 0.5).to(x.dtype), batch, n_events)
+            return self.head(torch.cat([readout, torch.log1p(signal_share * n_hits[:, None])], dim=1))
         if self.name == "energy_direction":
             readout = torch.cat([readout, torch.log1p(n_hits)[:, None]], dim=1)
             if event_x is not None:
@@ -327,7 +334,7 @@ def export_pipeline(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Pa
         graph = graphs.get(name)
         if graph is None or graph.edge_index.shape[1] == 0:
             features = stage.config.get("event_features")
-            graph = example_graph(stage.config["n_features"], n_event_inputs=features + 1 if features else 0)
+            graph = example_graph(stage.encoder.n_features, n_event_inputs=features + 1 if features else 0)
         files = {"onnx": export_stage(stage, out_dir / f"{name}.onnx", graph).name}
         if torchscript:
             script_stage(stage).save(str(out_dir / f"{name}.torchscript.pt"))
@@ -341,7 +348,8 @@ def export_pipeline(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Pa
 def _describe(name: str, stage: Stage, detector: Detector, files: dict[str, str]) -> dict:
     spec = EXPORTS[name]
     width = {"hit_selection": stage.config.get("n_classes"),
-             "energy_direction": 8 if stage.config.get("core") else 5}.get(name)
+             "energy_direction": 8 if stage.config.get("core") else 5,
+             "composition": len(stage.config.get("classes", ()))}.get(name)
     return {"stage": name, "files": files, "config": stage.config,
             "inputs": {"x": {"dtype": "float32", "shape": ["nodes", stage.config["n_features"]],
                              "features": detector.feature_names},

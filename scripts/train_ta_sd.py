@@ -43,10 +43,11 @@ SAMPLES = {  # name: (events, seed, conditions)
     "test_shifted": (8_000, 1404, Conditions(accidental_rate_scale=2.0, timing_resolution_ns=40.0)),
 }
 TEST_SAMPLES = ("test", "test_shifted")
-STAGE_ORDER = ("hit_selection", "energy_direction")
+STAGE_ORDER = ("hit_selection", "energy_direction", "composition")
 STAGE_SETTINGS = {"hit_selection": {"n_classes": 2, "hidden": 32, "layers": 3},
                   "energy_direction": {"hidden": 64, "layers": 4, "threshold": 0.5, "min_hits": 3, "core": True,
-                                       "refine": True, "track_like": None}}
+                                       "refine": True, "track_like": None},
+                  "composition": {"hidden": 48, "layers": 3}}
 """Energy and core from the GNN; the direction of every event from the standard fit on the
 counters hit selection kept (``Detector.refine_direction``), its cone calibrated. Adding
 the fit's S800, zenith, S800 error and curvature as inputs (``"event_features": 4``) gave

@@ -65,6 +65,7 @@ class GraphEncoder(nn.Module):
 
     def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 32, layers: int = 3):
         super().__init__()
+        self.n_features = n_features
         self.relative_features = tuple(relative_features)
         self.embed = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU())
         self.blocks = nn.ModuleList(EdgeBlock(hidden, len(self.relative_features) + 1) for _ in range(layers))

@@ -7,12 +7,13 @@ per-event columns for a batch (``StageInput``).
 
 from .background import BackgroundSuppression
 from .base import Stage
+from .composition import Composition
 from .energy_direction import EnergyDirection
 from .hit_selection import HitSelection
 from .inputs import StageInput
 
 STAGES = {"background_suppression": BackgroundSuppression, "hit_selection": HitSelection,
-          "energy_direction": EnergyDirection}
+          "energy_direction": EnergyDirection, "composition": Composition}
 """Stage name (as in artifacts and pipeline configs) -> its module class."""
 
-__all__ = ["STAGES", "BackgroundSuppression", "EnergyDirection", "HitSelection", "Stage", "StageInput"]
+__all__ = ["STAGES", "BackgroundSuppression", "Composition", "EnergyDirection", "HitSelection", "Stage", "StageInput"]

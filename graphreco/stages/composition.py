@@ -1,0 +1,76 @@
+"""Composition: the probability of each primary class (for air showers proton, iron,
+photon) given an event's hits.
+
+The node features get the hit-selection score as one more column (so the network tells
+the shower's counters from accidental ones); node states from the GraphEncoder are pooled
+per event (max and mean) with the log of the number of hits scored as signal, and an MLP
+gives one logit per class; the stage writes ``reco_p_<class> = softmax(logits)``. Loss:
+cross entropy. The probabilities are those of the training mix (equal parts for the
+shipped TA SD stage): for another mix ``f_c``, the posterior is ``p_c f_c / sum p f``.
+Training truth: ``true_primary`` (PDG id), each class a list of ids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch_geometric.data import Batch
+
+from ..models import GraphEncoder, event_pool
+from .base import Stage, truth
+from .inputs import StageInput
+
+AIR_SHOWER_PRIMARIES = {"proton": [2212], "iron": [1000260560], "photon": [22]}
+"""Class name -> PDG ids of the primaries it holds (event format, ``true_primary``)."""
+
+
+class Composition(Stage):
+    """GraphEncoder on all hits (hit_score as a feature) + event readout -> class logits."""
+
+    reads = ("hit_score",)
+
+    def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 48, layers: int = 3,
+                 classes: dict[str, list[int]] | None = None):
+        super().__init__()
+        classes = dict(classes or AIR_SHOWER_PRIMARIES)
+        self.config = {"n_features": n_features, "relative_features": list(relative_features), "hidden": hidden,
+                       "layers": layers, "classes": classes}
+        self.encoder = GraphEncoder(n_features + 1, tuple(relative_features), hidden, layers)
+        self.head = nn.Sequential(nn.Linear(2 * hidden + 1, hidden), nn.ReLU(), nn.Linear(hidden, len(classes)))
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return tuple(f"reco_p_{name}" for name in self.config["classes"])
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, ptr: torch.Tensor) -> torch.Tensor:
+        """Class logits (events, classes); the last column of ``x`` is the hit score."""
+        signal_hits = torch.zeros(ptr.numel() - 1, dtype=x.dtype)
+        signal_hits.index_add_(0, torch.repeat_interleave(torch.diff(ptr)), (x[:, -1] >= 0.5).to(x.dtype))
+        readout = torch.cat([event_pool(self.encoder(x, edge_index), ptr), torch.log1p(signal_hits)[:, None]], dim=1)
+        return self.head(readout)
+
+    def input_graph(self, inputs: StageInput) -> Batch:
+        graph = inputs.graph.clone()
+        score = torch.from_numpy(np.asarray(inputs.hit_columns["hit_score"], dtype=np.float32))
+        graph.x = torch.cat([graph.x, score[:, None]], dim=1)
+        return graph
+
+    def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        graph = self.input_graph(inputs)
+        probabilities = torch.softmax(self(graph.x, graph.edge_index, graph.ptr), dim=1).numpy()
+        return {}, {name: probabilities[:, column] for column, name in enumerate(self.writes)}
+
+    def training_graph(self, inputs: StageInput) -> Batch:
+        codes = [code for members in self.config["classes"].values() for code in members]
+        primary = truth(inputs.batch, "true_primary", lambda values: np.isin(values, codes),
+                        f"primary is none of the classes {self.config['classes']}")
+        label = np.zeros(primary.size, dtype=np.int64)
+        for index, members in enumerate(self.config["classes"].values()):
+            label[np.isin(primary, members)] = index
+        graph = self.input_graph(inputs)
+        graph.primary_class = torch.from_numpy(label)
+        return graph
+
+    def training_loss(self, graph: Batch) -> torch.Tensor:
+        return nn.functional.cross_entropy(self(graph.x, graph.edge_index, graph.ptr), graph.primary_class)

@@ -1,0 +1,101 @@
+"""Batch throughput: ``graphreco reconstruct``'s engines against the single-process
+pipeline on one core, in the same run on the same events; prints JSON.
+
+    python scripts/bench_batch.py [EVENTS.parquet ...] [--detector baikal-gvd] [--workers 2] [--ray]
+
+Default input: data/baikal-gvd/test.parquet (scripts/train_baikal.py makes it). Measured:
+
+- ``single_process``: the pipeline in this process on one torch and numba thread, after a
+  warm-up (the per-core reference: no start-up, no workers);
+- ``local_<n>``: the local engine with ``n`` worker processes, 1 to ``--workers``, timed
+  as a user sees it (spawning the workers and loading the pipeline included);
+- ``ray_<n>`` (with ``--ray``): the Ray engine on a local instance of ``n`` actors, start-up
+  of Ray included.
+
+Ratios: ``per_worker_vs_single_process`` (events/s per worker over the reference; the
+target is at least 0.9) and ``ray_overhead`` (Ray's wall time over the local engine's with
+the same workers, minus 1; the target is below 0.2). Outputs are also compared byte for
+byte between every engine and worker count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from graphreco.batch import output_paths, plan_files, reconstruct_files, single_threaded
+from graphreco.pipeline import Pipeline
+from graphreco.reconstruct import reconstruct_file
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("events", nargs="*", type=Path, default=[Path("data/baikal-gvd/test.parquet")])
+    parser.add_argument("--detector", default="baikal-gvd")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--ray", action="store_true", help="also time the Ray engine")
+    args = parser.parse_args()
+    pipeline = Pipeline.shipped(args.detector)
+    events = sum(pq.ParquetFile(path).metadata.num_rows for path in args.events)
+    result: dict = {"inputs": [str(path) for path in args.events], "events": events, "batch_size": args.batch_size}
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        result["single_process"] = _single_process(pipeline, args.events, folder, args.batch_size)
+        runs = {f"local_{n}": _engine(pipeline, args, folder / f"local_{n}", n, "local")
+                for n in range(1, args.workers + 1)}
+        if args.ray:
+            runs[f"ray_{args.workers}"] = _engine(pipeline, args, folder / f"ray_{args.workers}", args.workers, "ray")
+        identical = _identical([folder / name for name in runs])
+    reference = result["single_process"]["events_per_s"]
+    for name, run in runs.items():
+        workers = int(name.rsplit("_", 1)[1])
+        run["per_worker_vs_single_process"] = round(run["events_per_s"] / workers / reference, 3)
+    if args.ray:
+        runs[f"ray_{args.workers}"]["ray_overhead"] = round(
+            runs[f"ray_{args.workers}"]["seconds"] / runs[f"local_{args.workers}"]["seconds"] - 1, 3)
+    print(json.dumps(result | runs | {"outputs_identical": identical}, indent=2))
+
+
+def _single_process(pipeline: Pipeline, sources: list[Path], folder: Path, batch_size: int) -> dict:
+    """The pipeline on one thread in this process, warmed up first."""
+    with single_threaded():
+        warm_up = folder / "warm_up.parquet"
+        pq.write_table(pq.read_table(sources[0]).slice(0, 64), warm_up)
+        reconstruct_file(pipeline, warm_up, folder / "warm_up_out.parquet", batch_size)
+        start, events = time.perf_counter(), 0
+        for source in sources:
+            events += reconstruct_file(pipeline, source, folder / "single" / source.name, batch_size)["events"]
+        seconds = time.perf_counter() - start
+    return {"seconds": round(seconds, 2), "events_per_s": round(events / seconds)}
+
+
+def _engine(pipeline: Pipeline, args: argparse.Namespace, output: Path, workers: int, engine: str) -> dict:
+    """One run of an engine into an empty folder, timed from planning to the last output."""
+    output.mkdir()
+    start = time.perf_counter()
+    plans = plan_files(pipeline, args.events, output_paths(args.events, output))
+    if engine == "ray":
+        from graphreco.ray_engine import reconstruct_with_ray
+
+        records = reconstruct_with_ray(pipeline, plans, args.batch_size, workers=workers)
+    else:
+        records = reconstruct_files(pipeline, plans, args.batch_size, workers=workers)
+    seconds = time.perf_counter() - start
+    events = sum(record["events"] for record in records)
+    return {"workers": workers, "seconds": round(seconds, 2), "events_per_s": round(events / seconds)}
+
+
+def _identical(folders: list[Path]) -> bool:
+    """Whether every folder holds the same files with the same bytes."""
+    contents = [{path.name: path.read_bytes() for path in folder.iterdir()} for folder in folders]
+    return all(content == contents[0] for content in contents[1:])
+
+
+if __name__ == "__main__":
+    main()
