@@ -14,7 +14,11 @@ truth so that every method is scored on the same showers: zenith below 45 deg, a
 - the fraction of selected events each method reconstructed (NaN counts as failed).
 
 Counters: precision, recall and AUC of ``hit_score`` against ``true_label`` over all
-events. ``compare_showers(..., plots=FOLDER)`` draws resolution and coverage versus
+events. Composition, where the reconstruction has ``reco_p_<class>`` columns and the truth
+``true_primary``: on the selected events, the AUC of each class against the others, of
+photon against hadron showers (``reco_p_photon``) and of proton against iron among the
+hadron showers (``p_proton / (p_proton + p_iron)``), the photon efficiency at a hadron
+contamination of 1 % and 0.1 %, and the confusion matrix of the most probable class. ``compare_showers(..., plots=FOLDER)`` draws resolution and coverage versus
 energy, pulls and the counter-selection ROC (the GNN's ``hit_score`` beside the counters
 the standard fit kept).
 """
@@ -27,11 +31,13 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from .. import detectors
+from ..detectors.ta_sd.composition import IRON, PHOTON, PROTON
 from ..detectors.ta_sd.geometry import distance_to_edge
 from ..io import EventFormatError, read_events
 from .coverage import coverage
 from .matching import hit_values, reco_rows
 from .metrics import precision_recall, roc_auc
+from .rejection import efficiency_at_rejection
 from .resolution import direction_report, energy_report
 
 MAX_ZENITH = np.radians(45.0)
@@ -44,6 +50,10 @@ TRUTH_COLUMNS = ("true_energy", "true_zenith", "true_azimuth", "true_core_x", "t
 RECO_COLUMNS = ("reco_log10_energy", "reco_log10_energy_sigma", "reco_zenith", "reco_azimuth", "reco_angle_sigma",
                 "reco_core_x", "reco_core_y", "reco_core_sigma")
 METHODS = ("gnn", "baseline")
+PROBABILITY_PREFIX = "reco_p_"
+PRIMARIES = {"proton": PROTON, "iron": IRON, "photon": PHOTON}
+"""Composition class -> PDG id of its primary (``true_primary``)."""
+HADRON_CONTAMINATIONS = (1e-2, 1e-3)
 
 
 def core_report(truth: dict, reco: dict) -> dict:
@@ -111,6 +121,30 @@ def shower_figures(c: dict[str, np.ndarray]) -> dict:
     return {"summary": summary(report), **report}
 
 
+def composition_report(c: dict[str, np.ndarray], chosen: np.ndarray) -> dict:
+    """Composition figures of the events ``chosen`` (see the module docstring)."""
+    primary = c["true_primary"][chosen]
+    p = {name: c[f"gnn_p_{name}"][chosen] for name in PRIMARIES if f"gnn_p_{name}" in c}
+    truth = {name: primary == code for name, code in PRIMARIES.items()}
+    report = {"events": {name: int(is_class.sum()) for name, is_class in truth.items()},
+              "auc_one_vs_rest": {name: round(roc_auc(truth[name], p[name]), 4) for name in p}}
+    if {"proton", "iron", "photon"} <= set(p):
+        hadron = truth["proton"] | truth["iron"]
+        photon_over_hadron = {f"{contamination:g}": efficiency_at_rejection(
+            p["photon"][truth["photon"]], p["photon"][hadron], 1 / contamination)["efficiency"]
+            for contamination in HADRON_CONTAMINATIONS}
+        proton_share = p["proton"] / np.maximum(p["proton"] + p["iron"], 1e-12)
+        report |= {"auc_photon_vs_hadron": round(roc_auc(truth["photon"][truth["photon"] | hadron],
+                                                         p["photon"][truth["photon"] | hadron]), 4),
+                   "auc_proton_vs_iron": round(roc_auc(truth["proton"][hadron], proton_share[hadron]), 4),
+                   "photon_efficiency_at_hadron_contamination": photon_over_hadron}
+    names = list(p)
+    most_probable = np.array(names)[np.argmax(np.stack([p[name] for name in names]), axis=0)]
+    report["confusion"] = {true: {reco: round(float(np.mean(most_probable[truth[true]] == reco)), 4) for reco in names}
+                           for true in names if truth[true].any()}
+    return report
+
+
 def summary(report: dict) -> dict:
     """Per method, on all selected events: the 68 % angular error (deg), log10-energy
     resolution, 68 % core distance (m) and the coverage of each reported uncertainty."""
@@ -130,7 +164,8 @@ def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | 
     run here on the hits of ``truth_path`` (which carries the ``true_*`` columns)."""
     reco = pq.read_table(reco_path)
     reco_ids = reco.column("event_id").to_numpy()
-    gnn_columns = {name: reco.column(name).to_numpy() for name in RECO_COLUMNS if name in reco.column_names}
+    gnn_columns = {name: reco.column(name).to_numpy() for name in reco.column_names
+                   if name in RECO_COLUMNS or name.startswith(PROBABILITY_PREFIX)}
     hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None
     pieces: dict[str, list[np.ndarray]] = {}
     counter_pieces: dict[str, list[np.ndarray]] = {}
@@ -147,6 +182,8 @@ def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | 
         columns["shower_counters"] = np.bincount(event_of_hit, batch.hits["true_label"] == 1, minlength=sizes.size)
         columns["edge_distance"] = distance_to_edge(batch.events["true_core_x"], batch.events["true_core_y"])
         columns |= {f"gnn_{name}": values[rows] for name, values in gnn_columns.items()}
+        if "true_primary" in batch.events:
+            columns["true_primary"] = batch.events["true_primary"]
         baseline = detector.baseline(batch.offsets, batch.hits)
         columns |= {f"baseline_{name}": baseline[name] for name in RECO_COLUMNS if name in baseline}
         counters = {"shower_counter": batch.hits["true_label"] == 1, "baseline": baseline["hit_score"]}
@@ -159,6 +196,8 @@ def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | 
     counter_scores = {name: np.concatenate(values) for name, values in counter_pieces.items()}
     signal = counter_scores.pop("shower_counter")
     report = shower_figures(c)
+    if "true_primary" in c and any(name.startswith("gnn_p_") for name in c):
+        report["composition"] = composition_report(c, energy_bins(c)["all"])
     if "gnn" in counter_scores:
         score = counter_scores["gnn"]
         precision, recall = precision_recall(signal, score >= 0.5)

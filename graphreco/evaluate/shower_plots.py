@@ -17,7 +17,7 @@ from .coverage import coverage
 from .pileup_plots import draw_roc
 from .plots import FigureFolder, FigureNote
 from .resolution import angular_error
-from .shower_compare import ENERGY_BIN_EDGES, METHODS, energy_bins
+from .shower_compare import ENERGY_BIN_EDGES, IRON, METHODS, PHOTON, PROTON, energy_bins
 
 LABELS = {"gnn": "GNN", "baseline": "standard fit"}
 COLOURS = {LABELS[method]: f"C{index}" for index, method in enumerate(METHODS)}
@@ -26,6 +26,9 @@ FIGURES = {
     "counters_roc.png": FigureNote("roc", "Shower counters kept against accidental counters kept, all events: the "
                                           "GNN's hit_score as a curve (with its AUC), the counters the standard fit "
                                           "kept as a point."),
+    "composition_roc.png": FigureNote("roc", "Composition of the selected showers: photon against proton and iron "
+                                      "showers kept by a cut on p_photon, and proton against iron by a cut on "
+                                      "p_proton / (p_proton + p_iron), with the AUCs"),
     "resolution_vs_energy.png": FigureNote("resolution_vs_energy", "68 % opening angle (deg), log10-energy error and "
                                            "core distance (m) of the GNN and the standard fit in bins of log10(E/eV)."),
     "coverage_vs_energy.png": FigureNote("coverage", "Fraction of events inside the reported 68 % cone, 1-sigma "
@@ -96,6 +99,24 @@ def _draw_counters_roc(figures: FigureFolder, signal: np.ndarray, counter_scores
     figures.save(figure, "counters_roc.png")
 
 
+def _draw_composition_roc(figures: FigureFolder, c: dict[str, np.ndarray]) -> None:
+    """ROC of the composition stage on the selected events: photon against hadron
+    showers (``p_photon``), proton against iron (``p_proton / (p_proton + p_iron)``)."""
+    primary = c["true_primary"]
+    hadron, photon = (primary == PROTON) | (primary == IRON), primary == PHOTON
+    proton_share = c["gnn_p_proton"] / np.maximum(c["gnn_p_proton"] + c["gnn_p_iron"], 1e-12)
+    figure, axes = figures.plt.subplots(1, 2, figsize=(10, 4))
+    for axis, events, signal, score, (signal_name, background_name) in (
+            (axes[0], photon | hadron, photon, c["gnn_p_photon"], ("photon", "hadron")),
+            (axes[1], hadron, primary == PROTON, proton_share, ("proton", "iron"))):
+        background = int((events & ~signal).sum())
+        draw_roc(axis, signal[events], {LABELS["gnn"]: score[events]}, COLOURS, dict.fromkeys(COLOURS, "o"),
+                 f"{background_name} showers kept", f"{signal_name} showers kept",
+                 f"{signal_name} vs {background_name}, {int(signal[events].sum())} / {background} showers",
+                 min_background=10.0 ** np.floor(np.log10(1 / max(background, 1))))
+    figures.save(figure, "composition_roc.png")
+
+
 def draw_shower_comparison(c: dict[str, np.ndarray], folder: Path, signal: np.ndarray,
                            counter_scores: dict[str, np.ndarray]) -> list[Path]:
     """Draw the figures of ``FIGURES`` into ``folder`` from the per-event columns ``c``
@@ -125,4 +146,6 @@ def draw_shower_comparison(c: dict[str, np.ndarray], folder: Path, signal: np.nd
     figures.save(figure, "pulls.png")
     if signal.any() and not signal.all():
         _draw_counters_roc(figures, signal, counter_scores)
+    if "true_primary" in c and {"gnn_p_photon", "gnn_p_proton", "gnn_p_iron"} <= set(c):
+        _draw_composition_roc(figures, {name: values[chosen] for name, values in c.items()})
     return figures.written

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from graphreco.evaluate.shower_compare import core_report, selected, shower_figures
+from graphreco.evaluate.shower_compare import composition_report, core_report, selected, shower_figures
 from graphreco.evaluate.shower_plots import draw_shower_comparison
 
 
@@ -88,3 +88,24 @@ def test_without_accidentals_there_is_no_counters_roc(tmp_path):
     signal, scores = _counters(rng)
     written = draw_shower_comparison(_columns(300, rng), tmp_path, signal[:60], {n: s[:60] for n, s in scores.items()})
     assert "counters_roc.png" not in [path.name for path in written]
+
+
+def test_composition_figures_and_roc(tmp_path):
+    """Proton and iron told apart perfectly, photons from hadrons not at all: AUCs 1 and
+    0.5, the confusion matrix shows it, and the ROC figure is drawn."""
+    rng = np.random.default_rng(2)
+    c = _columns(3000, rng)
+    c["true_primary"] = rng.choice(np.array([2212, 1000260560, 22]), c["true_energy"].size)
+    proton, iron = c["true_primary"] == 2212, c["true_primary"] == 1000260560
+    c["gnn_p_photon"] = rng.uniform(0.0, 0.3, proton.size)
+    c["gnn_p_proton"] = np.where(proton, 0.6, 0.1) + np.where(~(proton | iron), rng.uniform(0, 0.5, proton.size), 0)
+    c["gnn_p_iron"] = 1.0 - c["gnn_p_photon"] - c["gnn_p_proton"]
+    report = composition_report(c, selected(c))
+    assert report["auc_proton_vs_iron"] == 1.0 and report["auc_photon_vs_hadron"] == pytest.approx(0.5, abs=0.05)
+    assert report["confusion"]["proton"]["proton"] == 1.0 and report["confusion"]["iron"]["iron"] == 1.0
+    assert report["confusion"]["photon"]["photon"] == 0.0
+    assert sum(report["events"].values()) == selected(c).sum()
+    assert set(report["photon_efficiency_at_hadron_contamination"]) == {"0.01", "0.001"}
+    signal, scores = _counters(rng)
+    written = draw_shower_comparison(c, tmp_path, signal, scores)
+    assert tmp_path / "composition_roc.png" in written
