@@ -32,6 +32,7 @@ from .io import EventBatch, EventFormatError, RootMapping
 from .io.writer import temporary_files
 from .pipeline import Pipeline
 from .reconstruct import BatchMapper, in_process, is_complete, provenance, reconstruct_batch, reconstruct_file
+from .threads import single_thread
 
 IN_FLIGHT_PER_WORKER = 2
 
@@ -112,26 +113,13 @@ def batch_mapper(pipeline: Pipeline, keep_columns: Sequence[str], workers: int) 
     """A mapper on ``workers`` processes (in this process, one thread, for one or fewer,
     or for a pipeline not loaded from a folder)."""
     if workers <= 1 or pipeline.folder is None:
-        with single_threaded():
+        with single_thread():
             yield in_process(pipeline, keep_columns)
         return
     context = multiprocessing.get_context("spawn")  # torch's thread pools do not survive fork
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_worker,
                              initargs=(str(pipeline.folder),)) as pool:
         yield lambda batches: _ordered(pool, batches, keep_columns, IN_FLIGHT_PER_WORKER * workers)
-
-
-@contextmanager
-def single_threaded() -> Iterator[None]:
-    """Run the block with one torch and one numba thread (restored afterwards)."""
-    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(torch_threads)
-        numba.set_num_threads(numba_threads)
 
 
 def _ordered(pool: ProcessPoolExecutor, batches: Iterable[EventBatch], keep_columns: Sequence[str],

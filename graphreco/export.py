@@ -30,8 +30,6 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -46,6 +44,7 @@ from .graph import build_graph
 from .io import EventBatch
 from .pipeline import Pipeline
 from .stages import STAGES, Stage, StageInput
+from .threads import single_thread
 
 OPSET = 18
 """ONNX opset of the exported graphs (ScatterND with reduction="max" needs 18)."""
@@ -404,21 +403,6 @@ def parity(stage: Stage, session, graph: Batch) -> dict:
 def _events_with_rows(graph: Batch) -> int:
     """Rows of a per-event ONNX output: up to the last event with hits."""
     return int(graph.batch.max()) + 1 if graph.batch.numel() else 0
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """torch and numba on one thread inside the block (restored after)."""
-    import numba
-
-    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(torch_threads)
-        numba.set_num_threads(numba_threads)
 
 
 def _events_per_s(run, events: int, repeats: int) -> float:

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from graphreco.batch import output_paths, plan_files, reconstruct_files, single_threaded
+from graphreco.batch import output_paths, plan_files, reconstruct_files
 from graphreco.pipeline import Pipeline
 from graphreco.reconstruct import reconstruct_file
+from graphreco.threads import single_thread
 
 
 def main() -> None:
@@ -64,7 +65,7 @@ def main() -> None:
 
 def _single_process(pipeline: Pipeline, sources: list[Path], folder: Path, batch_size: int) -> dict:
     """The pipeline on one thread in this process, warmed up first."""
-    with single_threaded():
+    with single_thread():
         warm_up = folder / "warm_up.parquet"
         pq.write_table(pq.read_table(sources[0]).slice(0, 64), warm_up)
         reconstruct_file(pipeline, warm_up, folder / "warm_up_out.parquet", batch_size)

@@ -14,10 +14,11 @@ from graphreco.artifacts import ArtifactError  # noqa: E402
 from graphreco.cli import main  # noqa: E402
 from graphreco.detectors.baikal_gvd.simulation import simulate_events  # noqa: E402
 from graphreco.export import (EXPORTS, INPUTS, example_graph, export_pipeline, export_stage, onnx_session, parity,  # noqa: E402
-                              run_onnx, script_stage, single_thread, stage_graphs, torch_outputs)
+                              run_onnx, script_stage, stage_graphs, torch_outputs)
 from graphreco.graph import build_graph  # noqa: E402
 from graphreco.io import event_table, read_events, write_events  # noqa: E402
 from graphreco.pipeline import Pipeline  # noqa: E402
+from graphreco.threads import single_thread  # noqa: E402
 
 TRACED, CHECKED = 5, 25
 """The stages are traced on the first TRACED events of a batch and checked on the CHECKED after."""

@@ -1,0 +1,23 @@
+"""One core per reconstruction: the thread settings that batch workers, benchmarks and
+export timings share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numba
+import torch
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """torch and numba on one thread inside the block (restored after)."""
+    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(torch_threads)
+        numba.set_num_threads(numba_threads)
