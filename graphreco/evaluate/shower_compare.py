@@ -124,7 +124,7 @@ def shower_figures(c: dict[str, np.ndarray]) -> dict:
 def composition_report(c: dict[str, np.ndarray], chosen: np.ndarray) -> dict:
     """Composition figures of the events ``chosen`` (see the module docstring)."""
     primary = c["true_primary"][chosen]
-    p = {name: c[f"gnn_p_{name}"][chosen] for name in PRIMARIES if f"gnn_p_{name}" in c}
+    p = {name: c[f"gnn_reco_p_{name}"][chosen] for name in PRIMARIES if f"gnn_reco_p_{name}" in c}
     truth = {name: primary == code for name, code in PRIMARIES.items()}
     report = {"events": {name: int(is_class.sum()) for name, is_class in truth.items()},
               "auc_one_vs_rest": {name: round(roc_auc(truth[name], p[name]), 4) for name in p}}
@@ -133,6 +133,8 @@ def composition_report(c: dict[str, np.ndarray], chosen: np.ndarray) -> dict:
         photon_over_hadron = {f"{contamination:g}": efficiency_at_rejection(
             p["photon"][truth["photon"]], p["photon"][hadron], 1 / contamination)["efficiency"]
             for contamination in HADRON_CONTAMINATIONS}
+        photon_over_hadron = {key: None if value is None else round(value, 4)
+                              for key, value in photon_over_hadron.items()}
         proton_share = p["proton"] / np.maximum(p["proton"] + p["iron"], 1e-12)
         report |= {"auc_photon_vs_hadron": round(roc_auc(truth["photon"][truth["photon"] | hadron],
                                                          p["photon"][truth["photon"] | hadron]), 4),
@@ -196,7 +198,7 @@ def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | 
     counter_scores = {name: np.concatenate(values) for name, values in counter_pieces.items()}
     signal = counter_scores.pop("shower_counter")
     report = shower_figures(c)
-    if "true_primary" in c and any(name.startswith("gnn_p_") for name in c):
+    if "true_primary" in c and any(name.startswith("gnn_reco_p_") for name in c):
         report["composition"] = composition_report(c, energy_bins(c)["all"])
     if "gnn" in counter_scores:
         score = counter_scores["gnn"]

@@ -104,10 +104,10 @@ def _draw_composition_roc(figures: FigureFolder, c: dict[str, np.ndarray]) -> No
     showers (``p_photon``), proton against iron (``p_proton / (p_proton + p_iron)``)."""
     primary = c["true_primary"]
     hadron, photon = (primary == PROTON) | (primary == IRON), primary == PHOTON
-    proton_share = c["gnn_p_proton"] / np.maximum(c["gnn_p_proton"] + c["gnn_p_iron"], 1e-12)
+    proton_share = c["gnn_reco_p_proton"] / np.maximum(c["gnn_reco_p_proton"] + c["gnn_reco_p_iron"], 1e-12)
     figure, axes = figures.plt.subplots(1, 2, figsize=(10, 4))
     for axis, events, signal, score, (signal_name, background_name) in (
-            (axes[0], photon | hadron, photon, c["gnn_p_photon"], ("photon", "hadron")),
+            (axes[0], photon | hadron, photon, c["gnn_reco_p_photon"], ("photon", "hadron")),
             (axes[1], hadron, primary == PROTON, proton_share, ("proton", "iron"))):
         background = int((events & ~signal).sum())
         draw_roc(axis, signal[events], {LABELS["gnn"]: score[events]}, COLOURS, dict.fromkeys(COLOURS, "o"),
@@ -146,6 +146,6 @@ def draw_shower_comparison(c: dict[str, np.ndarray], folder: Path, signal: np.nd
     figures.save(figure, "pulls.png")
     if signal.any() and not signal.all():
         _draw_counters_roc(figures, signal, counter_scores)
-    if "true_primary" in c and {"gnn_p_photon", "gnn_p_proton", "gnn_p_iron"} <= set(c):
+    if "true_primary" in c and {"gnn_reco_p_photon", "gnn_reco_p_proton", "gnn_reco_p_iron"} <= set(c):
         _draw_composition_roc(figures, {name: values[chosen] for name, values in c.items()})
     return figures.written

@@ -40,7 +40,7 @@ PLOTS = {
     "baikal-gvd": {"roc": {"hits_roc.png", "events_rejection.png"}, "resolution_vs_energy": {"resolution_vs_energy.png"},
                    "pulls": {"pulls.png"}, "coverage": {"coverage_vs_energy.png"},
                    "other": {"direction_vs_signal_hits.png", "energy_numu_cc.png"}},
-    "ta-sd": {"roc": {"counters_roc.png"}, "resolution_vs_energy": {"resolution_vs_energy.png"},
+    "ta-sd": {"roc": {"counters_roc.png", "composition_roc.png"}, "resolution_vs_energy": {"resolution_vs_energy.png"},
               "pulls": {"pulls.png"}, "coverage": {"coverage_vs_energy.png"}},
     "lhc-pf": {"roc": {"pileup_roc.png"}, "resolution_vs_energy": {"jet_response_vs_pt.png"},
                "other": {"jet_response.png"}},

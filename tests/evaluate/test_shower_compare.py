@@ -97,9 +97,9 @@ def test_composition_figures_and_roc(tmp_path):
     c = _columns(3000, rng)
     c["true_primary"] = rng.choice(np.array([2212, 1000260560, 22]), c["true_energy"].size)
     proton, iron = c["true_primary"] == 2212, c["true_primary"] == 1000260560
-    c["gnn_p_photon"] = rng.uniform(0.0, 0.3, proton.size)
-    c["gnn_p_proton"] = np.where(proton, 0.6, 0.1) + np.where(~(proton | iron), rng.uniform(0, 0.5, proton.size), 0)
-    c["gnn_p_iron"] = 1.0 - c["gnn_p_photon"] - c["gnn_p_proton"]
+    c["gnn_reco_p_photon"] = rng.uniform(0.0, 0.3, proton.size)
+    c["gnn_reco_p_proton"] = np.where(proton, 0.6, 0.1) + np.where(~(proton | iron), rng.uniform(0, 0.5, proton.size), 0)
+    c["gnn_reco_p_iron"] = 1.0 - c["gnn_reco_p_photon"] - c["gnn_reco_p_proton"]
     report = composition_report(c, selected(c))
     assert report["auc_proton_vs_iron"] == 1.0 and report["auc_photon_vs_hadron"] == pytest.approx(0.5, abs=0.05)
     assert report["confusion"]["proton"]["proton"] == 1.0 and report["confusion"]["iron"]["iron"] == 1.0
