@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench bench-pipeline bench-lhc clean
+.PHONY: setup demo test bench bench-pipeline bench-lhc bench-batch clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,12 @@ bench-lhc: setup
 	test -f data/bench-lhc-pf.parquet || $(BIN)/graphreco simulate lhc-pf --events 51 --pileup 140 --seed 21 \
 		-o data/bench-lhc-pf.parquet
 	$(BIN)/python scripts/bench_lhc_pf.py data/bench-lhc-pf.parquet
+
+bench-batch: setup
+	mkdir -p data
+	test -f data/bench-baikal-gvd.parquet || $(BIN)/graphreco simulate baikal-gvd --events 20000 --seed 303 \
+		--mix numu_cc=3,nue_cc=1,nc=1,eas=8 -o data/bench-baikal-gvd.parquet
+	$(BIN)/python scripts/bench_batch.py data/bench-baikal-gvd.parquet --workers 2 --ray
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

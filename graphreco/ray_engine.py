@@ -77,7 +77,8 @@ def _reconstruct_file(ray, pipeline: Pipeline, plan: FilePlan, batch_size: int, 
     if plan.source.suffix == ".root":
         raise EventFormatError(str(plan.source), "the Ray engine reads Parquet only; use the local engine for ROOT")
     schema_names = pq.ParquetFile(plan.source).schema_arrow.names
-    dataset = ray.data.read_parquet(str(plan.source), columns=[name for name in schema_names if name in wanted])
+    dataset = ray.data.read_parquet(str(plan.source)).select_columns(
+        [name for name in schema_names if name in wanted])
     # blocks of exactly batch_size events from the file's start: the local reader's batches
     reconstructed = dataset.repartition(target_num_rows_per_block=batch_size, strict=True).map_batches(
         _PipelineActor, fn_constructor_args=(str(pipeline.folder), str(plan.source), tuple(keep_columns)),

