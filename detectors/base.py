@@ -169,6 +169,10 @@ class Detector:
     fit fails: what a physicist's fit measures precisely (TA SD: log10 S800, sec(theta)),
     for the network to correct rather than re-learn."""
     event_feature_names: tuple[str, ...] = ()
+    max_hits_per_event: int | None = None
+    """The most hits one event may hold (None: no limit); the reader refuses larger
+    events, naming them, instead of running out of memory or time in the graph builders
+    and fits (whose cost grows faster than linearly with the hits of an event)."""
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

@@ -20,6 +20,11 @@ from .geometry import MODULE_SPACING, STRING_RADIUS
 from .water import GROUP_VELOCITY
 
 KNN_NEIGHBOURS = 8
+MAX_HITS = 10_000
+"""Hits one readout window may hold: 35 pulses per module of a cluster (288 modules), 35
+times the largest simulated event (~290 hits with 80 kHz noise). The string topology
+links every pair of hits on nearby modules, so its edges and the causality cleaning grow
+as the square of the hits: 20,000 hits gave 57 million edges."""
 
 
 def build_edges(offsets: np.ndarray, hits) -> np.ndarray:
@@ -56,6 +61,7 @@ DETECTOR = Detector(
         Scaled("charge", 1.0, log10=True, floor=0.1),
     ),
     build_edges=build_edges,
+    max_hits_per_event=MAX_HITS,
     relative_features=(0, 1, 2, 3),
     baseline=reconstruct_classically,
     refine_direction=refit_tracks,

@@ -23,6 +23,10 @@ from .cones import cone_pt_sums
 from graphreco.kernels import eta_phi_radius_graph
 
 CONE = 0.4
+MAX_CANDIDATES = 1_000_000
+"""Candidates one crossing may hold: ~100 times a crossing of 200 pile-up (~11,000). The
+eta-phi graph has at most 8 sources per candidate, so a 10^5-candidate crossing is
+reconstructed (graph 800,000 edges, a few seconds)."""
 MAX_NEIGHBOURS = 8
 PF_CLASSES = (211, 11, 13, 22, 130)
 DZ_WIDTH = 0.01
@@ -83,5 +87,6 @@ DETECTOR = Detector(
                  "leading_track_pt_cone08"), pileup_shapes),
     ),
     build_edges=build_edges,
+    max_hits_per_event=MAX_CANDIDATES,
     relative_features=(2,),
 )

@@ -15,6 +15,7 @@ from ..base import Column, Detector, Scaled
 from graphreco.kernels import surface_grid_graph
 
 from .baseline import FIT_FEATURE_NAMES, fit_features, reconstruct_classically, refit_showers
+from .geometry import N_COUNTERS
 
 GRID_SPACING = 1200.0  # m
 NEIGHBOUR_STEPS = 2.0  # counters up to two grid steps apart (12 neighbours on a full grid)
@@ -48,6 +49,7 @@ DETECTOR = Detector(
         Scaled("signal_lower", 1.0, log10=True, floor=0.1),
     ),
     build_edges=build_edges,
+    max_hits_per_event=N_COUNTERS,  # one hit per counter; the fits grow as the square of the hits
     relative_features=(0, 1, 2, 3),
     baseline=reconstruct_classically,
     refine_direction=refit_showers,

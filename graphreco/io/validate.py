@@ -143,6 +143,12 @@ def to_event_batch(record_batch: pa.RecordBatch, detector: Detector, file: str,
                                int(np.argmax(lengths_differ)))
     if offsets is None:
         offsets = np.zeros(record_batch.num_rows + 1, dtype=np.int32)
+    elif detector.max_hits_per_event is not None and offsets.size > 1:
+        sizes = np.diff(offsets)
+        if sizes.max() > detector.max_hits_per_event:
+            first = int(np.argmax(sizes > detector.max_hits_per_event))
+            raise checker.fail(reference, f"{sizes[first]:,} hits in one event, more than the "
+                               f"{detector.max_hits_per_event:,} a {detector.name} event may hold", first)
     duplicate = _first_duplicate(checker.event_id, seen_ids)
     if duplicate is not None:
         raise checker.fail("event_id", "duplicate event_id", duplicate)
