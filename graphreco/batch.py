@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numba
@@ -129,7 +129,8 @@ def _ordered(pool: ProcessPoolExecutor, batches: Iterable[EventBatch], keep_colu
     pending: deque[Future] = deque()
     try:
         for batch in batches:
-            pending.append(pool.submit(_reconstruct_in_worker, batch, tuple(keep_columns)))
+            slim = replace(batch, record_batch=batch.record_batch.select(list(keep_columns)))  # sent: what is kept
+            pending.append(pool.submit(_reconstruct_in_worker, slim, tuple(keep_columns)))
             if len(pending) >= in_flight:
                 yield pending.popleft().result()
         while pending:

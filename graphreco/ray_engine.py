@@ -33,9 +33,11 @@ class _PipelineActor:
     """A Ray actor holding a pipeline: reconstructs one Arrow batch per call."""
 
     def __init__(self, folder: str, source: str, keep_columns: Sequence[str]):
+        import numba
         import torch
 
         torch.set_num_threads(1)
+        numba.set_num_threads(1)
         self.pipeline, self.source, self.keep_columns = Pipeline.load(folder), source, tuple(keep_columns)
 
     def __call__(self, table: pa.Table) -> pa.Table:
