@@ -164,8 +164,7 @@ def test_empty_events_and_files_keep_every_event(showers, tmp_path, capsys):
 
 
 def test_a_crossing_of_100000_candidates_is_reconstructed(tmp_path, capsys):
-    """LHC crossings stay within memory at 10^5 candidates (the eta-phi graph is linear
-    in them); the limit, 10^6, is named when passed."""
+    """An LHC crossing of 10^5 candidates, the limit, is reconstructed within memory."""
     rng = np.random.default_rng(5)
     sizes = np.array([100_000, 3])
     n, offsets = int(sizes.sum()), np.concatenate([[0], np.cumsum(sizes)])

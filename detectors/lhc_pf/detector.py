@@ -23,10 +23,10 @@ from .cones import cone_pt_sums
 from graphreco.kernels import eta_phi_radius_graph
 
 CONE = 0.4
-MAX_CANDIDATES = 1_000_000
-"""Candidates one crossing may hold: ~100 times a crossing of 200 pile-up (~11,000). The
-eta-phi graph has at most 8 sources per candidate, so a 10^5-candidate crossing is
-reconstructed (graph 800,000 edges, a few seconds)."""
+MAX_CANDIDATES = 100_000
+"""Candidates one crossing may hold: ~9 times a crossing of 200 pile-up (~11,000). A
+10^5-candidate crossing is reconstructed in ~8 s and 0.8 GB; beyond, the PUPPI cone sums
+of the node features grow as the square of the candidate density."""
 MAX_NEIGHBOURS = 8
 PF_CLASSES = (211, 11, 13, 22, 130)
 DZ_WIDTH = 0.01
