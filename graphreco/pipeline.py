@@ -101,7 +101,7 @@ class Pipeline:
     def reconstruct(self, batch: EventBatch, timings: dict[str, float] | None = None
                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Output columns of a batch: per-hit arrays (aligned with its hits) and per-event
-        arrays. ``timings``, when given, accumulates seconds per step ("graph", each stage).
+        arrays (NaN for events without hits). ``timings``, when given, accumulates seconds per step ("graph", each stage).
 
         The stages run on chunks of ``CHUNK_EVENTS`` events and ``CHUNK_HITS`` hits at
         most (an event larger than that alone): their activations then stay in the CPU
@@ -114,8 +114,12 @@ class Pipeline:
                 inputs = StageInput(chunk, self.detector, build_graph(chunk, self.detector))
             event_parts.append(self.run(inputs, timings))
             hit_parts.append(inputs.hit_columns)
-        return ({name: np.concatenate([part[name] for part in hit_parts]) for name in hit_parts[0]},
-                {name: np.concatenate([part[name] for part in event_parts]) for name in event_parts[0]})
+        events = {name: np.concatenate([part[name] for part in event_parts]) for name in event_parts[0]}
+        without_hits = np.diff(batch.offsets) == 0
+        for values in events.values():  # nothing was measured: no score, no estimate
+            if values.dtype.kind == "f":
+                values[without_hits] = np.nan
+        return {name: np.concatenate([part[name] for part in hit_parts]) for name in hit_parts[0]}, events
 
     def run(self, inputs: StageInput, timings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
         """Run the stages in order on ``inputs``; their per-hit columns accumulate in

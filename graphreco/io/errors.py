@@ -6,15 +6,21 @@ from __future__ import annotations
 class EventFormatError(ValueError):
     """An event file violates the event format.
 
-    The message names the file, the column and, where it applies, the first offending
-    ``event_id``; the same facts are attributes for programs that act on them.
+    The message is one line naming the file, the column and, where it applies, the first
+    offending ``event_id``; the same facts are attributes for programs that act on them.
     """
 
     def __init__(self, file: str, problem: str, column: str | None = None, event_id: int | None = None):
-        self.file, self.problem, self.column, self.event_id = file, problem, column, event_id
+        self.file, self.problem, self.column, self.event_id = file, _one_line(problem), column, event_id
         where = file + (f", column {column!r}" if column else "") + (f", event_id {event_id}" if event_id is not None else "")
-        super().__init__(f"{where}: {problem}")
+        super().__init__(f"{where}: {self.problem}")
 
     def __reduce__(self) -> tuple:
         """Pickle by the constructor's arguments (errors cross from worker processes)."""
         return type(self), (self.file, self.problem, self.column, self.event_id)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every run of whitespace and control characters (Arrow's messages hold
+    newlines and raw bytes) made one space."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())

@@ -54,7 +54,7 @@ def open_event_file(path: str | Path, detector: str | None = None) -> tuple[pq.P
     except (pa.ArrowException, OSError) as error:
         raise EventFormatError(file, f"not a readable Parquet file ({error})") from None
     metadata = parquet.schema_arrow.metadata or {}
-    declared = metadata.get(b"detector", b"").decode() or None
+    declared = metadata.get(b"detector", b"").decode(errors="replace") or None
     name = detector or declared
     if name is None:
         raise EventFormatError(file, "no detector named: the schema metadata has no 'detector' key; pass one explicitly")

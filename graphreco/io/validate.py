@@ -50,16 +50,24 @@ def check_schema(schema: pa.Schema, detector: Detector, file: str, declared: str
             raise EventFormatError(file, f"expected {_describe(column)}, found {arrow_type}", column=column.name)
 
 
+def _event_ids(record_batch: pa.RecordBatch, file: str) -> np.ndarray:
+    """The batch's ``event_id`` as int64; refused where null or beyond int64 (uint64)."""
+    ids = record_batch.column("event_id")
+    if ids.null_count:
+        raise EventFormatError(file, "event_id is null", column="event_id")
+    values = ids.to_numpy()
+    beyond = values > np.iinfo(np.int64).max
+    if beyond.any():
+        raise EventFormatError(file, f"value {values[np.argmax(beyond)]} does not fit int64", column="event_id")
+    return values.astype(np.int64, copy=False)
+
+
 class _BatchChecker:
     """Converts one record batch, naming the first bad event of any violation."""
 
     def __init__(self, record_batch: pa.RecordBatch, file: str):
         self.record_batch, self.file = record_batch, file
-        ids = record_batch.column("event_id")
-        if ids.null_count:
-            raise EventFormatError(file, "event_id is null", column="event_id",
-                                   event_id=None)
-        self.event_id = ids.to_numpy().astype(np.int64, copy=False)
+        self.event_id = _event_ids(record_batch, file)
 
     def fail(self, column: str, problem: str, event_index: int) -> EventFormatError:
         return EventFormatError(self.file, problem, column=column, event_id=int(self.event_id[event_index]))
@@ -88,22 +96,28 @@ class _BatchChecker:
         return values if column.dtype == "string" else self.cast(column, values, None)
 
     def cast(self, column: Column, values: np.ndarray, offsets: np.ndarray | None) -> np.ndarray:
+        """``values`` (per hit when ``offsets`` are given) in the column's dtype. Refused:
+        integers outside it, infinities, floats beyond it (float32) and NaN in a
+        ``finite`` column (elsewhere NaN marks a missing value, like the dz of a neutral)."""
         target = np.dtype(column.dtype)
-        if target.kind == "i" and values.size:
+        if target.kind == "i":
             info = np.iinfo(target)
-            outside = (values < info.min) | (values > info.max)
-            if outside.any():
-                first = int(np.argmax(outside))
-                event = self.event_of_hit(offsets, first) if offsets is not None else first
-                raise self.fail(column.name, f"value {values[first]} does not fit {column.dtype}", event)
-        values = values.astype(target, copy=False)
-        if column.finite and values.size:
-            finite = np.isfinite(values)
-            if not finite.all():
-                first = int(np.argmin(finite))
-                event = self.event_of_hit(offsets, first) if offsets is not None else first
-                raise self.fail(column.name, f"value {values[first]} is not finite", event)
-        return values
+            self.refuse(column, values, offsets, (values < info.min) | (values > info.max), f"does not fit {target}")
+        converted = values.astype(target, copy=False)
+        if target.kind == "f":
+            self.refuse(column, values, offsets, ~np.isfinite(values) if column.finite else np.isinf(values),
+                        "is not finite")
+            if values.dtype != target:
+                self.refuse(column, values, offsets, np.isinf(converted), f"does not fit {target}")
+        return converted
+
+    def refuse(self, column: Column, values: np.ndarray, offsets: np.ndarray | None, bad: np.ndarray,
+               problem: str) -> None:
+        """Raise for the first ``bad`` value, naming its event (its hit's with ``offsets``)."""
+        if bad.any():
+            first = int(np.argmax(bad))
+            event = self.event_of_hit(offsets, first) if offsets is not None else first
+            raise self.fail(column.name, f"value {values[first]} {problem}", event)
 
     @staticmethod
     def event_of_hit(offsets: np.ndarray, hit: int) -> int:
