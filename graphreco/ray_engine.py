@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .batch import FilePlan, carry_out
+from .console import stdout_to_stderr
 from .io import EventFormatError, EventWriter
 from .io.validate import _first_duplicate, to_event_batch
 from .pipeline import Pipeline
@@ -55,6 +56,12 @@ def reconstruct_with_ray(pipeline: Pipeline, plans: Sequence[FilePlan], batch_si
     ray = _import_ray()
     if pipeline.folder is None:
         raise ValueError("the Ray engine needs a pipeline loaded from a folder (its actors load it there)")
+    with stdout_to_stderr():  # Ray's log lines; stdout is the command's JSON
+        return _run(ray, pipeline, plans, batch_size, keep_columns, workers, address, on_events)
+
+
+def _run(ray, pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, keep_columns: Sequence[str],
+         workers: int, address: str | None, on_events: Callable[[int], None] | None) -> list[dict]:
     started = not ray.is_initialized()
     if started:
         # a local instance has one CPU beyond the actors' for Ray Data's listing and reading tasks

@@ -32,13 +32,9 @@ pooled, and the bias the mean of |MET_reco| - |MET_ref| (GeV), with its standard
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 
+from ..console import stdout_to_stderr
 from .coverage import ONE_SIGMA
 
 JET_RADIUS = 0.4
@@ -75,19 +71,6 @@ def delta_phi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (np.asarray(a) - np.asarray(b) + np.pi) % (2 * np.pi) - np.pi
 
 
-@contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send what C++ code writes to standard output to standard error meanwhile."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def clustered_jets(offsets: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, energy: np.ndarray,
                    weight: np.ndarray, radius: float = JET_RADIUS, min_pt: float = CLUSTER_MIN_PT) -> dict[str, np.ndarray]:
     """Anti-kT jets of radius ``radius`` with pT > ``min_pt`` (GeV) in each event of CSR
@@ -115,7 +98,7 @@ def clustered_jets(offsets: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np
         last = min(first + CHUNK_EVENTS, counts.size)
         chunk = slice(starts[first], starts[last])
         candidates = ak.unflatten(ak.zip({name: values[chunk] for name, values in momenta.items()}), counts[first:last])
-        with _stdout_to_stderr():  # FastJet prints its banner on stdout, where JSON goes
+        with stdout_to_stderr():  # FastJet prints its banner on stdout, where JSON goes
             jets = fastjet.ClusterSequence(candidates, definition).inclusive_jets(min_pt)
         event.append(np.repeat(np.arange(first, last), ak.to_numpy(ak.num(jets))))
         for name in momenta:
