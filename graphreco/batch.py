@@ -51,13 +51,19 @@ def output_paths(inputs: Sequence[Path], output: Path) -> list[Path]:
 @dataclass(frozen=True)
 class FilePlan:
     """What a batch run does with one input: ``action`` is ``reconstruct``, ``skip``
-    (its output is already complete) or ``refuse`` (``error`` says why)."""
+    (its output is already complete) or ``refuse`` (``error`` says why); ``stamp`` is
+    the input's ``provenance`` (None when refused)."""
 
     source: Path
     output: Path
     action: str
-    events: int = 0
+    stamp: dict | None = None
     error: str = ""
+
+    @property
+    def events(self) -> int:
+        """Events in the input (0 when refused)."""
+        return self.stamp["source_events"] if self.stamp else 0
 
 
 def plan_files(pipeline: Pipeline, inputs: Sequence[Path], outputs: Sequence[Path],
@@ -73,7 +79,7 @@ def plan_files(pipeline: Pipeline, inputs: Sequence[Path], outputs: Sequence[Pat
             plans.append(FilePlan(source, output, "refuse", error=str(error)))
             continue
         done = output.exists() and is_complete(output, expected)
-        plans.append(FilePlan(source, output, "skip" if done else "reconstruct", expected["source_events"]))
+        plans.append(FilePlan(source, output, "skip" if done else "reconstruct", expected))
     return plans
 
 
@@ -88,7 +94,8 @@ def reconstruct_files(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size:
     batches = sum(math.ceil(plan.events / batch_size) for plan in todo)
     with batch_mapper(pipeline, keep_columns, min(workers, batches)) as mapper:
         return [carry_out(plan, lambda plan: reconstruct_file(pipeline, plan.source, plan.output, batch_size,
-                                                              keep_columns, mapper, on_events, root_mapping)["events"])
+                                                              keep_columns, mapper, on_events, root_mapping,
+                                                              plan.stamp)["events"])
                 for plan in plans]
 
 

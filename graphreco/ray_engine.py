@@ -15,8 +15,7 @@ itself but writes the outputs, so the output folder must be reachable from the d
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -24,10 +23,10 @@ import pyarrow.parquet as pq
 
 from .batch import FilePlan, carry_out
 from .console import stdout_to_stderr
-from .io import EventFormatError, EventWriter
-from .io.validate import _first_duplicate, to_event_batch
+from .io import EventFormatError
+from .io.validate import first_duplicate, to_event_batch
 from .pipeline import Pipeline
-from .reconstruct import PROVENANCE_KEY, provenance, reconstruct_batch
+from .reconstruct import reconstruct_batch, write_output
 
 
 class _PipelineActor:
@@ -93,29 +92,24 @@ def _reconstruct_file(ray, pipeline: Pipeline, plan: FilePlan, batch_size: int, 
         _PipelineActor, fn_constructor_args=(str(pipeline.folder), str(plan.source), tuple(keep_columns)),
         batch_size=batch_size, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
     seen: set[int] = set()
-    events = 0
-    stamp = json.dumps(provenance(pipeline, plan.source, keep_columns))
-    with EventWriter(plan.output, pipeline.detector.name, metadata={PROVENANCE_KEY: stamp}) as writer:
-        try:
-            for table in reconstructed.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
-                _check_unique(table.column("event_id").to_numpy(), seen, str(plan.source))
-                writer.write(table)
-                events += table.num_rows
-                if on_events is not None:
-                    on_events(table.num_rows)
-        except ray.exceptions.RayTaskError as error:
-            cause = getattr(error, "cause", None)
-            if isinstance(cause, EventFormatError):
-                raise cause from None
-            raise
-        if events == 0:
-            writer.write(pa.table({"event_id": pa.array([], pa.int64())}))
-    return events
+
+    def tables() -> Iterator[pa.Table]:
+        for table in reconstructed.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
+            _check_unique(table.column("event_id").to_numpy(), seen, str(plan.source))
+            yield table
+
+    try:
+        return write_output(plan.output, pipeline.detector.name, plan.stamp, tables(), on_events)
+    except ray.exceptions.RayTaskError as error:
+        cause = getattr(error, "cause", None)
+        if isinstance(cause, EventFormatError):
+            raise cause from None
+        raise
 
 
 def _check_unique(event_id: np.ndarray, seen: set[int], source: str) -> None:
     """Refuse an event id seen before in the file (each actor sees one batch only)."""
-    duplicate = _first_duplicate(event_id, seen)
+    duplicate = first_duplicate(event_id, seen)
     if duplicate is not None:
         raise EventFormatError(source, "duplicate event_id", column="event_id", event_id=int(event_id[duplicate]))
     seen.update(event_id.tolist())

@@ -66,32 +66,47 @@ def is_complete(output: str | Path, expected: dict) -> bool:
     return stamp == expected and file.metadata.num_rows == expected["source_events"]
 
 
-def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
-                     batch_size: int = DEFAULT_BATCH_EVENTS, keep_columns: Sequence[str] = (),
-                     mapper: BatchMapper | None = None, on_events: Callable[[int], None] | None = None,
-                     root_mapping: RootMapping | None = None) -> dict:
-    """Reconstruct every event of ``source`` (Parquet, or ROOT read through
-    ``root_mapping``) into ``output`` with ``mapper`` (default: in this process);
-    ``on_events(n)`` is told of every ``n`` events written. Returns counts, seconds and
-    the seconds per step (read and validate, graph, each stage, write)."""
-    start, events = time.perf_counter(), 0
-    stamp = provenance(pipeline, source, keep_columns, root_mapping)
-    mapper = mapper or in_process(pipeline, keep_columns)
-    steps: Steps = {}
-    with EventWriter(output, pipeline.detector.name, metadata={PROVENANCE_KEY: json.dumps(stamp)}) as writer:
-        batches = _timed_iteration(read_events(source, detector=pipeline.detector.name, batch_size=batch_size,
-                                               columns=keep_columns, root_mapping=root_mapping),
-                                   steps, "read_validate")
-        for table, batch_steps in mapper(batches):
-            for step, seconds in batch_steps.items():
-                steps[step] = steps.get(step, 0.0) + seconds
-            with timed(steps, "write"):
+def write_output(output: str | Path, detector: str, stamp: dict, tables: Iterable[pa.Table],
+                 on_events: Callable[[int], None] | None = None, timings: Steps | None = None) -> int:
+    """Write ``tables`` into ``output`` atomically, stamped with its provenance
+    ``stamp``; ``on_events(n)`` is told of every ``n`` events written and ``timings``
+    gets the seconds of writing. Returns the number of events."""
+    events = 0
+    with EventWriter(output, detector, metadata={PROVENANCE_KEY: json.dumps(stamp)}) as writer:
+        for table in tables:
+            with timed(timings, "write"):
                 writer.write(table)
             events += table.num_rows
             if on_events is not None:
                 on_events(table.num_rows)
         if events == 0:  # an input without events gives an output without events
             writer.write(pa.table({"event_id": pa.array([], pa.int64())}))
+    return events
+
+
+def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
+                     batch_size: int = DEFAULT_BATCH_EVENTS, keep_columns: Sequence[str] = (),
+                     mapper: BatchMapper | None = None, on_events: Callable[[int], None] | None = None,
+                     root_mapping: RootMapping | None = None, stamp: dict | None = None) -> dict:
+    """Reconstruct every event of ``source`` (Parquet, or ROOT read through
+    ``root_mapping``) into ``output`` with ``mapper`` (default: in this process);
+    ``on_events(n)`` is told of every ``n`` events written; ``stamp`` is the source's
+    ``provenance`` when already known. Returns counts, seconds and the seconds per step
+    (read and validate, graph, each stage, write)."""
+    start = time.perf_counter()
+    stamp = stamp or provenance(pipeline, source, keep_columns, root_mapping)
+    mapper = mapper or in_process(pipeline, keep_columns)
+    steps: Steps = {}
+    batches = _timed_iteration(read_events(source, detector=pipeline.detector.name, batch_size=batch_size,
+                                           columns=keep_columns, root_mapping=root_mapping), steps, "read_validate")
+
+    def tables() -> Iterator[pa.Table]:
+        for table, batch_steps in mapper(batches):
+            for step, seconds in batch_steps.items():
+                steps[step] = steps.get(step, 0.0) + seconds
+            yield table
+
+    events = write_output(output, pipeline.detector.name, stamp, tables(), on_events, steps)
     return {"input": str(source), "output": str(output), "events": events,
             "seconds": round(time.perf_counter() - start, 3),
             "seconds_per_step": {step: round(value, 3) for step, value in steps.items()}}
