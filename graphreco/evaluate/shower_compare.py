@@ -130,11 +130,9 @@ def composition_report(c: dict[str, np.ndarray], chosen: np.ndarray) -> dict:
               "auc_one_vs_rest": {name: round(roc_auc(truth[name], p[name]), 4) for name in p}}
     if {"proton", "iron", "photon"} <= set(p):
         hadron = truth["proton"] | truth["iron"]
-        photon_over_hadron = {f"{contamination:g}": efficiency_at_rejection(
-            p["photon"][truth["photon"]], p["photon"][hadron], 1 / contamination)["efficiency"]
+        photon_over_hadron = {f"{contamination:g}": _rounded(efficiency_at_rejection(
+            p["photon"][truth["photon"]], p["photon"][hadron], 1 / contamination)["efficiency"])
             for contamination in HADRON_CONTAMINATIONS}
-        photon_over_hadron = {key: None if value is None else round(value, 4)
-                              for key, value in photon_over_hadron.items()}
         proton_share = p["proton"] / np.maximum(p["proton"] + p["iron"], 1e-12)
         report |= {"auc_photon_vs_hadron": round(roc_auc(truth["photon"][truth["photon"] | hadron],
                                                          p["photon"][truth["photon"] | hadron]), 4),
@@ -145,6 +143,11 @@ def composition_report(c: dict[str, np.ndarray], chosen: np.ndarray) -> dict:
     report["confusion"] = {true: {reco: round(float(np.mean(most_probable[truth[true]] == reco)), 4) for reco in names}
                            for true in names if truth[true].any()}
     return report
+
+
+def _rounded(value: float | None) -> float | None:
+    """``value`` to four decimals (None, where it could not be measured, stays None)."""
+    return None if value is None else round(value, 4)
 
 
 def summary(report: dict) -> dict:

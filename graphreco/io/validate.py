@@ -124,7 +124,7 @@ class _BatchChecker:
         return int(np.searchsorted(offsets, hit, side="right") - 1)
 
 
-def _first_duplicate(ids: np.ndarray, seen: set[int]) -> int | None:
+def first_duplicate(ids: np.ndarray, seen: set[int]) -> int | None:
     """Index of the first id already seen earlier in the file or in this batch, else None."""
     unique, counts = np.unique(ids, return_counts=True)
     if counts.size and counts.max() > 1 or not seen.isdisjoint(unique.tolist()):
@@ -163,7 +163,7 @@ def to_event_batch(record_batch: pa.RecordBatch, detector: Detector, file: str,
             first = int(np.argmax(sizes > detector.max_hits_per_event))
             raise checker.fail(reference, f"{sizes[first]:,} hits in one event, more than the "
                                f"{detector.max_hits_per_event:,} a {detector.name} event may hold", first)
-    duplicate = _first_duplicate(checker.event_id, seen_ids)
+    duplicate = first_duplicate(checker.event_id, seen_ids)
     if duplicate is not None:
         raise checker.fail("event_id", "duplicate event_id", duplicate)
     seen_ids.update(checker.event_id.tolist())
