@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from ..detectors import Detector
 from .errors import EventFormatError
+from .validate import int64_event_ids
 from .writer import hit_list
 
 SHIPPED_MAPPING = Path(__file__).with_name("nanoaod_pfcands.json")
@@ -300,10 +301,7 @@ def _event_ids(ids: np.ndarray, file: str) -> np.ndarray:
     """Event numbers as int64 (NanoAOD's ``event`` is uint64)."""
     if ids.dtype.kind not in "iu":
         raise EventFormatError(file, f"expected integer event numbers, found {ids.dtype}", column="event_id")
-    if ids.dtype.kind == "u" and (too_large := ids > np.iinfo(np.int64).max).any():
-        first = int(np.argmax(too_large))
-        raise EventFormatError(file, f"event number {ids[first]} does not fit int64", column="event_id")
-    return ids.astype(np.int64, copy=False)
+    return int64_event_ids(ids, file)
 
 
 def _check_hit_counts(arrays: dict, readers: dict[str, str], event_id: np.ndarray, file: str) -> None:

@@ -50,16 +50,20 @@ def check_schema(schema: pa.Schema, detector: Detector, file: str, declared: str
             raise EventFormatError(file, f"expected {_describe(column)}, found {arrow_type}", column=column.name)
 
 
-def _event_ids(record_batch: pa.RecordBatch, file: str) -> np.ndarray:
-    """The batch's ``event_id`` as int64; refused where null or beyond int64 (uint64)."""
-    ids = record_batch.column("event_id")
-    if ids.null_count:
-        raise EventFormatError(file, "event_id is null", column="event_id")
-    values = ids.to_numpy()
+def int64_event_ids(values: np.ndarray, file: str) -> np.ndarray:
+    """Integer event ids as int64; refused where beyond int64 (uint64, e.g. NanoAOD's)."""
     beyond = values > np.iinfo(np.int64).max
     if beyond.any():
         raise EventFormatError(file, f"value {values[np.argmax(beyond)]} does not fit int64", column="event_id")
     return values.astype(np.int64, copy=False)
+
+
+def _event_ids(record_batch: pa.RecordBatch, file: str) -> np.ndarray:
+    """The batch's ``event_id`` as int64; refused where null or beyond int64."""
+    ids = record_batch.column("event_id")
+    if ids.null_count:
+        raise EventFormatError(file, "event_id is null", column="event_id")
+    return int64_event_ids(ids.to_numpy(), file)
 
 
 class _BatchChecker:
