@@ -169,6 +169,11 @@ class Detector:
     fit fails: what a physicist's fit measures precisely (TA SD: log10 S800, sec(theta)),
     for the network to correct rather than re-learn."""
     event_feature_names: tuple[str, ...] = ()
+    fiducial: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
+    """Which events pass the detector's fiducial cuts, from reconstructed event columns
+    (``reco_zenith``, ``reco_core_x``, ...) -> bool, False where they are NaN. The
+    energy-direction stage calibrates the uncertainties of the events inside and outside
+    apart: showers clipped by the array's edge or inclined are misjudged differently."""
     max_hits_per_event: int | None = None
     """The most hits one event may hold (None: no limit); the reader refuses larger
     events, naming them, instead of running out of memory or time in the graph builders

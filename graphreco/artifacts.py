@@ -31,6 +31,13 @@ def save_stage(folder: Path, name: str, model: torch.nn.Module, description: dic
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
 
+def stage_description(folder: Path) -> dict:
+    """The description an artifact's config.json holds (training, calibration, samples),
+    without what ``save_stage`` derives from the model (stage, model, weights_sha256)."""
+    described = json.loads((folder / "config.json").read_text())
+    return {key: value for key, value in described.items() if key not in ("stage", "model", "weights_sha256")}
+
+
 def load_stage(folder: Path) -> tuple[str, torch.nn.Module, dict]:
     """The stage stored in ``folder``, its name and its config; refuses altered weights."""
     try:

@@ -84,10 +84,12 @@ EXPORTS = {
          "68 % cone of the vMF from kappa (EnergyDirection.split, estimates)",
          "calibration: the cone times angle_scale, sigma times energy_scale (cascade-like) or "
          "energy_scale_track (track-like: mean hit_track_score of the selected hits >= track_like); "
-         "the scales are in the stage config",
+         "the scales are in the stage config, one per calibration bin: the bin of selected hits "
+         "(digitize at 10, 20), plus 3 where the stage config has fiducial and the event passes "
+         "Detector.fiducial of its reconstructed zenith and core (EnergyDirection.estimates)",
          "with refine: the direction of track-like events refitted by the detector's classical track fit "
          "(Detector.refine_direction) on the selected hits, started at the GNN direction, its cone times "
-         "refit_scale of its bin of fitted hits (EnergyDirection.refine)",
+         "refit_scale of its calibration bin (EnergyDirection.refine)",
          "with event_features: event_x = the detector's classical fit of the selected hits "
          "(Detector.event_features), NaN set to 0, and a last column 1 where the fit failed "
          "(EnergyDirection.event_inputs)",

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 import torch
 
 from graphreco import detectors
-from graphreco.artifacts import save_stage
+from graphreco.artifacts import save_stage, stage_description
 from graphreco.detectors.baikal_gvd.baseline import causality_clean, reconstruct_classically
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
 from graphreco.evaluate import efficiency_at_rejection, precision_recall, rejection_at_efficiency, roc_auc
@@ -280,9 +280,8 @@ def main() -> None:
                                    if stage == name or stage in others})
         metrics = score(name, Pipeline(detector, {**upstream.stages, name: model}), full, paths)
         if args.recalibrate:
-            described = json.loads((args.out / name / "config.json").read_text())
-            kept = {key: value for key, value in described.items() if key not in ("stage", "model", "weights_sha256")}
-            save_stage(args.out / name, name, model, kept | {"calibration": calibration}, metrics)
+            save_stage(args.out / name, name, model, stage_description(args.out / name) | {"calibration": calibration},
+                       metrics)
         elif args.rescore:
             (args.out / name / "metrics.json").write_text(json.dumps(metrics, indent=2))
         else:

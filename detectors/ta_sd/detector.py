@@ -15,11 +15,15 @@ from ..base import Column, Detector, Scaled
 from graphreco.kernels import surface_grid_graph
 
 from .baseline import FIT_FEATURE_NAMES, fit_features, reconstruct_classically, refit_showers
-from .geometry import N_COUNTERS
+from .geometry import GRID_SPACING, N_COUNTERS, in_fiducial_volume
 
-GRID_SPACING = 1200.0  # m
 NEIGHBOUR_STEPS = 2.0  # counters up to two grid steps apart (12 neighbours on a full grid)
 MAX_NEIGHBOURS = 16
+
+
+def fiducial(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Whether reconstructed showers pass TA's fiducial cuts (zenith, core inside the edge)."""
+    return in_fiducial_volume(columns["reco_zenith"], columns["reco_core_x"], columns["reco_core_y"])
 
 
 def build_edges(offsets: np.ndarray, hits) -> np.ndarray:
@@ -55,4 +59,5 @@ DETECTOR = Detector(
     refine_direction=refit_showers,
     event_features=fit_features,
     event_feature_names=FIT_FEATURE_NAMES,
+    fiducial=fiducial,
 )

@@ -25,6 +25,7 @@ Carlo applies too. Channel ids are TA's XXYY numbers.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import numpy as np
@@ -35,6 +36,11 @@ LAYER_AREA = 3.0  # m^2 per scintillator layer
 LAYER_THICKNESS = 0.012  # m
 CENTRE_ALTITUDE = 1400.0  # m a.s.l.
 EARTH_RADIUS = 6.371e6  # m
+FIDUCIAL_MAX_ZENITH = math.radians(45.0)  # rad
+FIDUCIAL_MIN_EDGE_DISTANCE = GRID_SPACING  # m
+"""TA's fiducial cuts of its SD spectrum (Abu-Zayyad et al., ApJL 768 (2013) L1): zenith
+below 45 deg and the core at least 1.2 km inside the array's edge, where the footprint is
+not clipped by the border."""
 EDGE_GRID = np.array([(6, 1), (18, 1), (24, 8), (24, 12), (23, 17), (21, 23), (19, 28), (15, 28),
                       (11, 26), (1, 16), (1, 6)], dtype=float)  # counter-clockwise
 EXTRA_SITE = (19, 2)
@@ -117,3 +123,9 @@ def distance_to_edge(x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray
     outside = np.hypot(gap[..., 0], gap[..., 1]).min(axis=1)
     inside = inward.min(axis=1)
     return np.where(inside >= 0.0, inside, -outside).reshape(x.shape)
+
+
+def in_fiducial_volume(zenith: np.ndarray, core_x: np.ndarray, core_y: np.ndarray) -> np.ndarray:
+    """Whether showers of ``zenith`` (rad) and core (m) pass TA's fiducial cuts
+    (``FIDUCIAL_MAX_ZENITH``, ``FIDUCIAL_MIN_EDGE_DISTANCE``); False where any is NaN."""
+    return (np.asarray(zenith) < FIDUCIAL_MAX_ZENITH) & (distance_to_edge(core_x, core_y) >= FIDUCIAL_MIN_EDGE_DISTANCE)

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from .. import detectors
 from ..detectors.ta_sd.composition import IRON, PHOTON, PROTON
-from ..detectors.ta_sd.geometry import distance_to_edge
+from ..detectors.ta_sd.geometry import FIDUCIAL_MAX_ZENITH, FIDUCIAL_MIN_EDGE_DISTANCE, distance_to_edge
 from ..io import EventFormatError, read_events
 from .coverage import coverage
 from .matching import hit_values, reco_rows
@@ -40,9 +40,7 @@ from .metrics import precision_recall, roc_auc
 from .rejection import efficiency_at_rejection
 from .resolution import direction_report, energy_report
 
-MAX_ZENITH = np.radians(45.0)
 MIN_SHOWER_COUNTERS = 5
-MIN_EDGE_DISTANCE = 1200.0  # m
 ENERGY_BIN_EDGES = (18.5, 19.0, 19.5, 20.0)
 """log10(E/eV) bins of the report (the target range is 10^18.5 - 10^20 eV)."""
 EV_PER_GEV = 9.0  # log10
@@ -85,8 +83,8 @@ def _method_report(truth: dict, reco: dict) -> dict:
 def selected(c: dict[str, np.ndarray]) -> np.ndarray:
     """The events that pass the quality cuts (see the module docstring), from the truth."""
     log10_ev = np.log10(c["true_energy"]) + EV_PER_GEV
-    return ((c["true_zenith"] < MAX_ZENITH) & (c["shower_counters"] >= MIN_SHOWER_COUNTERS)
-            & (c["edge_distance"] >= MIN_EDGE_DISTANCE)
+    return ((c["true_zenith"] < FIDUCIAL_MAX_ZENITH) & (c["shower_counters"] >= MIN_SHOWER_COUNTERS)
+            & (c["edge_distance"] >= FIDUCIAL_MIN_EDGE_DISTANCE)
             & (log10_ev >= ENERGY_BIN_EDGES[0]) & (log10_ev < ENERGY_BIN_EDGES[-1]))
 
 
@@ -108,7 +106,7 @@ def shower_figures(c: dict[str, np.ndarray]) -> dict:
     chosen = bins["all"]
     report = {"selection": {"events": int(chosen.size), "selected": int(chosen.sum()),
                             "cuts": f"zenith < 45 deg, >= {MIN_SHOWER_COUNTERS} shower counters, core >= "
-                                    f"{MIN_EDGE_DISTANCE:g} m inside the edge, 10^18.5 <= E < 10^20 eV (truth)"},
+                                    f"{FIDUCIAL_MIN_EDGE_DISTANCE:g} m inside the edge, 10^18.5 <= E < 10^20 eV (truth)"},
               "methods": {}}
     for method in METHODS:
         reco = {name: c[f"{method}_{name}"] for name in RECO_COLUMNS if f"{method}_{name}" in c}

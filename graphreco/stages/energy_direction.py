@@ -33,12 +33,15 @@ The uncertainties are multiplied by scales fixed on a validation sample
 (``calibrate_on``: the GNN cone and the energy sigma of cascade-like and of track-like
 events, and the refit cone, separately, since a muon's energy is measured far worse than a
 contained cascade's; each per bin of selected hits, since faint and bright events are
-misjudged in opposite directions), so that their coverage there is exactly 68 % (1 sigma:
-68.27 %). Directions are where the particle comes from (the event format's convention).
+misjudged in opposite directions; with ``fiducial``, also apart for the events inside and
+outside the detector's fiducial cut, ``Detector.fiducial``, of their reconstructed zenith
+and core: TA SD showers clipped by the edge or inclined have the worse-judged cones), so
+that their coverage there is exactly 68 % (1 sigma: 68.27 %). Directions are where the particle comes from (the event format's convention).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -87,20 +90,26 @@ class EnergyDirection(Stage):
 
     def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 48, layers: int = 3,
                  threshold: float = 0.5, min_hits: int = 4, refine: bool = False, track_like: float | None = 0.5,
-                 angle_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
-                 angle_scale_track: tuple[float, ...] = (1.0,) * N_HIT_BINS,
-                 refit_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
-                 energy_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS,
-                 energy_scale_track: tuple[float, ...] = (1.0,) * N_HIT_BINS, core: bool = False,
-                 core_scale: tuple[float, ...] = (1.0,) * N_HIT_BINS, event_features: int = 0):
+                 angle_scale: Sequence[float] | None = None, angle_scale_track: Sequence[float] | None = None,
+                 refit_scale: Sequence[float] | None = None, energy_scale: Sequence[float] | None = None,
+                 energy_scale_track: Sequence[float] | None = None, core: bool = False,
+                 core_scale: Sequence[float] | None = None, event_features: int = 0, fiducial: bool = False):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features), "hidden": hidden,
                        "layers": layers, "threshold": threshold, "min_hits": min_hits, "refine": refine,
-                       "track_like": track_like, "angle_scale": list(angle_scale),
-                       "angle_scale_track": list(angle_scale_track), "refit_scale": list(refit_scale),
-                       "energy_scale": list(energy_scale), "energy_scale_track": list(energy_scale_track)}
+                       "track_like": track_like}
+        if fiducial:
+            self.config["fiducial"] = True
+        given = {"angle_scale": angle_scale, "angle_scale_track": angle_scale_track, "refit_scale": refit_scale,
+                 "energy_scale": energy_scale, "energy_scale_track": energy_scale_track}
         if core:
-            self.config |= {"core": True, "core_scale": list(core_scale)}
+            self.config["core"] = True
+            given["core_scale"] = core_scale
+        for name, scales in given.items():
+            self.config[name] = [1.0] * self.calibration_bins if scales is None else list(scales)
+            if len(self.config[name]) != self.calibration_bins:
+                raise ValueError(f"{name} needs {self.calibration_bins} scales (one per calibration bin), "
+                                 f"got {len(self.config[name])}")
         if event_features:
             self.config["event_features"] = event_features
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
@@ -116,6 +125,12 @@ class EnergyDirection(Stage):
     @property
     def reads(self) -> tuple[str, ...]:
         return ("hit_score", "hit_track_score") if self._refines_track_like else ("hit_score",)
+
+    @property
+    def calibration_bins(self) -> int:
+        """Bins with their own uncertainty scales: of selected hits, and with ``fiducial``
+        each of them inside and outside the fiducial cut (bin + N_HIT_BINS)."""
+        return N_HIT_BINS * (2 if self.config.get("fiducial") else 1)
 
     @property
     def _refines_track_like(self) -> bool:
@@ -171,6 +186,10 @@ class EnergyDirection(Stage):
             if inputs.detector.event_features is None:
                 raise ValueError(f"{inputs.detector.name} has no event features; set event_features to 0")
             graph.event_x = self.event_inputs(inputs.detector.event_features(selection.offsets, selection.hits))
+        if self.config.get("fiducial"):
+            if inputs.detector.fiducial is None:
+                raise ValueError(f"{inputs.detector.name} has no fiducial cut; set fiducial to false")
+            graph.fiducial = inputs.detector.fiducial
         return graph
 
     def training_graph(self, inputs: StageInput) -> Batch:
@@ -199,11 +218,9 @@ class EnergyDirection(Stage):
 
     def estimates(self, graph: Batch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """Output columns of a graph from ``input_graph``, uncertainties calibrated; which
-        events are track-like, which were refined, and each event's bin of selected hits."""
+        events are track-like, which were refined, and each event's calibration bin."""
         prediction = self(graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
         direction, energy, sigma = (tensor.double().numpy() for tensor in self.split(prediction))
-        hit_bin = np.digitize(np.diff(graph.ptr.numpy()), HIT_BIN_EDGES)
-        scale = {name: np.asarray(self.config[name])[hit_bin] for name in SCALES}
         zenith, azimuth = zenith_azimuth(direction)
         track_like, refined = np.zeros(zenith.size, dtype=bool), np.zeros(zenith.size, dtype=bool)
         if self._refines_track_like:
@@ -211,21 +228,29 @@ class EnergyDirection(Stage):
                 self.config["track_like"]
         elif self.config["refine"]:
             track_like[:] = True
-        cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT) * \
-            np.where(track_like, scale["angle_scale_track"], scale["angle_scale"])
+        cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT)
         if self.config["refine"]:
             zenith, azimuth, fit_cone, refined = self.refine(graph.selection, track_like, zenith, azimuth)
+        core = {}
+        if self.config.get("core"):
+            offset, core_sigma = (tensor.double().numpy() for tensor in self.split_core(prediction))
+            position = graph.centroid.numpy() + CORE_UNIT * offset
+            core = {"reco_core_x": position[:, 0], "reco_core_y": position[:, 1]}
+        calibration_bin = np.digitize(np.diff(graph.ptr.numpy()), HIT_BIN_EDGES)
+        if self.config.get("fiducial"):
+            inside = graph.fiducial({"reco_zenith": zenith, "reco_azimuth": azimuth, **core})
+            calibration_bin = calibration_bin + N_HIT_BINS * inside
+        scale = {name: np.asarray(self.config[name])[calibration_bin] for name in SCALES}
+        cone = cone * np.where(track_like, scale["angle_scale_track"], scale["angle_scale"])
+        if self.config["refine"]:
             cone = np.where(refined, fit_cone * scale["refit_scale"], cone)
         sigma = sigma * np.where(track_like, scale["energy_scale_track"], scale["energy_scale"])
         columns = {"reco_log10_energy": energy, "reco_log10_energy_sigma": sigma, "reco_zenith": zenith,
                    "reco_azimuth": azimuth, "reco_angle_sigma": np.minimum(cone, np.pi)}
-        if self.config.get("core"):
-            offset, core_sigma = (tensor.double().numpy() for tensor in self.split_core(prediction))
-            core = graph.centroid.numpy() + CORE_UNIT * offset
-            columns |= {"reco_core_x": core[:, 0], "reco_core_y": core[:, 1],
-                        "reco_core_sigma": CORE_UNIT * core_sigma * gaussian_2d_radius(CONTAINMENT)
-                        * np.asarray(self.config["core_scale"])[hit_bin]}
-        return columns, track_like, refined, hit_bin
+        if core:
+            columns |= core | {"reco_core_sigma": CORE_UNIT * core_sigma * gaussian_2d_radius(CONTAINMENT)
+                               * np.asarray(self.config["core_scale"])[calibration_bin]}
+        return columns, track_like, refined, calibration_bin
 
     def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray, azimuth: np.ndarray):
         """Direction of the ``track_like`` events from the detector's track fit on the
@@ -249,27 +274,29 @@ class EnergyDirection(Stage):
 
     def calibrate_on(self, graphs: list[Batch]) -> dict:
         """Scale the uncertainties so that they cover exactly on ``graphs`` (a validation
-        sample from ``training_graph``), each group of events in each bin of selected
-        hits on its own: the GNN's 68 % cone (cascade-like, and track-like events the fit
+        sample from ``training_graph``), each group of events in each calibration bin
+        (``calibration_bins``) on its own: the GNN's 68 % cone (cascade-like, and track-like events the fit
         did not refine), the refit's cone (refined events), the log10-energy sigma of
         cascade-like and of track-like events; with ``core``, the core's 68 % circle. Returns
         the scales, the events per group and bin, and the coverage before scaling."""
         core = self.config.get("core", False)
-        self.config |= {name: [1.0] * N_HIT_BINS for name in SCALES + (("core_scale",) if core else ())}
-        columns, track_like, refined, hit_bin, angle, energy, true_core = [], [], [], [], [], [], []
+        n_bins = self.calibration_bins
+        self.config |= {name: [1.0] * n_bins for name in SCALES + (("core_scale",) if core else ())}
+        columns, track_like, refined, calibration_bin, angle, energy, true_core = [], [], [], [], [], [], []
         with torch.inference_mode():
             for graph in graphs:
-                estimate, is_track_like, is_refined, bin_of_hits = self.estimates(graph)
+                estimate, is_track_like, is_refined, bin_of_event = self.estimates(graph)
                 columns.append(estimate)
                 track_like.append(is_track_like)
                 refined.append(is_refined)
-                hit_bin.append(bin_of_hits)
+                calibration_bin.append(bin_of_event)
                 angle.append(graph.true_direction.numpy())
                 energy.append(graph.true_log10_energy.numpy())
                 if core:
                     true_core.append(graph.true_core.numpy())
         reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
-        track_like, refined, hit_bin = np.concatenate(track_like), np.concatenate(refined), np.concatenate(hit_bin)
+        track_like, refined = np.concatenate(track_like), np.concatenate(refined)
+        calibration_bin = np.concatenate(calibration_bin)
         angle_error = opening_angle(unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]), np.concatenate(angle))
         energy_error = reco["reco_log10_energy"] - np.concatenate(energy)
         cone, sigma = reco["reco_angle_sigma"], reco["reco_log10_energy_sigma"]
@@ -286,12 +313,13 @@ class EnergyDirection(Stage):
         scales, counts = {}, {}
         for name, (errors, uncertainty, members, target) in groups.items():
             overall = calibration_scale(errors[members], uncertainty[members], target) if members.any() else 1.0
-            counts[name] = [int(np.sum(members & (hit_bin == b))) for b in range(N_HIT_BINS)]
-            scales[name] = [calibration_scale(errors[members & (hit_bin == b)], uncertainty[members & (hit_bin == b)],
-                                              target) if counts[name][b] >= MIN_EVENTS_PER_BIN else overall
-                            for b in range(N_HIT_BINS)]
+            in_bin = [members & (calibration_bin == b) for b in range(n_bins)]
+            counts[name] = [int(np.sum(chosen)) for chosen in in_bin]
+            scales[name] = [calibration_scale(errors[chosen], uncertainty[chosen], target)
+                            if count >= MIN_EVENTS_PER_BIN else overall for chosen, count in zip(in_bin, counts[name])]
         self.config |= scales
         return {**scales, "events_per_bin": counts, "hit_bin_edges": list(HIT_BIN_EDGES),
+                "fiducial_bins": bool(self.config.get("fiducial")),
                 "events": int(energy_error.size), "track_like_events": int(track_like.sum()),
                 "refined_events": int(refined.sum()),
                 "coverage_before": {"angle": float(np.mean(angle_error <= cone)),

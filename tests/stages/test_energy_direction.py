@@ -6,12 +6,13 @@ import torch
 
 from graphreco import detectors
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
+from graphreco.detectors.ta_sd.simulation import simulate_events as simulate_showers
 from graphreco.evaluate import coverage
 from graphreco.evaluate.resolution import angular_error, signal_hits
 from graphreco.io import EventFormatError, event_table, read_events, write_events
 from graphreco.stages import EnergyDirection, StageInput
 from graphreco.evaluate.resolution import unit_vectors
-from graphreco.stages.energy_direction import MIN_EVENTS_PER_BIN, zenith_azimuth
+from graphreco.stages.energy_direction import MIN_EVENTS_PER_BIN, N_HIT_BINS, zenith_azimuth
 from graphreco.training import load_graphs
 
 DETECTOR = detectors.get("baikal-gvd")
@@ -91,6 +92,40 @@ def test_calibration_makes_the_validation_coverage_exact(events_file):
         if events >= MIN_EVENTS_PER_BIN:
             in_bin = bins == b
             assert coverage(errors[in_bin], reco["reco_angle_sigma"][in_bin]) == pytest.approx(0.68, abs=1.5 / events)
+
+
+def test_fiducial_calibration_scales_showers_inside_and_outside_the_cuts_apart(tmp_path):
+    ta_sd = detectors.get("ta-sd")
+    path = tmp_path / "showers.parquet"
+    write_events(path, event_table(**vars(simulate_showers(300, seed=3))), "ta-sd")
+    torch.manual_seed(0)
+    model = EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, hidden=16, layers=2, min_hits=3,
+                            core=True, fiducial=True).eval()
+    graphs = load_graphs(path, 100, model, TruthHitScore())
+    measured = model.calibrate_on(graphs)
+    assert all(len(model.config[name]) == 2 * N_HIT_BINS for name in ("angle_scale", "energy_scale", "core_scale"))
+    bins, inside = [], []
+    with torch.inference_mode():
+        for graph in graphs:
+            columns, _, _, calibration_bin = model.estimates(graph)
+            bins.append(calibration_bin)
+            inside.append(ta_sd.fiducial(columns))
+    bins, inside = np.concatenate(bins), np.concatenate(inside)
+    assert inside.any() and not inside.all()
+    np.testing.assert_array_equal(bins >= N_HIT_BINS, inside)  # the upper bins are the fiducial showers
+    assert measured["events_per_bin"]["core_scale"] == np.bincount(bins, minlength=2 * N_HIT_BINS).tolist()
+
+
+def test_fiducial_calibration_needs_a_detector_with_fiducial_cuts(events_file):
+    batch = next(read_events(events_file))
+    inputs = StageInput(batch, DETECTOR, None, {"hit_score": np.ones(batch.n_hits, dtype=np.float32)})
+    with pytest.raises(ValueError, match="no fiducial cut"):
+        stage(fiducial=True).input_graph(inputs)
+
+
+def test_scales_must_match_the_calibration_bins():
+    with pytest.raises(ValueError, match="angle_scale needs 6 scales"):
+        stage(fiducial=True, angle_scale=[1.0] * N_HIT_BINS)
 
 
 def test_training_needs_the_truth_columns(events_file, tmp_path):

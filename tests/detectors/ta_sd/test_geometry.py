@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from graphreco.detectors.ta_sd.geometry import (GRID_SPACING, ORIGIN_SITE, array_area, counter_grid, counter_ids,
-                                                counter_positions, distance_to_edge, edge_polygon)
+                                                counter_positions, distance_to_edge, edge_polygon,
+                                                in_fiducial_volume)
 
 
 def test_507_counters_on_the_1200_m_grid():
@@ -44,3 +45,11 @@ def test_distance_to_edge_sign_and_scale():
     assert inside.shape == (507,) and inside.min() > -150.0 and np.sum(inside < 1.0) < 100
     grid = np.stack(np.meshgrid(np.linspace(-30e3, 30e3, 7), np.linspace(-30e3, 30e3, 5)))
     assert distance_to_edge(grid[0], grid[1]).shape == (5, 7)
+
+
+def test_fiducial_cuts_on_zenith_and_edge_distance():
+    west = edge_polygon()[:, 0].min()
+    zenith = np.radians([30.0, 30.0, 50.0, np.nan, 30.0])
+    core_x = np.array([west + 1300.0, west + 1100.0, 0.0, 0.0, np.nan])
+    inside = in_fiducial_volume(zenith, core_x, np.zeros(5))
+    assert inside.tolist() == [True, False, False, False, False]
