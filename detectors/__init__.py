@@ -11,7 +11,7 @@ from functools import cache
 
 from .base import Column, Derived, Detector, OneHot, Scaled, SimulatedEvents
 
-__all__ = ["Column", "Derived", "Detector", "OneHot", "Scaled", "SimulatedEvents", "available", "get"]
+__all__ = ["Column", "Derived", "Detector", "OneHot", "Scaled", "SimulatedEvents", "available", "get", "module_name"]
 
 
 def available() -> list[str]:
@@ -19,12 +19,17 @@ def available() -> list[str]:
     return sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(__path__) if m.ispkg)
 
 
+def module_name(name: str) -> str:
+    """The module that defines the detector called ``name``."""
+    return f"{__name__}.{name.replace('-', '_')}"
+
+
 @cache
 def get(name: str) -> Detector:
     """The detector called ``name``; ``ValueError`` naming the known ones if there is none."""
     if name not in available():
         raise ValueError(f"unknown detector {name!r}; known detectors: {', '.join(available())}")
-    module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+    module = importlib.import_module(module_name(name))
     detector = module.DETECTOR
     if detector.name != name:
         raise RuntimeError(f"detector folder {name!r} defines a detector called {detector.name!r}")

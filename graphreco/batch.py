@@ -4,9 +4,13 @@ processes.
 - Resumable: an output that ``is_complete`` (same input, same pipeline, every event) is
   skipped; any other is redone, and temporary files a killed run left are removed.
   Outputs appear atomically, so a killed run never leaves a partial file behind.
-- Workers: ``workers`` processes (spawned, each with one torch and one numba thread)
-  reconstruct the batches of a file while this process reads, validates and writes, at
-  most ``2 * workers`` batches in flight (bounded memory).
+- Workers: ``workers`` processes (each with one torch and one numba thread) reconstruct
+  the batches of a file while this process reads, validates and writes, at most
+  ``2 * workers`` batches in flight (bounded memory). They are forked from a server
+  process (multiprocessing's forkserver) that imports graphreco and the detector once,
+  before any torch or numba thread pool exists (pools do not survive a fork), so the
+  workers do not each import torch again. Until every worker has loaded the pipeline,
+  this process reconstructs the batches itself, so no core idles while they start.
 - Deterministic: every batch is reconstructed on one thread by the same code whatever the
   number of workers, and batches are cut by the reader alone, so outputs are identical
   byte for byte for any ``workers``.
@@ -20,19 +24,17 @@ import multiprocessing
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numba
-import torch
-
+from . import detectors
 from .io import EventBatch, EventFormatError, RootMapping
 from .io.writer import temporary_files
 from .pipeline import Pipeline
 from .reconstruct import BatchMapper, in_process, is_complete, provenance, reconstruct_batch, reconstruct_file
-from .threads import single_thread
+from .threads import set_threads, single_thread
 
 IN_FLIGHT_PER_WORKER = 2
 
@@ -119,26 +121,40 @@ def carry_out(plan: FilePlan, reconstruct: Callable[[FilePlan], int]) -> dict:
 def batch_mapper(pipeline: Pipeline, keep_columns: Sequence[str], workers: int) -> Iterator[BatchMapper]:
     """A mapper on ``workers`` processes (in this process, one thread, for one or fewer,
     or for a pipeline not loaded from a folder)."""
-    if workers <= 1 or pipeline.folder is None:
-        with single_thread():
+    with single_thread():
+        if workers <= 1 or pipeline.folder is None:
             yield in_process(pipeline, keep_columns)
-        return
-    context = multiprocessing.get_context("spawn")  # torch's thread pools do not survive fork
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_worker,
-                             initargs=(str(pipeline.folder),)) as pool:
-        yield lambda batches: _ordered(pool, batches, keep_columns, IN_FLIGHT_PER_WORKER * workers)
+            return
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__, detectors.module_name(pipeline.detector.name)])
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_worker,
+                                 initargs=(str(pipeline.folder),)) as pool, ThreadPoolExecutor(1) as starter:
+            ready = starter.submit(_start_workers, pool, workers)
+            yield lambda batches: _ordered(pool, ready, batches, keep_columns, IN_FLIGHT_PER_WORKER * workers,
+                                           in_process(pipeline, keep_columns))
 
 
-def _ordered(pool: ProcessPoolExecutor, batches: Iterable[EventBatch], keep_columns: Sequence[str],
-             in_flight: int) -> Iterator:
-    """Submit batches to ``pool`` keeping at most ``in_flight`` unfinished; yield the
-    results in submission order."""
+def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start the ``workers`` processes of ``pool`` and wait until each has loaded the
+    pipeline (raises what a worker's start raised)."""
+    for started in wait([pool.submit(_loaded) for _ in range(workers)]).done:
+        started.result()
+
+
+def _ordered(pool: ProcessPoolExecutor, ready: Future, batches: Iterable[EventBatch], keep_columns: Sequence[str],
+             in_flight: int, here: BatchMapper) -> Iterator:
+    """Reconstruct batches with ``here`` until the workers are ``ready``, then submit them
+    to ``pool`` keeping at most ``in_flight`` unfinished; yield the results in input order."""
     pending: deque[Future] = deque()
     try:
         for batch in batches:
-            slim = replace(batch, record_batch=batch.record_batch.select(list(keep_columns)))  # sent: what is kept
-            pending.append(pool.submit(_reconstruct_in_worker, slim, tuple(keep_columns)))
-            if len(pending) >= in_flight:
+            if ready.done():
+                ready.result()
+                slim = replace(batch, record_batch=batch.record_batch.select(list(keep_columns)))  # sent: what is kept
+                pending.append(pool.submit(_reconstruct_in_worker, slim, tuple(keep_columns)))
+            else:
+                pending.append(_completed(next(here([batch]))))
+            while pending and (pending[0].done() or len(pending) >= in_flight):
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
@@ -147,15 +163,26 @@ def _ordered(pool: ProcessPoolExecutor, batches: Iterable[EventBatch], keep_colu
             future.cancel()
 
 
+def _completed(result) -> Future:
+    """A future that already holds ``result``."""
+    future: Future = Future()
+    future.set_result(result)
+    return future
+
+
 _worker_pipeline: Pipeline | None = None
 
 
 def _load_worker(folder: str) -> None:
     """Initialise a worker process: one thread, the pipeline loaded once."""
     global _worker_pipeline
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
+    set_threads(1, 1)
     _worker_pipeline = Pipeline.load(folder)
+
+
+def _loaded() -> bool:
+    """A task that tells that a worker has started (its initializer has run)."""
+    return _worker_pipeline is not None
 
 
 def _reconstruct_in_worker(batch: EventBatch, keep_columns: tuple[str, ...]):

@@ -14,10 +14,16 @@ import torch
 def single_thread() -> Iterator[None]:
     """torch and numba on one thread inside the block (restored after)."""
     torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
+    set_threads(1, 1)
     try:
         yield
     finally:
-        torch.set_num_threads(torch_threads)
-        numba.set_num_threads(numba_threads)
+        set_threads(torch_threads, numba_threads)
+
+
+def set_threads(torch_threads: int, numba_threads: int) -> None:
+    """Thread counts of torch (this process) and numba (this thread). numba goes first:
+    starting its OpenMP layer in a forked process resets the OpenMP thread count that
+    torch had set."""
+    numba.set_num_threads(numba_threads)
+    torch.set_num_threads(torch_threads)

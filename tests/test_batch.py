@@ -1,6 +1,7 @@
 """Batch reconstruction: workers, resumption, atomic outputs and SIGKILL."""
 
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -8,10 +9,12 @@ import subprocess
 import sys
 import time
 
+import numba
 import pyarrow.parquet as pq
 import pytest
+import torch
 
-from graphreco.batch import output_paths, plan_files, reconstruct_files
+from graphreco.batch import _load_worker, output_paths, plan_files, reconstruct_files
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.detectors.ta_sd.simulation import simulate_events
 from graphreco.io import event_table, write_events
@@ -121,3 +124,16 @@ def test_the_ray_engine_writes_the_local_engines_bytes(inputs, tmp_path, capsys)
                  "--engine", "ray", "--workers", "2", "--batch-size", str(BATCH)]) == 0
     assert [f["status"] for f in json.loads(capsys.readouterr().out)["files"]] == ["reconstructed"] * 3
     _same_files(reference, tmp_path)
+
+
+def _thread_counts() -> tuple[int, int]:
+    return torch.get_num_threads(), numba.get_num_threads()
+
+
+def test_forked_workers_run_on_one_thread():
+    """A worker forked from the fork server ran torch on every core: starting numba's
+    OpenMP layer after torch had set one thread reset torch's count."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["graphreco.batch"])
+    with context.Pool(1, initializer=_load_worker, initargs=(str(Pipeline.shipped("ta-sd").folder),)) as pool:
+        assert pool.apply(_thread_counts) == (1, 1)
