@@ -1,10 +1,14 @@
 """``graphreco reconstruct --engine ray``: the batch reconstruction as a Ray Data job.
 
-Each input file is read with ``ray.data.read_parquet``, its batches are reconstructed by
-``map_batches`` on actors that each load the pipeline once (one CPU, one torch thread
-each), and the results stream back in order into the same atomic, provenance-stamped
-output that the local engine writes. Batches hold ``batch_size`` events cut from the
-start of the file, as the local reader cuts them, so both engines write the same bytes.
+The input files are read with ``ray.data.read_parquet``, each cut into blocks of
+``batch_size`` events from its start (the local reader's batches, so both engines write
+the same bytes); the blocks of up to ``FILES_PER_JOB`` files go, in one Ray Data job, to
+``map_batches`` on a pool of actors that each load the pipeline once (one CPU, one torch
+and numba thread each), and the results stream back to the driver, which writes each
+file's output, atomic and stamped with its provenance as the local engine writes it.
+One job for many files pays Ray's start-up (the actors load torch and the pipeline) once
+for all of them. A file that breaks the event format is reported; the job is run again
+without it for the files it had not finished.
 
 On a laptop this starts a local Ray instance with ``workers`` CPUs. On a cluster, give
 its address (``--ray-address ray://head:10001`` or the ``RAY_ADDRESS`` variable): the
@@ -15,7 +19,10 @@ itself but writes the outputs, so the output folder must be reachable from the d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -23,29 +30,43 @@ import pyarrow.parquet as pq
 
 from .batch import FilePlan, carry_out
 from .console import stdout_to_stderr
-from .io import EventFormatError
+from .io import EventFormatError, EventWriter
 from .io.validate import first_duplicate, to_event_batch
 from .pipeline import Pipeline
-from .reconstruct import reconstruct_batch, write_output
+from .reconstruct import PROVENANCE_KEY, reconstruct_batch, write_output
 from .threads import single_thread
+
+FILES_PER_JOB = 32
+"""Input files per Ray Data job (each has an output open while the job runs)."""
+SOURCE_COLUMN = "path"
+"""The column ``read_parquet(include_paths=True)`` adds: the file a block came from."""
+ERROR_COLUMN = "graphreco_error"
+"""The column of an actor's answer for a bad block: its EventFormatError's arguments (JSON)."""
 
 
 class _PipelineActor:
-    """A Ray actor holding a pipeline: reconstructs one Arrow batch per call."""
+    """A Ray actor holding a pipeline: reconstructs one Arrow block (one batch) per call
+    and returns its output with the block's source file in ``SOURCE_COLUMN``; a block
+    that breaks the event format gives one row with the error in ``ERROR_COLUMN``
+    instead (Ray Data would keep only an exception's text, not which file it names)."""
 
-    def __init__(self, folder: str, source: str, keep_columns: Sequence[str]):
-        self.pipeline, self.source, self.keep_columns = Pipeline.load(folder), source, tuple(keep_columns)
+    def __init__(self, folder: str, keep_columns: Sequence[str]):
+        self.pipeline, self.keep_columns = Pipeline.load(folder), tuple(keep_columns)
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        record_batch = table.combine_chunks().to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist(
-            [], schema=table.schema)
-        batch = to_event_batch(record_batch, self.pipeline.detector, self.source, set())
-        # here, not in __init__: Ray Data calls the actor on another thread than the one
-        # that built it, and numba's thread count is per thread (two threads per actor
-        # cost a third of the throughput on two cores)
-        with single_thread():
-            output, _ = reconstruct_batch(self.pipeline, batch, self.keep_columns)
-        return output
+        source = table.column(SOURCE_COLUMN)[0].as_py()
+        table = table.drop_columns([SOURCE_COLUMN]).combine_chunks()
+        record_batch = table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], schema=table.schema)
+        try:
+            batch = to_event_batch(record_batch, self.pipeline.detector, source, set())
+            # here, not in __init__: Ray Data calls the actor on another thread than the
+            # one that built it, and numba's thread count is per thread (two threads per
+            # actor cost a third of the throughput on two cores)
+            with single_thread():
+                output, _ = reconstruct_batch(self.pipeline, batch, self.keep_columns)
+        except EventFormatError as error:
+            return pa.table({SOURCE_COLUMN: [source], ERROR_COLUMN: [json.dumps(error.__reduce__()[1])]})
+        return output.append_column(SOURCE_COLUMN, pa.array([source] * output.num_rows, pa.string()))
 
 
 def reconstruct_with_ray(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int,
@@ -61,6 +82,15 @@ def reconstruct_with_ray(pipeline: Pipeline, plans: Sequence[FilePlan], batch_si
 
 def _run(ray, pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, keep_columns: Sequence[str],
          workers: int, address: str | None, on_events: Callable[[int], None] | None) -> list[dict]:
+    records: dict[int, dict] = {}
+    todo = []
+    for index, plan in enumerate(plans):
+        if plan.action != "reconstruct" or plan.source.suffix == ".root" or plan.events == 0:
+            records[index] = carry_out(plan, lambda plan: _write_without_ray(pipeline, plan))
+        else:
+            todo.append(index)
+    if not todo:
+        return [records[index] for index in range(len(plans))]
     started = not ray.is_initialized()
     if started:
         # a local instance has one CPU beyond the actors' for Ray Data's listing and reading tasks
@@ -70,41 +100,102 @@ def _run(ray, pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, ke
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
-        return [carry_out(plan, lambda plan: _reconstruct_file(ray, pipeline, plan, batch_size, keep_columns, workers,
-                                                               on_events))
-                for plan in plans]
+        while todo:
+            group, todo = todo[:FILES_PER_JOB], todo[FILES_PER_JOB:]
+            while group:
+                group = _run_job(ray, pipeline, [plans[index] for index in group], group, batch_size, keep_columns,
+                                 workers, on_events, records)
     finally:
         if started:
             ray.shutdown()
+    return [records[index] for index in range(len(plans))]
 
 
-def _reconstruct_file(ray, pipeline: Pipeline, plan: FilePlan, batch_size: int, keep_columns: Sequence[str],
-                      workers: int, on_events: Callable[[int], None] | None) -> int:
-    """Reconstruct one file; returns its number of events."""
-    wanted = {"event_id", *keep_columns, *(column.name for column in pipeline.detector.columns)}
+def _write_without_ray(pipeline: Pipeline, plan: FilePlan) -> int:
+    """The files Ray Data does not read: ROOT input is refused, an empty file gets an
+    empty output."""
     if plan.source.suffix == ".root":
         raise EventFormatError(str(plan.source), "the Ray engine reads Parquet only; use the local engine for ROOT")
-    schema_names = pq.ParquetFile(plan.source).schema_arrow.names
-    dataset = ray.data.read_parquet(str(plan.source)).select_columns(
-        [name for name in schema_names if name in wanted])
-    # blocks of exactly batch_size events from the file's start: the local reader's batches
-    reconstructed = dataset.repartition(target_num_rows_per_block=batch_size, strict=True).map_batches(
-        _PipelineActor, fn_constructor_args=(str(pipeline.folder), str(plan.source), tuple(keep_columns)),
-        batch_size=batch_size, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
-    seen: set[int] = set()
+    return write_output(plan.output, pipeline.detector.name, plan.stamp, [])
 
-    def tables() -> Iterator[pa.Table]:
-        for table in reconstructed.iter_batches(batch_size=batch_size, batch_format="pyarrow"):
-            _check_unique(table.column("event_id").to_numpy(), seen, str(plan.source))
-            yield table
 
+def _run_job(ray, pipeline: Pipeline, plans: list[FilePlan], indices: list[int], batch_size: int,
+             keep_columns: Sequence[str], workers: int, on_events: Callable[[int], None] | None,
+             records: dict[int, dict]) -> list[int]:
+    """One Ray Data job over the files of ``plans`` (their blocks interleave, each file's
+    in order), each output written as its last block arrives; fills ``records``. Returns
+    the indices of the files to run again (none, or the unfinished ones after a bad file,
+    which is recorded)."""
+    start = time.perf_counter()
+    wanted = {"event_id", *keep_columns, *(column.name for column in pipeline.detector.columns)}
+    datasets = [ray.data.read_parquet(str(plan.source), include_paths=True).select_columns(
+        [name for name in pq.ParquetFile(plan.source).schema_arrow.names if name in wanted] + [SOURCE_COLUMN])
+        .repartition(target_num_rows_per_block=batch_size, strict=True) for plan in plans]
+    combined = datasets[0].union(*datasets[1:]) if len(datasets) > 1 else datasets[0]
+    reconstructed = combined.map_batches(
+        _PipelineActor, fn_constructor_args=(str(pipeline.folder), tuple(keep_columns)), batch_size=None,
+        batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
+    outputs = {_key(plan.source): _Output(plan, pipeline.detector.name) for plan in plans}
+    position = {_key(plan.source): index for plan, index in zip(plans, indices)}
     try:
-        return write_output(plan.output, pipeline.detector.name, plan.stamp, tables(), on_events)
-    except ray.exceptions.RayTaskError as error:
-        cause = getattr(error, "cause", None)
-        if isinstance(cause, EventFormatError):
-            raise cause from None
-        raise
+        for table in reconstructed.iter_batches(batch_size=None, batch_format="pyarrow"):
+            if ERROR_COLUMN in table.column_names:
+                raise EventFormatError(*json.loads(table.column(ERROR_COLUMN)[0].as_py()))
+            source = _key(table.column(SOURCE_COLUMN)[0].as_py())
+            output = outputs[source]
+            output.write(table.drop_columns([SOURCE_COLUMN]))
+            if on_events is not None:
+                on_events(table.num_rows)
+            if output.done:
+                output.close()
+                records[position[source]] = _record(output.plan, "reconstructed", events=output.plan.events,
+                                                    seconds=round(time.perf_counter() - start, 3))
+    except EventFormatError as error:
+        if _key(error.file) not in position:
+            raise
+        records[position[_key(error.file)]] = _record(outputs[_key(error.file)].plan, "bad input", error=str(error))
+        return [index for source, index in position.items() if index not in records]
+    finally:
+        for output in outputs.values():  # the unfinished ones: nothing partial is left
+            output.abort()
+    return []
+
+
+class _Output:
+    """The output of one input file while a job runs: written atomically, stamped,
+    checked for event ids seen twice; ``done`` once every event of the input is in."""
+
+    def __init__(self, plan: FilePlan, detector: str):
+        self.plan, self.events, self.seen = plan, 0, set()
+        self.writer = EventWriter(plan.output, detector, metadata={PROVENANCE_KEY: json.dumps(plan.stamp)})
+        self.closed = False
+
+    @property
+    def done(self) -> bool:
+        return self.events == self.plan.events
+
+    def write(self, table: pa.Table) -> None:
+        _check_unique(table.column("event_id").to_numpy(), self.seen, str(self.plan.source))
+        self.writer.write(table)
+        self.events += table.num_rows
+
+    def close(self) -> None:
+        self.writer.close()
+        self.closed = True
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.writer.abort()
+            self.closed = True
+
+
+def _key(path: str | Path) -> str:
+    """A file's name as both the plans and Ray's path column give it."""
+    return str(Path(path).resolve())
+
+
+def _record(plan: FilePlan, status: str, **fields) -> dict:
+    return {"input": str(plan.source), "output": str(plan.output), "status": status, **fields}
 
 
 def _check_unique(event_id: np.ndarray, seen: set[int], source: str) -> None:

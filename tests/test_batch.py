@@ -4,12 +4,16 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numba
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -124,6 +128,32 @@ def test_the_ray_engine_writes_the_local_engines_bytes(inputs, tmp_path, capsys)
                  "--engine", "ray", "--workers", "2", "--batch-size", str(BATCH)]) == 0
     assert [f["status"] for f in json.loads(capsys.readouterr().out)["files"]] == ["reconstructed"] * 3
     _same_files(reference, tmp_path)
+
+
+def test_the_ray_engine_names_a_bad_file_and_does_the_others(inputs, tmp_path):
+    """One Ray job runs every file: a bad one (NaN in its second batch) is named, the job
+    is run again for the files it had not finished, and nothing partial is left."""
+    pytest.importorskip("ray.data")
+    sources, reference = inputs
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for source in sources:
+        shutil.copy(source, folder)
+    table = pq.read_table(sources[1])
+    times = table.column("t").combine_chunks()
+    values = times.values.to_numpy(zero_copy_only=False).copy()
+    values[times.offsets[BATCH + 5].as_py()] = np.nan
+    pq.write_table(table.set_column(table.schema.get_field_index("t"), "t",
+                                    pa.ListArray.from_arrays(times.offsets, values)), folder / "bad.parquet")
+    out = tmp_path / "out"
+    finished = subprocess.run([sys.executable, "-m", "graphreco.cli", "reconstruct", "--detector", "ta-sd", str(folder),
+                               "-o", str(out), "--engine", "ray", "--workers", "2", "--batch-size", str(BATCH)],
+                              capture_output=True, text=True, timeout=600)  # the real streams Ray logs to
+    assert finished.returncode == EXIT_BAD_INPUT, finished.stderr
+    statuses = {Path(f["input"]).name: f["status"] for f in json.loads(finished.stdout)["files"]}
+    assert statuses == {"bad.parquet": "bad input", **{source.name: "reconstructed" for source in sources}}
+    assert "bad.parquet, column 't', event_id" in finished.stderr and "Traceback" not in finished.stderr
+    _same_files(reference, out)  # the three good outputs, no temporaries
 
 
 def _thread_counts() -> tuple[int, int]:
