@@ -99,6 +99,9 @@ def _run(ray, pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, ke
     try:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
+        # Ray Data's second Parquet datasource returns the blocks of a file it splits into
+        # several read tasks out of order even so (a 150 MB file started with its tail)
+        context.use_datasource_v2 = False
         context.enable_progress_bars = False
         while todo:
             group, todo = todo[:FILES_PER_JOB], todo[FILES_PER_JOB:]
