@@ -100,7 +100,8 @@ def _run(ray, pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, ke
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
         # Ray Data's second Parquet datasource returns the blocks of a file it splits into
-        # several read tasks out of order even so (a 150 MB file started with its tail)
+        # several read tasks out of order even so (a 150 MB file started with its tail);
+        # the first keeps them in order
         context.use_datasource_v2 = False
         context.enable_progress_bars = False
         while todo:
@@ -131,9 +132,7 @@ def _run_job(ray, pipeline: Pipeline, plans: list[FilePlan], indices: list[int],
     which is recorded)."""
     start = time.perf_counter()
     wanted = {"event_id", *keep_columns, *(column.name for column in pipeline.detector.columns)}
-    datasets = [ray.data.read_parquet(str(plan.source), include_paths=True).select_columns(
-        [name for name in pq.ParquetFile(plan.source).schema_arrow.names if name in wanted] + [SOURCE_COLUMN])
-        .repartition(target_num_rows_per_block=batch_size, strict=True) for plan in plans]
+    datasets = [_file_dataset(ray, plan, wanted, batch_size) for plan in plans]
     combined = datasets[0].union(*datasets[1:]) if len(datasets) > 1 else datasets[0]
     reconstructed = combined.map_batches(
         _PipelineActor, fn_constructor_args=(str(pipeline.folder), tuple(keep_columns)), batch_size=None,
@@ -162,6 +161,17 @@ def _run_job(ray, pipeline: Pipeline, plans: list[FilePlan], indices: list[int],
         for output in outputs.values():  # the unfinished ones: nothing partial is left
             output.abort()
     return []
+
+
+def _file_dataset(ray, plan: FilePlan, wanted: set[str], batch_size: int):
+    """The ``wanted`` columns of one input file as blocks of ``batch_size`` events from its
+    start, read by one task per row group (in order with Ray Data's first Parquet
+    datasource, see ``_run``)."""
+    file = pq.ParquetFile(plan.source)
+    columns = [name for name in file.schema_arrow.names if name in wanted] + [SOURCE_COLUMN]
+    return (ray.data.read_parquet(str(plan.source), include_paths=True,
+                                  override_num_blocks=max(1, file.metadata.num_row_groups))
+            .select_columns(columns).repartition(target_num_rows_per_block=batch_size, strict=True))
 
 
 class _Output:
