@@ -55,7 +55,7 @@ STAGE_SETTINGS = {"hit_selection": {"n_classes": 2, "hidden": 32, "layers": 3},
 counters hit selection kept (``Detector.refine_direction``), its cone calibrated, apart for
 showers inside and outside TA's fiducial cuts on their reconstructed zenith and core
 (calibrated on all validation showers alike, the cone covered 0.713 of the fiducial test
-showers and 0.634 of those near the edge). Adding
+showers and 0.634 of the validation showers near the edge). Adding
 the fit's S800, zenith, S800 error and curvature as inputs (``"event_features": 4``) gave
 the same validation energy resolution (0.0964 vs 0.0959 at 20 and 40 epochs) at twice the
 fit time, so the shipped stage does without."""

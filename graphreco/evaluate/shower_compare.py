@@ -106,7 +106,8 @@ def shower_figures(c: dict[str, np.ndarray]) -> dict:
     chosen = bins["all"]
     report = {"selection": {"events": int(chosen.size), "selected": int(chosen.sum()),
                             "cuts": f"zenith < 45 deg, >= {MIN_SHOWER_COUNTERS} shower counters, core >= "
-                                    f"{FIDUCIAL_MIN_EDGE_DISTANCE:g} m inside the edge, 10^18.5 <= E < 10^20 eV (truth)"},
+                                    f"{FIDUCIAL_MIN_EDGE_DISTANCE:g} m inside the edge, "
+                                    "10^18.5 <= E < 10^20 eV (truth)"},
               "methods": {}}
     for method in METHODS:
         reco = {name: c[f"{method}_{name}"] for name in RECO_COLUMNS if f"{method}_{name}" in c}

@@ -36,7 +36,8 @@ contained cascade's; each per bin of selected hits, since faint and bright event
 misjudged in opposite directions; with ``fiducial``, also apart for the events inside and
 outside the detector's fiducial cut, ``Detector.fiducial``, of their reconstructed zenith
 and core: TA SD showers clipped by the edge or inclined have the worse-judged cones), so
-that their coverage there is exactly 68 % (1 sigma: 68.27 %). Directions are where the particle comes from (the event format's convention).
+that their coverage there is exactly 68 % (1 sigma: 68.27 %). Directions are where the
+particle comes from (the event format's convention).
 """
 
 from __future__ import annotations
@@ -275,10 +276,11 @@ class EnergyDirection(Stage):
     def calibrate_on(self, graphs: list[Batch]) -> dict:
         """Scale the uncertainties so that they cover exactly on ``graphs`` (a validation
         sample from ``training_graph``), each group of events in each calibration bin
-        (``calibration_bins``) on its own: the GNN's 68 % cone (cascade-like, and track-like events the fit
-        did not refine), the refit's cone (refined events), the log10-energy sigma of
-        cascade-like and of track-like events; with ``core``, the core's 68 % circle. Returns
-        the scales, the events per group and bin, and the coverage before scaling."""
+        (``calibration_bins``) on its own: the GNN's 68 % cone (cascade-like, and
+        track-like events the fit did not refine), the refit's cone (refined events), the
+        log10-energy sigma of cascade-like and of track-like events; with ``core``, the
+        core's 68 % circle. Returns the scales, the events per group and bin, and the
+        coverage before scaling."""
         core = self.config.get("core", False)
         n_bins = self.calibration_bins
         self.config |= {name: [1.0] * n_bins for name in SCALES + (("core_scale",) if core else ())}
