@@ -104,17 +104,21 @@ def reconstruct_files(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size:
 def carry_out(plan: FilePlan, reconstruct: Callable[[FilePlan], int]) -> dict:
     """The record of one planned file: reconstructed by ``reconstruct`` (which returns the
     number of events) unless skipped or refused; a bad input is recorded, not raised."""
-    where = {"input": str(plan.source), "output": str(plan.output)}
     if plan.action == "skip":
-        return where | {"status": "already complete", "events": plan.events}
+        return file_record(plan, "already complete", events=plan.events)
     if plan.action == "refuse":
-        return where | {"status": "bad input", "error": plan.error}
+        return file_record(plan, "bad input", error=plan.error)
     start = time.perf_counter()
     try:
         events = reconstruct(plan)
     except EventFormatError as error:
-        return where | {"status": "bad input", "error": str(error)}
-    return where | {"status": "reconstructed", "events": events, "seconds": round(time.perf_counter() - start, 3)}
+        return file_record(plan, "bad input", error=str(error))
+    return file_record(plan, "reconstructed", events=events, seconds=round(time.perf_counter() - start, 3))
+
+
+def file_record(plan: FilePlan, status: str, **fields) -> dict:
+    """What a batch run reports of one file: input, output, ``status`` and ``fields``."""
+    return {"input": str(plan.source), "output": str(plan.output), "status": status, **fields}
 
 
 @contextmanager

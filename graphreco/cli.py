@@ -1,8 +1,9 @@
 """The ``graphreco`` command line.
 
-Exit codes: 0 done; 2 bad command-line usage or an optional extra not installed; 3 bad input (an event file breaks the
-contract or is missing, a training config or an artifact is malformed; ``reconstruct``
-goes on with the other files and names each bad one); 4 internal error.
+Exit codes: 0 done; 2 bad command-line usage or an optional extra not installed; 3 bad
+input (an event file breaks the contract or is missing, a training config or an artifact
+is malformed; ``reconstruct`` goes on with the other files and names each bad one); 4
+internal error.
 """
 
 from __future__ import annotations

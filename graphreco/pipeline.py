@@ -101,7 +101,8 @@ class Pipeline:
     def reconstruct(self, batch: EventBatch, timings: dict[str, float] | None = None
                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Output columns of a batch: per-hit arrays (aligned with its hits) and per-event
-        arrays (NaN for events without hits). ``timings``, when given, accumulates seconds per step ("graph", each stage).
+        arrays (NaN for events without hits). ``timings``, when given, accumulates seconds
+        per step ("graph", each stage).
 
         The stages run on chunks of ``CHUNK_EVENTS`` events and ``CHUNK_HITS`` hits at
         most (an event larger than that alone): their activations then stay in the CPU

@@ -24,16 +24,16 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .batch import FilePlan, carry_out
+from .batch import FilePlan, carry_out, file_record
 from .console import stdout_to_stderr
-from .io import EventFormatError, EventWriter
-from .io.validate import first_duplicate, to_event_batch
+from .io import EventFormatError
+from .io.reader import wanted_columns
+from .io.validate import refuse_duplicate_ids, to_event_batch
 from .pipeline import Pipeline
-from .reconstruct import PROVENANCE_KEY, reconstruct_batch, write_output
+from .reconstruct import reconstruct_batch, stamped_writer, write_output
 from .threads import single_thread
 
 FILES_PER_JOB = 32
@@ -107,8 +107,7 @@ def _run(ray, pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, ke
         while todo:
             group, todo = todo[:FILES_PER_JOB], todo[FILES_PER_JOB:]
             while group:
-                group = _run_job(ray, pipeline, [plans[index] for index in group], group, batch_size, keep_columns,
-                                 workers, on_events, records)
+                group = _run_job(ray, pipeline, plans, group, batch_size, keep_columns, workers, on_events, records)
     finally:
         if started:
             ray.shutdown()
@@ -123,40 +122,39 @@ def _write_without_ray(pipeline: Pipeline, plan: FilePlan) -> int:
     return write_output(plan.output, pipeline.detector.name, plan.stamp, [])
 
 
-def _run_job(ray, pipeline: Pipeline, plans: list[FilePlan], indices: list[int], batch_size: int,
+def _run_job(ray, pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], batch_size: int,
              keep_columns: Sequence[str], workers: int, on_events: Callable[[int], None] | None,
              records: dict[int, dict]) -> list[int]:
-    """One Ray Data job over the files of ``plans`` (their blocks interleave, each file's
-    in order), each output written as its last block arrives; fills ``records``. Returns
-    the indices of the files to run again (none, or the unfinished ones after a bad file,
-    which is recorded)."""
+    """One Ray Data job over the files ``plans[i]`` for ``i`` in ``indices`` (their blocks
+    interleave, each file's in order), each output written as its last block arrives;
+    fills ``records[i]``. Returns the indices of the files to run again (none, or the
+    unfinished ones after a bad file, which is recorded)."""
     start = time.perf_counter()
-    wanted = {"event_id", *keep_columns, *(column.name for column in pipeline.detector.columns)}
-    datasets = [_file_dataset(ray, plan, wanted, batch_size) for plan in plans]
+    wanted = wanted_columns(pipeline.detector, keep_columns)
+    outputs = {_key(plans[index].source): _Output(index, plans[index], pipeline.detector.name) for index in indices}
+    datasets = [_file_dataset(ray, output.plan, wanted, batch_size) for output in outputs.values()]
     combined = datasets[0].union(*datasets[1:]) if len(datasets) > 1 else datasets[0]
     reconstructed = combined.map_batches(
         _PipelineActor, fn_constructor_args=(str(pipeline.folder), tuple(keep_columns)), batch_size=None,
         batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
-    outputs = {_key(plan.source): _Output(plan, pipeline.detector.name) for plan in plans}
-    position = {_key(plan.source): index for plan, index in zip(plans, indices)}
     try:
         for table in reconstructed.iter_batches(batch_size=None, batch_format="pyarrow"):
             if ERROR_COLUMN in table.column_names:
                 raise EventFormatError(*json.loads(table.column(ERROR_COLUMN)[0].as_py()))
-            source = _key(table.column(SOURCE_COLUMN)[0].as_py())
-            output = outputs[source]
+            output = outputs[_key(table.column(SOURCE_COLUMN)[0].as_py())]
             output.write(table.drop_columns([SOURCE_COLUMN]))
             if on_events is not None:
                 on_events(table.num_rows)
             if output.done:
                 output.close()
-                records[position[source]] = _record(output.plan, "reconstructed", events=output.plan.events,
+                records[output.index] = file_record(output.plan, "reconstructed", events=output.plan.events,
                                                     seconds=round(time.perf_counter() - start, 3))
     except EventFormatError as error:
-        if _key(error.file) not in position:
+        bad = outputs.get(_key(error.file))
+        if bad is None:
             raise
-        records[position[_key(error.file)]] = _record(outputs[_key(error.file)].plan, "bad input", error=str(error))
-        return [index for source, index in position.items() if index not in records]
+        records[bad.index] = file_record(bad.plan, "bad input", error=str(error))
+        return [output.index for output in outputs.values() if output.index not in records]
     finally:
         for output in outputs.values():  # the unfinished ones: nothing partial is left
             output.abort()
@@ -175,12 +173,13 @@ def _file_dataset(ray, plan: FilePlan, wanted: set[str], batch_size: int):
 
 
 class _Output:
-    """The output of one input file while a job runs: written atomically, stamped,
-    checked for event ids seen twice; ``done`` once every event of the input is in."""
+    """The output of one input file (``index`` in the run's plans) while a job runs:
+    written atomically, stamped, checked for event ids seen twice; ``done`` once every
+    event of the input is in."""
 
-    def __init__(self, plan: FilePlan, detector: str):
-        self.plan, self.events, self.seen = plan, 0, set()
-        self.writer = EventWriter(plan.output, detector, metadata={PROVENANCE_KEY: json.dumps(plan.stamp)})
+    def __init__(self, index: int, plan: FilePlan, detector: str):
+        self.index, self.plan, self.events, self.seen = index, plan, 0, set()
+        self.writer = stamped_writer(plan.output, detector, plan.stamp)
         self.closed = False
 
     @property
@@ -188,7 +187,7 @@ class _Output:
         return self.events == self.plan.events
 
     def write(self, table: pa.Table) -> None:
-        _check_unique(table.column("event_id").to_numpy(), self.seen, str(self.plan.source))
+        refuse_duplicate_ids(table.column("event_id").to_numpy(), self.seen, str(self.plan.source))
         self.writer.write(table)
         self.events += table.num_rows
 
@@ -207,16 +206,6 @@ def _key(path: str | Path) -> str:
     return str(Path(path).resolve())
 
 
-def _record(plan: FilePlan, status: str, **fields) -> dict:
-    return {"input": str(plan.source), "output": str(plan.output), "status": status, **fields}
-
-
-def _check_unique(event_id: np.ndarray, seen: set[int], source: str) -> None:
-    """Refuse an event id seen before in the file (each actor sees one batch only)."""
-    duplicate = first_duplicate(event_id, seen)
-    if duplicate is not None:
-        raise EventFormatError(source, "duplicate event_id", column="event_id", event_id=int(event_id[duplicate]))
-    seen.update(event_id.tolist())
 
 
 def _import_ray():
@@ -226,4 +215,3 @@ def _import_ray():
     except ImportError:
         raise ImportError("the Ray engine needs the ray extra: pip install 'graphreco[distributed]'") from None
     return ray
-

@@ -66,13 +66,19 @@ def is_complete(output: str | Path, expected: dict) -> bool:
     return stamp == expected and file.metadata.num_rows == expected["source_events"]
 
 
+def stamped_writer(output: str | Path, detector: str, stamp: dict) -> EventWriter:
+    """The atomic writer of ``output``, its schema metadata stamped with the provenance
+    ``stamp`` that ``is_complete`` checks."""
+    return EventWriter(output, detector, metadata={PROVENANCE_KEY: json.dumps(stamp)})
+
+
 def write_output(output: str | Path, detector: str, stamp: dict, tables: Iterable[pa.Table],
                  on_events: Callable[[int], None] | None = None, timings: Steps | None = None) -> int:
     """Write ``tables`` into ``output`` atomically, stamped with its provenance
     ``stamp``; ``on_events(n)`` is told of every ``n`` events written and ``timings``
     gets the seconds of writing. Returns the number of events."""
     events = 0
-    with EventWriter(output, detector, metadata={PROVENANCE_KEY: json.dumps(stamp)}) as writer:
+    with stamped_writer(output, detector, stamp) as writer:
         for table in tables:
             with timed(timings, "write"):
                 writer.write(table)

@@ -119,7 +119,9 @@ RecordBatches = tuple[Detector, Iterator[pa.RecordBatch]]
 """A file's detector and its record batches, not yet read."""
 
 
-def _wanted(detector: Detector, columns: Iterable[str]) -> set[str]:
+def wanted_columns(detector: Detector, columns: Iterable[str]) -> set[str]:
+    """What a reader limited to ``columns`` reads: those, ``event_id`` and the detector's
+    contract columns."""
     return {"event_id", *columns, *(c.name for c in detector.columns)}
 
 
@@ -129,7 +131,7 @@ def _parquet_batches(path: Path, detector: str | None, batch_size: int,
     parquet, resolved = open_event_file(path, detector)
     selected = None
     if columns is not None:
-        wanted = _wanted(resolved, columns)
+        wanted = wanted_columns(resolved, columns)
         selected = [name for name in parquet.schema_arrow.names if name in wanted]
     return resolved, parquet.iter_batches(batch_size=batch_size, columns=selected)
 
@@ -141,7 +143,7 @@ def _root_batches(path: Path, detector: str | None, batch_size: int, columns: It
     file, mapping = str(path), load_mapping(root_mapping)
     resolved = _detector(file, detector or mapping.detector)
     if columns is not None:
-        mapping = mapping.restricted(_wanted(resolved, columns))
+        mapping = mapping.restricted(wanted_columns(resolved, columns))
     check_mapping(mapping, resolved, file)
     return resolved, _schema_checked(iter_root_batches(path, mapping, batch_size), resolved, file, mapping.detector)
 

@@ -128,7 +128,16 @@ class _BatchChecker:
         return int(np.searchsorted(offsets, hit, side="right") - 1)
 
 
-def first_duplicate(ids: np.ndarray, seen: set[int]) -> int | None:
+def refuse_duplicate_ids(ids: np.ndarray, seen: set[int], file: str) -> None:
+    """Refuse an event id of ``ids`` already in ``seen`` (the file's ids so far) or twice
+    in ``ids``, naming it; else add ``ids`` to ``seen``."""
+    duplicate = _first_duplicate(ids, seen)
+    if duplicate is not None:
+        raise EventFormatError(file, "duplicate event_id", column="event_id", event_id=int(ids[duplicate]))
+    seen.update(ids.tolist())
+
+
+def _first_duplicate(ids: np.ndarray, seen: set[int]) -> int | None:
     """Index of the first id already seen earlier in the file or in this batch, else None."""
     unique, counts = np.unique(ids, return_counts=True)
     if counts.size and counts.max() > 1 or not seen.isdisjoint(unique.tolist()):
@@ -167,9 +176,6 @@ def to_event_batch(record_batch: pa.RecordBatch, detector: Detector, file: str,
             first = int(np.argmax(sizes > detector.max_hits_per_event))
             raise checker.fail(reference, f"{sizes[first]:,} hits in one event, more than the "
                                f"{detector.max_hits_per_event:,} a {detector.name} event may hold", first)
-    duplicate = first_duplicate(checker.event_id, seen_ids)
-    if duplicate is not None:
-        raise checker.fail("event_id", "duplicate event_id", duplicate)
-    seen_ids.update(checker.event_id.tolist())
+    refuse_duplicate_ids(checker.event_id, seen_ids, file)
     return EventBatch(detector=detector.name, source=file, event_id=checker.event_id, offsets=offsets,
                       hits=hits, events=events, record_batch=record_batch)
