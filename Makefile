@@ -54,7 +54,7 @@ bench-batch: setup
 	mkdir -p data
 	test -f data/bench-baikal-gvd.parquet || $(BIN)/graphreco simulate baikal-gvd --events 20000 --seed 303 \
 		--mix numu_cc=3,nue_cc=1,nc=1,eas=8 -o data/bench-baikal-gvd.parquet
-	$(BIN)/python scripts/bench_batch.py data/bench-baikal-gvd.parquet --workers 2 --ray
+	$(BIN)/python scripts/bench_batch.py data/bench-baikal-gvd.parquet --workers 2 --ray --copies 5
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

@@ -2,8 +2,13 @@
 pipeline on one core, in the same run on the same events; prints JSON.
 
     python scripts/bench_batch.py [EVENTS.parquet ...] [--detector baikal-gvd] [--workers 2] [--ray]
+                                  [--copies N [--as-files]]
 
-Default input: data/baikal-gvd/test.parquet (scripts/train_baikal.py makes it). Measured:
+Default input: data/baikal-gvd/test.parquet (scripts/train_baikal.py makes it).
+``--copies N`` times the events of the inputs N times over, their ids made distinct, as
+one file (or, with ``--as-files``, N files), written first into the temporary folder:
+``make bench-batch``'s 20,000 events with ``--copies 5`` are the 100,000-event runs of
+docs/batch.md. Measured:
 
 - ``single_process``: the pipeline in this process on one torch and numba thread, after a
   warm-up (the per-core reference: no start-up, no workers);
@@ -26,12 +31,19 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graphreco.batch import output_paths, plan_files, reconstruct_files
+from graphreco.io import write_events
 from graphreco.pipeline import Pipeline
 from graphreco.reconstruct import reconstruct_file
 from graphreco.threads import single_thread
+
+
+ID_STEP = 10_000_000
+"""Shift of the event ids from one copy of the inputs to the next."""
 
 
 def main() -> None:
@@ -41,12 +53,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--ray", action="store_true", help="also time the Ray engine")
+    parser.add_argument("--copies", type=int, default=1, help="time N copies of the inputs' events (distinct ids)")
+    parser.add_argument("--as-files", action="store_true", help="with --copies: one file per copy, not one file")
     args = parser.parse_args()
     pipeline = Pipeline.shipped(args.detector)
-    events = sum(pq.ParquetFile(path).metadata.num_rows for path in args.events)
-    result: dict = {"inputs": [str(path) for path in args.events], "events": events, "batch_size": args.batch_size}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
+        if args.copies > 1:
+            args.events = _copies(args.events, args.copies, args.as_files, folder / "inputs", args.detector)
+        events = sum(pq.ParquetFile(path).metadata.num_rows for path in args.events)
+        result: dict = {"inputs": [str(path) for path in args.events], "events": events,
+                        "batch_size": args.batch_size}
         result["single_process"] = _single_process(pipeline, args.events, folder, args.batch_size)
         runs = {f"local_{n}": _engine(pipeline, args, folder / f"local_{n}", n, "local")
                 for n in range(1, args.workers + 1)}
@@ -61,6 +78,22 @@ def main() -> None:
         runs[f"ray_{args.workers}"]["ray_overhead"] = round(
             runs[f"ray_{args.workers}"]["seconds"] / runs[f"local_{args.workers}"]["seconds"] - 1, 3)
     print(json.dumps(result | runs | {"outputs_identical": identical}, indent=2))
+
+
+def _copies(sources: list[Path], copies: int, as_files: bool, folder: Path, detector: str) -> list[Path]:
+    """The events of ``sources`` ``copies`` times, the event ids of copy k shifted by
+    k * ``ID_STEP``, written into ``folder`` as one file or one per copy."""
+    table = pa.concat_tables(pq.read_table(path) for path in sources)
+    column = table.schema.get_field_index("event_id")
+    parts = [table.set_column(column, "event_id", pc.add(table.column("event_id"), k * ID_STEP))
+             for k in range(copies)]
+    if as_files:
+        paths = [folder / f"copy_{k + 1}.parquet" for k in range(copies)]
+        for path, part in zip(paths, parts):
+            write_events(path, part, detector)
+        return paths
+    write_events(folder / "copies.parquet", pa.concat_tables(parts), detector)
+    return [folder / "copies.parquet"]
 
 
 def _single_process(pipeline: Pipeline, sources: list[Path], folder: Path, batch_size: int) -> dict:
