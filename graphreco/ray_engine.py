@@ -1,86 +1,153 @@
 """``graphreco reconstruct --engine ray``: the batch reconstruction as a Ray Data job.
 
-The input files are read with ``ray.data.read_parquet``, each cut into blocks of
-``batch_size`` events from its start (the local reader's batches, so both engines write
-the same bytes); the blocks of up to ``FILES_PER_JOB`` files go, in one Ray Data job, to
+The input files are cut into chunks of whole batches (``chunks``; ``batch_size`` events
+counted from each file's start, the local reader's batches, so both engines write the
+same bytes). In one Ray Data job, the chunks of up to ``FILES_PER_JOB`` files go to
 ``map_batches`` on a pool of actors that each load the pipeline once (one CPU, one torch
-and numba thread each), and the results stream back to the driver, which writes each
-file's output, atomic and stamped with its provenance as the local engine writes it.
+and numba thread each); an actor reads its chunk from the Parquet file itself and
+reconstructs it, and the results stream back in order to the driver, which writes each
+file's output, atomic and stamped with its provenance, as the local engine writes it.
 One job for many files pays Ray's start-up (the actors load torch and the pipeline) once
 for all of them. A file that breaks the event format is reported; the job is run again
 without it for the files it had not finished.
 
+The actors read the files themselves: with Ray Data's Parquet reader, separate read
+tasks and a re-blocking step to batches ran on the same cores and moved every event
+through the object store, and a file the reader was asked to split was read whole in one
+task before any of it reached an actor (55 s of 300,000 events).
+
 On a laptop this starts a local Ray instance with ``workers`` CPUs. On a cluster, give
 its address (``--ray-address ray://head:10001`` or the ``RAY_ADDRESS`` variable): the
 actors then run on the cluster's nodes, which need graphreco installed (and the pipeline
-folder at the same path, unless the shipped one is used); the driver reads nothing
-itself but writes the outputs, so the output folder must be reachable from the driver.
+folder at the same path, unless the shipped one is used) and must reach the input files
+at the paths the driver sees; the driver writes the outputs, so the output folder must
+be reachable from it.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .batch import FilePlan, carry_out, file_record
 from .console import stdout_to_stderr
-from .io import EventFormatError
+from .detectors import Detector
+from .io import EventBatch, EventFormatError
 from .io.reader import wanted_columns
 from .io.validate import refuse_duplicate_ids, to_event_batch
 from .pipeline import Pipeline
 from .reconstruct import reconstruct_batch, stamped_writer, write_output
 from .threads import single_thread
 
+try:
+    import ray
+    import ray.data
+except ImportError:
+    raise ImportError("the Ray engine needs the ray extra: pip install 'graphreco[distributed]'") from None
+
 FILES_PER_JOB = 32
 """Input files per Ray Data job (each has an output open while the job runs)."""
+CHUNK_EVENTS = 4096
+"""Events an actor reconstructs per call, in whole batches, where the row groups allow."""
+MAX_CHUNKS_PER_RUN = 4
+"""Most chunks a run of row groups is cut into (each chunk decodes its run from the start)."""
 SOURCE_COLUMN = "path"
-"""The column ``read_parquet(include_paths=True)`` adds: the file a block came from."""
+"""The column of an actor's answer that names the input file."""
 ERROR_COLUMN = "graphreco_error"
-"""The column of an actor's answer for a bad block: its EventFormatError's arguments (JSON)."""
+"""The column of an actor's answer for a bad chunk: its EventFormatError's arguments (JSON)."""
 
 
 class _PipelineActor:
-    """A Ray actor holding a pipeline: reconstructs one Arrow block (one batch) per call
-    and returns its output with the block's source file in ``SOURCE_COLUMN``; a block
-    that breaks the event format gives one row with the error in ``ERROR_COLUMN``
-    instead (Ray Data would keep only an exception's text, not which file it names)."""
+    """A Ray actor holding a pipeline: reads one chunk of an input file (see ``chunks``),
+    reconstructs it batch by batch and returns the outputs with the file's path in
+    ``SOURCE_COLUMN``; a chunk that breaks the event format gives one row with the error
+    in ``ERROR_COLUMN`` instead (Ray Data would keep only an exception's text, not which
+    file it names)."""
 
-    def __init__(self, folder: str, keep_columns: Sequence[str]):
-        self.pipeline, self.keep_columns = Pipeline.load(folder), tuple(keep_columns)
+    def __init__(self, folder: str, keep_columns: Sequence[str], batch_size: int):
+        self.pipeline, self.keep_columns, self.batch_size = Pipeline.load(folder), tuple(keep_columns), batch_size
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        source = table.column(SOURCE_COLUMN)[0].as_py()
-        table = table.drop_columns([SOURCE_COLUMN]).combine_chunks()
-        record_batch = table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], schema=table.schema)
+        chunk = Chunk(*(table.column(name)[0].as_py() for name in Chunk._fields))
         try:
-            batch = to_event_batch(record_batch, self.pipeline.detector, source, set())
             # here, not in __init__: Ray Data calls the actor on another thread than the
             # one that built it, and numba's thread count is per thread (two threads per
             # actor cost a third of the throughput on two cores)
             with single_thread():
-                output, _ = reconstruct_batch(self.pipeline, batch, self.keep_columns)
+                outputs = [reconstruct_batch(self.pipeline, batch, self.keep_columns)[0]
+                           for batch in read_chunk(chunk, self.pipeline.detector, self.batch_size)]
         except EventFormatError as error:
-            return pa.table({SOURCE_COLUMN: [source], ERROR_COLUMN: [json.dumps(error.__reduce__()[1])]})
-        return output.append_column(SOURCE_COLUMN, pa.array([source] * output.num_rows, pa.string()))
+            return pa.table({SOURCE_COLUMN: [chunk.path], ERROR_COLUMN: [json.dumps(error.__reduce__()[1])]})
+        output = pa.concat_tables(outputs)
+        return output.append_column(SOURCE_COLUMN, pa.array([chunk.path] * output.num_rows, pa.string()))
+
+
+class Chunk(NamedTuple):
+    """Whole batches of an input file, the unit of an actor's work: from the start of
+    ``row_groups`` (which lies at a multiple of the batch size, so the batches are the
+    local reader's), ``skip`` batches are passed over and the next ``batches`` read."""
+
+    path: str
+    columns: list[str]
+    row_groups: list[int]
+    skip: int
+    batches: int
+
+
+def chunks(path: str, wanted: set[str], batch_size: int) -> list[Chunk]:
+    """An input file as chunks of at least ``CHUNK_EVENTS`` events (but the last), in
+    order. The file is cut into runs of row groups of at least ``CHUNK_EVENTS`` events,
+    only where a row group starts at a multiple of ``batch_size`` events, and a run into
+    at most ``MAX_CHUNKS_PER_RUN`` chunks (a chunk decodes its run from the start to its
+    own end, so a run is decoded at most 2.5 times over)."""
+    metadata = pq.ParquetFile(path).metadata
+    columns = [name for name in metadata.schema.to_arrow_schema().names if name in wanted]
+    runs: list[tuple[list[int], int]] = []  # (row groups, events)
+    start = 0
+    for index in range(metadata.num_row_groups):
+        if not runs or (start % batch_size == 0 and runs[-1][1] >= CHUNK_EVENTS):
+            runs.append(([], 0))
+        events = metadata.row_group(index).num_rows
+        runs[-1] = (runs[-1][0] + [index], runs[-1][1] + events)
+        start += events
+    cut = []
+    for row_groups, events in runs:
+        run_batches = -(-events // batch_size)
+        per_chunk = max(-(-CHUNK_EVENTS // batch_size), -(-run_batches // MAX_CHUNKS_PER_RUN))
+        cut += [Chunk(path, columns, row_groups, skip, min(per_chunk, run_batches - skip))
+                for skip in range(0, run_batches, per_chunk)]
+    return cut
+
+
+def read_chunk(chunk: Chunk, detector: Detector, batch_size: int) -> Iterator[EventBatch]:
+    """The validated event batches of ``chunk`` (event ids checked within each batch only)."""
+    try:
+        record_batches = pq.ParquetFile(chunk.path).iter_batches(batch_size, row_groups=chunk.row_groups,
+                                                                 columns=chunk.columns)
+        for record_batch in islice(record_batches, chunk.skip, chunk.skip + chunk.batches):
+            yield to_event_batch(record_batch, detector, chunk.path, set())
+    except (pa.ArrowException, OSError) as error:
+        raise EventFormatError(chunk.path, f"unreadable data ({error})") from None
 
 
 def reconstruct_with_ray(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int,
                          keep_columns: Sequence[str] = (), workers: int = 2, address: str | None = None,
                          on_events: Callable[[int], None] | None = None) -> list[dict]:
     """Carry out ``plans`` as Ray Data jobs; records as ``batch.reconstruct_files`` gives."""
-    ray = _import_ray()
     if pipeline.folder is None:
         raise ValueError("the Ray engine needs a pipeline loaded from a folder (its actors load it there)")
     with stdout_to_stderr():  # Ray's log lines; stdout is the command's JSON
-        return _run(ray, pipeline, plans, batch_size, keep_columns, workers, address, on_events)
+        return _run(pipeline, plans, batch_size, keep_columns, workers, address, on_events)
 
 
-def _run(ray, pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, keep_columns: Sequence[str],
+def _run(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, keep_columns: Sequence[str],
          workers: int, address: str | None, on_events: Callable[[int], None] | None) -> list[dict]:
     records: dict[int, dict] = {}
     todo = []
@@ -93,21 +160,16 @@ def _run(ray, pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, ke
         return [records[index] for index in range(len(plans))]
     started = not ray.is_initialized()
     if started:
-        # a local instance has one CPU beyond the actors' for Ray Data's listing and reading tasks
-        ray.init(address=address, num_cpus=None if address else workers + 1, include_dashboard=False,
+        ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
     try:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
-        # Ray Data's second Parquet datasource returns the blocks of a file it splits into
-        # several read tasks out of order even so (a 150 MB file started with its tail);
-        # the first keeps them in order
-        context.use_datasource_v2 = False
         context.enable_progress_bars = False
         while todo:
             group, todo = todo[:FILES_PER_JOB], todo[FILES_PER_JOB:]
             while group:
-                group = _run_job(ray, pipeline, plans, group, batch_size, keep_columns, workers, on_events, records)
+                group = _run_job(pipeline, plans, group, batch_size, keep_columns, workers, on_events, records)
     finally:
         if started:
             ray.shutdown()
@@ -122,7 +184,7 @@ def _write_without_ray(pipeline: Pipeline, plan: FilePlan) -> int:
     return write_output(plan.output, pipeline.detector.name, plan.stamp, [])
 
 
-def _run_job(ray, pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], batch_size: int,
+def _run_job(pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], batch_size: int,
              keep_columns: Sequence[str], workers: int, on_events: Callable[[int], None] | None,
              records: dict[int, dict]) -> list[int]:
     """One Ray Data job over the files ``plans[i]`` for ``i`` in ``indices`` (their blocks
@@ -131,11 +193,11 @@ def _run_job(ray, pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[i
     unfinished ones after a bad file, which is recorded)."""
     start = time.perf_counter()
     wanted = wanted_columns(pipeline.detector, keep_columns)
-    outputs = {_key(plans[index].source): _Output(index, plans[index], pipeline.detector.name) for index in indices}
-    datasets = [_file_dataset(ray, output.plan, wanted, batch_size) for output in outputs.values()]
-    combined = datasets[0].union(*datasets[1:]) if len(datasets) > 1 else datasets[0]
-    reconstructed = combined.map_batches(
-        _PipelineActor, fn_constructor_args=(str(pipeline.folder), tuple(keep_columns)), batch_size=None,
+    outputs = {_key(plans[index].source): _Output(index, plans[index], pipeline.detector.name, batch_size)
+               for index in indices}
+    work = [chunk._asdict() for path in outputs for chunk in chunks(path, wanted, batch_size)]
+    reconstructed = ray.data.from_items(work, override_num_blocks=len(work)).map_batches(
+        _PipelineActor, fn_constructor_args=(str(pipeline.folder), tuple(keep_columns), batch_size), batch_size=1,
         batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
     try:
         for table in reconstructed.iter_batches(batch_size=None, batch_format="pyarrow"):
@@ -161,24 +223,13 @@ def _run_job(ray, pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[i
     return []
 
 
-def _file_dataset(ray, plan: FilePlan, wanted: set[str], batch_size: int):
-    """The ``wanted`` columns of one input file as blocks of ``batch_size`` events from its
-    start, read by one task per row group (in order with Ray Data's first Parquet
-    datasource, see ``_run``)."""
-    file = pq.ParquetFile(plan.source)
-    columns = [name for name in file.schema_arrow.names if name in wanted] + [SOURCE_COLUMN]
-    return (ray.data.read_parquet(str(plan.source), include_paths=True,
-                                  override_num_blocks=max(1, file.metadata.num_row_groups))
-            .select_columns(columns).repartition(target_num_rows_per_block=batch_size, strict=True))
-
-
 class _Output:
     """The output of one input file (``index`` in the run's plans) while a job runs:
     written atomically, stamped, checked for event ids seen twice; ``done`` once every
     event of the input is in."""
 
-    def __init__(self, index: int, plan: FilePlan, detector: str):
-        self.index, self.plan, self.events, self.seen = index, plan, 0, set()
+    def __init__(self, index: int, plan: FilePlan, detector: str, batch_size: int):
+        self.index, self.plan, self.batch_size, self.events, self.seen = index, plan, batch_size, 0, set()
         self.writer = stamped_writer(plan.output, detector, plan.stamp)
         self.closed = False
 
@@ -188,7 +239,8 @@ class _Output:
 
     def write(self, table: pa.Table) -> None:
         refuse_duplicate_ids(table.column("event_id").to_numpy(), self.seen, str(self.plan.source))
-        self.writer.write(table)
+        for start in range(0, table.num_rows, self.batch_size):  # a row group per batch, as the local engine writes
+            self.writer.write(table.slice(start, self.batch_size))
         self.events += table.num_rows
 
     def close(self) -> None:
@@ -204,14 +256,3 @@ class _Output:
 def _key(path: str | Path) -> str:
     """A file's name as both the plans and Ray's path column give it."""
     return str(Path(path).resolve())
-
-
-
-
-def _import_ray():
-    try:
-        import ray
-        import ray.data  # noqa: F401 - the Data library is an extra of ray
-    except ImportError:
-        raise ImportError("the Ray engine needs the ray extra: pip install 'graphreco[distributed]'") from None
-    return ray

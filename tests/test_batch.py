@@ -14,14 +14,16 @@ from pathlib import Path
 import numba
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import torch
 
+from graphreco import detectors
 from graphreco.batch import _load_worker, output_paths, plan_files, reconstruct_files
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.detectors.ta_sd.simulation import simulate_events
-from graphreco.io import event_table, write_events
+from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
 
 BATCH = 128
@@ -156,22 +158,45 @@ def test_the_ray_engine_names_a_bad_file_and_does_the_others(inputs, tmp_path):
     _same_files(reference, out)  # the three good outputs, no temporaries
 
 
-def test_the_ray_engine_keeps_the_order_of_a_file_read_in_several_tasks(inputs, tmp_path):
-    """A file of ~160 MB (400 showers, each with a kept 400 kB column) is read by several
-    Ray tasks; Ray Data's default Parquet reader returned its blocks out of order."""
+def test_the_ray_engine_keeps_the_order_of_a_file_read_in_several_chunks(inputs, tmp_path):
+    """4,400 showers in row groups of 300 (35 batches of 128, one run) are read by two
+    actors in two chunks, the second starting 32 batches into the run."""
     pytest.importorskip("ray.data")
     sources, _ = inputs
     table = pq.read_table(sources[0])
-    blobs = pa.array([np.random.default_rng(i).bytes(400_000) for i in range(table.num_rows)], pa.binary())
-    source = tmp_path / "large.parquet"
-    pq.write_table(table.append_column("blob", blobs), source, row_group_size=50, compression="none")
+    table = pa.concat_tables([table.set_column(0, "event_id", pc.add(table.column("event_id"), copy * 10_000))
+                              for copy in range(11)])
+    source = tmp_path / "long.parquet"
+    pq.write_table(table, source, row_group_size=300)
     outputs = {}
     for engine in ("local", "ray"):
-        outputs[engine] = tmp_path / engine / "large.parquet"
+        outputs[engine] = tmp_path / engine / "long.parquet"
         assert main(["reconstruct", "--detector", "ta-sd", str(source), "-o", str(outputs[engine]), "--engine", engine,
-                     "--workers", "1" if engine == "local" else "2", "--batch-size", str(BATCH),
-                     "--keep-columns", "blob", "--no-progress"]) == 0
+                     "--workers", "1" if engine == "local" else "2", "--batch-size", str(BATCH), "--no-progress"]) == 0
     assert outputs["ray"].read_bytes() == outputs["local"].read_bytes()
+
+
+@pytest.mark.parametrize("row_groups", [[300] * 7, [256, 256, 100, 28, 512, 1000], [1024, 1024, 33], [5000]])
+def test_chunks_are_the_local_readers_batches(tmp_path, monkeypatch, row_groups):
+    """Whatever the row groups, the chunks of a file hold the local reader's batches,
+    each once and in order (runs are cut only where a row group starts on a batch)."""
+    pytest.importorskip("ray.data")
+    from graphreco import ray_engine
+    monkeypatch.setattr(ray_engine, "CHUNK_EVENTS", 4 * BATCH)
+    simulated = simulate_events(sum(row_groups), seed=34)
+    path = tmp_path / "events.parquet"
+    table = event_table(**vars(simulated))
+    with pq.ParquetWriter(path, table.schema) as writer:
+        start = 0
+        for size in row_groups:
+            writer.write_table(table.slice(start, size))
+            start += size
+    detector = detectors.get(simulated.detector)
+    local = [batch.event_id.tolist() for batch in read_events(path, batch_size=BATCH)]
+    chunks = ray_engine.chunks(str(path), {"event_id", *(c.name for c in detector.columns)}, BATCH)
+    assert len(chunks) > 1
+    read = [batch.event_id.tolist() for chunk in chunks for batch in ray_engine.read_chunk(chunk, detector, BATCH)]
+    assert read == local
 
 
 def _thread_counts() -> tuple[int, int]:
