@@ -1,7 +1,7 @@
 """graphreco: graph-based event reconstruction for detector arrays.
 
 ``graphreco.kernels`` (numba graph builders) and ``graphreco.detectors`` (the detector
-registry) import without torch; ``graphreco.graph`` assembles torch_geometric batches;
+registry) import without torch; ``graphreco.graph`` assembles batched torch graphs;
 ``graphreco.Reconstructor`` (imported on first use) runs a trained pipeline inside a framework.
 """
 

@@ -12,8 +12,8 @@ import math
 
 import torch
 from torch import nn
-from torch_geometric.data import Batch
 
+from .graph import GraphBatch
 from .models import event_pool
 from .stages import Stage
 
@@ -44,7 +44,7 @@ class DomainCritic(nn.Module):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
-    def loss(self, stage: Stage, source: Batch, target: Batch, weight: float) -> torch.Tensor:
+    def loss(self, stage: Stage, source: GraphBatch, target: GraphBatch, weight: float) -> torch.Tensor:
         """Binary cross entropy of the critic on one source and one target graph, with
         the gradient into the stage's encoder reversed and scaled by ``weight``."""
         total = 0.0

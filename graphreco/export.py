@@ -37,10 +37,9 @@ from typing import Optional
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch
 
 from .detectors import Detector
-from .graph import build_graph
+from .graph import GraphBatch, build_graph
 from .io import EventBatch
 from .pipeline import Pipeline
 from .stages import STAGES, Stage, StageInput
@@ -207,7 +206,7 @@ class ExportableStage(nn.Module):
         return self.head(readout).squeeze(1)
 
 
-def stage_inputs(stage: Stage, graph: Batch) -> dict[str, torch.Tensor]:
+def stage_inputs(stage: Stage, graph: GraphBatch) -> dict[str, torch.Tensor]:
     """The tensors an exported stage takes, by input name: ``INPUTS``, and ``event_x``
     (n_events x (event features + 1)) for an energy stage that reads event features."""
     inputs = {"x": graph.x, "edge_index": graph.edge_index, "batch": graph.batch}
@@ -216,7 +215,7 @@ def stage_inputs(stage: Stage, graph: Batch) -> dict[str, torch.Tensor]:
     return inputs
 
 
-def torch_outputs(stage: Stage, graph: Batch, fused: bool = True) -> np.ndarray:
+def torch_outputs(stage: Stage, graph: GraphBatch, fused: bool = True) -> np.ndarray:
     """The stage's own forward on a graph: the inference path the pipeline runs (messages
     aggregated by the fused numba kernel) or, ``fused=False``, its pure-torch path (the
     one training runs, ``segment_csr``; the path the ONNX graph reproduces)."""
@@ -231,7 +230,7 @@ def torch_outputs(stage: Stage, graph: Batch, fused: bool = True) -> np.ndarray:
         return stage(*(None if tensor is None else tensor.clone() for tensor in args)).detach().numpy()
 
 
-def export_stage(stage: Stage, path: str | Path, example_graph: Batch) -> Path:
+def export_stage(stage: Stage, path: str | Path, example_graph: GraphBatch) -> Path:
     """Write the ONNX graph of ``stage`` to ``path`` (inputs ``INPUTS``, output
     ``EXPORTS[name].output``), traced on ``example_graph`` (at least one edge); returns the path."""
     path = Path(path)
@@ -286,21 +285,21 @@ def script_stage(stage: Stage) -> torch.jit.ScriptModule:
         return torch.jit.script(ExportableStage(stage).eval())
 
 
-def example_graph(n_features: int, seed: int = 0, n_event_inputs: int = 0) -> Batch:
+def example_graph(n_features: int, seed: int = 0, n_event_inputs: int = 0) -> GraphBatch:
     """A small random graph of two events (5 and 3 nodes, edges within each) to trace on,
     with ``n_event_inputs`` random event inputs per event when asked."""
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(8, n_features, generator=generator)
     source = torch.tensor([1, 2, 0, 3, 4, 2, 0, 6, 7, 5, 6])
     target = torch.tensor([0, 0, 1, 1, 2, 3, 4, 5, 5, 6, 7])
-    graph = Batch(x=x, edge_index=torch.stack([source, target]), batch=torch.tensor([0] * 5 + [1] * 3),
-                  ptr=torch.tensor([0, 5, 8]))
+    graph = GraphBatch(x=x, edge_index=torch.stack([source, target]), batch=torch.tensor([0] * 5 + [1] * 3),
+                       ptr=torch.tensor([0, 5, 8]), edge_ptr=torch.tensor([0, 7, 11]))
     if n_event_inputs:
         graph.event_x = torch.randn(2, n_event_inputs, generator=generator)
     return graph
 
 
-def stage_graphs(pipeline: Pipeline, batch: EventBatch) -> dict[str, Batch]:
+def stage_graphs(pipeline: Pipeline, batch: EventBatch) -> dict[str, GraphBatch]:
     """The graph each stage of ``pipeline`` reads ``batch`` through (for energy_direction
     the graph of the hits that the hit selection before it kept)."""
     inputs = StageInput(batch, pipeline.detector, build_graph(batch, pipeline.detector))
@@ -374,7 +373,7 @@ def onnx_session(path: str | Path, threads: int = 1):
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def run_onnx(session, graph: Batch) -> np.ndarray:
+def run_onnx(session, graph: GraphBatch) -> np.ndarray:
     """The ONNX graph's output on a graph; per-event outputs padded with NaN to every event
     of the graph (rows of hitless events after the last event with hits)."""
     (output,) = session.run(None, {value.name: getattr(graph, value.name).numpy() for value in session.get_inputs()})
@@ -384,7 +383,7 @@ def run_onnx(session, graph: Batch) -> np.ndarray:
     return output
 
 
-def parity(stage: Stage, session, graph: Batch) -> dict:
+def parity(stage: Stage, session, graph: GraphBatch) -> dict:
     """How far onnxruntime is from torch on ``graph``, over every node (hit selection) or
     every event up to the last one with hits: the largest absolute difference from the
     stage's pure-torch forward (``max_abs_diff``) and from its fused inference path, also
@@ -402,7 +401,7 @@ def parity(stage: Stage, session, graph: Batch) -> dict:
             "events": int(graph.num_graphs), "nodes": int(graph.x.shape[0]), "edges": int(graph.edge_index.shape[1])}
 
 
-def _events_with_rows(graph: Batch) -> int:
+def _events_with_rows(graph: GraphBatch) -> int:
     """Rows of a per-event ONNX output: up to the last event with hits."""
     return int(graph.batch.max()) + 1 if graph.batch.numel() else 0
 
@@ -417,7 +416,7 @@ def _events_per_s(run, events: int, repeats: int) -> float:
     return round(events / max(float(np.median(seconds)), 1e-9), 1)
 
 
-def compare_speed(stage: Stage, session, graph: Batch, repeats: int = 5) -> dict:
+def compare_speed(stage: Stage, session, graph: GraphBatch, repeats: int = 5) -> dict:
     """Events/s of one stage's network on ``graph`` on one thread, graph building and
     post-processing excluded: ``torch_fused`` the inference path the pipeline runs (numba
     aggregation), ``torch_exported_graph`` ``ExportableStage`` in torch, ``onnxruntime``

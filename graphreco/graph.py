@@ -1,44 +1,80 @@
-"""EventBatch + detector -> torch_geometric ``Batch``, with no per-event Python loop.
+"""EventBatch + detector -> ``GraphBatch``, with no per-event Python loop.
 
 Node features and edges come from the detector (its feature spec and graph recipe on
-CSR arrays); the batch vector, ``ptr`` and the slice bookkeeping that lets
-``Batch.get_example(i)`` return event ``i`` are derived from the CSR offsets.
+CSR arrays); the batch vector and the node and edge offsets of each event are derived
+from the CSR offsets. ``GraphBatch`` holds what torch_geometric's ``Batch`` held for us
+(attributes, ``num_graphs``, ``get_example``) without importing torch_geometric, which
+costs 1.5 s of CPU per process (it imports ``torch._dynamo`` and its datasets): paid by
+every command, every local worker's fork server and every Ray actor.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from torch_geometric.data import Batch
 
 from .detectors import Detector
 from .io import EventBatch
 
 
-def build_graph(batch: EventBatch, detector: Detector, edge_index: np.ndarray | None = None) -> Batch:
-    """One torch_geometric ``Batch`` holding every event of ``batch`` as a graph.
+class GraphBatch:
+    """The events of a batch as one graph of disjoint event graphs.
+
+    ``x`` (nodes, features) the node features, ``edge_index`` (2, edges) the source and
+    target node of each edge, grouped by event, ``batch`` (nodes,) the event of each node,
+    ``ptr`` (events + 1,) and ``edge_ptr`` (events + 1,) where each event's nodes and
+    edges start, ``event_id`` (events,). Stages attach more tensors (labels, targets,
+    selections) as attributes; ``name in graph`` and ``graph.get(name)`` ask for them.
+    """
+
+    def __init__(self, **tensors: torch.Tensor):
+        self.__dict__.update(tensors)
+
+    @property
+    def num_graphs(self) -> int:
+        """Events."""
+        return self.ptr.numel() - 1
+
+    @property
+    def num_nodes(self) -> int:
+        """Hits, over all events."""
+        return self.x.shape[0]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.__dict__
+
+    def get(self, name: str, default: torch.Tensor | None = None) -> torch.Tensor | None:
+        return self.__dict__.get(name, default)
+
+    def clone(self) -> GraphBatch:
+        """A copy whose tensors can be changed without changing this one's."""
+        return GraphBatch(**{name: value.clone() for name, value in self.__dict__.items()})
+
+    def get_example(self, index: int) -> GraphBatch:
+        """Event ``index`` alone (nodes numbered from 0), with its node features, edges and id."""
+        start, stop = int(self.ptr[index]), int(self.ptr[index + 1])
+        first, last = int(self.edge_ptr[index]), int(self.edge_ptr[index + 1])
+        return GraphBatch(x=self.x[start:stop], edge_index=self.edge_index[:, first:last] - start,
+                          batch=torch.zeros(stop - start, dtype=torch.long), ptr=torch.tensor([0, stop - start]),
+                          edge_ptr=torch.tensor([0, last - first]), event_id=self.event_id[index:index + 1])
+
+
+def build_graph(batch: EventBatch, detector: Detector, edge_index: np.ndarray | None = None) -> GraphBatch:
+    """One ``GraphBatch`` holding every event of ``batch`` as a graph.
 
     ``x`` are the detector's node features, ``edge_index`` its default graph (or the one
-    given), ``batch`` the event of each hit, ``event_id`` the events' ids.
+    given, its edges grouped by event and ordered by target within each).
     """
     offsets = np.array(batch.offsets, dtype=np.int64)  # small; Arrow memory is read-only
     sizes = np.diff(offsets)
     if edge_index is None:
         edge_index = detector.build_edges(offsets, batch.hits)
     x = detector.node_feature_matrix(offsets, batch.hits, batch.events)
-    edge_ptr = np.searchsorted(edge_index[1], offsets, side="left")
-    graph = Batch(
+    return GraphBatch(
         x=torch.from_numpy(x),
         edge_index=torch.from_numpy(edge_index),
         batch=torch.from_numpy(np.repeat(np.arange(sizes.size, dtype=np.int64), sizes)),
         ptr=torch.from_numpy(offsets),
+        edge_ptr=torch.from_numpy(np.searchsorted(edge_index[1], offsets, side="left")),
         event_id=torch.from_numpy(np.array(batch.event_id, dtype=np.int64)),
     )
-    graph._num_graphs = sizes.size
-    event_ptr = torch.arange(sizes.size + 1)
-    graph._slice_dict = {"x": torch.from_numpy(offsets), "edge_index": torch.from_numpy(edge_ptr),
-                         "event_id": event_ptr}
-    graph._inc_dict = {"x": torch.zeros(sizes.size, dtype=torch.long),
-                       "edge_index": torch.from_numpy(offsets[:-1]),
-                       "event_id": torch.zeros(sizes.size, dtype=torch.long)}
-    return graph

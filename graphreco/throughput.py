@@ -17,7 +17,7 @@ from .io.reader import DEFAULT_BATCH_EVENTS
 def measure_graph_building(sources: str | Path | Iterable[str | Path], detector: str | None = None,
                            batch_size: int = DEFAULT_BATCH_EVENTS, assemble: bool = True) -> dict:
     """Stream ``sources`` through read + validate, the detector's graph and node features
-    (and the torch_geometric ``Batch`` when ``assemble``); count and time each step (s).
+    (and the ``GraphBatch`` when ``assemble``); count and time each step (s).
 
     The kernels are compiled (or loaded from numba's cache) on the first few events
     before timing starts; ``warm_up_s`` says how long that took.

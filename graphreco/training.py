@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch_geometric.data import Batch
 
 from . import detectors
-from .graph import build_graph
+from .graph import GraphBatch, build_graph
 from .io import EventFormatError, read_events
 from .domain import DomainCritic, reversal_weight
 from .pipeline import Pipeline
@@ -44,7 +43,7 @@ class TrainConfig:
 
 
 def load_graphs(sources, batch_events: int, stage: Stage, upstream: Pipeline | None = None,
-                labelled: bool = True) -> list[Batch]:
+                labelled: bool = True) -> list[GraphBatch]:
     """Read event files into the graphs ``stage`` learns from, ``batch_events`` events
     each; ``upstream`` runs first and provides the columns the stage reads. Unlabelled
     graphs (the stage's input, no truth) serve domain-adversarial training."""
@@ -67,7 +66,7 @@ def load_graphs(sources, batch_events: int, stage: Stage, upstream: Pipeline | N
     return graphs
 
 
-def evaluate_loss(model: Stage, graphs: Sequence[Batch]) -> float:
+def evaluate_loss(model: Stage, graphs: Sequence[GraphBatch]) -> float:
     """Mean loss over graphs, weighted by their events (inference path)."""
     model.eval()
     total = events = 0
@@ -79,9 +78,9 @@ def evaluate_loss(model: Stage, graphs: Sequence[Batch]) -> float:
     return total / max(events, 1)
 
 
-def train(model: Stage, train_graphs: Sequence[Batch], val_graphs: Sequence[Batch],
+def train(model: Stage, train_graphs: Sequence[GraphBatch], val_graphs: Sequence[GraphBatch],
           config: TrainConfig, checkpoint_dir: Path, log: Callable[[str], None] = print,
-          target_graphs: Sequence[Batch] = ()) -> dict:
+          target_graphs: Sequence[GraphBatch] = ()) -> dict:
     """Train ``model`` in place; the best weights (lowest validation loss) end in the model.
 
     ``checkpoint_dir`` receives ``last.pt`` (model, optimiser, schedule, shuffle state,

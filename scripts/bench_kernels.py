@@ -9,7 +9,7 @@ machine:
   intra-op threads).
   Best of three repetitions.
 - ``pipeline``: read + validate + Baikal-GVD graph (space-time kNN united with the string
-  topology) + node features + torch_geometric ``Batch``, from a Parquet file of one-cluster
+  topology) + node features + ``GraphBatch``, from a Parquet file of one-cluster
   readout windows at 40 kHz noise (57.6 hits per event), with 1 and 2 threads.
 - ``streaming_memory``: peak resident memory of a fresh process that streams a file of
   1,000,000 small events (1 us windows, ~11.5 hits each) through read + validate + graph.

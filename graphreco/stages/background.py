@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch
 
+from ..graph import GraphBatch
 from ..models import GraphEncoder, event_pool
 from .base import Stage, truth
 from .inputs import StageInput
@@ -43,12 +43,12 @@ class BackgroundSuppression(Stage):
         graph = self.input_graph(inputs)
         return {}, {"event_score": self.event_score(self(graph.x, graph.edge_index, graph.ptr)).numpy()}
 
-    def training_graph(self, inputs: StageInput) -> Batch:
+    def training_graph(self, inputs: StageInput) -> GraphBatch:
         kinds = truth(inputs.batch, "true_kind").astype(str)
         graph = self.input_graph(inputs)
         graph.is_signal = torch.from_numpy(~np.isin(kinds, self.config["background_kinds"]))
         return graph
 
-    def training_loss(self, graph: Batch) -> torch.Tensor:
+    def training_loss(self, graph: GraphBatch) -> torch.Tensor:
         return nn.functional.binary_cross_entropy_with_logits(self(graph.x, graph.edge_index, graph.ptr),
                                                               graph.is_signal.float())

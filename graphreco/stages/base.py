@@ -7,8 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch
 
+from ..graph import GraphBatch
 from ..io import EventBatch, EventFormatError
 from .inputs import StageInput
 
@@ -28,20 +28,20 @@ class Stage(nn.Module):
         """Per-hit and per-event output columns for a batch."""
         raise NotImplementedError
 
-    def input_graph(self, inputs: StageInput) -> Batch:
+    def input_graph(self, inputs: StageInput) -> GraphBatch:
         """The graph the stage reads a batch through (the detector's graph of all hits)."""
         return inputs.graph
 
-    def training_graph(self, inputs: StageInput) -> Batch:
+    def training_graph(self, inputs: StageInput) -> GraphBatch:
         """The graph the stage learns from, with its truth attached; raises ``KeyError``
         naming a truth column the batch lacks."""
         raise NotImplementedError
 
-    def training_loss(self, graph: Batch) -> torch.Tensor:
+    def training_loss(self, graph: GraphBatch) -> torch.Tensor:
         """Loss of a graph from ``training_graph``."""
         raise NotImplementedError
 
-    def calibrate_on(self, graphs: list[Batch]) -> dict:
+    def calibrate_on(self, graphs: list[GraphBatch]) -> dict:
         """Fix uncertainty calibrations on validation graphs; returns what was measured."""
         return {}
 

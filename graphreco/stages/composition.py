@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch
 
+from ..graph import GraphBatch
 from ..models import GraphEncoder, event_pool
 from .base import Stage, truth
 from .inputs import StageInput
@@ -50,7 +50,7 @@ class Composition(Stage):
         readout = torch.cat([event_pool(self.encoder(x, edge_index), ptr), torch.log1p(signal_hits)[:, None]], dim=1)
         return self.head(readout)
 
-    def input_graph(self, inputs: StageInput) -> Batch:
+    def input_graph(self, inputs: StageInput) -> GraphBatch:
         graph = inputs.graph.clone()
         score = torch.from_numpy(np.asarray(inputs.hit_columns["hit_score"], dtype=np.float32))
         graph.x = torch.cat([graph.x, score[:, None]], dim=1)
@@ -61,7 +61,7 @@ class Composition(Stage):
         probabilities = torch.softmax(self(graph.x, graph.edge_index, graph.ptr), dim=1).numpy()
         return {}, {name: probabilities[:, column] for column, name in enumerate(self.writes)}
 
-    def training_graph(self, inputs: StageInput) -> Batch:
+    def training_graph(self, inputs: StageInput) -> GraphBatch:
         codes = [code for members in self.config["classes"].values() for code in members]
         primary = truth(inputs.batch, "true_primary", lambda values: np.isin(values, codes),
                         f"primary is none of the classes {self.config['classes']}")
@@ -72,5 +72,5 @@ class Composition(Stage):
         graph.primary_class = torch.from_numpy(label)
         return graph
 
-    def training_loss(self, graph: Batch) -> torch.Tensor:
+    def training_loss(self, graph: GraphBatch) -> torch.Tensor:
         return nn.functional.cross_entropy(self(graph.x, graph.edge_index, graph.ptr), graph.primary_class)

@@ -48,13 +48,12 @@ from dataclasses import replace
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch
 
 from .. import detectors
 from ..detectors.base import event_means
 from ..evaluate import ONE_SIGMA, calibration_scale
 from ..evaluate.resolution import opening_angle, unit_vectors
-from ..graph import build_graph
+from ..graph import GraphBatch, build_graph
 from ..io import EventBatch
 from ..kernels import select_hits
 from ..models import GraphEncoder, event_pool
@@ -167,7 +166,7 @@ class EnergyDirection(Stage):
         """Core offset from the centroid (km) and its per-coordinate sigma (km, uncalibrated)."""
         return prediction[:, 5:7], nn.functional.softplus(prediction[:, 7]) + MIN_SIGMA
 
-    def input_graph(self, inputs: StageInput) -> Batch:
+    def input_graph(self, inputs: StageInput) -> GraphBatch:
         """Graph of the selected hits of the batch; with ``refine`` it carries them as
         ``graph.selection`` (an EventBatch with their ``hit_track_score``) for the fit."""
         batch = inputs.batch
@@ -193,7 +192,7 @@ class EnergyDirection(Stage):
             graph.fiducial = inputs.detector.fiducial
         return graph
 
-    def training_graph(self, inputs: StageInput) -> Batch:
+    def training_graph(self, inputs: StageInput) -> GraphBatch:
         zenith, azimuth = (truth(inputs.batch, name, np.isfinite, "training needs a finite direction")
                            for name in ("true_zenith", "true_azimuth"))
         energy = truth(inputs.batch, "true_energy", lambda e: np.isfinite(e) & (e > 0),
@@ -206,7 +205,7 @@ class EnergyDirection(Stage):
                                                          for name in ("true_core_x", "true_core_y")], axis=1))
         return graph
 
-    def training_loss(self, graph: Batch) -> torch.Tensor:
+    def training_loss(self, graph: GraphBatch) -> torch.Tensor:
         prediction = self(graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
         direction, energy, sigma = self.split(prediction)
         loss = (vmf_nll(direction, graph.true_direction.to(direction.dtype))
@@ -217,7 +216,7 @@ class EnergyDirection(Stage):
             loss = loss + gaussian_2d_nll(offset, core_sigma, target)
         return loss
 
-    def estimates(self, graph: Batch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    def estimates(self, graph: GraphBatch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """Output columns of a graph from ``input_graph``, uncertainties calibrated; which
         events are track-like, which were refined, and each event's calibration bin."""
         prediction = self(graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
@@ -273,7 +272,7 @@ class EnergyDirection(Stage):
         cone[refined] = fit["fit_cone"][done]
         return zenith, azimuth, cone, refined
 
-    def calibrate_on(self, graphs: list[Batch]) -> dict:
+    def calibrate_on(self, graphs: list[GraphBatch]) -> dict:
         """Scale the uncertainties so that they cover exactly on ``graphs`` (a validation
         sample from ``training_graph``), each group of events in each calibration bin
         (``calibration_bins``) on its own: the GNN's 68 % cone (cascade-like, and

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch
 
+from ..graph import GraphBatch
 from ..models import GraphEncoder
 from .base import Stage, truth
 from .inputs import StageInput
@@ -70,7 +70,7 @@ class HitSelection(Stage):
         graph = self.input_graph(inputs)
         return self.scores(self(graph.x, graph.edge_index)), {}
 
-    def training_graph(self, inputs: StageInput) -> Batch:
+    def training_graph(self, inputs: StageInput) -> GraphBatch:
         classes = self.config["n_classes"]
         labels = truth(inputs.batch, "true_label", lambda label: (label >= 0) & (label < classes),
                        f"training needs classes 0..{classes - 1}")
@@ -97,7 +97,7 @@ class HitSelection(Stage):
         global_group = np.where(group >= 0, group + first[event], -1)
         return torch.from_numpy(global_group), torch.from_numpy(quantity.astype(np.float32))
 
-    def training_loss(self, graph: Batch) -> torch.Tensor:
+    def training_loss(self, graph: GraphBatch) -> torch.Tensor:
         logits = self(graph.x, graph.edge_index)
         losses = nn.functional.cross_entropy(logits, graph.true_label, reduction="none")
         if "loss_weight" in graph:
@@ -109,7 +109,7 @@ class HitSelection(Stage):
         return loss
 
     @staticmethod
-    def _group_loss(logits: torch.Tensor, graph: Batch) -> torch.Tensor:
+    def _group_loss(logits: torch.Tensor, graph: GraphBatch) -> torch.Tensor:
         """Mean squared relative error of the score-weighted group sums (0 without groups)."""
         member = graph.group >= 0
         if not member.any():

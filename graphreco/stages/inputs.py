@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from torch_geometric.data import Batch
 
 from ..detectors import Detector
+from ..graph import GraphBatch
 from ..io import EventBatch
 
 
@@ -18,5 +18,5 @@ class StageInput:
 
     batch: EventBatch
     detector: Detector
-    graph: Batch
+    graph: GraphBatch
     hit_columns: dict[str, np.ndarray] = field(default_factory=dict)
