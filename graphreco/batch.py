@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -39,10 +40,12 @@ from .threads import set_threads, single_thread
 IN_FLIGHT_PER_WORKER = 2
 
 
-def output_paths(inputs: Sequence[Path], output: Path) -> list[Path]:
+def output_paths(inputs: Sequence[Path], output: str | Path) -> list[Path]:
     """One output per input: ``output`` itself for a single input file (unless it is a
-    directory or ends with a slash), else ``output/<input stem>.parquet``."""
-    if len(inputs) == 1 and not output.is_dir() and not str(output).endswith("/"):
+    directory or, given as text, ends with a slash: a ``Path`` has lost it), else
+    ``output/<input stem>.parquet``."""
+    text, output = str(output), Path(output)
+    if len(inputs) == 1 and not output.is_dir() and not text.endswith(("/", os.sep)):
         return [output]
     stems = [path.stem for path in inputs]
     if len(set(stems)) != len(stems):

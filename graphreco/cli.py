@@ -250,8 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     graphs.set_defaults(run=_graphs)
     reconstruct = commands.add_parser("reconstruct", help="run a trained pipeline over event files")
     reconstruct.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
-    reconstruct.add_argument("-o", "--output", type=Path, required=True,
-                             help="output file (one input) or directory (one output per input, same stem)")
+    reconstruct.add_argument("-o", "--output", required=True,
+                             help="output file (one input) or directory (one output per input, same stem; "
+                                  "a trailing slash makes it a directory for one input too)")
     chosen = reconstruct.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--detector", help="use the pipeline shipped with this detector")
     chosen.add_argument("--pipeline", type=Path, help="use the pipeline in this folder")

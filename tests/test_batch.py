@@ -54,6 +54,14 @@ def _same_files(first, second):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 
+def test_a_trailing_slash_makes_the_output_a_folder_for_one_input(inputs, tmp_path):
+    """argparse's Path dropped the slash: ``-o new/`` wrote a file named ``new``."""
+    sources, reference = inputs
+    assert main(["reconstruct", "--detector", "ta-sd", str(sources[0]), "-o", f"{tmp_path / 'new'}/",
+                 "--batch-size", str(BATCH), "--workers", "1", "--no-progress"]) == 0
+    assert (tmp_path / "new" / sources[0].name).read_bytes() == (reference / sources[0].name).read_bytes()
+
+
 def test_two_workers_write_the_same_bytes_as_one(inputs, tmp_path, capsys):
     sources, reference = inputs
     assert main(["reconstruct", "--detector", "ta-sd", *map(str, sources), "-o", str(tmp_path),
