@@ -1,0 +1,110 @@
+"""Study (not shipped): can the standard fit's energy, corrected for composition with the
+GNN's proton / iron / photon probabilities and averaged with the GNN's energy, beat both?
+
+    python scripts/study_ta_energy_combination.py VALIDATION.parquet VALIDATION-RECO.parquet \\
+        TEST.parquet TEST-RECO.parquet
+
+The RECO files are ``graphreco reconstruct --detector ta-sd`` outputs of the truth files
+(scripts/train_ta_sd.py writes data/ta-sd/validation.parquet and test.parquet). On the
+validation showers that pass the issue's cuts, for each true primary, the offset of the
+standard fit's log10 E from the truth is fitted as a quadratic in log10 E_fit and
+sec(zenith_fit); a shower's correction is those offsets averaged with its ``reco_p_*``.
+The weight of the GNN in the average is then chosen per bin of the GNN's energy, also
+on validation. Prints JSON: per bin of true energy on the test showers, the resolution
+(half the 16-84 % interval of log10 E_reco - log10 E_true) of the fit, the GNN, the
+corrected fit and the average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from graphreco.detectors.ta_sd.baseline import reconstruct_classically
+from graphreco.detectors.ta_sd.composition import IRON, PHOTON, PROTON
+from graphreco.detectors.ta_sd.geometry import distance_to_edge
+from graphreco.evaluate.shower_compare import ENERGY_BIN_EDGES, EV_PER_GEV, selected
+from graphreco.io import read_events
+
+PRIMARIES = {PROTON: "reco_p_proton", IRON: "reco_p_iron", PHOTON: "reco_p_photon"}
+"""Each simulated primary (its ``true_primary`` code) and the GNN's probability column for it."""
+
+
+def showers(truth: str, reco: str) -> dict[str, np.ndarray]:
+    """Per shower: truth, the cuts, the GNN's outputs and the standard fit's energy and
+    zenith (log10 eV, rad)."""
+    table = pq.read_table(reco)
+    row_of = {event: row for row, event in enumerate(table.column("event_id").to_pylist())}
+    gnn = {name: table.column(name).to_numpy() for name in ("reco_log10_energy", *PRIMARIES.values())}
+    pieces: dict[str, list[np.ndarray]] = {}
+    for batch in read_events(truth):
+        rows = np.array([row_of[event] for event in batch.event_id])
+        sizes = np.diff(batch.offsets)
+        fit = reconstruct_classically(batch.offsets, batch.hits)
+        columns = {
+            **{name: batch.events[name] for name in ("true_energy", "true_zenith", "true_primary")},
+            "shower_counters": np.bincount(np.repeat(np.arange(sizes.size), sizes), batch.hits["true_label"] == 1,
+                                           minlength=sizes.size),
+            "edge_distance": distance_to_edge(batch.events["true_core_x"], batch.events["true_core_y"]),
+            "true": np.log10(batch.events["true_energy"]) + EV_PER_GEV,
+            "gnn": gnn["reco_log10_energy"][rows] + EV_PER_GEV,
+            "fit": fit["reco_log10_energy"] + EV_PER_GEV,
+            "fit_zenith": fit["reco_zenith"],
+            **{name: gnn[name][rows] for name in PRIMARIES.values()},
+        }
+        for name, values in columns.items():
+            pieces.setdefault(name, []).append(values)
+    c = {name: np.concatenate(values) for name, values in pieces.items()}
+    c["selected"] = selected(c) & np.isfinite(c["fit"])  # the issue's cuts, on the truth
+    return c
+
+
+def regressors(c: dict[str, np.ndarray]) -> np.ndarray:
+    """Quadratic terms in log10 E_fit - 19 and sec(zenith_fit) - 1.3."""
+    energy, sec = c["fit"] - 19.0, 1.0 / np.cos(c["fit_zenith"]) - 1.3
+    return np.stack([np.ones_like(energy), energy, sec, energy * sec, sec * sec], axis=1)
+
+
+def resolution(residual: np.ndarray) -> float:
+    low, high = np.percentile(residual, [16, 84])
+    return round(float(high - low) / 2, 4)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in ("validation", "validation_reco", "test", "test_reco"):
+        parser.add_argument(name)
+    args = parser.parse_args()
+    validation, test = showers(args.validation, args.validation_reco), showers(args.test, args.test_reco)
+    coefficients = {}
+    for code in PRIMARIES:
+        chosen = validation["selected"] & (validation["true_primary"] == code)
+        offset = validation["true"][chosen] - validation["fit"][chosen]
+        design = regressors({name: values[chosen] for name, values in validation.items()})
+        coefficients[code] = np.linalg.lstsq(design, offset, rcond=None)[0]
+    for c in (validation, test):
+        design = regressors(c)
+        c["corrected"] = c["fit"] + sum(c[column] * (design @ coefficients[code]) for code, column in PRIMARIES.items())
+    edges = np.asarray(ENERGY_BIN_EDGES)
+    weights = []  # of the GNN, per bin of its energy: least squares on validation
+    for low, high in zip(edges[:-1], edges[1:]):
+        chosen = validation["selected"] & (validation["gnn"] >= low) & (validation["gnn"] < high)
+        gnn, fit = (validation[name][chosen] - validation["true"][chosen] for name in ("gnn", "corrected"))
+        weights.append(float(np.clip(np.sum(fit * (fit - gnn)) / np.sum((fit - gnn) ** 2), 0.0, 1.0)))
+    weight = np.asarray(weights)[np.clip(np.searchsorted(edges, test["gnn"], side="right") - 1, 0, len(weights) - 1)]
+    test["average"] = weight * test["gnn"] + (1 - weight) * test["corrected"]
+    report = {"gnn_weights_per_bin": [round(w, 3) for w in weights], "bins": {}}
+    for low, high in zip(edges[:-1], edges[1:]):
+        chosen = test["selected"] & (test["true"] >= low) & (test["true"] < high)
+        figures = {name: resolution(test[name][chosen] - test["true"][chosen])
+                   for name in ("fit", "gnn", "corrected", "average")}
+        figures["average_vs_fit"] = round(figures["average"] / figures["fit"] - 1, 3)
+        report["bins"][f"{low}-{high}"] = {"showers": int(chosen.sum()), **figures}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
