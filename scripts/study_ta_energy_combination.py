@@ -1,5 +1,5 @@
 """Study (not shipped): can the standard fit's energy, corrected for composition with the
-GNN's proton / iron / photon probabilities and averaged with the GNN's energy, beat both?
+GNN's proton / iron / photon probabilities and combined with the GNN's energy, beat both?
 
     python scripts/study_ta_energy_combination.py VALIDATION.parquet VALIDATION-RECO.parquet \\
         TEST.parquet TEST-RECO.parquet
@@ -10,9 +10,12 @@ validation showers that pass the issue's cuts, for each true primary, the offset
 standard fit's log10 E from the truth is fitted as a quadratic in log10 E_fit and
 sec(zenith_fit); a shower's correction is those offsets averaged with its ``reco_p_*``.
 The weight of the GNN in the average is then chosen per bin of the GNN's energy, also
-on validation. Prints JSON: per bin of true energy on the test showers, the resolution
-(half the 16-84 % interval of log10 E_reco - log10 E_true) of the fit, the GNN, the
-corrected fit and the average.
+on validation. ``stacked`` fits instead, in one least-squares regression on validation,
+the fit's offset from the truth as those per-primary quadratics and the difference GNN -
+fit (per primary, and times log10 E_fit and sec(zenith_fit)), all weighted by the
+probabilities: 23 coefficients. Prints JSON: per bin of true energy on the test showers,
+the resolution (half the 16-84 % interval of log10 E_reco - log10 E_true) of the fit,
+the GNN, the corrected fit, the average and the stacked estimate.
 """
 
 from __future__ import annotations
@@ -68,6 +71,16 @@ def regressors(c: dict[str, np.ndarray]) -> np.ndarray:
     return np.stack([np.ones_like(energy), energy, sec, energy * sec, sec * sec], axis=1)
 
 
+def stacked_regressors(c: dict[str, np.ndarray]) -> np.ndarray:
+    """``regressors`` and the difference GNN - fit per primary (times its probability),
+    and that difference times log10 E_fit and sec(zenith_fit)."""
+    base = regressors(c)
+    probabilities = np.stack([c[column] for column in PRIMARIES.values()], axis=1)
+    difference = (c["gnn"] - c["fit"])[:, None]
+    return np.concatenate([base * probabilities[:, [k]] for k in range(len(PRIMARIES))]
+                          + [difference * probabilities, difference * base[:, 1:3]], axis=1)
+
+
 def resolution(residual: np.ndarray) -> float:
     low, high = np.percentile(residual, [16, 84])
     return round(float(high - low) / 2, 4)
@@ -96,12 +109,16 @@ def main() -> None:
         weights.append(float(np.clip(np.sum(fit * (fit - gnn)) / np.sum((fit - gnn) ** 2), 0.0, 1.0)))
     weight = np.asarray(weights)[np.clip(np.searchsorted(edges, test["gnn"], side="right") - 1, 0, len(weights) - 1)]
     test["average"] = weight * test["gnn"] + (1 - weight) * test["corrected"]
+    chosen = validation["selected"]
+    stacked = np.linalg.lstsq(stacked_regressors({name: values[chosen] for name, values in validation.items()}),
+                              (validation["true"] - validation["fit"])[chosen], rcond=None)[0]
+    test["stacked"] = test["fit"] + stacked_regressors(test) @ stacked
     report = {"gnn_weights_per_bin": [round(w, 3) for w in weights], "bins": {}}
     for low, high in zip(edges[:-1], edges[1:]):
         chosen = test["selected"] & (test["true"] >= low) & (test["true"] < high)
         figures = {name: resolution(test[name][chosen] - test["true"][chosen])
-                   for name in ("fit", "gnn", "corrected", "average")}
-        figures["average_vs_fit"] = round(figures["average"] / figures["fit"] - 1, 3)
+                   for name in ("fit", "gnn", "corrected", "average", "stacked")}
+        figures |= {f"{name}_vs_fit": round(figures[name] / figures["fit"] - 1, 3) for name in ("average", "stacked")}
         report["bins"][f"{low}-{high}"] = {"showers": int(chosen.sum()), **figures}
     print(json.dumps(report, indent=2))
 
