@@ -5,8 +5,11 @@ processes.
   skipped; any other is redone, and temporary files a killed run left are removed.
   Outputs appear atomically, so a killed run never leaves a partial file behind.
 - Workers: ``workers`` processes (each with one torch and one numba thread) reconstruct
-  the batches of a file while this process reads, validates and writes, at most
-  ``2 * workers`` batches in flight (bounded memory). They are forked from a server
+  the batches while this process reads, validates and writes, at most ``2 * workers``
+  batches in flight (bounded memory). The batches of all files are one stream, so the
+  workers do not wait at the end of each file (64 files of 1,560 events: 49.8 s when
+  each file was drained before the next began, 39.3 s as one stream; one file of the
+  same 100,000 events: ~35 s). They are forked from a server
   process (multiprocessing's forkserver) that imports graphreco and the detector once,
   before any torch or numba thread pool exists (pools do not survive a fork), so the
   workers do not each import torch again. Until every worker has loaded the pipeline,
@@ -30,11 +33,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pyarrow as pa
+
 from . import detectors
-from .io import EventBatch, EventFormatError, RootMapping
+from .io import EventBatch, EventFormatError, RootMapping, read_events
 from .io.writer import temporary_files
 from .pipeline import Pipeline
-from .reconstruct import BatchMapper, in_process, is_complete, provenance, reconstruct_batch, reconstruct_file
+from .reconstruct import (EMPTY_OUTPUT, BatchMapper, in_process, is_complete, provenance, reconstruct_batch,
+                          stamped_writer)
 from .threads import set_threads, single_thread
 
 IN_FLIGHT_PER_WORKER = 2
@@ -94,23 +100,41 @@ def reconstruct_files(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size:
                       root_mapping: RootMapping | None = None) -> list[dict]:
     """Carry out ``plans`` (see the module docstring); returns one record per file with
     its ``status``: ``reconstructed``, ``already complete`` or ``bad input`` (with the
-    ``error``), in input order."""
-    todo = [plan for plan in plans if plan.action == "reconstruct"]
-    batches = sum(math.ceil(plan.events / batch_size) for plan in todo)
+    ``error``), in input order. The batches of all files go to the workers as one stream,
+    so they do not wait at the end of each file."""
+    records = {index: record for index, plan in enumerate(plans) if (record := planned_record(plan)) is not None}
+    todo = [index for index in range(len(plans)) if index not in records]
+    batches = sum(math.ceil(plans[index].events / batch_size) for index in todo)
+    stream = _FileStream(pipeline, plans, todo, batch_size, keep_columns, root_mapping)
     with batch_mapper(pipeline, keep_columns, min(workers, batches)) as mapper:
-        return [carry_out(plan, lambda plan: reconstruct_file(pipeline, plan.source, plan.output, batch_size,
-                                                              keep_columns, mapper, on_events, root_mapping,
-                                                              plan.stamp)["events"])
-                for plan in plans]
+        try:
+            for table, _ in mapper(stream.batches()):
+                stream.write(table)
+                if on_events is not None:
+                    on_events(table.num_rows)
+                records |= stream.finished()
+            records |= stream.finished()
+        finally:
+            stream.abort()  # the unfinished outputs: nothing partial is left
+    return [records[index] for index in range(len(plans))]
+
+
+def planned_record(plan: FilePlan) -> dict | None:
+    """The record of a file that is not to be reconstructed (skipped or refused); None
+    for one that is."""
+    if plan.action == "skip":
+        return file_record(plan, "already complete", events=plan.events)
+    if plan.action == "refuse":
+        return file_record(plan, "bad input", error=plan.error)
+    return None
 
 
 def carry_out(plan: FilePlan, reconstruct: Callable[[FilePlan], int]) -> dict:
     """The record of one planned file: reconstructed by ``reconstruct`` (which returns the
     number of events) unless skipped or refused; a bad input is recorded, not raised."""
-    if plan.action == "skip":
-        return file_record(plan, "already complete", events=plan.events)
-    if plan.action == "refuse":
-        return file_record(plan, "bad input", error=plan.error)
+    record = planned_record(plan)
+    if record is not None:
+        return record
     start = time.perf_counter()
     try:
         events = reconstruct(plan)
@@ -122,6 +146,93 @@ def carry_out(plan: FilePlan, reconstruct: Callable[[FilePlan], int]) -> dict:
 def file_record(plan: FilePlan, status: str, **fields) -> dict:
     """What a batch run reports of one file: input, output, ``status`` and ``fields``."""
     return {"input": str(plan.source), "output": str(plan.output), "status": status, **fields}
+
+
+class OutputFile:
+    """The output of one planned input while a run writes it a table at a time (a row
+    group each): atomic and stamped with the input's provenance; ``done`` once every
+    event of the input is in."""
+
+    def __init__(self, plan: FilePlan, detector: str):
+        self.plan, self.events, self.closed = plan, 0, False
+        self.writer = stamped_writer(plan.output, detector, plan.stamp)
+        self.start = time.perf_counter()
+
+    @property
+    def done(self) -> bool:
+        return self.events == self.plan.events
+
+    def write(self, table: pa.Table) -> None:
+        self.writer.write(table)
+        self.events += table.num_rows
+
+    def close(self) -> dict:
+        """Move the output into place; returns its record."""
+        if self.events == 0:  # an input without events gives an output without events
+            self.writer.write(EMPTY_OUTPUT)
+        self.writer.close()
+        self.closed = True
+        return file_record(self.plan, "reconstructed", events=self.events,
+                           seconds=round(time.perf_counter() - self.start, 3))
+
+    def abort(self) -> None:
+        """Drop what was written, unless the output is in place."""
+        if not self.closed:
+            self.writer.abort()
+            self.closed = True
+
+
+class _FileStream:
+    """The batches of the files ``plans[i]``, ``i`` in ``indices``, as one stream, and
+    their outputs written as the results come back (in the stream's order). A file that
+    breaks the event format is recorded as bad input and the stream goes on with the
+    next."""
+
+    def __init__(self, pipeline: Pipeline, plans: Sequence[FilePlan], indices: Sequence[int], batch_size: int,
+                 keep_columns: Sequence[str], root_mapping: RootMapping | None):
+        self.pipeline, self.plans, self.indices = pipeline, plans, list(indices)
+        self.batch_size, self.keep_columns, self.root_mapping = batch_size, keep_columns, root_mapping
+        self.unfinished = deque(indices)  # in order
+        self.owners: deque[int] = deque()  # the file of each batch handed out and not yet written
+        self.read: set[int] = set()  # files whose every batch was handed out, or that failed
+        self.errors: dict[int, EventFormatError] = {}
+        self.outputs: dict[int, OutputFile] = {}
+
+    def batches(self) -> Iterator[EventBatch]:
+        for index in self.indices:
+            plan = self.plans[index]
+            self.outputs[index] = OutputFile(plan, self.pipeline.detector.name)
+            try:
+                for batch in read_events(plan.source, detector=self.pipeline.detector.name,
+                                         batch_size=self.batch_size, columns=self.keep_columns,
+                                         root_mapping=self.root_mapping):
+                    self.owners.append(index)
+                    yield batch
+            except EventFormatError as error:
+                self.errors[index] = error
+            self.read.add(index)
+
+    def write(self, table: pa.Table) -> None:
+        """Write the result of the oldest batch handed out (dropped for a bad file)."""
+        index = self.owners.popleft()
+        if index not in self.errors:
+            self.outputs[index].write(table)
+
+    def finished(self) -> dict[int, dict]:
+        """The records of the files, in order, of which every batch is written."""
+        records = {}
+        while self.unfinished and self.unfinished[0] in self.read and self.unfinished[0] not in self.owners:
+            index = self.unfinished.popleft()
+            if index in self.errors:
+                self.outputs[index].abort()
+                records[index] = file_record(self.plans[index], "bad input", error=str(self.errors[index]))
+            else:
+                records[index] = self.outputs[index].close()
+        return records
+
+    def abort(self) -> None:
+        for output in self.outputs.values():
+            output.abort()
 
 
 @contextmanager

@@ -27,7 +27,6 @@ be reachable from it.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -36,14 +35,14 @@ from typing import NamedTuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .batch import FilePlan, carry_out, file_record
+from .batch import FilePlan, OutputFile, carry_out, file_record
 from .console import stdout_to_stderr
 from .detectors import Detector
 from .io import EventBatch, EventFormatError
 from .io.reader import wanted_columns
 from .io.validate import refuse_duplicate_ids, to_event_batch
 from .pipeline import Pipeline
-from .reconstruct import reconstruct_batch, stamped_writer, write_output
+from .reconstruct import reconstruct_batch, write_output
 from .threads import single_thread
 
 try:
@@ -187,11 +186,10 @@ def _write_without_ray(pipeline: Pipeline, plan: FilePlan) -> int:
 def _run_job(pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], batch_size: int,
              keep_columns: Sequence[str], workers: int, on_events: Callable[[int], None] | None,
              records: dict[int, dict]) -> list[int]:
-    """One Ray Data job over the files ``plans[i]`` for ``i`` in ``indices`` (their blocks
-    interleave, each file's in order), each output written as its last block arrives;
+    """One Ray Data job over the files ``plans[i]`` for ``i`` in ``indices`` (their chunks
+    in order), each output written as its last chunk arrives;
     fills ``records[i]``. Returns the indices of the files to run again (none, or the
     unfinished ones after a bad file, which is recorded)."""
-    start = time.perf_counter()
     wanted = wanted_columns(pipeline.detector, keep_columns)
     outputs = {_key(plans[index].source): _Output(index, plans[index], pipeline.detector.name, batch_size)
                for index in indices}
@@ -208,9 +206,7 @@ def _run_job(pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], 
             if on_events is not None:
                 on_events(table.num_rows)
             if output.done:
-                output.close()
-                records[output.index] = file_record(output.plan, "reconstructed", events=output.plan.events,
-                                                    seconds=round(time.perf_counter() - start, 3))
+                records[output.index] = output.close()
     except EventFormatError as error:
         bad = outputs.get(_key(error.file))
         if bad is None:
@@ -223,34 +219,18 @@ def _run_job(pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], 
     return []
 
 
-class _Output:
-    """The output of one input file (``index`` in the run's plans) while a job runs:
-    written atomically, stamped, checked for event ids seen twice; ``done`` once every
-    event of the input is in."""
+class _Output(OutputFile):
+    """The output of ``plans[index]`` while a job runs: checked for event ids seen twice,
+    written a row group per batch as the local engine writes it."""
 
     def __init__(self, index: int, plan: FilePlan, detector: str, batch_size: int):
-        self.index, self.plan, self.batch_size, self.events, self.seen = index, plan, batch_size, 0, set()
-        self.writer = stamped_writer(plan.output, detector, plan.stamp)
-        self.closed = False
-
-    @property
-    def done(self) -> bool:
-        return self.events == self.plan.events
+        super().__init__(plan, detector)
+        self.index, self.batch_size, self.seen = index, batch_size, set()
 
     def write(self, table: pa.Table) -> None:
         refuse_duplicate_ids(table.column("event_id").to_numpy(), self.seen, str(self.plan.source))
-        for start in range(0, table.num_rows, self.batch_size):  # a row group per batch, as the local engine writes
-            self.writer.write(table.slice(start, self.batch_size))
-        self.events += table.num_rows
-
-    def close(self) -> None:
-        self.writer.close()
-        self.closed = True
-
-    def abort(self) -> None:
-        if not self.closed:
-            self.writer.abort()
-            self.closed = True
+        for start in range(0, table.num_rows, self.batch_size):
+            super().write(table.slice(start, self.batch_size))
 
 
 def _key(path: str | Path) -> str:

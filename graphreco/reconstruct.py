@@ -66,6 +66,10 @@ def is_complete(output: str | Path, expected: dict) -> bool:
     return stamp == expected and file.metadata.num_rows == expected["source_events"]
 
 
+EMPTY_OUTPUT = pa.table({"event_id": pa.array([], pa.int64())})
+"""What the output of an input without events holds."""
+
+
 def stamped_writer(output: str | Path, detector: str, stamp: dict) -> EventWriter:
     """The atomic writer of ``output``, its schema metadata stamped with the provenance
     ``stamp`` that ``is_complete`` checks."""
@@ -86,7 +90,7 @@ def write_output(output: str | Path, detector: str, stamp: dict, tables: Iterabl
             if on_events is not None:
                 on_events(table.num_rows)
         if events == 0:  # an input without events gives an output without events
-            writer.write(pa.table({"event_id": pa.array([], pa.int64())}))
+            writer.write(EMPTY_OUTPUT)
     return events
 
 

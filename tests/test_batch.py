@@ -71,6 +71,36 @@ def test_two_workers_write_the_same_bytes_as_one(inputs, tmp_path, capsys):
     _same_files(reference, tmp_path)
 
 
+def test_the_files_stream_through_the_workers_past_a_bad_and_an_empty_file(inputs, tmp_path):
+    """The batches of all files go to the workers as one stream: a bad file between good
+    ones (NaN in its third batch, after two batches of it were written) and an empty
+    one are recorded in order, and the good outputs hold the reference's data (their
+    provenance names other inputs)."""
+    sources, reference = inputs
+    table = pq.read_table(sources[1])
+    times = table.column("t").combine_chunks()
+    values = times.values.to_numpy(zero_copy_only=False).copy()
+    values[times.offsets[2 * BATCH + 5].as_py()] = np.nan
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pq.write_table(table.set_column(table.schema.get_field_index("t"), "t",
+                                    pa.ListArray.from_arrays(times.offsets, values)), folder / "b_bad.parquet")
+    write_events(folder / "c_empty.parquet", table.slice(0, 0), "ta-sd")
+    for name, source in (("a_first", sources[0]), ("d_last", sources[2])):
+        shutil.copy(source, folder / f"{name}.parquet")
+    pipeline = Pipeline.shipped("ta-sd")
+    inputs_ = sorted(folder.iterdir())
+    out = tmp_path / "out"
+    records = reconstruct_files(pipeline, plan_files(pipeline, inputs_, output_paths(inputs_, out)), BATCH, workers=2)
+    assert [(r["status"], r.get("events")) for r in records] == [
+        ("reconstructed", 400), ("bad input", None), ("reconstructed", 0), ("reconstructed", 350)]
+    assert "b_bad.parquet, column 't', event_id" in records[1]["error"]
+    assert sorted(path.name for path in out.iterdir()) == ["a_first.parquet", "c_empty.parquet", "d_last.parquet"]
+    for name, source in (("a_first", sources[0]), ("d_last", sources[2])):
+        assert pq.read_table(out / f"{name}.parquet").equals(pq.read_table(reference / source.name))
+    assert pq.read_table(out / "c_empty.parquet").num_rows == 0
+
+
 def test_a_rerun_skips_complete_outputs_and_redoes_stale_ones(inputs, tmp_path, capsys):
     sources, reference = inputs
     for source in sources:
