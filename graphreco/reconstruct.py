@@ -96,16 +96,15 @@ def write_output(output: str | Path, detector: str, stamp: dict, tables: Iterabl
 
 def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
                      batch_size: int = DEFAULT_BATCH_EVENTS, keep_columns: Sequence[str] = (),
-                     mapper: BatchMapper | None = None, on_events: Callable[[int], None] | None = None,
+                     on_events: Callable[[int], None] | None = None,
                      root_mapping: RootMapping | None = None, stamp: dict | None = None) -> dict:
     """Reconstruct every event of ``source`` (Parquet, or ROOT read through
-    ``root_mapping``) into ``output`` with ``mapper`` (default: in this process);
-    ``on_events(n)`` is told of every ``n`` events written; ``stamp`` is the source's
-    ``provenance`` when already known. Returns counts, seconds and the seconds per step
+    ``root_mapping``) into ``output`` in this process; ``on_events(n)`` is told of every
+    ``n`` events written; ``stamp`` is the source's ``provenance`` when already known. Returns counts, seconds and the seconds per step
     (read and validate, graph, each stage, write)."""
     start = time.perf_counter()
     stamp = stamp or provenance(pipeline, source, keep_columns, root_mapping)
-    mapper = mapper or in_process(pipeline, keep_columns)
+    mapper = in_process(pipeline, keep_columns)
     steps: Steps = {}
     batches = _timed_iteration(read_events(source, detector=pipeline.detector.name, batch_size=batch_size,
                                            columns=keep_columns, root_mapping=root_mapping), steps, "read_validate")
