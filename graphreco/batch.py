@@ -8,8 +8,8 @@ processes.
   the batches while this process reads, validates and writes, at most ``2 * workers``
   batches in flight (bounded memory). The batches of all files are one stream, so the
   workers do not wait at the end of each file (64 files of 1,560 events: 49.8 s when
-  each file was drained before the next began, 39.3 s as one stream; one file of the
-  same 100,000 events: ~35 s). They are forked from a server
+  each file was drained before the next began, 37.8 s as one stream, as long as one
+  file of the same 100,000 events). They are forked from a server
   process (multiprocessing's forkserver) that imports graphreco and the detector once,
   before any torch or numba thread pool exists (pools do not survive a fork), so the
   workers do not each import torch again. Until every worker has loaded the pipeline,
