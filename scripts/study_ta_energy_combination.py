@@ -16,7 +16,7 @@ The weight of the GNN in the average is then chosen per bin of the GNN's energy,
 on validation. ``stacked`` fits instead, in one least-squares regression on validation,
 the fit's offset from the truth as those per-primary quadratics and the difference GNN -
 fit (per primary, and times log10 E_fit and sec(zenith_fit)), all weighted by the
-probabilities: 23 coefficients. Prints JSON: per bin of true energy on the test showers,
+probabilities: 20 coefficients. Prints JSON: per bin of true energy on the test showers,
 the resolution (half the 16-84 % interval of log10 E_reco - log10 E_true) of the
 standard fit, the fit combined, the GNN, the corrected fit, the average and the stacked
 estimate, and the last two against the standard fit.
