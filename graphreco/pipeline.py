@@ -123,8 +123,9 @@ class Pipeline:
         return {name: np.concatenate([part[name] for part in hit_parts]) for name in hit_parts[0]}, events
 
     def run(self, inputs: StageInput, timings: dict[str, float] | None = None) -> dict[str, np.ndarray]:
-        """Run the stages in order on ``inputs``; their per-hit columns accumulate in
-        ``inputs.hit_columns`` (where later stages read them); returns the per-event columns."""
+        """Run the stages in order on ``inputs``; their columns accumulate in
+        ``inputs.hit_columns`` and ``inputs.event_columns`` (where later stages read them);
+        returns the per-event columns."""
         event_columns = {}
         with torch.inference_mode():
             for name, stage in self.stages.items():
@@ -134,6 +135,7 @@ class Pipeline:
                     raise ArtifactError(f"stage {name!r} wrote {sorted(set(hits) | set(events))}, "
                                         f"not its declared {list(stage.writes)}")
                 inputs.hit_columns |= hits
+                inputs.event_columns |= events
                 event_columns |= events
         return event_columns
 

@@ -53,7 +53,7 @@ def load_graphs(sources, batch_events: int, stage: Stage, upstream: Pipeline | N
         inputs = StageInput(batch, detector, build_graph(batch, detector))
         if upstream is not None:
             upstream.run(inputs)
-        missing = set(stage.reads) - set(inputs.hit_columns)
+        missing = set(stage.reads) - set(inputs.hit_columns) - set(inputs.event_columns)
         if missing:
             raise ValueError(f"stage {type(stage).__name__} reads {sorted(missing)}: give a pipeline that writes them")
         if not labelled:

@@ -573,15 +573,18 @@ def refit_showers(offsets: np.ndarray, hits: dict[str, np.ndarray], zenith: np.n
     (``Detector.refine_direction``: the energy-direction stage hands over the counters its
     hit selection kept). The fits start from their own plane fit, so ``zenith`` and
     ``azimuth`` (the caller's estimate, rad) only fix the number of events. Returns
-    ``reco_zenith``, ``reco_azimuth`` and ``fit_cone`` (the 68 % cone, rad), NaN where the
-    fit failed."""
+    ``reco_zenith``, ``reco_azimuth``, ``fit_cone`` (the 68 % cone, rad) and
+    ``log10_energy`` (GeV, from S800 with the shipped energy table), NaN where the fit
+    failed."""
     fit = fit_showers(offsets, hits, preselected=True)
     ok = fit["fit_ok"] == 1.0
     if ok.size != np.size(zenith) or ok.size != np.size(azimuth):
         raise ValueError(f"{ok.size} events but {np.size(zenith)} start directions")
+    log10_energy, _ = load_shipped_table().log10_energy(fit["s800"], fit["reco_zenith"], fit["s800_sigma_log10"])
     return {"reco_zenith": np.where(ok, fit["reco_zenith"], np.nan),
             "reco_azimuth": np.where(ok, fit["reco_azimuth"], np.nan),
-            "fit_cone": np.where(ok, fit["reco_angle_sigma"], np.nan)}
+            "fit_cone": np.where(ok, fit["reco_angle_sigma"], np.nan),
+            "log10_energy": np.where(ok, log10_energy, np.nan)}
 
 
 FIT_FEATURE_NAMES = ("log10_s800", "sec_zenith", "s800_sigma_log10", "curvature")

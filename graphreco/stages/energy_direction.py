@@ -75,6 +75,8 @@ SCALES = ("angle_scale", "angle_scale_track", "refit_scale", "energy_scale", "en
 CORE_UNIT = 1000.0
 """m: the core head predicts the core's offset from the selected hits' centroid in km."""
 CORE_COLUMNS = ("reco_core_x", "reco_core_y", "reco_core_sigma")
+PROBABILITY_COLUMNS = ("reco_p_proton", "reco_p_iron", "reco_p_photon")
+"""What ``combine`` reads: the composition stage's probabilities (air showers)."""
 
 
 def zenith_azimuth(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +84,20 @@ def zenith_azimuth(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     norm = np.maximum(np.linalg.norm(vectors, axis=1), 1e-30)
     zenith = np.arccos(np.clip(vectors[:, 2] / norm, -1.0, 1.0))
     return zenith, np.mod(np.arctan2(vectors[:, 1], vectors[:, 0]), 2 * np.pi)
+
+
+def combination_features(fit_energy: np.ndarray, fit_zenith: np.ndarray, gnn_energy: np.ndarray,
+                         probabilities: np.ndarray) -> np.ndarray:
+    """What ``combine`` regresses the offset of the fit's log10 E from the truth on, (n, 20):
+    a quadratic in e = log10 E_fit - 10 (log10 GeV: 10^19 eV) and s = sec(zenith_fit) - 1.3
+    (1, e, s, e s, s^2) times each primary's probability; the difference GNN - fit times
+    each probability, and times e and s. The fit reads S800 well but not the primary, which
+    shifts S800 at fixed energy; the probabilities and the GNN's own estimate correct it."""
+    e, s = fit_energy - 10.0, 1.0 / np.cos(fit_zenith) - 1.3
+    quadratic = np.stack([np.ones_like(e), e, s, e * s, s * s], axis=1)
+    difference = (gnn_energy - fit_energy)[:, None]
+    return np.concatenate([quadratic * probabilities[:, [k]] for k in range(probabilities.shape[1])]
+                          + [difference * probabilities, difference * quadratic[:, 1:3]], axis=1)
 
 
 class EnergyDirection(Stage):
@@ -93,7 +109,10 @@ class EnergyDirection(Stage):
                  angle_scale: Sequence[float] | None = None, angle_scale_track: Sequence[float] | None = None,
                  refit_scale: Sequence[float] | None = None, energy_scale: Sequence[float] | None = None,
                  energy_scale_track: Sequence[float] | None = None, core: bool = False,
-                 core_scale: Sequence[float] | None = None, event_features: int = 0, fiducial: bool = False):
+                 core_scale: Sequence[float] | None = None, event_features: int = 0, fiducial: bool = False,
+                 combine: bool = False, combination: Sequence[float] | None = None,
+                 combination_range: Sequence[float] | None = None, combine_from: float | None = None,
+                 energy_scale_combined: Sequence[float] | None = None):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features), "hidden": hidden,
                        "layers": layers, "threshold": threshold, "min_hits": min_hits, "refine": refine,
@@ -105,6 +124,13 @@ class EnergyDirection(Stage):
         if core:
             self.config["core"] = True
             given["core_scale"] = core_scale
+        if combine:
+            if not refine:
+                raise ValueError("combine needs refine (the fit's energy)")
+            self.config |= {"combine": True, "combination": None if combination is None else list(combination),
+                            "combination_range": None if combination_range is None else list(combination_range),
+                            "combine_from": combine_from}
+            given["energy_scale_combined"] = energy_scale_combined
         for name, scales in given.items():
             self.config[name] = [1.0] * self.calibration_bins if scales is None else list(scales)
             if len(self.config[name]) != self.calibration_bins:
@@ -124,7 +150,8 @@ class EnergyDirection(Stage):
 
     @property
     def reads(self) -> tuple[str, ...]:
-        return ("hit_score", "hit_track_score") if self._refines_track_like else ("hit_score",)
+        columns = ("hit_score", "hit_track_score") if self._refines_track_like else ("hit_score",)
+        return columns + PROBABILITY_COLUMNS if self.config.get("combine") else columns
 
     @property
     def calibration_bins(self) -> int:
@@ -190,6 +217,9 @@ class EnergyDirection(Stage):
             if inputs.detector.fiducial is None:
                 raise ValueError(f"{inputs.detector.name} has no fiducial cut; set fiducial to false")
             graph.fiducial = inputs.detector.fiducial
+        if self.config.get("combine"):
+            graph.probabilities = torch.from_numpy(np.stack([np.asarray(inputs.event_columns[name], dtype=np.float64)
+                                                             for name in PROBABILITY_COLUMNS], axis=1))
         return graph
 
     def training_graph(self, inputs: StageInput) -> GraphBatch:
@@ -217,8 +247,10 @@ class EnergyDirection(Stage):
         return loss
 
     def estimates(self, graph: GraphBatch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
-        """Output columns of a graph from ``input_graph``, uncertainties calibrated; which
-        events are track-like, which were refined, and each event's calibration bin."""
+        """Output columns of a graph from ``input_graph``, uncertainties calibrated (with
+        ``combine`` also the GNN's and the fit's own log10 E, ``gnn_log10_energy`` and
+        ``fit_log10_energy``); which events are track-like, which were refined, and each
+        event's calibration bin."""
         prediction = self(graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
         direction, energy, sigma = (tensor.double().numpy() for tensor in self.split(prediction))
         zenith, azimuth = zenith_azimuth(direction)
@@ -230,7 +262,14 @@ class EnergyDirection(Stage):
             track_like[:] = True
         cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT)
         if self.config["refine"]:
-            zenith, azimuth, fit_cone, refined = self.refine(graph.selection, track_like, zenith, azimuth)
+            zenith, azimuth, fit_cone, refined, fit_energy = self.refine(graph.selection, track_like, zenith, azimuth)
+        combined, is_combined = {}, np.zeros(zenith.size, dtype=bool)
+        if self.config.get("combine"):
+            combined = {"gnn_log10_energy": energy, "fit_log10_energy": fit_energy}
+            if self.config["combination"] is not None:
+                is_combined = self.combines(fit_energy, energy)
+                features = combination_features(fit_energy, zenith, energy, graph.probabilities.numpy())
+                energy = np.where(is_combined, fit_energy + features @ self.config["combination"], energy)
         core = {}
         if self.config.get("core"):
             offset, core_sigma = (tensor.double().numpy() for tensor in self.split_core(prediction))
@@ -244,18 +283,31 @@ class EnergyDirection(Stage):
         cone = cone * np.where(track_like, scale["angle_scale_track"], scale["angle_scale"])
         if self.config["refine"]:
             cone = np.where(refined, fit_cone * scale["refit_scale"], cone)
-        sigma = sigma * np.where(track_like, scale["energy_scale_track"], scale["energy_scale"])
+        energy_scale = np.where(track_like, scale["energy_scale_track"], scale["energy_scale"])
+        if is_combined.any():
+            energy_scale = np.where(is_combined, np.asarray(self.config["energy_scale_combined"])[calibration_bin],
+                                    energy_scale)
+        sigma = sigma * energy_scale
         columns = {"reco_log10_energy": energy, "reco_log10_energy_sigma": sigma, "reco_zenith": zenith,
                    "reco_azimuth": azimuth, "reco_angle_sigma": np.minimum(cone, np.pi)}
         if core:
             columns |= core | {"reco_core_sigma": CORE_UNIT * core_sigma * gaussian_2d_radius(CONTAINMENT)
                                * np.asarray(self.config["core_scale"])[calibration_bin]}
-        return columns, track_like, refined, calibration_bin
+        return columns | combined, track_like, refined, calibration_bin
+
+    def combines(self, fit_energy: np.ndarray, gnn_energy: np.ndarray) -> np.ndarray:
+        """Which events get the combined energy: a fit energy, and with ``combine_from``
+        the GNN's log10 E/GeV at least that (below, the GNN's own)."""
+        chosen = np.isfinite(fit_energy)
+        if self.config["combine_from"] is not None:
+            chosen &= gnn_energy >= self.config["combine_from"]
+        return chosen
 
     def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray, azimuth: np.ndarray):
         """Direction of the ``track_like`` events from the detector's track fit on the
         selected hits, started at the GNN direction. Returns zenith, azimuth, the fit's
-        cone (NaN where not refined) and which events were refined."""
+        cone (NaN where not refined), which events were refined and the fit's log10 E (GeV;
+        NaN where not refined or where the fit gives none)."""
         detector = detectors.get(selection.detector)
         if detector.refine_direction is None:
             raise ValueError(f"{detector.name} has no direction fit to refine with; set refine to false")
@@ -267,10 +319,13 @@ class EnergyDirection(Stage):
         refined = track_like.copy()
         refined[track_like] = np.isfinite(fit["reco_zenith"]) & np.isfinite(fit["fit_cone"])
         zenith, azimuth, cone = zenith.copy(), azimuth.copy(), np.full(zenith.size, np.nan)
+        energy = np.full(zenith.size, np.nan)
         done = refined[track_like]
         zenith[refined], azimuth[refined] = fit["reco_zenith"][done], fit["reco_azimuth"][done]
         cone[refined] = fit["fit_cone"][done]
-        return zenith, azimuth, cone, refined
+        if "log10_energy" in fit:
+            energy[refined] = fit["log10_energy"][done]
+        return zenith, azimuth, cone, refined, energy
 
     def calibrate_on(self, graphs: list[GraphBatch]) -> dict:
         """Scale the uncertainties so that they cover exactly on ``graphs`` (a validation
@@ -280,9 +335,11 @@ class EnergyDirection(Stage):
         log10-energy sigma of cascade-like and of track-like events; with ``core``, the
         core's 68 % circle. Returns the scales, the events per group and bin, and the
         coverage before scaling."""
-        core = self.config.get("core", False)
+        core, combine = self.config.get("core", False), self.config.get("combine", False)
         n_bins = self.calibration_bins
-        self.config |= {name: [1.0] * n_bins for name in SCALES + (("core_scale",) if core else ())}
+        self.config |= {name: [1.0] * n_bins for name in SCALES + (("core_scale",) if core else ())
+                        + (("energy_scale_combined",) if combine else ())}
+        combination = self.fit_combination(graphs) if combine else {}
         columns, track_like, refined, calibration_bin, angle, energy, true_core = [], [], [], [], [], [], []
         with torch.inference_mode():
             for graph in graphs:
@@ -301,11 +358,19 @@ class EnergyDirection(Stage):
         angle_error = opening_angle(unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]), np.concatenate(angle))
         energy_error = reco["reco_log10_energy"] - np.concatenate(energy)
         cone, sigma = reco["reco_angle_sigma"], reco["reco_log10_energy_sigma"]
+        is_combined = (self.combines(reco["fit_log10_energy"], reco["gnn_log10_energy"]) if combine
+                       else np.zeros(energy_error.size, dtype=bool))
         groups = {"angle_scale": (angle_error, cone, ~refined & ~track_like, CONTAINMENT),
                   "angle_scale_track": (angle_error, cone, ~refined & track_like, CONTAINMENT),
                   "refit_scale": (angle_error, cone, refined, CONTAINMENT),
-                  "energy_scale": (energy_error, sigma, ~track_like, ONE_SIGMA),
-                  "energy_scale_track": (energy_error, sigma, track_like, ONE_SIGMA)}
+                  "energy_scale": (energy_error, sigma, ~track_like & ~is_combined, ONE_SIGMA),
+                  "energy_scale_track": (energy_error, sigma, track_like & ~is_combined, ONE_SIGMA)}
+        if combine:  # scaled on the showers of the range its weights were fitted for
+            in_range = np.ones(energy_error.size, dtype=bool)
+            if self.config["combination_range"] is not None:
+                true_energy, (low, high) = np.concatenate(energy), self.config["combination_range"]
+                in_range = (true_energy >= low) & (true_energy < high)
+            groups["energy_scale_combined"] = (energy_error, sigma, is_combined & in_range, ONE_SIGMA)
         if core:
             core_error = np.hypot(*(reco[f"reco_core_{axis}"] - np.concatenate(true_core)[:, i]
                                     for i, axis in enumerate("xy")))
@@ -319,16 +384,43 @@ class EnergyDirection(Stage):
             scales[name] = [calibration_scale(errors[chosen], uncertainty[chosen], target)
                             if count >= MIN_EVENTS_PER_BIN else overall for chosen, count in zip(in_bin, counts[name])]
         self.config |= scales
-        return {**scales, "events_per_bin": counts, "hit_bin_edges": list(HIT_BIN_EDGES),
+        return {**scales, **combination, "events_per_bin": counts, "hit_bin_edges": list(HIT_BIN_EDGES),
                 "fiducial_bins": bool(self.config.get("fiducial")),
                 "events": int(energy_error.size), "track_like_events": int(track_like.sum()),
                 "refined_events": int(refined.sum()),
                 "coverage_before": {"angle": float(np.mean(angle_error <= cone)),
                                     "energy": float(np.mean(np.abs(energy_error) <= sigma))}}
 
+    def fit_combination(self, graphs: list[GraphBatch]) -> dict:
+        """Fix ``combination`` on ``graphs`` (a validation sample from ``training_graph``):
+        the least-squares weights of ``combination_features`` for the offset of the fit's
+        log10 E from the truth, on the events inside the fiducial cut (with ``fiducial``)
+        whose true log10 E/GeV lies in ``combination_range`` (when given): weights fitted
+        on all events served the showers of the range worse. Returns the weights and the
+        events they were fitted on."""
+        self.config["combination"] = None
+        rows, offsets, inside, truth = [], [], [], []
+        with torch.inference_mode():
+            for graph in graphs:
+                columns, _, _, calibration_bin = self.estimates(graph)
+                rows.append(combination_features(columns["fit_log10_energy"], columns["reco_zenith"],
+                                                 columns["gnn_log10_energy"], graph.probabilities.numpy()))
+                truth.append(graph.true_log10_energy.numpy())
+                offsets.append(truth[-1] - columns["fit_log10_energy"])
+                inside.append(calibration_bin >= N_HIT_BINS if self.config.get("fiducial")
+                              else np.ones(calibration_bin.size, dtype=bool))
+        features, offset, truth = np.concatenate(rows), np.concatenate(offsets), np.concatenate(truth)
+        usable = np.isfinite(offset) & np.all(np.isfinite(features), axis=1) & np.concatenate(inside)
+        if self.config["combination_range"] is not None:
+            low, high = self.config["combination_range"]
+            usable &= (truth >= low) & (truth < high)
+        weights = np.linalg.lstsq(features[usable], offset[usable], rcond=None)[0]
+        self.config["combination"] = [float(w) for w in weights]
+        return {"combination": self.config["combination"], "combination_events": int(usable.sum())}
+
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Per-hit and per-event output columns for a batch; events without (kept) hits get NaN."""
         graph = self.input_graph(inputs)
         columns = self.estimates(graph)[0]
         empty = np.diff(graph.ptr.numpy()) == 0  # no hits, or none kept (min_hits 0)
-        return {}, {name: np.where(empty, np.nan, values).astype(np.float32) for name, values in columns.items()}
+        return {}, {name: np.where(empty, np.nan, columns[name]).astype(np.float32) for name in self.writes}

@@ -14,9 +14,11 @@ from ..io import EventBatch
 @dataclass
 class StageInput:
     """The events, their detector, the detector's graph of all their hits, and the
-    per-hit columns that earlier stages wrote (a stage names those it needs in ``reads``)."""
+    per-hit and per-event columns that earlier stages wrote (a stage names those it needs
+    in ``reads``)."""
 
     batch: EventBatch
     detector: Detector
     graph: GraphBatch
     hit_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    event_columns: dict[str, np.ndarray] = field(default_factory=dict)

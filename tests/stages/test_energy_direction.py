@@ -12,7 +12,9 @@ from graphreco.evaluate.resolution import angular_error, signal_hits
 from graphreco.io import EventFormatError, event_table, read_events, write_events
 from graphreco.stages import EnergyDirection, StageInput
 from graphreco.evaluate.resolution import unit_vectors
-from graphreco.stages.energy_direction import MIN_EVENTS_PER_BIN, N_HIT_BINS, zenith_azimuth
+from graphreco.detectors.ta_sd.composition import IRON, PHOTON, PROTON
+from graphreco.stages.energy_direction import (MIN_EVENTS_PER_BIN, N_HIT_BINS, PROBABILITY_COLUMNS,
+                                               combination_features, zenith_azimuth)
 from graphreco.training import load_graphs
 
 DETECTOR = detectors.get("baikal-gvd")
@@ -114,6 +116,46 @@ def test_fiducial_calibration_scales_showers_inside_and_outside_the_cuts_apart(t
     assert inside.any() and not inside.all()
     np.testing.assert_array_equal(bins >= N_HIT_BINS, inside)  # the upper bins are the fiducial showers
     assert measured["events_per_bin"]["core_scale"] == np.bincount(bins, minlength=2 * N_HIT_BINS).tolist()
+
+
+class TruthScoresAndPrimaries(TruthHitScore):
+    """Hit scores from the truth and 'composition probabilities' that know the primary."""
+
+    def run(self, inputs: StageInput) -> dict:
+        super().run(inputs)
+        primary = np.asarray(inputs.batch.events["true_primary"])
+        for column, code in zip(PROBABILITY_COLUMNS, (PROTON, IRON, PHOTON)):
+            inputs.event_columns[column] = (primary == code).astype(np.float32)
+        return {}
+
+
+def test_the_combined_energy_beats_the_gnn_alone_and_is_calibrated(tmp_path):
+    """With ``combine`` the energy is the refit's corrected with the probabilities and the
+    GNN's estimate (weights and a scale of their own fitted on the calibration sample);
+    an untrained GNN's energy is no use, the fit's corrected one is."""
+    ta_sd = detectors.get("ta-sd")
+    path = tmp_path / "showers.parquet"
+    write_events(path, event_table(**vars(simulate_showers(600, seed=4))), "ta-sd")
+    torch.manual_seed(0)
+    model = EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, hidden=16, layers=2, min_hits=3,
+                            refine=True, track_like=None, core=True, combine=True).eval()
+    assert set(PROBABILITY_COLUMNS) <= set(model.reads)
+    graphs = load_graphs(path, 200, model, TruthScoresAndPrimaries())
+    measured = model.calibrate_on(graphs)
+    assert len(measured["combination"]) == 20 and measured["combination_events"] > 100
+    columns, truth = [], []
+    with torch.inference_mode():
+        for graph in graphs:
+            columns.append(model.estimates(graph)[0])
+            truth.append(graph.true_log10_energy.numpy())
+    reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
+    truth = np.concatenate(truth)
+    combined = np.isfinite(reco["fit_log10_energy"])
+    error = (reco["reco_log10_energy"] - truth)[combined]
+    assert np.std(error) < 0.5 * np.std((reco["gnn_log10_energy"] - truth)[combined])
+    assert abs(coverage(error, reco["reco_log10_energy_sigma"][combined]) - 0.6827) < 0.03
+    features = combination_features(np.array([10.0]), np.array([0.5]), np.array([10.1]), np.array([[1.0, 0, 0]]))
+    assert features.shape == (1, 20)
 
 
 def test_fiducial_calibration_needs_a_detector_with_fiducial_cuts(events_file):
