@@ -5,7 +5,9 @@ GNN's proton / iron / photon probabilities and combined with the GNN's energy, b
         TEST.parquet TEST-RECO.parquet [--refit]
 
 The RECO files are ``graphreco reconstruct --detector ta-sd`` outputs of the truth files
-(scripts/train_ta_sd.py writes data/ta-sd/validation.parquet and test.parquet). The fit
+(scripts/train_ta_sd.py writes data/ta-sd/validation.parquet and test.parquet) by a chain
+whose energy is the GNN's own, as in session 6 (the shipped chain now combines: its
+energy-direction stage's ``combine``, which this study led to). The fit
 is the standard reconstruction, or with ``--refit`` the fit on the counters the GNN kept
 (``hit_score >= 0.5``, the refit the chain runs for the direction) with the same energy
 table; the standard fit's resolution is printed as ``standard`` either way. On the
