@@ -89,6 +89,10 @@ EXPORTS = {
          "with refine: the direction of track-like events refitted by the detector's classical track fit "
          "(Detector.refine_direction) on the selected hits, started at the GNN direction, its cone times "
          "refit_scale of its calibration bin (EnergyDirection.refine)",
+         "with combine: where the refit gave an energy (Detector.refine_direction's log10_energy) and the "
+         "GNN's log10 E is at least combine_from, log10 E = the fit's + combination_features(fit energy, "
+         "fit zenith, GNN energy, the composition stage's reco_p_*) @ combination, its sigma times "
+         "energy_scale_combined of its bin (EnergyDirection.estimates)",
          "with event_features: event_x = the detector's classical fit of the selected hits "
          "(Detector.event_features), NaN set to 0, and a last column 1 where the fit failed "
          "(EnergyDirection.event_inputs)",
@@ -301,7 +305,8 @@ def example_graph(n_features: int, seed: int = 0, n_event_inputs: int = 0) -> Gr
 
 def stage_graphs(pipeline: Pipeline, batch: EventBatch) -> dict[str, GraphBatch]:
     """The graph each stage of ``pipeline`` reads ``batch`` through (for energy_direction
-    the graph of the hits that the hit selection before it kept)."""
+    the graph of the hits that the hit selection before it kept, and with ``combine`` the
+    composition stage's probabilities)."""
     inputs = StageInput(batch, pipeline.detector, build_graph(batch, pipeline.detector))
     names = list(pipeline.stages)
     graphs = {}
@@ -310,7 +315,9 @@ def stage_graphs(pipeline: Pipeline, batch: EventBatch) -> dict[str, GraphBatch]
             graphs[name] = stage.input_graph(inputs)
             read_later = {column for later in names[i + 1:] for column in pipeline.stages[later].reads}
             if read_later & set(stage.writes):
-                inputs.hit_columns |= stage.outputs(inputs)[0]
+                hits, events = stage.outputs(inputs)
+                inputs.hit_columns |= hits
+                inputs.event_columns |= events
     return graphs
 
 

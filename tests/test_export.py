@@ -169,6 +169,20 @@ def test_the_export_command_prints_files_parity_and_timings(baikal_file, tmp_pat
     assert all(t["events"] == 20 and t["events_per_s"]["onnxruntime"] > 0 for t in report["timings"].values())
 
 
+def test_the_air_shower_chain_exports_with_the_probabilities_its_energy_step_reads(tmp_path, capsys):
+    """TA SD's energy step reads the composition stage's event columns: the parity check
+    builds its graph after running the stages before it (a KeyError before)."""
+    from graphreco.detectors.ta_sd.simulation import simulate_events as simulate_showers
+
+    path = tmp_path / "showers.parquet"
+    write_events(path, event_table(**vars(simulate_showers(60, seed=5))), "ta-sd")
+    assert main(["export", "--detector", "ta-sd", "-o", str(tmp_path / "onnx"), "--events", str(path),
+                 "--batch-events", "30", "--repeats", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["parity"]) == ["hit_selection", "composition", "energy_direction"]
+    assert all(p["max_scaled_diff_fused"] <= 1e-5 for p in report["parity"].values())
+
+
 def test_energy_stage_with_core_and_event_features_exports_with_an_event_input(tmp_path):
     from graphreco.stages import EnergyDirection
 
