@@ -100,8 +100,9 @@ def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
                      root_mapping: RootMapping | None = None, stamp: dict | None = None) -> dict:
     """Reconstruct every event of ``source`` (Parquet, or ROOT read through
     ``root_mapping``) into ``output`` in this process; ``on_events(n)`` is told of every
-    ``n`` events written; ``stamp`` is the source's ``provenance`` when already known. Returns counts, seconds and the seconds per step
-    (read and validate, graph, each stage, write)."""
+    ``n`` events written; ``stamp`` is the source's ``provenance`` when already known.
+    Returns counts, seconds and the seconds per step (read and validate, graph, each
+    stage, write)."""
     start = time.perf_counter()
     stamp = stamp or provenance(pipeline, source, keep_columns, root_mapping)
     mapper = in_process(pipeline, keep_columns)

@@ -333,8 +333,9 @@ class EnergyDirection(Stage):
         (``calibration_bins``) on its own: the GNN's 68 % cone (cascade-like, and
         track-like events the fit did not refine), the refit's cone (refined events), the
         log10-energy sigma of cascade-like and of track-like events; with ``core``, the
-        core's 68 % circle. Returns the scales, the events per group and bin, and the
-        coverage before scaling."""
+        core's 68 % circle; with ``combine``, the weights first (``fit_combination``), then
+        the sigma of the combined events apart. Returns the scales (and the weights), the
+        events per group and bin, and the coverage before scaling."""
         core, combine = self.config.get("core", False), self.config.get("combine", False)
         n_bins = self.calibration_bins
         self.config |= {name: [1.0] * n_bins for name in SCALES + (("core_scale",) if core else ())
@@ -366,11 +367,9 @@ class EnergyDirection(Stage):
                   "energy_scale": (energy_error, sigma, ~track_like & ~is_combined, ONE_SIGMA),
                   "energy_scale_track": (energy_error, sigma, track_like & ~is_combined, ONE_SIGMA)}
         if combine:  # scaled on the showers of the range its weights were fitted for
-            in_range = np.ones(energy_error.size, dtype=bool)
-            if self.config["combination_range"] is not None:
-                true_energy, (low, high) = np.concatenate(energy), self.config["combination_range"]
-                in_range = (true_energy >= low) & (true_energy < high)
-            groups["energy_scale_combined"] = (energy_error, sigma, is_combined & in_range, ONE_SIGMA)
+            groups["energy_scale_combined"] = (energy_error, sigma,
+                                               is_combined & self.in_combination_range(np.concatenate(energy)),
+                                               ONE_SIGMA)
         if core:
             core_error = np.hypot(*(reco[f"reco_core_{axis}"] - np.concatenate(true_core)[:, i]
                                     for i, axis in enumerate("xy")))
@@ -410,13 +409,19 @@ class EnergyDirection(Stage):
                 inside.append(calibration_bin >= N_HIT_BINS if self.config.get("fiducial")
                               else np.ones(calibration_bin.size, dtype=bool))
         features, offset, truth = np.concatenate(rows), np.concatenate(offsets), np.concatenate(truth)
-        usable = np.isfinite(offset) & np.all(np.isfinite(features), axis=1) & np.concatenate(inside)
-        if self.config["combination_range"] is not None:
-            low, high = self.config["combination_range"]
-            usable &= (truth >= low) & (truth < high)
+        usable = (np.isfinite(offset) & np.all(np.isfinite(features), axis=1) & np.concatenate(inside)
+                  & self.in_combination_range(truth))
         weights = np.linalg.lstsq(features[usable], offset[usable], rcond=None)[0]
         self.config["combination"] = [float(w) for w in weights]
         return {"combination": self.config["combination"], "combination_events": int(usable.sum())}
+
+    def in_combination_range(self, true_log10_energy: np.ndarray) -> np.ndarray:
+        """Which calibration showers the combination is fitted and scaled on: true log10
+        E/GeV in ``combination_range`` (all when it is None)."""
+        if self.config["combination_range"] is None:
+            return np.ones(true_log10_energy.size, dtype=bool)
+        low, high = self.config["combination_range"]
+        return (true_log10_energy >= low) & (true_log10_energy < high)
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Per-hit and per-event output columns for a batch; events without (kept) hits get NaN."""
