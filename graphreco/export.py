@@ -89,9 +89,10 @@ EXPORTS = {
          "with refine: the direction of track-like events refitted by the detector's classical track fit "
          "(Detector.refine_direction) on the selected hits, started at the GNN direction, its cone times "
          "refit_scale of its calibration bin (EnergyDirection.refine)",
-         "with combine: where the refit gave an energy (Detector.refine_direction's log10_energy) and the "
-         "GNN's log10 E is at least combine_from, log10 E = the fit's + combination_features(fit energy, "
-         "fit zenith, GNN energy, the composition stage's reco_p_*) @ combination, its sigma times "
+         "with combine: where the refit gave an energy with an uncertainty (Detector.refine_direction's "
+         "log10_energy, log10_energy_sigma) and the GNN's log10 E is at least combine_from, log10 E = the "
+         "fit's + combination_features(fit energy and sigma, fit zenith, GNN energy and sigma before "
+         "calibration, the composition stage's reco_p_*, selected hits) @ combination, its sigma times "
          "energy_scale_combined of its bin (EnergyDirection.estimates)",
          "with event_features: event_x = the detector's classical fit of the selected hits "
          "(Detector.event_features), NaN set to 0, and a last column 1 where the fit failed "

@@ -86,18 +86,33 @@ def zenith_azimuth(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return zenith, np.mod(np.arctan2(vectors[:, 1], vectors[:, 0]), 2 * np.pi)
 
 
-def combination_features(fit_energy: np.ndarray, fit_zenith: np.ndarray, gnn_energy: np.ndarray,
-                         probabilities: np.ndarray) -> np.ndarray:
-    """What ``combine`` regresses the offset of the fit's log10 E from the truth on, (n, 20):
-    a quadratic in e = log10 E_fit - 10 (log10 GeV: 10^19 eV) and s = sec(zenith_fit) - 1.3
-    (1, e, s, e s, s^2) times each primary's probability; the difference GNN - fit times
-    each probability, and times e and s. The fit reads S800 well but not the primary, which
-    shifts S800 at fixed energy; the probabilities and the GNN's own estimate correct it."""
+def combination_features(fit_energy: np.ndarray, fit_sigma: np.ndarray, fit_zenith: np.ndarray,
+                         gnn_energy: np.ndarray, gnn_sigma: np.ndarray, probabilities: np.ndarray,
+                         counters: np.ndarray) -> np.ndarray:
+    """What ``combine`` regresses the offset of the fit's log10 E from the truth on,
+    (n, COMBINATION_FEATURES): a quadratic in e = log10 E_fit - 10 (log10 GeV: 10^19 eV)
+    and s = sec(zenith_fit) - 1.3 (1, e, s, e s, s^2) times each primary's probability; the
+    difference d = GNN - fit times each probability, and times e and s; d times the
+    inverse-variance weight of the GNN, w = sigma_fit^2 / (sigma_fit^2 + sigma_GNN^2), and
+    times w e; d times l = ln(counters / 12), and l; ln(sigma_fit / 0.15). The fit reads
+    S800 well but not the primary, which shifts S800 at fixed energy; the probabilities and
+    the GNN's own estimate correct it, by how much depends on how well each measured this
+    shower (the two sigmas, in log10 E, the fit's clipped at 1; the counters the GNN kept)."""
     e, s = fit_energy - 10.0, 1.0 / np.cos(fit_zenith) - 1.3
     quadratic = np.stack([np.ones_like(e), e, s, e * s, s * s], axis=1)
-    difference = (gnn_energy - fit_energy)[:, None]
+    difference = gnn_energy - fit_energy
+    fit_sigma = np.minimum(fit_sigma, 1.0)
+    weight = fit_sigma ** 2 / (fit_sigma ** 2 + gnn_sigma ** 2)
+    size = np.log(np.asarray(counters, dtype=np.float64) / 12.0)
+    per_shower = np.stack([difference * weight, difference * weight * e, difference * size, size,
+                           np.log(fit_sigma / 0.15)], axis=1)
     return np.concatenate([quadratic * probabilities[:, [k]] for k in range(probabilities.shape[1])]
-                          + [difference * probabilities, difference * quadratic[:, 1:3]], axis=1)
+                          + [difference[:, None] * probabilities, difference[:, None] * quadratic[:, 1:3],
+                             per_shower], axis=1)
+
+
+COMBINATION_FEATURES = 25
+"""Columns of :func:`combination_features` (the length of a stage's ``combination``)."""
 
 
 class EnergyDirection(Stage):
@@ -127,6 +142,9 @@ class EnergyDirection(Stage):
         if combine:
             if not refine:
                 raise ValueError("combine needs refine (the fit's energy)")
+            if combination is not None and len(combination) != COMBINATION_FEATURES:
+                raise ValueError(f"combination needs {COMBINATION_FEATURES} weights (combination_features), "
+                                 f"got {len(combination)}: calibrate the stage again")
             self.config |= {"combine": True, "combination": None if combination is None else list(combination),
                             "combination_range": None if combination_range is None else list(combination_range),
                             "combine_from": combine_from}
@@ -249,8 +267,8 @@ class EnergyDirection(Stage):
     def estimates(self, graph: GraphBatch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """Output columns of a graph from ``input_graph``, uncertainties calibrated (with
         ``combine`` also the GNN's and the fit's own log10 E, ``gnn_log10_energy`` and
-        ``fit_log10_energy``); which events are track-like, which were refined, and each
-        event's calibration bin."""
+        ``fit_log10_energy``, and the ``combination_features``); which events are
+        track-like, which were refined, and each event's calibration bin."""
         prediction = self(graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
         direction, energy, sigma = (tensor.double().numpy() for tensor in self.split(prediction))
         zenith, azimuth = zenith_azimuth(direction)
@@ -262,13 +280,16 @@ class EnergyDirection(Stage):
             track_like[:] = True
         cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT)
         if self.config["refine"]:
-            zenith, azimuth, fit_cone, refined, fit_energy = self.refine(graph.selection, track_like, zenith, azimuth)
+            zenith, azimuth, fit_cone, refined, fit_energy, fit_sigma = self.refine(graph.selection, track_like,
+                                                                                    zenith, azimuth)
         combined, is_combined = {}, np.zeros(zenith.size, dtype=bool)
         if self.config.get("combine"):
-            combined = {"gnn_log10_energy": energy, "fit_log10_energy": fit_energy}
+            features = combination_features(fit_energy, fit_sigma, zenith, energy, sigma,
+                                            graph.probabilities.numpy(), np.diff(graph.ptr.numpy()))
+            combined = {"gnn_log10_energy": energy, "fit_log10_energy": fit_energy,
+                        "combination_features": features}
             if self.config["combination"] is not None:
                 is_combined = self.combines(fit_energy, energy)
-                features = combination_features(fit_energy, zenith, energy, graph.probabilities.numpy())
                 energy = np.where(is_combined, fit_energy + features @ self.config["combination"], energy)
         core = {}
         if self.config.get("core"):
@@ -306,8 +327,9 @@ class EnergyDirection(Stage):
     def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray, azimuth: np.ndarray):
         """Direction of the ``track_like`` events from the detector's track fit on the
         selected hits, started at the GNN direction. Returns zenith, azimuth, the fit's
-        cone (NaN where not refined), which events were refined and the fit's log10 E (GeV;
-        NaN where not refined or where the fit gives none)."""
+        cone (NaN where not refined), which events were refined, and the fit's log10 E and
+        its sigma (GeV; NaN where not refined or where the fit gives no energy with an
+        uncertainty)."""
         detector = detectors.get(selection.detector)
         if detector.refine_direction is None:
             raise ValueError(f"{detector.name} has no direction fit to refine with; set refine to false")
@@ -319,13 +341,15 @@ class EnergyDirection(Stage):
         refined = track_like.copy()
         refined[track_like] = np.isfinite(fit["reco_zenith"]) & np.isfinite(fit["fit_cone"])
         zenith, azimuth, cone = zenith.copy(), azimuth.copy(), np.full(zenith.size, np.nan)
-        energy = np.full(zenith.size, np.nan)
+        energy, energy_sigma = np.full(zenith.size, np.nan), np.full(zenith.size, np.nan)
         done = refined[track_like]
         zenith[refined], azimuth[refined] = fit["reco_zenith"][done], fit["reco_azimuth"][done]
         cone[refined] = fit["fit_cone"][done]
         if "log10_energy" in fit:
-            energy[refined] = fit["log10_energy"][done]
-        return zenith, azimuth, cone, refined, energy
+            measured = np.isfinite(fit["log10_energy_sigma"][done])
+            energy[refined] = np.where(measured, fit["log10_energy"][done], np.nan)
+            energy_sigma[refined] = np.where(measured, fit["log10_energy_sigma"][done], np.nan)
+        return zenith, azimuth, cone, refined, energy, energy_sigma
 
     def calibrate_on(self, graphs: list[GraphBatch]) -> dict:
         """Scale the uncertainties so that they cover exactly on ``graphs`` (a validation
@@ -402,8 +426,7 @@ class EnergyDirection(Stage):
         with torch.inference_mode():
             for graph in graphs:
                 columns, _, _, calibration_bin = self.estimates(graph)
-                rows.append(combination_features(columns["fit_log10_energy"], columns["reco_zenith"],
-                                                 columns["gnn_log10_energy"], graph.probabilities.numpy()))
+                rows.append(columns["combination_features"])
                 truth.append(graph.true_log10_energy.numpy())
                 offsets.append(truth[-1] - columns["fit_log10_energy"])
                 inside.append(calibration_bin >= N_HIT_BINS if self.config.get("fiducial")

@@ -13,8 +13,8 @@ from graphreco.io import EventFormatError, event_table, read_events, write_event
 from graphreco.stages import EnergyDirection, StageInput
 from graphreco.evaluate.resolution import unit_vectors
 from graphreco.detectors.ta_sd.composition import IRON, PHOTON, PROTON
-from graphreco.stages.energy_direction import (MIN_EVENTS_PER_BIN, N_HIT_BINS, PROBABILITY_COLUMNS,
-                                               combination_features, zenith_azimuth)
+from graphreco.stages.energy_direction import (COMBINATION_FEATURES, MIN_EVENTS_PER_BIN, N_HIT_BINS,
+                                               PROBABILITY_COLUMNS, combination_features, zenith_azimuth)
 from graphreco.training import load_graphs
 
 DETECTOR = detectors.get("baikal-gvd")
@@ -142,7 +142,7 @@ def test_the_combined_energy_beats_the_gnn_alone_and_is_calibrated(tmp_path):
     assert set(PROBABILITY_COLUMNS) <= set(model.reads)
     graphs = load_graphs(path, 200, model, TruthScoresAndPrimaries())
     measured = model.calibrate_on(graphs)
-    assert len(measured["combination"]) == 20 and measured["combination_events"] > 100
+    assert len(measured["combination"]) == COMBINATION_FEATURES and measured["combination_events"] > 100
     columns, truth = [], []
     with torch.inference_mode():
         for graph in graphs:
@@ -154,8 +154,22 @@ def test_the_combined_energy_beats_the_gnn_alone_and_is_calibrated(tmp_path):
     error = (reco["reco_log10_energy"] - truth)[combined]
     assert np.std(error) < 0.5 * np.std((reco["gnn_log10_energy"] - truth)[combined])
     assert abs(coverage(error, reco["reco_log10_energy_sigma"][combined]) - 0.6827) < 0.03
-    features = combination_features(np.array([10.0]), np.array([0.5]), np.array([10.1]), np.array([[1.0, 0, 0]]))
-    assert features.shape == (1, 20)
+
+
+def test_combination_features_and_weights_agree_in_length():
+    """One row per shower of COMBINATION_FEATURES columns; where the GNN agrees with the fit
+    the difference terms vanish, and the inverse-variance term follows the two sigmas."""
+    def features(gnn_energy, fit_sigma, gnn_sigma):
+        return combination_features(np.array([10.0]), np.array([fit_sigma]), np.array([0.5]), np.array([gnn_energy]),
+                                    np.array([gnn_sigma]), np.array([[1.0, 0.0, 0.0]]), np.array([12]))[0]
+    agreeing = features(10.0, 0.15, 0.10)
+    assert agreeing.shape == (COMBINATION_FEATURES,)
+    assert np.all(agreeing[15:20] == 0) and agreeing[20] == 0 and agreeing[-1] == 0  # ln(0.15 / 0.15)
+    assert features(10.1, 0.2, 0.1)[20] > features(10.1, 0.1, 0.2)[20] > 0  # d w: more weight to the sharper GNN
+    ta_sd = detectors.get("ta-sd")
+    with pytest.raises(ValueError, match=f"{COMBINATION_FEATURES} weights"):
+        EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine=True,
+                        combination=[0.0] * 20)
 
 
 def test_fiducial_calibration_needs_a_detector_with_fiducial_cuts(events_file):
