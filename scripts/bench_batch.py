@@ -1,8 +1,8 @@
 """Batch throughput: ``graphreco reconstruct``'s engines against the single-process
 pipeline on one core, in the same run on the same events; prints JSON.
 
-    python scripts/bench_batch.py [EVENTS.parquet ...] [--detector baikal-gvd] [--workers 2] [--ray]
-                                  [--copies N [--as-files]]
+    python scripts/bench_batch.py [EVENTS.parquet ...] [--detector baikal-gvd] [--workers 2]
+                                  [--ray [--ray-address auto]] [--copies N [--as-files]]
 
 Default input: data/baikal-gvd/test.parquet (scripts/train_baikal.py makes it).
 ``--copies N`` times the events of the inputs N times over, their ids made distinct, as
@@ -14,8 +14,9 @@ docs/batch.md. Measured:
   warm-up (the per-core reference: no start-up, no workers);
 - ``local_<n>``: the local engine with ``n`` worker processes, 1 to ``--workers``, timed
   as a user sees it (spawning the workers and loading the pipeline included);
-- ``ray_<n>`` (with ``--ray``): the Ray engine on a local instance of ``n`` actors, start-up
-  of Ray included.
+- ``ray_<n>`` (with ``--ray``): the Ray engine with ``n`` actors on a local instance it
+  starts and stops (both timed), or with ``--ray-address`` on a running instance (e.g.
+  ``ray start --head --num-cpus 2`` first, then ``--ray-address auto``), as on a cluster.
 
 Ratios: ``per_worker_vs_single_process`` (events/s per worker over the reference; the
 target is at least 0.9) and ``ray_overhead`` (Ray's wall time over the local engine's with
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--ray", action="store_true", help="also time the Ray engine")
+    parser.add_argument("--ray-address", help="with --ray: a running Ray instance to use (default: start one)")
     parser.add_argument("--copies", type=int, default=1, help="time N copies of the inputs' events (distinct ids)")
     parser.add_argument("--as-files", action="store_true", help="with --copies: one file per copy, not one file")
     args = parser.parse_args()
@@ -62,7 +64,7 @@ def main() -> None:
         if args.copies > 1:
             args.events = _copies(args.events, args.copies, args.as_files, folder / "inputs", args.detector)
         events = sum(pq.ParquetFile(path).metadata.num_rows for path in args.events)
-        result: dict = {"inputs": [str(path) for path in args.events], "events": events,
+        result: dict = {"inputs": [str(path) for path in args.events], "events": events, "ray_address": args.ray_address,
                         "batch_size": args.batch_size}
         result["single_process"] = _single_process(pipeline, args.events, folder, args.batch_size)
         runs = {f"local_{n}": _engine(pipeline, args, folder / f"local_{n}", n, "local")
@@ -117,7 +119,7 @@ def _engine(pipeline: Pipeline, args: argparse.Namespace, output: Path, workers:
     if engine == "ray":
         from graphreco.ray_engine import reconstruct_with_ray
 
-        records = reconstruct_with_ray(pipeline, plans, args.batch_size, workers=workers)
+        records = reconstruct_with_ray(pipeline, plans, args.batch_size, workers=workers, address=args.ray_address)
     else:
         records = reconstruct_files(pipeline, plans, args.batch_size, workers=workers)
     seconds = time.perf_counter() - start
