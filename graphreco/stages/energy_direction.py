@@ -103,7 +103,7 @@ def combination_features(fit_energy: np.ndarray, fit_sigma: np.ndarray, fit_zeni
     difference = gnn_energy - fit_energy
     fit_sigma = np.minimum(fit_sigma, 1.0)
     weight = fit_sigma ** 2 / (fit_sigma ** 2 + gnn_sigma ** 2)
-    size = np.log(np.asarray(counters, dtype=np.float64) / 12.0)
+    size = np.log(np.maximum(counters, 1) / 12.0)  # events without selected hits are not combined
     per_shower = np.stack([difference * weight, difference * weight * e, difference * size, size,
                            np.log(fit_sigma / 0.15)], axis=1)
     return np.concatenate([quadratic * probabilities[:, [k]] for k in range(probabilities.shape[1])]
@@ -290,7 +290,8 @@ class EnergyDirection(Stage):
                         "combination_features": features}
             if self.config["combination"] is not None:
                 is_combined = self.combines(fit_energy, energy)
-                energy = np.where(is_combined, fit_energy + features @ self.config["combination"], energy)
+                energy = energy.copy()
+                energy[is_combined] = fit_energy[is_combined] + features[is_combined] @ self.config["combination"]
         core = {}
         if self.config.get("core"):
             offset, core_sigma = (tensor.double().numpy() for tensor in self.split_core(prediction))
