@@ -94,6 +94,9 @@ EXPORTS = {
          "fit's + combination_features(fit energy and sigma, fit zenith, GNN energy and sigma before "
          "calibration, the composition stage's reco_p_*, selected hits) @ combination, its sigma times "
          "energy_scale_combined of its bin (EnergyDirection.estimates)",
+         "with combine_core: where the refit gave a core (Detector.refine_direction's reco_core_x, "
+         "reco_core_y), the core = (1 - core_refit_weight) * the GNN's + core_refit_weight * the refit's "
+         "(EnergyDirection.blend_cores)",
          "with event_features: event_x = the detector's classical fit of the selected hits "
          "(Detector.event_features), NaN set to 0, and a last column 1 where the fit failed "
          "(EnergyDirection.event_inputs)",

@@ -27,7 +27,10 @@ robust chi-square fit of the classical chain) on the selected hits, started at t
 direction; their cone is the fit's covariance cone. The GNN finds the hits and the basin
 of the right minimum, the fit the precise time-residual minimum; cascades keep the GNN
 direction, for which a track hypothesis is wrong. With ``track_like`` None (air showers:
-TA SD's standard fit) every event is refined and counts as track-like.
+TA SD's standard fit) every event is refined and counts as track-like. With
+``combine_core`` the core is then a weighted mean of the GNN's and the refit's
+(``core_refit_weight``, fixed on the validation sample); with ``combine`` the energy is the
+refit's corrected by a regression (``combination_features``).
 
 The uncertainties are multiplied by scales fixed on a validation sample
 (``calibrate_on``: the GNN cone and the energy sigma of cascade-like and of track-like
@@ -75,6 +78,11 @@ SCALES = ("angle_scale", "angle_scale_track", "refit_scale", "energy_scale", "en
 CORE_UNIT = 1000.0
 """m: the core head predicts the core's offset from the selected hits' centroid in km."""
 CORE_COLUMNS = ("reco_core_x", "reco_core_y", "reco_core_sigma")
+REFIT_COLUMNS = ("fit_cone", "log10_energy", "log10_energy_sigma", "reco_core_x", "reco_core_y")
+"""What ``refine`` takes from ``Detector.refine_direction`` where it gives them: the 68 %
+cone (rad), log10 E and its sigma (GeV) and the core (m)."""
+CORE_WEIGHTS = np.linspace(0.0, 1.0, 21)
+"""The refit core's weights ``calibrate_on`` chooses among (``combine_core``)."""
 PROBABILITY_COLUMNS = ("reco_p_proton", "reco_p_iron", "reco_p_photon")
 """What ``combine`` reads: the composition stage's probabilities (air showers)."""
 
@@ -127,7 +135,8 @@ class EnergyDirection(Stage):
                  core_scale: Sequence[float] | None = None, event_features: int = 0, fiducial: bool = False,
                  combine: bool = False, combination: Sequence[float] | None = None,
                  combination_range: Sequence[float] | None = None, combine_from: float | None = None,
-                 energy_scale_combined: Sequence[float] | None = None):
+                 energy_scale_combined: Sequence[float] | None = None, combine_core: bool = False,
+                 core_refit_weight: float = 0.0):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features), "hidden": hidden,
                        "layers": layers, "threshold": threshold, "min_hits": min_hits, "refine": refine,
@@ -139,6 +148,10 @@ class EnergyDirection(Stage):
         if core:
             self.config["core"] = True
             given["core_scale"] = core_scale
+        if combine_core:
+            if not (core and refine):
+                raise ValueError("combine_core needs core and refine (the GNN's and the fit's cores)")
+            self.config |= {"combine_core": True, "core_refit_weight": float(core_refit_weight)}
         if combine:
             if not refine:
                 raise ValueError("combine needs refine (the fit's energy)")
@@ -267,8 +280,9 @@ class EnergyDirection(Stage):
     def estimates(self, graph: GraphBatch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """Output columns of a graph from ``input_graph``, uncertainties calibrated (with
         ``combine`` also the GNN's and the fit's own log10 E, ``gnn_log10_energy`` and
-        ``fit_log10_energy``, and the ``combination_features``); which events are
-        track-like, which were refined, and each event's calibration bin."""
+        ``fit_log10_energy``, and the ``combination_features``; with ``combine_core`` the
+        GNN's and the fit's cores, ``gnn_core`` and ``fit_core``, (n, 2) m); which events
+        are track-like, which were refined, and each event's calibration bin."""
         prediction = self(graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
         direction, energy, sigma = (tensor.double().numpy() for tensor in self.split(prediction))
         zenith, azimuth = zenith_azimuth(direction)
@@ -280,11 +294,11 @@ class EnergyDirection(Stage):
             track_like[:] = True
         cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT)
         if self.config["refine"]:
-            zenith, azimuth, fit_cone, refined, fit_energy, fit_sigma = self.refine(graph.selection, track_like,
-                                                                                    zenith, azimuth)
+            zenith, azimuth, refined, fit = self.refine(graph.selection, track_like, zenith, azimuth)
         combined, is_combined = {}, np.zeros(zenith.size, dtype=bool)
         if self.config.get("combine"):
-            features = combination_features(fit_energy, fit_sigma, zenith, energy, sigma,
+            fit_energy = fit["log10_energy"]
+            features = combination_features(fit_energy, fit["log10_energy_sigma"], zenith, energy, sigma,
                                             graph.probabilities.numpy(), np.diff(graph.ptr.numpy()))
             combined = {"gnn_log10_energy": energy, "fit_log10_energy": fit_energy,
                         "combination_features": features}
@@ -296,6 +310,10 @@ class EnergyDirection(Stage):
         if self.config.get("core"):
             offset, core_sigma = (tensor.double().numpy() for tensor in self.split_core(prediction))
             position = graph.centroid.numpy() + CORE_UNIT * offset
+            if self.config.get("combine_core"):
+                fit_core = np.stack([fit["reco_core_x"], fit["reco_core_y"]], axis=1)
+                combined |= {"gnn_core": position, "fit_core": fit_core}
+                position = self.blend_cores(position, fit_core, self.config["core_refit_weight"])
             core = {"reco_core_x": position[:, 0], "reco_core_y": position[:, 1]}
         calibration_bin = np.digitize(np.diff(graph.ptr.numpy()), HIT_BIN_EDGES)
         if self.config.get("fiducial"):
@@ -304,7 +322,7 @@ class EnergyDirection(Stage):
         scale = {name: np.asarray(self.config[name])[calibration_bin] for name in SCALES}
         cone = cone * np.where(track_like, scale["angle_scale_track"], scale["angle_scale"])
         if self.config["refine"]:
-            cone = np.where(refined, fit_cone * scale["refit_scale"], cone)
+            cone = np.where(refined, fit["fit_cone"] * scale["refit_scale"], cone)
         energy_scale = np.where(track_like, scale["energy_scale_track"], scale["energy_scale"])
         if is_combined.any():
             energy_scale = np.where(is_combined, np.asarray(self.config["energy_scale_combined"])[calibration_bin],
@@ -325,12 +343,12 @@ class EnergyDirection(Stage):
             chosen &= gnn_energy >= self.config["combine_from"]
         return chosen
 
-    def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray, azimuth: np.ndarray):
+    def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray,
+               azimuth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Direction of the ``track_like`` events from the detector's track fit on the
-        selected hits, started at the GNN direction. Returns zenith, azimuth, the fit's
-        cone (NaN where not refined), which events were refined, and the fit's log10 E and
-        its sigma (GeV; NaN where not refined or where the fit gives no energy with an
-        uncertainty)."""
+        selected hits, started at the GNN direction. Returns zenith, azimuth, which events
+        were refined, and per event the fit's ``REFIT_COLUMNS`` (NaN where not refined or
+        not given by the fit; the energy also where it has no uncertainty)."""
         detector = detectors.get(selection.detector)
         if detector.refine_direction is None:
             raise ValueError(f"{detector.name} has no direction fit to refine with; set refine to false")
@@ -341,16 +359,22 @@ class EnergyDirection(Stage):
                                         zenith[track_like], azimuth[track_like])
         refined = track_like.copy()
         refined[track_like] = np.isfinite(fit["reco_zenith"]) & np.isfinite(fit["fit_cone"])
-        zenith, azimuth, cone = zenith.copy(), azimuth.copy(), np.full(zenith.size, np.nan)
-        energy, energy_sigma = np.full(zenith.size, np.nan), np.full(zenith.size, np.nan)
+        zenith, azimuth = zenith.copy(), azimuth.copy()
         done = refined[track_like]
         zenith[refined], azimuth[refined] = fit["reco_zenith"][done], fit["reco_azimuth"][done]
-        cone[refined] = fit["fit_cone"][done]
-        if "log10_energy" in fit:
-            measured = np.isfinite(fit["log10_energy_sigma"][done])
-            energy[refined] = np.where(measured, fit["log10_energy"][done], np.nan)
-            energy_sigma[refined] = np.where(measured, fit["log10_energy_sigma"][done], np.nan)
-        return zenith, azimuth, cone, refined, energy, energy_sigma
+        columns = {name: np.full(zenith.size, np.nan) for name in REFIT_COLUMNS}
+        for name in REFIT_COLUMNS:
+            if name in fit:
+                columns[name][refined] = fit[name][done]
+        columns["log10_energy"][~np.isfinite(columns["log10_energy_sigma"])] = np.nan
+        return zenith, azimuth, refined, columns
+
+    @staticmethod
+    def blend_cores(gnn_core: np.ndarray, fit_core: np.ndarray, weight: float) -> np.ndarray:
+        """(n, 2) m: ``(1 - weight)`` times the GNN's core plus ``weight`` times the fit's,
+        where the fit gave one (elsewhere the GNN's)."""
+        with_fit = np.all(np.isfinite(fit_core), axis=1)
+        return np.where(with_fit[:, None], (1.0 - weight) * gnn_core + weight * np.nan_to_num(fit_core), gnn_core)
 
     def calibrate_on(self, graphs: list[GraphBatch]) -> dict:
         """Scale the uncertainties so that they cover exactly on ``graphs`` (a validation
@@ -359,13 +383,16 @@ class EnergyDirection(Stage):
         track-like events the fit did not refine), the refit's cone (refined events), the
         log10-energy sigma of cascade-like and of track-like events; with ``core``, the
         core's 68 % circle; with ``combine``, the weights first (``fit_combination``), then
-        the sigma of the combined events apart. Returns the scales (and the weights), the
+        the sigma of the combined events apart; with ``combine_core``, the refit core's
+        weight first (``fit_core_weight``). Returns the scales (and the weights), the
         events per group and bin, and the coverage before scaling."""
         core, combine = self.config.get("core", False), self.config.get("combine", False)
         n_bins = self.calibration_bins
         self.config |= {name: [1.0] * n_bins for name in SCALES + (("core_scale",) if core else ())
                         + (("energy_scale_combined",) if combine else ())}
         combination = self.fit_combination(graphs) if combine else {}
+        if self.config.get("combine_core"):
+            combination |= self.fit_core_weight(graphs)
         columns, track_like, refined, calibration_bin, angle, energy, true_core = [], [], [], [], [], [], []
         with torch.inference_mode():
             for graph in graphs:
@@ -438,6 +465,29 @@ class EnergyDirection(Stage):
         weights = np.linalg.lstsq(features[usable], offset[usable], rcond=None)[0]
         self.config["combination"] = [float(w) for w in weights]
         return {"combination": self.config["combination"], "combination_events": int(usable.sum())}
+
+    def fit_core_weight(self, graphs: list[GraphBatch]) -> dict:
+        """Fix ``core_refit_weight`` on ``graphs`` (a validation sample from
+        ``training_graph``): among ``CORE_WEIGHTS``, the one with the smallest 68 % core
+        distance on the events with a fit core (inside the fiducial cut, with
+        ``fiducial``). Returns the weight, the 68 % distance (m) at each weight and the
+        events."""
+        gnn, fit, true, inside = [], [], [], []
+        with torch.inference_mode():
+            for graph in graphs:
+                columns, _, _, calibration_bin = self.estimates(graph)
+                gnn.append(columns["gnn_core"])
+                fit.append(columns["fit_core"])
+                true.append(graph.true_core.numpy())
+                inside.append(calibration_bin >= N_HIT_BINS if self.config.get("fiducial")
+                              else np.ones(calibration_bin.size, dtype=bool))
+        gnn, fit, true = np.concatenate(gnn), np.concatenate(fit), np.concatenate(true)
+        usable = np.all(np.isfinite(fit), axis=1) & np.concatenate(inside)
+        distances = [float(np.quantile(np.hypot(*(self.blend_cores(gnn, fit, weight) - true)[usable].T), CONTAINMENT))
+                     for weight in CORE_WEIGHTS]
+        self.config["core_refit_weight"] = float(CORE_WEIGHTS[int(np.argmin(distances))])
+        return {"core_refit_weight": self.config["core_refit_weight"],
+                "core_q68_by_refit_weight": [round(d, 1) for d in distances], "core_weight_events": int(usable.sum())}
 
     def in_combination_range(self, true_log10_energy: np.ndarray) -> np.ndarray:
         """Which calibration showers the combination is fitted and scaled on: true log10

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -96,13 +98,21 @@ def test_calibration_makes_the_validation_coverage_exact(events_file):
             assert coverage(errors[in_bin], reco["reco_angle_sigma"][in_bin]) == pytest.approx(0.68, abs=1.5 / events)
 
 
-def test_fiducial_calibration_scales_showers_inside_and_outside_the_cuts_apart(tmp_path):
+def untrained_ta_stage_and_showers(tmp_path, showers: int, seed: int, **settings) -> tuple[EnergyDirection, Path]:
+    """A small untrained TA SD energy-direction stage with a core head (``settings``
+    added) and a file of ``showers`` simulated showers."""
     ta_sd = detectors.get("ta-sd")
     path = tmp_path / "showers.parquet"
-    write_events(path, event_table(**vars(simulate_showers(300, seed=3))), "ta-sd")
+    write_events(path, event_table(**vars(simulate_showers(showers, seed=seed))), "ta-sd")
     torch.manual_seed(0)
     model = EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, hidden=16, layers=2, min_hits=3,
-                            core=True, fiducial=True).eval()
+                            core=True, **settings).eval()
+    return model, path
+
+
+def test_fiducial_calibration_scales_showers_inside_and_outside_the_cuts_apart(tmp_path):
+    ta_sd = detectors.get("ta-sd")
+    model, path = untrained_ta_stage_and_showers(tmp_path, 300, 3, fiducial=True)
     graphs = load_graphs(path, 100, model, TruthHitScore())
     measured = model.calibrate_on(graphs)
     assert all(len(model.config[name]) == 2 * N_HIT_BINS for name in ("angle_scale", "energy_scale", "core_scale"))
@@ -133,12 +143,7 @@ def test_the_combined_energy_beats_the_gnn_alone_and_is_calibrated(tmp_path):
     """With ``combine`` the energy is the refit's corrected with the probabilities and the
     GNN's estimate (weights and a scale of their own fitted on the calibration sample);
     an untrained GNN's energy is no use, the fit's corrected one is."""
-    ta_sd = detectors.get("ta-sd")
-    path = tmp_path / "showers.parquet"
-    write_events(path, event_table(**vars(simulate_showers(600, seed=4))), "ta-sd")
-    torch.manual_seed(0)
-    model = EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, hidden=16, layers=2, min_hits=3,
-                            refine=True, track_like=None, core=True, combine=True).eval()
+    model, path = untrained_ta_stage_and_showers(tmp_path, 600, 4, refine=True, track_like=None, combine=True)
     assert set(PROBABILITY_COLUMNS) <= set(model.reads)
     graphs = load_graphs(path, 200, model, TruthScoresAndPrimaries())
     measured = model.calibrate_on(graphs)
@@ -154,6 +159,27 @@ def test_the_combined_energy_beats_the_gnn_alone_and_is_calibrated(tmp_path):
     error = (reco["reco_log10_energy"] - truth)[combined]
     assert np.std(error) < 0.5 * np.std((reco["gnn_log10_energy"] - truth)[combined])
     assert abs(coverage(error, reco["reco_log10_energy_sigma"][combined]) - 0.6827) < 0.03
+
+
+def test_the_core_leans_on_the_fit_where_the_gnn_knows_nothing(tmp_path):
+    """With ``combine_core`` the core is a weighted mean of the GNN's and the refit's, the
+    weight chosen on the calibration sample: an untrained GNN's core is no use, so the
+    weight goes to the fit and the core is the fit's."""
+    model, path = untrained_ta_stage_and_showers(tmp_path, 400, 5, refine=True, track_like=None, combine_core=True)
+    graphs = load_graphs(path, 200, model, TruthHitScore())
+    measured = model.calibrate_on(graphs)
+    distances = measured["core_q68_by_refit_weight"]
+    assert measured["core_refit_weight"] == 1.0 and distances[-1] < 0.3 * distances[0]  # measured 134 / 819 m
+    with torch.inference_mode():
+        columns = [model.estimates(graph)[0] for graph in graphs]
+    fit_core = np.concatenate([c["fit_core"] for c in columns])
+    core = np.stack([np.concatenate([c[f"reco_core_{axis}"] for c in columns]) for axis in "xy"], axis=1)
+    with_fit = np.all(np.isfinite(fit_core), axis=1)
+    assert with_fit.mean() > 0.9
+    assert np.array_equal(core[with_fit], fit_core[with_fit])
+    ta_sd = detectors.get("ta-sd")
+    with pytest.raises(ValueError, match="combine_core needs core and refine"):
+        EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine_core=True)
 
 
 def test_combination_features_and_weights_agree_in_length():

@@ -229,7 +229,8 @@ def test_refit_on_a_given_selection_uses_every_counter_handed_over():
     hits = {name: values[shower] for name, values in simulated.hits.items()}
     events = simulated.events
     refit = refit_showers(offsets, hits, events["true_zenith"], events["true_azimuth"])
-    assert set(refit) == {"reco_zenith", "reco_azimuth", "fit_cone", "log10_energy", "log10_energy_sigma"}
+    assert set(refit) == {"reco_zenith", "reco_azimuth", "fit_cone", "log10_energy", "log10_energy_sigma",
+                          "reco_core_x", "reco_core_y"}
     done = np.isfinite(refit["reco_zenith"])
     assert done.mean() > 0.95
     assert np.all(np.isfinite(refit["fit_cone"][done]) & (refit["fit_cone"][done] > 0))
