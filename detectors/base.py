@@ -162,7 +162,9 @@ class Detector:
     refine_direction: Callable[[np.ndarray, HitColumns, np.ndarray, np.ndarray], dict[str, np.ndarray]] | None = None
     """A direction fit ``(offsets, hits, zenith, azimuth) -> {reco_zenith, reco_azimuth,
     fit_cone, ...}`` started at the given directions (rad), NaN where it fails; the
-    energy-direction stage refines track-like events with it."""
+    energy-direction stage refines track-like events with it, and takes the energy
+    (``log10_energy``, ``log10_energy_sigma``) and core (``reco_core_x``, ``reco_core_y``)
+    where the fit gives them (TA SD's refit; ``energy_direction.REFIT_COLUMNS``)."""
     event_features: Callable[[np.ndarray, HitColumns], np.ndarray] | None = None
     """Event-level inputs for regression heads from a classical fit of the (selected)
     hits, ``(offsets, hits) -> (n_events, len(event_feature_names))`` float, NaN where the
