@@ -90,7 +90,8 @@ EXPORTS = {
          "(Detector.refine_direction) on the selected hits, started at the GNN direction, its cone times "
          "refit_scale of its calibration bin (EnergyDirection.refine)",
          "with combine: where the refit gave an energy with an uncertainty (Detector.refine_direction's "
-         "log10_energy, log10_energy_sigma) and the GNN's log10 E is at least combine_from, log10 E = the "
+         "log10_energy, log10_energy_sigma), the GNN's log10 E is at least combine_from and the two lie within "
+         "combine_within of each other, log10 E = the "
          "fit's + combination_features(fit energy and sigma, fit zenith, GNN energy and sigma before "
          "calibration, the composition stage's reco_p_*, selected hits) @ combination, its sigma times "
          "energy_scale_combined of its bin (EnergyDirection.estimates)",

@@ -51,7 +51,8 @@ STAGE_ORDER = ("hit_selection", "composition", "energy_direction")
 STAGE_SETTINGS = {"hit_selection": {"n_classes": 2, "hidden": 32, "layers": 3},
                   "energy_direction": {"hidden": 64, "layers": 4, "threshold": 0.5, "min_hits": 3, "core": True,
                                        "refine": True, "track_like": None, "fiducial": True, "combine": True,
-                                       "combination_range": [9.2, 11.3], "combine_from": 9.3, "combine_core": True},
+                                       "combination_range": [9.2, 11.3], "combine_from": 9.3,
+                                       "combine_within": 0.5, "combine_core": True},
                   "composition": {"hidden": 48, "layers": 3}}
 """Energy and core from the GNN; the direction of every event from the standard fit on the
 counters hit selection kept (``Detector.refine_direction``), its cone calibrated, apart for

@@ -135,6 +135,7 @@ class EnergyDirection(Stage):
                  core_scale: Sequence[float] | None = None, event_features: int = 0, fiducial: bool = False,
                  combine: bool = False, combination: Sequence[float] | None = None,
                  combination_range: Sequence[float] | None = None, combine_from: float | None = None,
+                 combine_within: float | None = None,
                  energy_scale_combined: Sequence[float] | None = None, combine_core: bool = False,
                  core_refit_weight: float = 0.0):
         super().__init__()
@@ -160,7 +161,7 @@ class EnergyDirection(Stage):
                                  f"got {len(combination)}: calibrate the stage again")
             self.config |= {"combine": True, "combination": None if combination is None else list(combination),
                             "combination_range": None if combination_range is None else list(combination_range),
-                            "combine_from": combine_from}
+                            "combine_from": combine_from, "combine_within": combine_within}
             given["energy_scale_combined"] = energy_scale_combined
         for name, scales in given.items():
             self.config[name] = [1.0] * self.calibration_bins if scales is None else list(scales)
@@ -336,11 +337,15 @@ class EnergyDirection(Stage):
         return columns | combined, track_like, refined, calibration_bin
 
     def combines(self, fit_energy: np.ndarray, gnn_energy: np.ndarray) -> np.ndarray:
-        """Which events get the combined energy: a fit energy, and with ``combine_from``
-        the GNN's log10 E/GeV at least that (below, the GNN's own)."""
+        """Which events get the combined energy: a fit energy; with ``combine_from`` the
+        GNN's log10 E/GeV at least that; with ``combine_within`` the two within that many
+        decades of each other (a fit far from the GNN is the one that failed: a core
+        outside the array, an S800 extrapolated). The others keep the GNN's own."""
         chosen = np.isfinite(fit_energy)
         if self.config["combine_from"] is not None:
             chosen &= gnn_energy >= self.config["combine_from"]
+        if self.config.get("combine_within") is not None:
+            chosen &= np.abs(np.nan_to_num(fit_energy - gnn_energy, nan=np.inf)) <= self.config["combine_within"]
         return chosen
 
     def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray,

@@ -182,6 +182,18 @@ def test_the_core_leans_on_the_fit_where_the_gnn_knows_nothing(tmp_path):
         EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine_core=True)
 
 
+def test_the_combination_keeps_the_gnns_energy_where_the_fit_is_far_off():
+    """A fit energy more than ``combine_within`` decades from the GNN's is a failed fit (a
+    core outside the array): those showers, those without a fit energy and those below
+    ``combine_from`` keep the GNN's own."""
+    ta_sd = detectors.get("ta-sd")
+    model = EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine=True,
+                            combine_from=9.3, combine_within=0.5)
+    fit = np.array([10.0, 10.0, 10.0, np.nan, 9.2])
+    gnn = np.array([10.4, 9.6, 10.6, 10.0, 9.2])
+    assert model.combines(fit, gnn).tolist() == [True, True, False, False, False]
+
+
 def test_combination_features_and_weights_agree_in_length():
     """One row per shower of COMBINATION_FEATURES columns; where the GNN agrees with the fit
     the difference terms vanish, and the inverse-variance term follows the two sigmas."""
