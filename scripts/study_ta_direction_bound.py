@@ -62,6 +62,7 @@ from graphreco.detectors.ta_sd.baseline import (CORE_PRIOR, CORE_X, CORE_Y, CURV
 from graphreco.detectors.ta_sd.geometry import LAYER_AREA, counter_ids, counter_positions, distance_to_edge
 from graphreco.detectors.ta_sd.s800 import CURVATURE_DEPTH, depth_shift
 from graphreco.evaluate.matching import reco_rows
+from graphreco.evaluate.pileup_compare import concatenated
 from graphreco.evaluate.resolution import angular_error
 from graphreco.evaluate.shower_compare import ENERGY_BIN_EDGES, EV_PER_GEV, selected
 from graphreco.io import read_events
@@ -135,20 +136,13 @@ def _event_study(x, y, z, t, rho, sigma_rho, in_ldf, in_time, p_true, fits, fish
 
 def load(path: str, limit: int | None) -> tuple[np.ndarray, np.ndarray, dict, dict]:
     """Event ids, CSR offsets, hits and event columns of the first ``limit`` events."""
-    ids, offsets, hits, events, start = [], [np.zeros(1, np.int64)], {}, {}, 0
+    batches = []
     for batch in read_events(path):
-        for name, values in batch.hits.items():
-            hits.setdefault(name, []).append(values)
-        for name, values in batch.events.items():
-            events.setdefault(name, []).append(values)
-        ids.append(batch.event_id)
-        offsets.append(batch.offsets[1:] + start)
-        start += batch.n_hits
-        if limit is not None and sum(len(i) for i in ids) >= limit:
+        batches.append(batch)
+        if limit is not None and sum(b.event_id.size for b in batches) >= limit:
             break
-    event_id, offsets = np.concatenate(ids), np.concatenate(offsets)
-    hits = {name: np.concatenate(values) for name, values in hits.items()}
-    events = {name: np.concatenate(values) for name, values in events.items()}
+    offsets, hits, events = concatenated(batches)
+    event_id = np.concatenate([batch.event_id for batch in batches])
     if limit is not None and limit < event_id.size:
         last = offsets[limit]
         event_id, offsets = event_id[:limit], offsets[:limit + 1]

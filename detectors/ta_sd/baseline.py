@@ -585,16 +585,15 @@ def refit_showers(offsets: np.ndarray, hits: dict[str, np.ndarray], zenith: np.n
     ``reco_zenith``, ``reco_azimuth``, ``fit_cone`` (the 68 % cone, rad),
     ``log10_energy`` (GeV, from S800 with the shipped energy table) and its 1-sigma
     ``log10_energy_sigma``, the core ``reco_core_x``, ``reco_core_y`` (m), NaN where the
-    fit failed. The time fit drops a counter only
-    at a chi2 drop of ``REFIT_CLEAN_DCHI2``: the selection has already removed the
-    accidentals TA's tighter cut is there for."""
+    fit failed. The time fit drops a counter only at a chi2 drop of ``REFIT_CLEAN_DCHI2``:
+    the selection has already removed the accidentals TA's tighter cut is there for."""
     fit = fit_showers(offsets, hits, preselected=True, clean_dchi2=REFIT_CLEAN_DCHI2)
     ok = fit["fit_ok"] == 1.0
     if ok.size != np.size(zenith) or ok.size != np.size(azimuth):
         raise ValueError(f"{ok.size} events but {np.size(zenith)} start directions")
     log10_energy, sigma = load_shipped_table().log10_energy(fit["s800"], fit["reco_zenith"], fit["s800_sigma_log10"])
-    columns = {"reco_zenith": fit["reco_zenith"], "reco_azimuth": fit["reco_azimuth"], "fit_cone": fit["reco_angle_sigma"],
-               "log10_energy": log10_energy, "log10_energy_sigma": sigma,
+    columns = {"reco_zenith": fit["reco_zenith"], "reco_azimuth": fit["reco_azimuth"],
+               "fit_cone": fit["reco_angle_sigma"], "log10_energy": log10_energy, "log10_energy_sigma": sigma,
                "reco_core_x": fit["reco_core_x"], "reco_core_y": fit["reco_core_y"]}
     return {name: np.where(ok, values, np.nan) for name, values in columns.items()}
 

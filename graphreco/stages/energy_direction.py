@@ -344,8 +344,8 @@ class EnergyDirection(Stage):
         chosen = np.isfinite(fit_energy)
         if self.config["combine_from"] is not None:
             chosen &= gnn_energy >= self.config["combine_from"]
-        if self.config.get("combine_within") is not None:
-            chosen &= np.abs(np.nan_to_num(fit_energy - gnn_energy, nan=np.inf)) <= self.config["combine_within"]
+        if self.config["combine_within"] is not None:
+            chosen &= np.abs(fit_energy - gnn_energy) <= self.config["combine_within"]
         return chosen
 
     def refine(self, selection: EventBatch, track_like: np.ndarray, zenith: np.ndarray,
@@ -392,29 +392,26 @@ class EnergyDirection(Stage):
         weight first (``fit_core_weight``). Returns the scales (and the weights), the
         events per group and bin, and the coverage before scaling."""
         core, combine = self.config.get("core", False), self.config.get("combine", False)
+        combine_core = self.config.get("combine_core", False)
         n_bins = self.calibration_bins
         self.config |= {name: [1.0] * n_bins for name in SCALES + (("core_scale",) if core else ())
                         + (("energy_scale_combined",) if combine else ())}
-        combination = self.fit_combination(graphs) if combine else {}
-        if self.config.get("combine_core"):
-            combination |= self.fit_core_weight(graphs)
-        columns, track_like, refined, calibration_bin, angle, energy, true_core = [], [], [], [], [], [], []
-        with torch.inference_mode():
-            for graph in graphs:
-                estimate, is_track_like, is_refined, bin_of_event = self.estimates(graph)
-                columns.append(estimate)
-                track_like.append(is_track_like)
-                refined.append(is_refined)
-                calibration_bin.append(bin_of_event)
-                angle.append(graph.true_direction.numpy())
-                energy.append(graph.true_log10_energy.numpy())
-                if core:
-                    true_core.append(graph.true_core.numpy())
-        reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
-        track_like, refined = np.concatenate(track_like), np.concatenate(refined)
-        calibration_bin = np.concatenate(calibration_bin)
-        angle_error = opening_angle(unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]), np.concatenate(angle))
-        energy_error = reco["reco_log10_energy"] - np.concatenate(energy)
+        energy = np.concatenate([graph.true_log10_energy.numpy() for graph in graphs])
+        true_core = np.concatenate([graph.true_core.numpy() for graph in graphs]) if core else None
+        combination = {}
+        if combine or combine_core:  # one pass of the refit serves both fits
+            if combine:
+                self.config["combination"] = None
+            before, _, _, bins = self._estimate_all(graphs)
+            inside = bins >= N_HIT_BINS if self.config.get("fiducial") else np.ones(bins.size, dtype=bool)
+            if combine:
+                combination |= self.fit_combination(before, inside, energy)
+            if combine_core:
+                combination |= self.fit_core_weight(before, inside, true_core)
+        reco, track_like, refined, calibration_bin = self._estimate_all(graphs)
+        angle = np.concatenate([graph.true_direction.numpy() for graph in graphs])
+        angle_error = opening_angle(unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]), angle)
+        energy_error = reco["reco_log10_energy"] - energy
         cone, sigma = reco["reco_angle_sigma"], reco["reco_log10_energy_sigma"]
         is_combined = (self.combines(reco["fit_log10_energy"], reco["gnn_log10_energy"]) if combine
                        else np.zeros(energy_error.size, dtype=bool))
@@ -425,10 +422,10 @@ class EnergyDirection(Stage):
                   "energy_scale_track": (energy_error, sigma, track_like & ~is_combined, ONE_SIGMA)}
         if combine:  # scaled on the showers of the range its weights were fitted for
             groups["energy_scale_combined"] = (energy_error, sigma,
-                                               is_combined & self.in_combination_range(np.concatenate(energy)),
+                                               is_combined & self.in_combination_range(energy),
                                                ONE_SIGMA)
         if core:
-            core_error = np.hypot(*(reco[f"reco_core_{axis}"] - np.concatenate(true_core)[:, i]
+            core_error = np.hypot(*(reco[f"reco_core_{axis}"] - true_core[:, i]
                                     for i, axis in enumerate("xy")))
             groups["core_scale"] = (core_error, reco["reco_core_sigma"], np.ones(core_error.size, dtype=bool),
                                     CONTAINMENT)
@@ -447,48 +444,39 @@ class EnergyDirection(Stage):
                 "coverage_before": {"angle": float(np.mean(angle_error <= cone)),
                                     "energy": float(np.mean(np.abs(energy_error) <= sigma))}}
 
-    def fit_combination(self, graphs: list[GraphBatch]) -> dict:
-        """Fix ``combination`` on ``graphs`` (a validation sample from ``training_graph``):
-        the least-squares weights of ``combination_features`` for the offset of the fit's
-        log10 E from the truth, on the events inside the fiducial cut (with ``fiducial``)
-        whose true log10 E/GeV lies in ``combination_range`` (when given): weights fitted
-        on all events served the showers of the range worse. Returns the weights and the
-        events they were fitted on."""
-        self.config["combination"] = None
-        rows, offsets, inside, truth = [], [], [], []
+    def _estimate_all(self, graphs: list[GraphBatch]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
+                                                                np.ndarray]:
+        """``estimates`` of every graph, concatenated: the columns, which events are
+        track-like, which were refined, and the calibration bins."""
         with torch.inference_mode():
-            for graph in graphs:
-                columns, _, _, calibration_bin = self.estimates(graph)
-                rows.append(columns["combination_features"])
-                truth.append(graph.true_log10_energy.numpy())
-                offsets.append(truth[-1] - columns["fit_log10_energy"])
-                inside.append(calibration_bin >= N_HIT_BINS if self.config.get("fiducial")
-                              else np.ones(calibration_bin.size, dtype=bool))
-        features, offset, truth = np.concatenate(rows), np.concatenate(offsets), np.concatenate(truth)
-        usable = (np.isfinite(offset) & np.all(np.isfinite(features), axis=1) & np.concatenate(inside)
+            pieces = [self.estimates(graph) for graph in graphs]
+        columns = {name: np.concatenate([piece[0][name] for piece in pieces]) for name in pieces[0][0]}
+        track_like, refined, calibration_bin = (np.concatenate([piece[k] for piece in pieces]) for k in (1, 2, 3))
+        return columns, track_like, refined, calibration_bin
+
+    def fit_combination(self, columns: dict[str, np.ndarray], inside: np.ndarray, truth: np.ndarray) -> dict:
+        """Fix ``combination`` from ``estimates`` of a validation sample (``columns``,
+        estimated without a combination; ``truth`` its true log10 E/GeV): the least-squares
+        weights of ``combination_features`` for the offset of the fit's log10 E from the
+        truth, on the events ``inside`` the fiducial cut whose true energy lies in
+        ``combination_range`` (when given): weights fitted on all events served the
+        showers of the range worse. Returns the weights and the events they were fitted on."""
+        features, offset = columns["combination_features"], truth - columns["fit_log10_energy"]
+        usable = (np.isfinite(offset) & np.all(np.isfinite(features), axis=1) & inside
                   & self.in_combination_range(truth))
         weights = np.linalg.lstsq(features[usable], offset[usable], rcond=None)[0]
         self.config["combination"] = [float(w) for w in weights]
         return {"combination": self.config["combination"], "combination_events": int(usable.sum())}
 
-    def fit_core_weight(self, graphs: list[GraphBatch]) -> dict:
-        """Fix ``core_refit_weight`` on ``graphs`` (a validation sample from
-        ``training_graph``): among ``CORE_WEIGHTS``, the one with the smallest 68 % core
-        distance on the events with a fit core (inside the fiducial cut, with
-        ``fiducial``). Returns the weight, the 68 % distance (m) at each weight and the
-        events."""
-        gnn, fit, true, inside = [], [], [], []
-        with torch.inference_mode():
-            for graph in graphs:
-                columns, _, _, calibration_bin = self.estimates(graph)
-                gnn.append(columns["gnn_core"])
-                fit.append(columns["fit_core"])
-                true.append(graph.true_core.numpy())
-                inside.append(calibration_bin >= N_HIT_BINS if self.config.get("fiducial")
-                              else np.ones(calibration_bin.size, dtype=bool))
-        gnn, fit, true = np.concatenate(gnn), np.concatenate(fit), np.concatenate(true)
-        usable = np.all(np.isfinite(fit), axis=1) & np.concatenate(inside)
-        distances = [float(np.quantile(np.hypot(*(self.blend_cores(gnn, fit, weight) - true)[usable].T), CONTAINMENT))
+    def fit_core_weight(self, columns: dict[str, np.ndarray], inside: np.ndarray, true_core: np.ndarray) -> dict:
+        """Fix ``core_refit_weight`` from ``estimates`` of a validation sample (``columns``;
+        ``true_core`` its true cores, (n, 2) m): among ``CORE_WEIGHTS``, the one with the
+        smallest 68 % core distance on the events ``inside`` the fiducial cut with a fit
+        core. Returns the weight, the 68 % distance (m) at each weight and the events."""
+        gnn, fit = columns["gnn_core"], columns["fit_core"]
+        usable = np.all(np.isfinite(fit), axis=1) & inside
+        distances = [float(np.quantile(np.hypot(*(self.blend_cores(gnn, fit, weight) - true_core)[usable].T),
+                                       CONTAINMENT))
                      for weight in CORE_WEIGHTS]
         self.config["core_refit_weight"] = float(CORE_WEIGHTS[int(np.argmin(distances))])
         return {"core_refit_weight": self.config["core_refit_weight"],
