@@ -145,8 +145,36 @@ class SimulatedEvents:
 
 
 @dataclass(frozen=True)
+class Option:
+    """One command-line option of a simulator: its flag (``"--noise-rate-khz"``) and the
+    keywords of ``argparse.ArgumentParser.add_argument`` (``type``, ``default``, ``help``,
+    ``choices``, ``nargs``). The value reaches ``Simulator.simulate`` as the keyword
+    argparse derives from the flag (``noise_rate_khz``)."""
+
+    flag: str
+    settings: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Simulator:
+    """How a detector makes training and test data: ``simulate(events, seed, **options)``
+    -> ``SimulatedEvents`` with truth, and the ``options`` ``graphreco simulate NAME``
+    offers for it (beside ``--events``, ``--seed`` and ``-o``)."""
+
+    help: str
+    simulate: Callable[..., SimulatedEvents]
+    options: tuple[Option, ...] = ()
+
+
+EVALUATION_KINDS = ("hits", "neutrino_events", "air_showers", "pileup")
+"""What ``Detector.evaluation`` may name: how ``graphreco evaluate`` scores the detector's
+reconstructions against truth (``graphreco.evaluate`` holds one module per kind)."""
+
+
+@dataclass(frozen=True)
 class Detector:
-    """A detector: its columns in the event format, node features and default graph."""
+    """A detector: its columns in the event format, node features and default graph, and
+    what the engine asks of it (simulator, evaluation kind, classical baseline, fits)."""
 
     name: str
     description: str
@@ -180,6 +208,16 @@ class Detector:
     """The most hits one event may hold (None: no limit); the reader refuses larger
     events, naming them, instead of running out of memory or time in the graph builders
     and fits (whose cost grows faster than linearly with the hits of an event)."""
+
+    simulator: Simulator | None = None
+    """How ``graphreco simulate NAME`` makes events of this detector (None: it cannot)."""
+    evaluation: str | None = None
+    """How ``graphreco evaluate`` scores it: one of ``EVALUATION_KINDS`` (None: no evaluation)."""
+
+    def __post_init__(self) -> None:
+        if self.evaluation is not None and self.evaluation not in EVALUATION_KINDS:
+            raise ValueError(f"detector {self.name!r}: evaluation {self.evaluation!r} is not one of "
+                             f"{', '.join(EVALUATION_KINDS)}")
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

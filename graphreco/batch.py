@@ -35,7 +35,6 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import detectors
 from .io import EventBatch, EventFormatError, RootMapping, read_events
 from .io.writer import temporary_files
 from .pipeline import Pipeline
@@ -244,7 +243,7 @@ def batch_mapper(pipeline: Pipeline, keep_columns: Sequence[str], workers: int) 
             yield in_process(pipeline, keep_columns)
             return
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__, detectors.module_name(pipeline.detector.name)])
+        context.set_forkserver_preload([__name__, pipeline.detector.build_edges.__module__])
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_worker,
                                  initargs=(str(pipeline.folder),)) as pool, ThreadPoolExecutor(1) as starter:
             ready = starter.submit(_start_workers, pool, workers)

@@ -65,4 +65,5 @@ DETECTOR = Detector(
     relative_features=(0, 1, 2, 3),
     baseline=reconstruct_classically,
     refine_direction=refit_tracks,
+    evaluation="neutrino_events",
 )

@@ -89,4 +89,5 @@ DETECTOR = Detector(
     build_edges=build_edges,
     max_hits_per_event=MAX_CANDIDATES,
     relative_features=(2,),
+    evaluation="pileup",
 )

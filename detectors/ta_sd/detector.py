@@ -60,4 +60,5 @@ DETECTOR = Detector(
     event_features=fit_features,
     event_feature_names=FIT_FEATURE_NAMES,
     fiducial=fiducial,
+    evaluation="air_showers",
 )

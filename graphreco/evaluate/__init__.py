@@ -1,7 +1,6 @@
 """Evaluation: metrics that score GNN stages and classical baselines on the same events."""
 
-from .coverage import ONE_SIGMA, calibration_scale, coverage
 from .metrics import precision_recall, roc_auc, roc_curve
 from .rejection import efficiency_at_rejection, rejection_at_efficiency
 
-__all__ = ["ONE_SIGMA", "calibration_scale", "coverage", "efficiency_at_rejection", "precision_recall", "rejection_at_efficiency", "roc_auc", "roc_curve"]
+__all__ = ["efficiency_at_rejection", "precision_recall", "rejection_at_efficiency", "roc_auc", "roc_curve"]

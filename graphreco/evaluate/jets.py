@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..console import stdout_to_stderr
-from .coverage import ONE_SIGMA
+from ..statistics import ONE_SIGMA
 
 JET_RADIUS = 0.4
 REFERENCE_MIN_PT = 30.0

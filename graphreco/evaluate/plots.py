@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .compare import NEUTRINO_KINDS, TRUTH_COLUMNS, _regression_figures
-from .coverage import ONE_SIGMA
+from ..statistics import ONE_SIGMA
 from .metrics import precision_recall, roc_curve
 from .resolution import angular_error
 

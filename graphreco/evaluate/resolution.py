@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .coverage import ONE_SIGMA, coverage
+from ..statistics import ONE_SIGMA, coverage, opening_angle, unit_vectors
 
 SIGNAL_HIT_BINS = ((1, 9), (10, 19), (20, None), (10, None))
 """Bins of signal hits (inclusive; None: no upper edge) for the angular resolution."""
@@ -22,18 +22,6 @@ def signal_hits(offsets: np.ndarray, true_label: np.ndarray) -> np.ndarray:
     """Number of hits with ``true_label > 0`` in each event of CSR ``offsets``."""
     sizes = np.diff(offsets)
     return np.bincount(np.repeat(np.arange(sizes.size), sizes), true_label > 0, minlength=sizes.size).astype(np.int64)
-
-
-def unit_vectors(zenith: np.ndarray, azimuth: np.ndarray) -> np.ndarray:
-    """(n, 3) unit vectors pointing where the particle comes from (rad in)."""
-    zenith, azimuth = np.asarray(zenith, dtype=np.float64), np.asarray(azimuth, dtype=np.float64)
-    sin_zenith = np.sin(zenith)
-    return np.stack([sin_zenith * np.cos(azimuth), sin_zenith * np.sin(azimuth), np.cos(zenith)], axis=1)
-
-
-def opening_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle (rad) between rows of two (n, 3) arrays of unit vectors."""
-    return np.arccos(np.clip(np.sum(a * b, axis=1), -1.0, 1.0))
 
 
 def angular_error(truth: dict, reco: dict) -> np.ndarray:

@@ -34,7 +34,7 @@ from .. import detectors
 from ..detectors.ta_sd.composition import IRON, PHOTON, PROTON
 from ..detectors.ta_sd.geometry import FIDUCIAL_MAX_ZENITH, FIDUCIAL_MIN_EDGE_DISTANCE, distance_to_edge
 from ..io import EventFormatError, read_events
-from .coverage import coverage
+from ..statistics import coverage
 from .matching import hit_values, reco_rows
 from .metrics import precision_recall, roc_auc
 from .rejection import efficiency_at_rejection

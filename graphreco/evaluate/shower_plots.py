@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .coverage import coverage
+from ..statistics import coverage
 from .pileup_plots import draw_roc
 from .plots import FigureFolder, FigureNote
 from .resolution import angular_error

@@ -54,12 +54,11 @@ from torch import nn
 
 from .. import detectors
 from ..detectors.base import event_means
-from ..evaluate import ONE_SIGMA, calibration_scale
-from ..evaluate.resolution import opening_angle, unit_vectors
 from ..graph import GraphBatch, build_graph
 from ..io import EventBatch
 from ..kernels import select_hits
 from ..models import GraphEncoder, event_pool
+from ..statistics import ONE_SIGMA, calibration_scale, opening_angle, unit_vectors, zenith_azimuth
 from .base import Stage, truth
 from .inputs import StageInput
 from .likelihoods import CONTAINMENT, gaussian_2d_nll, gaussian_2d_radius, gaussian_nll, vmf_cone, vmf_nll
@@ -85,13 +84,6 @@ CORE_WEIGHTS = np.linspace(0.0, 1.0, 21)
 """The refit core's weights ``calibrate_on`` chooses among (``combine_core``)."""
 PROBABILITY_COLUMNS = ("reco_p_proton", "reco_p_iron", "reco_p_photon")
 """What ``combine`` reads: the composition stage's probabilities (air showers)."""
-
-
-def zenith_azimuth(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Zenith in [0, pi] and azimuth in [0, 2 pi) (rad) of (n, 3) vectors of any norm."""
-    norm = np.maximum(np.linalg.norm(vectors, axis=1), 1e-30)
-    zenith = np.arccos(np.clip(vectors[:, 2] / norm, -1.0, 1.0))
-    return zenith, np.mod(np.arctan2(vectors[:, 1], vectors[:, 0]), 2 * np.pi)
 
 
 def combination_features(fit_energy: np.ndarray, fit_sigma: np.ndarray, fit_zenith: np.ndarray,

@@ -9,14 +9,13 @@ import torch
 from graphreco import detectors
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
 from graphreco.detectors.ta_sd.simulation import simulate_events as simulate_showers
-from graphreco.evaluate import coverage
+from graphreco.statistics import coverage, unit_vectors, zenith_azimuth
 from graphreco.evaluate.resolution import angular_error, signal_hits
 from graphreco.io import EventFormatError, event_table, read_events, write_events
 from graphreco.stages import EnergyDirection, StageInput
-from graphreco.evaluate.resolution import unit_vectors
 from graphreco.detectors.ta_sd.composition import IRON, PHOTON, PROTON
 from graphreco.stages.energy_direction import (COMBINATION_FEATURES, MIN_EVENTS_PER_BIN, N_HIT_BINS,
-                                               PROBABILITY_COLUMNS, combination_features, zenith_azimuth)
+                                               PROBABILITY_COLUMNS, combination_features)
 from graphreco.training import load_graphs
 
 DETECTOR = detectors.get("baikal-gvd")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from graphreco.evaluate import calibration_scale, coverage
+from graphreco.statistics import calibration_scale, coverage
 from graphreco.stages.likelihoods import gaussian_2d_nll, gaussian_2d_radius, gaussian_nll, log_sinh, vmf_cone, vmf_nll
 
 
