@@ -1,6 +1,6 @@
 """Maps the top-level folders ``kernels/`` and ``detectors/`` into the ``graphreco`` namespace.
 
-The repository keeps the layout of ../shared/ARCHITECTURE.md (``graphreco/``, ``kernels/``,
+The repository keeps the layout of docs/architecture.md (``graphreco/``, ``kernels/``,
 ``detectors/`` side by side) while users import ``graphreco.kernels`` and
 ``graphreco.detectors``: generic top-level names would collide in their environments.
 Sub-packages are discovered, so adding a detector is adding a folder.
