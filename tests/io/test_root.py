@@ -107,7 +107,8 @@ def test_root_gives_the_events_of_the_equivalent_parquet(tmp_path):
 
 def test_mapping_travels_as_json_and_the_docs_carry_the_pv_assoc_recipe(tmp_path):
     path = tmp_path / "mapping.json"
-    path.write_text(json.dumps({"columns": dict(MAPPING.columns), "optional": ["true_npu"]}))
+    path.write_text(json.dumps({"columns": dict(MAPPING.columns), "detector": MAPPING.detector,
+                                "optional": ["true_npu"]}))
     assert RootMapping.from_json(path) == MAPPING
     root = write_root(tmp_path / "nano.root", nanoaod())
     assert sum(b.n_events for b in read_events(root, root_mapping=path)) == 4
