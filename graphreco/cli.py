@@ -40,8 +40,10 @@ class PartialFailure(Exception):
 
 def _known_detector(name: str) -> str:
     """``name`` if the registry knows a detector of that name; a usage error listing the known ones."""
-    if name not in detectors.available():
-        raise argparse.ArgumentTypeError(f"unknown detector {name!r}; known detectors: {', '.join(detectors.available())}")
+    try:
+        detectors.get(name)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return name
 
 

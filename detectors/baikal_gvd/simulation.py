@@ -250,7 +250,8 @@ SIMULATION_OPTIONS = (
                              f"(kinds: {', '.join(KINDS)}; default equal)"}),
     Option("--noise-rate-khz", {"type": float, "default": DEFAULT_RATE_HZ / 1e3,
                                 "help": "optical noise per module (kHz)"}),
-    Option("--absorption-m", {"type": float, "default": ABSORPTION_LENGTH, "help": "absorption length of the water (m)"}),
+    Option("--absorption-m", {"type": float, "default": ABSORPTION_LENGTH,
+                              "help": "absorption length of the water (m)"}),
     Option("--time-offset-ns", {"type": float, "default": 0.0,
                                 "help": "rms of per-module time-calibration errors (ns)"}),
 )
