@@ -1,9 +1,13 @@
 """The ``graphreco`` command line.
 
-Exit codes: 0 done; 2 bad command-line usage or an optional extra not installed; 3 bad
-input (an event file breaks the contract or is missing, a training config or an artifact
-is malformed; ``reconstruct`` goes on with the other files and names each bad one); 4
-internal error.
+Exit codes: 0 done; 2 bad command-line usage (an unknown detector too) or an optional
+extra not installed (``graphreco.extras.MissingExtra``); 3 bad input (an event file breaks
+the contract or is missing, a training config or an artifact is malformed; ``reconstruct``
+goes on with the other files and names each bad one); 4 internal error (any other
+``ImportError`` too).
+
+``graphreco simulate NAME`` exists for every detector of the registry that declares a
+``Simulator``, with the options it declares.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import detectors
+from .extras import MissingExtra
 
 EXIT_USAGE = 2
 EXIT_BAD_INPUT = 3
@@ -32,25 +38,20 @@ class PartialFailure(Exception):
         self.result = result
 
 
-def _parse_mix(text: str) -> dict[str, float]:
-    """``numu_cc=1,eas=3`` -> {"numu_cc": 1.0, "eas": 3.0}, kinds checked."""
-    from .detectors.baikal_gvd.simulation import KINDS
-
+def _known_detector(name: str) -> str:
+    """``name`` if the registry knows a detector of that name; a usage error listing the known ones."""
     try:
-        mix = {kind.strip(): float(weight) for kind, weight in (part.split("=") for part in text.split(","))}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected KIND=WEIGHT[,KIND=WEIGHT...], got {text!r}") from None
-    unknown = sorted(set(mix) - set(KINDS))
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown event kinds {unknown}; known: {', '.join(KINDS)}")
-    return mix
+        detectors.get(name)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return name
 
 
 def _simulate(args: argparse.Namespace) -> dict:
     from .io import event_table, write_events
 
     start = time.perf_counter()
-    simulated = args.simulate(args)
+    simulated = args.simulate(args.events, args.seed, **{dest: getattr(args, dest) for dest in args.options})
     seconds = time.perf_counter() - start
     write_events(args.output, event_table(**vars(simulated)), simulated.detector)
     summary = {"output": str(args.output), "events": int(simulated.event_id.size),
@@ -62,30 +63,20 @@ def _simulate(args: argparse.Namespace) -> dict:
     return summary | {"seconds": round(seconds, 2), "events_per_s": round(simulated.event_id.size / seconds, 1)}
 
 
-def _simulate_baikal_gvd(args: argparse.Namespace):
-    from .detectors.baikal_gvd.simulation import Conditions, simulate_events
-
-    conditions = Conditions(noise_rate_hz=args.noise_rate_khz * 1e3, absorption_length=args.absorption_m,
-                            time_offset_rms=args.time_offset_ns)
-    return simulate_events(args.events, seed=args.seed, mix=args.mix, conditions=conditions)
-
-
-def _simulate_ta_sd(args: argparse.Namespace):
-    from .detectors.ta_sd.simulation import Conditions, simulate_events
-
-    conditions = Conditions(accidental_rate_scale=args.accidental_rate_scale,
-                            timing_resolution_ns=args.timing_resolution_ns, calibration_scale=args.calibration_scale)
-    return simulate_events(args.events, seed=args.seed, primaries=args.primaries,
-                           log10_energy_range=(args.log10_energy_min, args.log10_energy_max),
-                           spectral_index=args.spectral_index, max_zenith_deg=args.max_zenith_deg,
-                           conditions=conditions)
-
-
-def _simulate_lhc_pf(args: argparse.Namespace):
-    from .detectors.lhc_pf.simulation import simulate_events
-
-    return simulate_events(args.events, seed=args.seed, process=args.process, mean_pileup=args.pileup,
-                           pool_size=args.pool_size, cache=args.cache)
+def _add_simulators(simulate: argparse.ArgumentParser) -> None:
+    """``graphreco simulate NAME`` for every known detector with a simulator: its options,
+    then ``--events``, ``--seed`` and ``-o``."""
+    simulators = simulate.add_subparsers(dest="detector", required=True)
+    for name in detectors.available():
+        simulator = detectors.get(name).simulator
+        if simulator is None:
+            continue
+        command = simulators.add_parser(name, help=simulator.help)
+        options = [command.add_argument(option.flag, **option.settings).dest for option in simulator.options]
+        command.add_argument("--events", type=int, default=10_000, help="number of events")
+        command.add_argument("--seed", type=int, default=0)
+        command.add_argument("-o", "--output", type=Path, required=True)
+        command.set_defaults(run=_simulate, simulate=simulator.simulate, options=options)
 
 
 def _graphs(args: argparse.Namespace) -> dict:
@@ -172,8 +163,6 @@ def _evaluate(args: argparse.Namespace) -> dict:
 
 
 def _detectors(args: argparse.Namespace) -> dict:
-    from . import detectors
-
     return {name: {"description": detectors.get(name).description,
                    "node_features": detectors.get(name).feature_names} for name in detectors.available()}
 
@@ -206,45 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_detectors)
 
     simulate = commands.add_parser("simulate", help="simulate events with truth")
-    simulators = simulate.add_subparsers(dest="detector", required=True)
-    baikal = simulators.add_parser("baikal-gvd", help="triggered readout windows of a Baikal-GVD cluster")
-    baikal.add_argument("--mix", type=_parse_mix, default=None,
-                        help="relative frequency of kinds before the trigger, e.g. numu_cc=1,eas=4 "
-                             "(kinds: numu_cc, nue_cc, nc, eas; default equal)")
-    baikal.add_argument("--noise-rate-khz", type=float, default=40.0, help="optical noise per module (kHz)")
-    baikal.add_argument("--absorption-m", type=float, default=22.0, help="absorption length of the water (m)")
-    baikal.add_argument("--time-offset-ns", type=float, default=0.0,
-                        help="rms of per-module time-calibration errors (ns)")
-    baikal.set_defaults(simulate=_simulate_baikal_gvd)
-    ta = simulators.add_parser("ta-sd", help="triggered readouts of the Telescope Array surface detector")
-    ta.add_argument("--primaries", nargs="+", choices=("proton", "iron", "photon"),
-                    default=("proton", "iron", "photon"), help="primaries thrown in equal parts (default all three)")
-    ta.add_argument("--log10-energy-min", type=float, default=18.0, help="lowest lg(E/eV)")
-    ta.add_argument("--log10-energy-max", type=float, default=20.5, help="highest lg(E/eV)")
-    ta.add_argument("--spectral-index", type=float, default=1.5, help="dN/dE ~ E^-index of the thrown energies")
-    ta.add_argument("--max-zenith-deg", type=float, default=60.0, help="largest zenith angle (deg)")
-    ta.add_argument("--accidental-rate-scale", type=float, default=1.0,
-                    help="scale of the 700 Hz level-0 rate of random muons per counter")
-    ta.add_argument("--timing-resolution-ns", type=float, default=20.0, help="counter timing resolution (ns rms)")
-    ta.add_argument("--calibration-scale", type=float, default=1.0, help="reported VEM per true VEM")
-    ta.set_defaults(simulate=_simulate_ta_sd)
-    lhc = simulators.add_parser("lhc-pf", help="LHC bunch crossings with pile-up (needs the lhc extra: Pythia 8)")
-    lhc.add_argument("--process", default="znunu_jet", choices=["znunu_jet", "ttbar", "dijet"],
-                     help="hard process of the leading interaction")
-    lhc.add_argument("--pileup", type=float, default=140.0, help="mean number of pile-up interactions")
-    lhc.add_argument("--pool-size", type=int, default=10_000, help="minimum-bias interactions in the pile-up pool")
-    lhc.add_argument("--cache", type=Path, default=None,
-                     help="folder that keeps generated interactions for reuse (e.g. the same pool)")
-    lhc.set_defaults(simulate=_simulate_lhc_pf)
-    for simulator in (baikal, ta, lhc):
-        simulator.add_argument("--events", type=int, default=10_000, help="number of events")
-        simulator.add_argument("--seed", type=int, default=0)
-        simulator.add_argument("-o", "--output", type=Path, required=True)
-        simulator.set_defaults(run=_simulate)
+    _add_simulators(simulate)
 
     graphs = commands.add_parser("graphs", help="read, validate and build graphs; print what was built and how fast")
     graphs.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
-    graphs.add_argument("--detector", help="detector name (overrides the files' metadata)")
+    graphs.add_argument("--detector", type=_known_detector, help="detector name (overrides the files' metadata)")
     graphs.add_argument("--batch-size", type=int, default=8192, help="events per record batch")
     graphs.add_argument("--threads", type=int, default=0, help="numba threads (default: all cores)")
     graphs.set_defaults(run=_graphs)
@@ -254,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="output file (one input) or directory (one output per input, same stem; "
                                   "a trailing slash makes it a directory for one input too)")
     chosen = reconstruct.add_mutually_exclusive_group(required=True)
-    chosen.add_argument("--detector", help="use the pipeline shipped with this detector")
+    chosen.add_argument("--detector", type=_known_detector, help="use the pipeline shipped with this detector")
     chosen.add_argument("--pipeline", type=Path, help="use the pipeline in this folder")
     reconstruct.add_argument("--batch-size", type=int, default=1024,
                              help="events per batch, the unit of work of a worker (outputs depend on it)")
@@ -293,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Write <stage>.onnx (inputs x, edge_index, batch) and manifest.json; "
                                              "with --events also check them against torch and time both, one thread.")
     exported = export.add_mutually_exclusive_group(required=True)
-    exported.add_argument("--detector", help="export the pipeline shipped with this detector")
+    exported.add_argument("--detector", type=_known_detector, help="export the pipeline shipped with this detector")
     exported.add_argument("--pipeline", type=Path, help="export the pipeline in this folder")
     export.add_argument("-o", "--output", type=Path, required=True, help="folder for the exported files")
     export.add_argument("--events", type=Path, help="event file whose first --batch-events events check parity and speed")
@@ -315,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PartialFailure as failure:
         print(json.dumps(failure.result, indent=2))
         return EXIT_BAD_INPUT
-    except ImportError as error:  # an optional extra is not installed
+    except MissingExtra as error:
         print(f"graphreco: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (EventFormatError, FileNotFoundError, FileExistsError, ArtifactError, TrainConfigError) as error:

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from .batch import FilePlan, OutputFile, carry_out, file_record
 from .console import stdout_to_stderr
 from .detectors import Detector
+from .extras import require
 from .io import EventBatch, EventFormatError
 from .io.reader import wanted_columns
 from .io.validate import refuse_duplicate_ids, to_event_batch
@@ -45,11 +46,8 @@ from .pipeline import Pipeline
 from .reconstruct import reconstruct_batch, write_output
 from .threads import single_thread
 
-try:
-    import ray
-    import ray.data
-except ImportError:
-    raise ImportError("the Ray engine needs the ray extra: pip install 'graphreco[distributed]'") from None
+ray = require("ray", "distributed", "the Ray engine")
+require("ray.data", "distributed", "the Ray engine")
 
 FILES_PER_JOB = 256
 """Input files per Ray Data job: each job starts its actors again (64 files of 1,560

@@ -1,8 +1,15 @@
+import importlib
 import json
+import sys
 
+import numpy as np
 import pytest
 
-from graphreco.cli import EXIT_BAD_INPUT, main
+from graphreco import detectors
+from graphreco.cli import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_USAGE, main
+from graphreco.detectors import Column, Detector, Option, Scaled, SimulatedEvents, Simulator
+from graphreco.extras import require
+from graphreco.io import read_events
 
 
 def test_simulate_then_build_graphs(tmp_path, capsys):
@@ -29,3 +36,81 @@ def test_unknown_kind_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["simulate", "baikal-gvd", "--events", "5", "--mix", "tau_cc=1", "-o", str(tmp_path / "x.parquet")])
     assert stopped.value.code == 2 and "unknown event kinds ['tau_cc']" in capsys.readouterr().err
+
+
+def _toy_events(events: int, seed: int, spread: float) -> SimulatedEvents:
+    """``events`` events of 0 to 3 hits at Gaussian ``x`` of rms ``spread``."""
+    rng = np.random.default_rng(seed)
+    offsets = np.concatenate([[0], np.cumsum(rng.integers(0, 4, events))])
+    hits = {"x": rng.normal(0.0, spread, offsets[-1]).astype(np.float32),
+            "true_label": np.ones(offsets[-1], dtype=np.int8)}
+    return SimulatedEvents("toy", np.arange(events, dtype=np.int64), offsets, hits, {})
+
+
+def _toy_without_its_extra(events: int, seed: int) -> SimulatedEvents:
+    require("graphreco_test_absent_package", "toy", "toy simulation")
+    return _toy_events(events, seed, 1.0)
+
+
+def _toy_with_a_broken_import(events: int, seed: int) -> SimulatedEvents:
+    importlib.import_module("graphreco.no_such_module")
+    return _toy_events(events, seed, 1.0)
+
+
+def _toy_detector(simulator: Simulator) -> Detector:
+    return Detector(name="toy", description="a test detector: hits on a line",
+                    columns=(Column("x", "float32", per_hit=True, finite=True),
+                             Column("true_label", "int8", per_hit=True, required=False)),
+                    node_features=(Scaled("x", 1.0),), build_edges=lambda offsets, hits: np.zeros((2, 0), np.int64),
+                    simulator=simulator)
+
+
+@pytest.fixture
+def register():
+    """``register(simulator)`` adds the toy detector with that simulator for one test."""
+    yield lambda simulator: detectors.register(_toy_detector(simulator))
+    detectors.unregister("toy")
+
+
+def test_a_registered_detector_gets_its_simulate_command(register, tmp_path, capsys):
+    register(Simulator("toy events", _toy_events, (Option("--spread", {"type": float, "default": 1.0,
+                                                                        "help": "rms of x"}),)))
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    assert "toy events" in capsys.readouterr().out
+    out = tmp_path / "toy.parquet"
+    assert main(["simulate", "toy", "--events", "20", "--seed", "3", "--spread", "5", "-o", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == 20
+    batch = next(read_events(out))
+    expected = _toy_events(20, 3, 5.0)
+    assert batch.detector == "toy"
+    np.testing.assert_array_equal(batch.offsets, expected.offsets)
+    np.testing.assert_array_equal(batch.hits["x"], expected.hits["x"])
+
+
+def test_a_missing_extra_is_a_usage_error_naming_it(register, tmp_path, capsys):
+    register(Simulator("toy events", _toy_without_its_extra))
+    assert main(["simulate", "toy", "--events", "2", "-o", str(tmp_path / "toy.parquet")]) == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert error.startswith("graphreco: error: ") and "pip install 'graphreco[toy]'" in error
+
+
+def test_a_missing_pythia_names_the_lhc_extra(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "pythia8mc", None)
+    assert main(["simulate", "lhc-pf", "--events", "2", "-o", str(tmp_path / "lhc.parquet")]) == EXIT_USAGE
+    assert "pip install 'graphreco[lhc]'" in capsys.readouterr().err
+
+
+def test_a_broken_internal_import_is_an_internal_error(register, tmp_path, capsys):
+    register(Simulator("toy events", _toy_with_a_broken_import))
+    assert main(["simulate", "toy", "--events", "2", "-o", str(tmp_path / "toy.parquet")]) == EXIT_INTERNAL
+    assert "internal error: ModuleNotFoundError" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["graphs", "x.parquet"], ["reconstruct", "x.parquet", "-o", "out"],
+                                     ["export", "-o", "out"]])
+def test_an_unknown_detector_is_a_usage_error_listing_the_known_ones(command, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, "--detector", "km3net"])
+    assert stopped.value.code == EXIT_USAGE
+    assert f"unknown detector 'km3net'; known detectors: {', '.join(detectors.available())}" in capsys.readouterr().err

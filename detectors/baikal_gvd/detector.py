@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Column, Detector, Scaled
+from ..base import Column, Detector, Scaled, Simulator
 from graphreco.kernels import spacetime_string_graph
 
 from .baseline import reconstruct_classically, refit_tracks
+from .simulation import SIMULATION_OPTIONS, simulate_from_options
 from .geometry import MODULE_SPACING, STRING_RADIUS
 from .water import GROUP_VELOCITY
 
@@ -65,5 +66,7 @@ DETECTOR = Detector(
     relative_features=(0, 1, 2, 3),
     baseline=reconstruct_classically,
     refine_direction=refit_tracks,
+    simulator=Simulator("triggered readout windows of a Baikal-GVD cluster",
+                        simulate_from_options, SIMULATION_OPTIONS),
     evaluation="neutrino_events",
 )

@@ -23,11 +23,12 @@ placed on a random cluster of the shipped geometry.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..base import SimulatedEvents
+from ..base import Option, SimulatedEvents
 from .geometry import MODULES_PER_STRING, STRINGS_PER_CLUSTER, cluster_centres, load_geometry
 from .light import direction_vector, module_light
 from .muons import (BUNDLE_LATERAL_RMS, muon_range, sample_bundle_multiplicity, sample_depth_muon_energy,
@@ -228,6 +229,50 @@ def simulate_events(n_events: int, seed: int = 0, mix: dict[str, float] | None =
         pieces.append(result)
         kept += int(result["triggered"].sum())
     return _assemble(pieces, n_events, geometry, centres, cluster_size)
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """``"numu_cc=1,eas=3"`` -> ``{"numu_cc": 1.0, "eas": 3.0}``; ``argparse.ArgumentTypeError``
+    for text of another form or a kind not in ``KINDS``."""
+    try:
+        mix = {kind.strip(): float(weight) for kind, weight in (part.split("=") for part in text.split(","))}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected KIND=WEIGHT[,KIND=WEIGHT...], got {text!r}") from None
+    unknown = sorted(set(mix) - set(KINDS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown event kinds {unknown}; known: {', '.join(KINDS)}")
+    return mix
+
+
+SIMULATION_OPTIONS = (
+    Option("--mix", {"type": parse_mix, "default": None,
+                     "help": "relative frequency of kinds before the trigger, e.g. numu_cc=1,eas=4 "
+                             f"(kinds: {', '.join(KINDS)}; default equal)"}),
+    Option("--noise-rate-khz", {"type": float, "default": DEFAULT_RATE_HZ / 1e3,
+                                "help": "optical noise per module (kHz)"}),
+    Option("--absorption-m", {"type": float, "default": ABSORPTION_LENGTH,
+                              "help": "absorption length of the water (m)"}),
+    Option("--time-offset-ns", {"type": float, "default": 0.0,
+                                "help": "rms of per-module time-calibration errors (ns)"}),
+)
+"""What ``graphreco simulate baikal-gvd`` offers; ``simulate_from_options`` takes them."""
+
+
+def simulate_from_options(events: int, seed: int, mix: dict[str, float] | None, noise_rate_khz: float,
+                          absorption_m: float, time_offset_ns: float) -> SimulatedEvents:
+    """``simulate_events`` under the conditions the command-line options give.
+
+    Args:
+        events: triggered events to make.
+        seed: random seed.
+        mix: relative frequency of the kinds (None: equal parts).
+        noise_rate_khz: optical noise rate per module (kHz).
+        absorption_m: absorption length of the water (m).
+        time_offset_ns: rms of the per-module time-calibration errors (ns).
+    """
+    conditions = Conditions(noise_rate_hz=noise_rate_khz * 1e3, absorption_length=absorption_m,
+                            time_offset_rms=time_offset_ns)
+    return simulate_events(events, seed=seed, mix=mix, conditions=conditions)
 
 
 def _assemble(pieces: list[dict], n_events: int, geometry, centres: np.ndarray, cluster_size: int) -> SimulatedEvents:

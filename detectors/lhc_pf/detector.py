@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Column, Derived, Detector, OneHot, Scaled
+from ..base import Column, Derived, Detector, OneHot, Scaled, Simulator
 from .baselines import puppi, puppi_alphas
 from .cones import cone_pt_sums
+from .simulation import SIMULATION_OPTIONS, simulate_from_options
 from graphreco.kernels import eta_phi_radius_graph
 
 CONE = 0.4
@@ -89,5 +90,7 @@ DETECTOR = Detector(
     build_edges=build_edges,
     max_hits_per_event=MAX_CANDIDATES,
     relative_features=(2,),
+    simulator=Simulator("LHC bunch crossings with pile-up (needs the lhc extra: Pythia 8)",
+                        simulate_from_options, SIMULATION_OPTIONS),
     evaluation="pileup",
 )

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from graphreco.extras import require
+
 CENTRE_OF_MASS_ENERGY = 13_600.0
 """GeV: LHC Run 3."""
 HARD_PT_MIN = 50.0
@@ -68,10 +70,7 @@ class Interactions:
 
 
 def _pythia(process: str, seed: int):
-    try:
-        import pythia8mc
-    except ImportError as error:
-        raise ImportError("LHC event generation needs Pythia 8: pip install 'graphreco[lhc]'") from error
+    pythia8mc = require("pythia8mc", "lhc", "LHC event generation needs Pythia 8")
     if process not in PROCESSES:
         raise ValueError(f"unknown process {process!r}; known: {', '.join(PROCESSES)}")
     pythia = pythia8mc.Pythia("", False)

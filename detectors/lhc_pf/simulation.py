@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..base import SimulatedEvents
+from ..base import Option, SimulatedEvents
 from .generator import HARD_PROCESSES, Interactions, cached
 from .response import reconstruct
 
@@ -55,6 +55,26 @@ def simulate_events(n_events: int, seed: int = 0, process: str = "znunu_jet", me
         offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), hits=hits,
         events={"npv": np.concatenate([piece["npv"] for piece in pieces]),
                 "true_npu": np.concatenate([piece["true_npu"] for piece in pieces])})
+
+
+SIMULATION_OPTIONS = (
+    Option("--process", {"default": "znunu_jet", "choices": list(HARD_PROCESSES),
+                         "help": "hard process of the leading interaction"}),
+    Option("--pileup", {"type": float, "default": 140.0, "help": "mean number of pile-up interactions"}),
+    Option("--pool-size", {"type": int, "default": 10_000,
+                           "help": "minimum-bias interactions in the pile-up pool"}),
+    Option("--cache", {"type": Path, "default": None,
+                       "help": "folder that keeps generated interactions for reuse (e.g. the same pool)"}),
+)
+"""What ``graphreco simulate lhc-pf`` offers; ``simulate_from_options`` takes them."""
+
+
+def simulate_from_options(events: int, seed: int, process: str, pileup: float, pool_size: int,
+                          cache: Path | None) -> SimulatedEvents:
+    """``simulate_events`` as the command-line options ask: ``events`` crossings of
+    ``process`` with Poisson(``pileup``) pile-up from a pool of ``pool_size`` minimum-bias
+    interactions, generated interactions kept in the folder ``cache`` (None: not kept)."""
+    return simulate_events(events, seed=seed, process=process, mean_pileup=pileup, pool_size=pool_size, cache=cache)
 
 
 def _crossings(rng: np.random.Generator, hard: Interactions, hard_events: range, pool: Interactions | None,

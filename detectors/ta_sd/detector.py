@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Column, Detector, Scaled
+from ..base import Column, Detector, Scaled, Simulator
 from graphreco.kernels import surface_grid_graph
 
 from .baseline import FIT_FEATURE_NAMES, fit_features, reconstruct_classically, refit_showers
+from .simulation import SIMULATION_OPTIONS, simulate_from_options
 from .geometry import GRID_SPACING, N_COUNTERS, in_fiducial_volume
 
 NEIGHBOUR_STEPS = 2.0  # counters up to two grid steps apart (12 neighbours on a full grid)
@@ -60,5 +61,7 @@ DETECTOR = Detector(
     event_features=fit_features,
     event_feature_names=FIT_FEATURE_NAMES,
     fiducial=fiducial,
+    simulator=Simulator("triggered readouts of the Telescope Array surface detector",
+                        simulate_from_options, SIMULATION_OPTIONS),
     evaluation="air_showers",
 )

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..base import SimulatedEvents
+from ..base import Option, SimulatedEvents
 from .accidentals import LEVEL0_RATE_HZ, READOUT_HALF_WINDOW, sample_accidentals
 from .composition import PRIMARY_NAMES, sample_muon_scale, sample_xmax
 from .fluctuations import sample_layers, saturate
@@ -203,6 +203,48 @@ def simulate_events(n_events: int, seed: int = 0,
         pieces.append(piece)
         kept += len(piece["truth"]["pdg"])
     return _assemble(pieces, n_events)
+
+
+SIMULATION_OPTIONS = (
+    Option("--primaries", {"nargs": "+", "choices": tuple(PRIMARY_NAMES), "default": tuple(PRIMARY_NAMES),
+                           "help": "primaries thrown in equal parts (default all three)"}),
+    Option("--log10-energy-min", {"type": float, "default": 18.0, "help": "lowest lg(E/eV)"}),
+    Option("--log10-energy-max", {"type": float, "default": 20.5, "help": "highest lg(E/eV)"}),
+    Option("--spectral-index", {"type": float, "default": DEFAULT_SPECTRAL_INDEX,
+                                "help": "dN/dE ~ E^-index of the thrown energies"}),
+    Option("--max-zenith-deg", {"type": float, "default": 60.0, "help": "largest zenith angle (deg)"}),
+    Option("--accidental-rate-scale", {"type": float, "default": 1.0,
+                                       "help": f"scale of the {LEVEL0_RATE_HZ:.0f} Hz level-0 rate of random muons "
+                                               "per counter"}),
+    Option("--timing-resolution-ns", {"type": float, "default": TIMING_RESOLUTION,
+                                      "help": "counter timing resolution (ns rms)"}),
+    Option("--calibration-scale", {"type": float, "default": 1.0, "help": "reported VEM per true VEM"}),
+)
+"""What ``graphreco simulate ta-sd`` offers; ``simulate_from_options`` takes them."""
+
+
+def simulate_from_options(events: int, seed: int, primaries: Sequence[str], log10_energy_min: float,
+                          log10_energy_max: float, spectral_index: float, max_zenith_deg: float,
+                          accidental_rate_scale: float, timing_resolution_ns: float,
+                          calibration_scale: float) -> SimulatedEvents:
+    """``simulate_events`` with the thrown showers and conditions the command-line options give.
+
+    Args:
+        events: triggered events to make.
+        seed: random seed.
+        primaries: names of the primaries thrown in equal parts.
+        log10_energy_min, log10_energy_max: range of the thrown energies, lg(E/eV).
+        spectral_index: dN/dE ~ E^-index of the thrown energies.
+        max_zenith_deg: largest zenith angle (deg).
+        accidental_rate_scale: times the level-0 rate of accidental particles.
+        timing_resolution_ns: counter timing resolution (ns rms).
+        calibration_scale: reported VEM per true VEM.
+    """
+    conditions = Conditions(accidental_rate_scale=accidental_rate_scale, timing_resolution_ns=timing_resolution_ns,
+                            calibration_scale=calibration_scale)
+    return simulate_events(events, seed=seed, primaries=primaries,
+                           log10_energy_range=(log10_energy_min, log10_energy_max), spectral_index=spectral_index,
+                           max_zenith_deg=max_zenith_deg, conditions=conditions)
 
 
 def _assemble(pieces: list[dict], n_events: int) -> SimulatedEvents:

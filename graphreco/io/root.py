@@ -20,7 +20,6 @@ import ast
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, replace
-from importlib import import_module
 from pathlib import Path
 from types import CodeType, ModuleType
 from typing import NamedTuple
@@ -29,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..detectors import Detector
+from ..extras import require
 from .errors import EventFormatError
 from .validate import int64_event_ids
 from .writer import hit_list
@@ -82,16 +82,16 @@ class RootMapping:
     ``columns`` maps each event-format column to a branch or an expression (values in the
     format's units: GeV, cm, rad; a per-hit column comes from jagged branches, one list per
     entry; a per-event column from scalar ones); ``event_id`` is the branch or expression of
-    the event number; ``detector`` is the event format's detector, as the Parquet schema
-    metadata would name it. A column listed in ``optional`` is left out of files that lack
-    its branches (truth that simulation has and collision data has not); any other missing
-    branch is an error.
+    the event number; ``detector`` (no default) is the event format's detector, as the
+    Parquet schema metadata would name it. A column listed in ``optional`` is left out of
+    files that lack its branches (truth that simulation has and collision data has not);
+    any other missing branch is an error.
     """
 
     columns: Mapping[str, str]
+    detector: str
     tree: str = "Events"
     event_id: str = "event"
-    detector: str = "lhc-pf"
     optional: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -110,8 +110,8 @@ class RootMapping:
 
     @classmethod
     def from_json(cls, path: str | Path) -> RootMapping:
-        """The mapping in the JSON file ``path``: an object with ``columns`` and optionally
-        ``tree``, ``event_id``, ``detector`` and ``optional`` (a list); ``EventFormatError``
+        """The mapping in the JSON file ``path``: an object with ``columns`` and ``detector``,
+        and optionally ``tree``, ``event_id`` and ``optional`` (a list); ``EventFormatError``
         naming the file for anything else."""
         file = str(path)
         try:
@@ -126,6 +126,9 @@ class RootMapping:
         unknown = [key for key in data if key not in keys]
         if unknown:
             raise EventFormatError(file, f"unknown key {unknown[0]!r} in the ROOT mapping; known: {', '.join(keys)}")
+        if "detector" not in data:
+            raise EventFormatError(file, 'the ROOT mapping names no "detector": give the detector whose event '
+                                   'format its columns make (graphreco detectors lists them)')
         try:
             return cls(**data | {"optional": tuple(data.get("optional", []))})
         except (TypeError, ValueError) as error:
@@ -184,13 +187,10 @@ def iter_root_batches(path: str | Path, mapping: RootMapping, batch_size: int) -
 
 
 def _import_uproot() -> ModuleType:
-    try:
-        import_module("awkward")  # uproot hands out awkward arrays
-        import uproot
-    except ImportError:
-        raise ModuleNotFoundError("reading ROOT files needs uproot and awkward, the 'root' extra: "
-                                  "pip install 'graphreco[root]'") from None
-    return uproot
+    """uproot, and awkward in which it hands out arrays; ``MissingExtra`` naming the
+    ``root`` extra where either is not installed."""
+    require("awkward", "root", "reading ROOT files")
+    return require("uproot", "root", "reading ROOT files")
 
 
 def _problem(error: BaseException) -> str:

@@ -1,3 +1,6 @@
+import argparse
+import inspect
+
 import numpy as np
 import pytest
 
@@ -55,16 +58,23 @@ def test_derived_features_come_from_whole_events():
     np.testing.assert_array_equal(out[:, 0], [1, 0, 1, 2, 0])
 
 
-@pytest.mark.parametrize("name, hits, events", [
-    ("baikal-gvd", {c: np.linspace(0, 100, 6) for c in ("x", "y", "z", "t", "charge")}, {}),
-    ("ta-sd", {"x": np.array([0, 1200, 2400, 0, 1200, 99999.]), "y": np.zeros(6), "z": np.zeros(6),
+GRAPH_INPUTS = {
+    "baikal-gvd": ({c: np.linspace(0, 100, 6) for c in ("x", "y", "z", "t", "charge")}, {}),
+    "ta-sd": ({"x": np.array([0, 1200, 2400, 0, 1200, 99999.]), "y": np.zeros(6), "z": np.zeros(6),
                "t": np.arange(6.0), "signal_upper": np.ones(6), "signal_lower": np.ones(6)}, {}),
-    ("lhc-pf", {"pt": np.ones(6), "eta": np.array([0, 0.1, 0.2, 2, 2.1, 4]), "phi": np.array([3.1, -3.1, 0, 0, 0, 0]),
+    "lhc-pf": ({"pt": np.ones(6), "eta": np.array([0, 0.1, 0.2, 2, 2.1, 4]), "phi": np.array([3.1, -3.1, 0, 0, 0, 0]),
                 "energy": np.ones(6), "charge": np.array([1, 0, 0, -1, 0, 1]), "pdg_id": np.array([211, 22, 130, -211, 22, 13]),
                 "dz": np.array([0.1, np.nan, np.nan, 3, np.nan, -0.2]), "pv_assoc": np.array([1, 0, 0, -1, 0, 1])},
-     {"npv": np.array([30, 60])}),
-])
-def test_default_graph_and_features_of_every_detector(name, hits, events):
+               {"npv": np.array([30, 60])}),
+}
+"""Two events of three hits for each detector: the hit and event columns of its node features."""
+
+
+@pytest.mark.parametrize("name", detectors.available())
+def test_default_graph_and_features_of_every_detector(name):
+    if name not in GRAPH_INPUTS:
+        pytest.fail(f"give GRAPH_INPUTS two events of {name} to build graphs and features from")
+    hits, events = GRAPH_INPUTS[name]
     detector = detectors.get(name)
     offsets = np.array([0, 3, 6])
     edges = detector.build_edges(offsets, hits)
@@ -73,3 +83,15 @@ def test_default_graph_and_features_of_every_detector(name, hits, events):
     assert np.array_equal(event_of[0], event_of[1]) and np.all(np.diff(edges[1]) >= 0)
     x = detector.node_feature_matrix(offsets, hits, events)
     assert x.shape == (6, len(detector.feature_names)) and x.dtype == np.float32 and np.isfinite(x).all()
+
+
+@pytest.mark.parametrize("name", detectors.available())
+def test_every_simulator_takes_the_options_it_declares(name):
+    simulator = detectors.get(name).simulator
+    if simulator is None:
+        return
+    parser = argparse.ArgumentParser()
+    dests = [parser.add_argument(option.flag, **option.settings).dest for option in simulator.options]
+    assert all(option.settings.get("help") for option in simulator.options)
+    defaults = vars(parser.parse_args([]))
+    inspect.signature(simulator.simulate).bind(10, 0, **{dest: defaults[dest] for dest in dests})

@@ -26,7 +26,7 @@ from graphreco import detectors
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.io import event_table, write_events
 
-DETECTORS = ("baikal-gvd", "ta-sd", "lhc-pf")
+DETECTORS = tuple(detectors.available())
 SIZES = [3, 0, 5, 2]
 """Hits of the events of a valid table: event_id 0 to 3, event_id 1 without hits."""
 HUGE = 100_000

@@ -23,7 +23,7 @@ from graphreco import detectors
 from graphreco.detectors import Column
 from graphreco.io import EventBatch, EventFormatError, read_events
 
-DETECTORS = ("baikal-gvd", "ta-sd", "lhc-pf")
+DETECTORS = tuple(detectors.available())
 EVENT_ID = Column("event_id", "int64", per_hit=False)
 ARROW_TYPES = {"float32": pa.float32(), "float64": pa.float64(), "int8": pa.int8(), "int32": pa.int32(),
                "int64": pa.int64(), "uint64": pa.uint64(), "bool": pa.bool_(), "string": pa.string()}

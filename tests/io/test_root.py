@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from graphreco.extras import MissingExtra
 from graphreco.io import EventFormatError, event_table, read_events, write_events
 from graphreco.io.root import RootMapping, count_root_events, load_mapping
 
@@ -106,7 +107,8 @@ def test_root_gives_the_events_of_the_equivalent_parquet(tmp_path):
 
 def test_mapping_travels_as_json_and_the_docs_carry_the_pv_assoc_recipe(tmp_path):
     path = tmp_path / "mapping.json"
-    path.write_text(json.dumps({"columns": dict(MAPPING.columns), "optional": ["true_npu"]}))
+    path.write_text(json.dumps({"columns": dict(MAPPING.columns), "detector": MAPPING.detector,
+                                "optional": ["true_npu"]}))
     assert RootMapping.from_json(path) == MAPPING
     root = write_root(tmp_path / "nano.root", nanoaod())
     assert sum(b.n_events for b in read_events(root, root_mapping=path)) == 4
@@ -207,7 +209,7 @@ def test_unreadable_files_are_reported_not_raised_from_inside_uproot(tmp_path, d
 ])
 def test_bad_mappings_are_refused_naming_file_and_column(tmp_path, columns, problem):
     path = tmp_path / "mapping.json"
-    path.write_text(json.dumps({"columns": dict(MAPPING.columns) | columns}))
+    path.write_text(json.dumps({"columns": dict(MAPPING.columns) | columns, "detector": MAPPING.detector}))
     with pytest.raises(EventFormatError, match=problem) as caught:
         RootMapping.from_json(path)
     assert caught.value.file == str(path) and "column 'pt'" in str(caught.value)
@@ -223,10 +225,19 @@ def test_mapping_files_with_unknown_keys_or_no_columns_are_refused(tmp_path):
         RootMapping.from_json(path)
 
 
+def test_a_mapping_names_its_detector(tmp_path):
+    assert load_mapping(None).detector == "lhc-pf"
+    path = tmp_path / "mapping.json"
+    path.write_text(json.dumps({"columns": dict(MAPPING.columns)}))
+    with pytest.raises(EventFormatError, match='names no "detector"') as caught:
+        RootMapping.from_json(path)
+    assert caught.value.file == str(path)
+
+
 def test_without_uproot_the_error_names_the_extra(tmp_path, monkeypatch):
     root = write_root(tmp_path / "nano.root", nanoaod())
     monkeypatch.setitem(sys.modules, "uproot", None)
-    with pytest.raises(ModuleNotFoundError, match=r"pip install 'graphreco\[root\]'"):
+    with pytest.raises(MissingExtra, match=r"pip install 'graphreco\[root\]'"):
         list(read_events(root, root_mapping=MAPPING))
 
 
