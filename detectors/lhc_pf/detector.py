@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import Column, Derived, Detector, OneHot, Scaled
-from .baselines import puppi, puppi_alphas
+from .baselines import classical_scores, puppi, puppi_alphas
 from .cones import cone_pt_sums
 from graphreco.kernels import eta_phi_radius_graph
 
@@ -90,4 +90,6 @@ DETECTOR = Detector(
     max_hits_per_event=MAX_CANDIDATES,
     relative_features=(2,),
     evaluation="pileup",
+    classical_scores=classical_scores,
+    keep_or_drop=("chs", "softkiller"),
 )
