@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from .. import detectors
 from ..detectors.base import Detector
 from ..io import EventFormatError, read_events
+from ..io.reader import open_event_file
 from .matching import hit_values, reco_rows
 from .metrics import WORKING_POINT, precision_recall, roc_auc
 from .shower_metrics import RECO_COLUMNS, TRUTH_COLUMNS, composition_report, energy_bins, shower_figures
@@ -33,11 +33,12 @@ PROBABILITY_PREFIX = "reco_p_"
 """Columns of the reconstruction that hold a composition class's probability."""
 
 
-def _air_shower_array(name: str) -> Detector:
-    """The registered detector ``name``, which must declare its ``shower_cuts``."""
-    detector = detectors.get(name)
+def _air_shower_array(truth_path: str | Path) -> Detector:
+    """The detector of the event file ``truth_path``, which must declare its ``shower_cuts``."""
+    detector = open_event_file(truth_path)[1]
     if detector.shower_cuts is None:
-        raise ValueError(f"detector {name!r}: an air_showers evaluation needs its shower_cuts (Detector.shower_cuts)")
+        raise ValueError(f"detector {detector.name!r}: an air_showers evaluation needs its shower_cuts "
+                         "(Detector.shower_cuts)")
     return detector
 
 
@@ -45,6 +46,8 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     """Figures of the reconstruction in ``reco_path`` and of the detector's standard fit,
     run here on the hits of ``truth_path`` (which carries the ``true_*`` columns); with
     ``plots`` also ``plots``, the PNGs drawn into that folder."""
+    detector = _air_shower_array(truth_path)
+    cuts, primaries = detector.shower_cuts, dict(detector.primaries)
     reco = pq.read_table(reco_path)
     reco_ids = reco.column("event_id").to_numpy()
     gnn_columns = {name: reco.column(name).to_numpy() for name in reco.column_names
@@ -57,13 +60,12 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
             (["true_label"] if "true_label" not in batch.hits else [])
         if missing:
             raise EventFormatError(str(truth_path), f"truth columns {missing} are needed to evaluate")
-        detector = _air_shower_array(batch.detector)
         rows = reco_rows(reco_ids, batch.event_id, reco_path)
         sizes = np.diff(batch.offsets)
         event_of_hit = np.repeat(np.arange(sizes.size), sizes)
         columns = {name: batch.events[name] for name in TRUTH_COLUMNS}
         columns["shower_counters"] = np.bincount(event_of_hit, batch.hits["true_label"] == 1, minlength=sizes.size)
-        columns["edge_distance"] = detector.shower_cuts.distance_to_edge(batch.events["true_core_x"], batch.events["true_core_y"])
+        columns["edge_distance"] = cuts.distance_to_edge(batch.events["true_core_x"], batch.events["true_core_y"])
         columns |= {f"gnn_{name}": values[rows] for name, values in gnn_columns.items()}
         if "true_primary" in batch.events:
             columns["true_primary"] = batch.events["true_primary"]
@@ -78,7 +80,6 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     c = {name: np.concatenate(values) for name, values in pieces.items()}
     counter_scores = {name: np.concatenate(values) for name, values in counter_pieces.items()}
     signal = counter_scores.pop("shower_counter")
-    cuts, primaries = detector.shower_cuts, dict(detector.primaries)
     report = shower_figures(c, cuts)
     if "true_primary" in c and any(name.startswith("gnn_reco_p_") for name in c):
         report["composition"] = composition_report(c, energy_bins(c, cuts)["all"], primaries)
