@@ -37,7 +37,7 @@ between the estimated and the true axis):
   ``crb_nuisances_fixed_time_only`` the same on the time rows only (ux, uy, t0: the
   oracle fit's bound, a check of the machinery).
 - ``standard_fit``: ``reconstruct_classically`` on all hits (accidentals included), as the
-  comparison (``shower_compare``) scores it; ``chain``: ``reco_zenith``/``reco_azimuth``
+  comparison (``air_showers``) scores it; ``chain``: ``reco_zenith``/``reco_azimuth``
   of ``--reco`` (``graphreco reconstruct --detector ta-sd`` of the same file). Both over
   the events each reconstructed (the fraction is given).
 Prints JSON; ``*_singular``: events whose Fisher matrix could not be inverted (counted at
