@@ -166,6 +166,25 @@ class Simulator:
     options: tuple[Option, ...] = ()
 
 
+@dataclass(frozen=True)
+class ShowerCuts:
+    """The truth-level quality cut of an air-shower array: the simulated showers its
+    evaluation scores, the same for every method.
+
+    Args:
+        max_zenith: rad; the true zenith must be below it.
+        min_shower_counters: the fewest counters hit by the shower (``true_label == 1``).
+        min_edge_distance: m; the true core must lie at least this far inside the array.
+        distance_to_edge: ``(x, y) -> distance``: signed distance (m) of ground points
+            (x, y in m, arrays of one shape) to the array's edge, positive inside.
+    """
+
+    max_zenith: float
+    min_shower_counters: int
+    min_edge_distance: float
+    distance_to_edge: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
 EVALUATION_KINDS = ("hits", "neutrino_events", "air_showers", "pileup")
 """What ``Detector.evaluation`` may name: how ``graphreco evaluate`` scores the detector's
 reconstructions against truth (``graphreco.evaluate`` holds one module per kind)."""
@@ -213,6 +232,19 @@ class Detector:
     """How ``graphreco simulate NAME`` makes events of this detector (None: it cannot)."""
     evaluation: str | None = None
     """How ``graphreco evaluate`` scores it: one of ``EVALUATION_KINDS`` (None: no evaluation)."""
+    classical_scores: Callable[[np.ndarray, HitColumns, HitColumns], dict[str, np.ndarray]] | None = None
+    """The classical methods a ``pileup`` evaluation scores beside the GNN, ``(offsets,
+    hits, events) -> {method: score}``, each score float32 of shape (n_hits,), higher
+    meaning more signal-like (LHC PF: CHS, SoftKiller, PUPPI)."""
+    keep_or_drop: tuple[str, ...] = ()
+    """Methods of ``classical_scores`` whose score decides keep (>= 0.5) or drop: they
+    weight a hit's four-momentum by 1 or 0, the other methods by their score."""
+    shower_cuts: ShowerCuts | None = None
+    """The truth-level quality cut of an ``air_showers`` evaluation."""
+    primaries: tuple[tuple[str, int], ...] = ()
+    """The composition classes of an ``air_showers`` evaluation, ``(name, PDG id)``: the
+    reconstruction's ``reco_p_<name>`` against the truth's ``true_primary``; it compares
+    ``photon`` with the hadrons ``proton`` and ``iron``."""
 
     def __post_init__(self) -> None:
         if self.evaluation is not None and self.evaluation not in EVALUATION_KINDS:

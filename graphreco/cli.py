@@ -157,9 +157,9 @@ def _evaluate(args: argparse.Namespace) -> dict:
         from .evaluate.report import write_report
 
         return write_report(args.truth, args.reco, args.report)
-    from .evaluate.compare import compare_with_baseline
+    from .evaluate import evaluate_files
 
-    return compare_with_baseline(args.truth, args.reco, plots=args.plots)
+    return evaluate_files(args.truth, args.reco, plots=args.plots)
 
 
 def _detectors(args: argparse.Namespace) -> dict:

@@ -23,7 +23,7 @@ import torch
 from graphreco import detectors
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
 from graphreco.evaluate import precision_recall, roc_auc
-from graphreco.evaluate.compare import NEUTRINO_KINDS
+from graphreco.evaluate.neutrino_metrics import NEUTRINO_KINDS
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
 from graphreco.training import TrainConfig, load_graphs, train

@@ -4,7 +4,7 @@ bound of the simulation?
     NUMBA_NUM_THREADS=1 python scripts/study_ta_direction_bound.py data/ta-sd/test.parquet \\
         [--reco TEST-RECO.parquet] [--events N] [--deviates 200] [--seed 0]
 
-On the showers that pass the issue's cuts (``shower_compare.selected``, on the truth: zenith
+On the showers that pass the issue's cuts (``shower_metrics.selected``, on the truth: zenith
 < 45 deg, >= 5 shower counters, core >= 1,200 m inside the edge, 10^18.5 <= E < 10^20 eV),
 with only the shower's own counters (``true_label == 1``), their positions from
 ``counter_positions()`` (by ``channel``) and rho = mean of the layers / 3 m^2, the model and
@@ -37,7 +37,7 @@ between the estimated and the true axis):
   ``crb_nuisances_fixed_time_only`` the same on the time rows only (ux, uy, t0: the
   oracle fit's bound, a check of the machinery).
 - ``standard_fit``: ``reconstruct_classically`` on all hits (accidentals included), as the
-  comparison (``shower_compare``) scores it; ``chain``: ``reco_zenith``/``reco_azimuth``
+  comparison (``air_showers``) scores it; ``chain``: ``reco_zenith``/``reco_azimuth``
   of ``--reco`` (``graphreco reconstruct --detector ta-sd`` of the same file). Both over
   the events each reconstructed (the fraction is given).
 Prints JSON; ``*_singular``: events whose Fisher matrix could not be inverted (counted at
@@ -59,12 +59,13 @@ from graphreco.detectors.ta_sd.baseline import (CORE_PRIOR, CORE_X, CORE_Y, CURV
                                                 N_PARAMS, SATURATION_VEM, T0, UX, UY, ZERO_MARGIN, ZERO_SIGMA,
                                                 _axis_frame, _cog, _fit, _free_parameters, _jacobian,
                                                 _residuals, _update_time_sigmas, reconstruct_classically)
+from graphreco.detectors.ta_sd.detector import DETECTOR
 from graphreco.detectors.ta_sd.geometry import LAYER_AREA, counter_ids, counter_positions, distance_to_edge
 from graphreco.detectors.ta_sd.s800 import CURVATURE_DEPTH, depth_shift
 from graphreco.evaluate.matching import reco_rows
-from graphreco.evaluate.pileup_compare import concatenated
+from graphreco.evaluate.pileup import concatenated
 from graphreco.evaluate.resolution import angular_error
-from graphreco.evaluate.shower_compare import ENERGY_BIN_EDGES, EV_PER_GEV, selected
+from graphreco.evaluate.shower_metrics import ENERGY_BIN_EDGES, EV_PER_GEV, selected
 from graphreco.io import read_events
 
 
@@ -247,7 +248,7 @@ def main() -> None:
     c["shower_counters"] = np.bincount(np.repeat(np.arange(sizes.size), sizes), hits["true_label"] == 1,
                                        minlength=sizes.size)
     c["edge_distance"] = distance_to_edge(events["true_core_x"], events["true_core_y"])
-    chosen = selected(c)
+    chosen = selected(c, DETECTOR.shower_cuts)
     truth = {name: events[name][chosen] for name in ("true_zenith", "true_azimuth")}
     standard = reconstruct_classically(offsets, hits)
     errors = {"standard_fit": np.degrees(angular_error(truth, {name: standard[name][chosen]

@@ -34,9 +34,10 @@ import pyarrow.parquet as pq
 
 from graphreco.detectors.ta_sd.baseline import fit_showers, reconstruct_classically
 from graphreco.detectors.ta_sd.composition import IRON, PHOTON, PROTON
+from graphreco.detectors.ta_sd.detector import DETECTOR
 from graphreco.detectors.ta_sd.energy_table import load_shipped_table
 from graphreco.detectors.ta_sd.geometry import distance_to_edge
-from graphreco.evaluate.shower_compare import ENERGY_BIN_EDGES, EV_PER_GEV, selected
+from graphreco.evaluate.shower_metrics import ENERGY_BIN_EDGES, EV_PER_GEV, selected
 from graphreco.io import read_events
 
 PRIMARIES = {PROTON: "reco_p_proton", IRON: "reco_p_iron", PHOTON: "reco_p_photon"}
@@ -72,7 +73,8 @@ def showers(truth: str, reco: str, refit: bool) -> dict[str, np.ndarray]:
         for name, values in columns.items():
             pieces.setdefault(name, []).append(values)
     c = {name: np.concatenate(values) for name, values in pieces.items()}
-    c["selected"] = selected(c) & np.isfinite(c["fit"]) & np.isfinite(c["standard"])  # the cuts, on the truth
+    c["selected"] = (selected(c, DETECTOR.shower_cuts)  # the cuts, on the truth
+                     & np.isfinite(c["fit"]) & np.isfinite(c["standard"]))
     return c
 
 

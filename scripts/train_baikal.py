@@ -39,7 +39,7 @@ from graphreco.artifacts import save_stage, stage_description
 from graphreco.detectors.baikal_gvd.baseline import causality_clean, reconstruct_classically
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
 from graphreco.evaluate import efficiency_at_rejection, precision_recall, rejection_at_efficiency, roc_auc
-from graphreco.evaluate.compare import NEUTRINO_KINDS
+from graphreco.evaluate.neutrino_metrics import NEUTRINO_KINDS
 from graphreco.evaluate.resolution import direction_report, energy_report, signal_hits
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline

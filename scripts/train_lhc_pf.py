@@ -8,7 +8,7 @@ and PUPPI on held-out crossings.
    held-out tests on Z -> nu nu + jet at 140, 80 and 200 pile-up and on ttbar at 140.
 2. Trains the hit-selection stage (per-candidate probability of the leading interaction;
    cross entropy over all candidates) with validation and early stopping.
-3. Scores it with ``graphreco.evaluate.pileup_compare.pileup_figures`` on every test
+3. Scores it with ``graphreco.evaluate.pileup.pileup_figures`` on every test
    sample beside the classical algorithms on the same crossings, writes the artifact
    (weights, config with checksum, metrics) and pipeline.json into the shipped pipeline
    folder, and prints the metrics as JSON. ``--rescore`` measures the shipped stage again.
@@ -27,7 +27,7 @@ from graphreco import detectors
 from graphreco.artifacts import save_stage
 from graphreco.detectors.lhc_pf.simulation import simulate_events
 from graphreco.evaluate.jets import jet_membership
-from graphreco.evaluate.pileup_compare import concatenated, pileup_figures
+from graphreco.evaluate.pileup import concatenated, pileup_figures
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
 from graphreco.trainer import new_stage, train_stage
@@ -68,7 +68,7 @@ def score(pipeline: Pipeline, path: Path) -> dict:
     """Every method's figures on the crossings of ``path``, the GNN run as in production."""
     batches = list(read_events(path, batch_size=64))
     gnn = np.concatenate([pipeline.reconstruct(batch)[0]["hit_score"] for batch in batches])
-    return pileup_figures(*concatenated(batches), gnn)
+    return pileup_figures(pipeline.detector, *concatenated(batches), gnn)
 
 
 def main() -> None:

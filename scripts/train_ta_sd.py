@@ -14,7 +14,7 @@
    standard fit on those counters; uncertainties calibrated on the validation sample).
    ``--stages`` picks some; the others keep their artifacts in --out.
 3. Reconstructs every test sample with the pipeline as a user would (``reconstruct_file``)
-   and scores it with ``graphreco.evaluate.shower_compare`` beside the standard fit on the
+   and scores it with ``graphreco.evaluate.air_showers`` beside the standard fit on the
    same events; writes the artifacts (weights, config with checksum, metrics) and
    pipeline.json, and prints the metrics as JSON. ``--rescore`` measures again; with
    ``--recalibrate`` the chosen stages, weights kept, are first calibrated again on the
@@ -33,7 +33,7 @@ import torch
 from graphreco import detectors
 from graphreco.artifacts import save_stage, stage_description
 from graphreco.detectors.ta_sd.simulation import Conditions, simulate_events
-from graphreco.evaluate.shower_compare import compare_showers
+from graphreco.evaluate.air_showers import evaluate as compare_showers
 from graphreco.io import event_table, write_events
 from graphreco.pipeline import Pipeline
 from graphreco.reconstruct import reconstruct_file

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import Column, Derived, Detector, OneHot, Scaled, Simulator
-from .baselines import puppi, puppi_alphas
+from .baselines import classical_scores, puppi, puppi_alphas
 from .cones import cone_pt_sums
 from .simulation import SIMULATION_OPTIONS, simulate_from_options
 from graphreco.kernels import eta_phi_radius_graph
@@ -93,4 +93,6 @@ DETECTOR = Detector(
     simulator=Simulator("LHC bunch crossings with pile-up (needs the lhc extra: Pythia 8)",
                         simulate_from_options, SIMULATION_OPTIONS),
     evaluation="pileup",
+    classical_scores=classical_scores,
+    keep_or_drop=("chs", "softkiller"),
 )

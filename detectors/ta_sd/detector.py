@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Column, Detector, Scaled, Simulator
+from ..base import Column, Detector, Scaled, ShowerCuts, Simulator
 from graphreco.kernels import surface_grid_graph
 
 from .baseline import FIT_FEATURE_NAMES, fit_features, reconstruct_classically, refit_showers
+from .composition import PRIMARY_NAMES
+from .geometry import (FIDUCIAL_MAX_ZENITH, FIDUCIAL_MIN_EDGE_DISTANCE, GRID_SPACING, N_COUNTERS, distance_to_edge,
+                       in_fiducial_volume)
 from .simulation import SIMULATION_OPTIONS, simulate_from_options
-from .geometry import GRID_SPACING, N_COUNTERS, in_fiducial_volume
 
 NEIGHBOUR_STEPS = 2.0  # counters up to two grid steps apart (12 neighbours on a full grid)
 MAX_NEIGHBOURS = 16
+MIN_SHOWER_COUNTERS = 5
+"""Counters hit by the shower that an evaluated event needs."""
 
 
 def fiducial(columns: dict[str, np.ndarray]) -> np.ndarray:
@@ -64,4 +68,6 @@ DETECTOR = Detector(
     simulator=Simulator("triggered readouts of the Telescope Array surface detector",
                         simulate_from_options, SIMULATION_OPTIONS),
     evaluation="air_showers",
+    shower_cuts=ShowerCuts(FIDUCIAL_MAX_ZENITH, MIN_SHOWER_COUNTERS, FIDUCIAL_MIN_EDGE_DISTANCE, distance_to_edge),
+    primaries=tuple(PRIMARY_NAMES.items()),
 )

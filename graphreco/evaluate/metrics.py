@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+WORKING_POINT = 0.5
+"""A hit or candidate is kept when its score is at least this."""
+
 
 def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """False- and true-positive rates at every distinct score threshold (descending), and
@@ -31,3 +34,23 @@ def precision_recall(labels: np.ndarray, selected: np.ndarray) -> tuple[float, f
     labels, selected = np.asarray(labels, dtype=bool), np.asarray(selected, dtype=bool)
     hits = np.sum(labels & selected)
     return float(hits / max(selected.sum(), 1)), float(hits / max(labels.sum(), 1))
+
+
+def efficiency_at_background(fpr: np.ndarray, tpr: np.ndarray, background: np.ndarray | float) -> np.ndarray:
+    """Signal efficiency of a ROC curve (``roc_curve``'s non-decreasing ``fpr``, ``tpr``)
+    at background efficiency ``background``: the highest ``tpr`` where ``fpr`` equals
+    it, else linear between the two neighbouring points (a random mix of the two cuts)."""
+    fpr, tpr = np.asarray(fpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64)
+    background = np.asarray(background, dtype=np.float64)
+    below = np.clip(np.searchsorted(fpr, background, side="right") - 1, 0, fpr.size - 1)
+    above = np.minimum(below + 1, fpr.size - 1)
+    span = fpr[above] - fpr[below]
+    step = np.divide(background - fpr[below], span, out=np.zeros_like(span), where=span > 0)
+    return tpr[below] + (tpr[above] - tpr[below]) * np.clip(step, 0.0, 1.0)
+
+
+def working_point(labels: np.ndarray, score: np.ndarray) -> dict:
+    """Signal and background efficiency of ``score >= WORKING_POINT``."""
+    labels, kept = np.asarray(labels, dtype=bool), np.asarray(score) >= WORKING_POINT
+    return {"threshold": WORKING_POINT, "signal_efficiency": round(float(kept[labels].mean()), 5),
+            "background_efficiency": round(float(kept[~labels].mean()), 5)}

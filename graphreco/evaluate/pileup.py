@@ -1,111 +1,95 @@
-"""Per-candidate pile-up identification: how well a method's score separates the
-candidates of the leading interaction (``true_label == 1``, signal) from pile-up (0).
+"""The ``pileup`` evaluation kind: pile-up mitigation scored on crossings, the GNN's
+``hit_score`` beside the detector's classical methods (``Detector.classical_scores``;
+LHC PF: CHS, SoftKiller and PUPPI) computed here on the same candidates.
 
-Each method gives a score per candidate, higher meaning more signal-like (the GNN's
-``hit_score``, the PUPPI weight, 0/1 for SoftKiller and CHS). Figures per population of
-candidates (``POPULATIONS``): the ROC AUC, the signal efficiency at 10 % and 1 %
-background efficiency (linear interpolation between ROC points), and the working point
-``score >= 0.5``. A method whose score takes at most two values has only that working
-point; its AUC and fixed-background efficiencies are not reported.
+Per particle (``particles.particle_report``): ROC AUC and signal efficiency at 10 % and 1 %
+pile-up efficiency, per population. Physics (``jets.jet_report``): anti-kT R = 0.4 jets
+and missing transverse momentum from weighted candidates against those of the
+leading-interaction candidates. Weights: the GNN's probability and PUPPI's weight scale
+each candidate's four-momentum (a calibrated probability makes the expected sum
+unbiased); the methods the detector names in ``Detector.keep_or_drop`` (CHS, SoftKiller)
+keep (1) or drop (0).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 
-from .metrics import roc_auc, roc_curve
+from .. import detectors
+from ..detectors.base import Detector
+from ..io import EventBatch, EventFormatError, read_events
+from .jets import jet_report
+from .matching import hit_values, reco_rows
+from .metrics import WORKING_POINT
+from .particles import particle_report
+from .pileup_plots import FIGURES, draw_pileup_comparison
 
-BACKGROUND_EFFICIENCIES = (0.1, 0.01)
-"""Background efficiencies at which the signal efficiency is reported."""
-WORKING_POINT = 0.5
-"""A candidate is kept when its score is at least this."""
-
-
-@dataclass(frozen=True)
-class Population:
-    """Candidates with ``pT > min_pt`` (GeV) and the given charge: ``charged`` True
-    (charge != 0), False (charge == 0) or None (any)."""
-
-    description: str
-    min_pt: float
-    charged: bool | None = None
-
-    def select(self, pt: np.ndarray, charge: np.ndarray) -> np.ndarray:
-        """Boolean mask of the candidates in the population (pT in GeV)."""
-        mask = np.asarray(pt) > self.min_pt
-        if self.charged is not None:
-            mask &= (np.asarray(charge) != 0) == self.charged
-        return mask
+__all__ = ["FIGURES", "concatenated", "evaluate", "pileup_figures", "summary"]
 
 
-POPULATIONS = {
-    "all": Population("all candidates, pT > 0.5 GeV", 0.5),
-    "charged": Population("charged candidates, pT > 0.5 GeV", 0.5, charged=True),
-    "neutral": Population("neutral candidates, pT > 0.5 GeV", 0.5, charged=False),
-    "neutral_pt1": Population("neutral candidates, pT > 1 GeV", 1.0, charged=False),
-    "neutral_pt2": Population("neutral candidates, pT > 2 GeV", 2.0, charged=False),
-}
-"""Candidate selections of ``particle_report``: ``all``, ``charged``, ``neutral`` (each
-pT > 0.5 GeV), ``neutral_pt1`` (neutral, pT > 1 GeV), ``neutral_pt2`` (neutral, pT > 2 GeV)."""
-
-
-def efficiency_at_background(fpr: np.ndarray, tpr: np.ndarray, background: np.ndarray | float) -> np.ndarray:
-    """Signal efficiency of a ROC curve (``roc_curve``'s non-decreasing ``fpr``, ``tpr``)
-    at background efficiency ``background``: the highest ``tpr`` where ``fpr`` equals
-    it, else linear between the two neighbouring points (a random mix of the two cuts)."""
-    fpr, tpr = np.asarray(fpr, dtype=np.float64), np.asarray(tpr, dtype=np.float64)
-    background = np.asarray(background, dtype=np.float64)
-    below = np.clip(np.searchsorted(fpr, background, side="right") - 1, 0, fpr.size - 1)
-    above = np.minimum(below + 1, fpr.size - 1)
-    span = fpr[above] - fpr[below]
-    step = np.divide(background - fpr[below], span, out=np.zeros_like(span), where=span > 0)
-    return tpr[below] + (tpr[above] - tpr[below]) * np.clip(step, 0.0, 1.0)
-
-
-def working_point(labels: np.ndarray, score: np.ndarray) -> dict:
-    """Signal and background efficiency of ``score >= WORKING_POINT``."""
-    labels, kept = np.asarray(labels, dtype=bool), np.asarray(score) >= WORKING_POINT
-    return {"threshold": WORKING_POINT, "signal_efficiency": round(float(kept[labels].mean()), 5),
-            "background_efficiency": round(float(kept[~labels].mean()), 5)}
-
-
-def _method_figures(labels: np.ndarray, score: np.ndarray) -> dict:
-    figures = {"working_point": working_point(labels, score)}
-    if np.unique(score).size <= 2:
-        return figures
-    fpr, tpr, _ = roc_curve(labels, score)
-    figures["auc"] = round(roc_auc(labels, score), 5)
-    background = int((~labels).sum())
-    for target in BACKGROUND_EFFICIENCIES:
-        # fewer than 1 / target background candidates: no cut lets exactly that fraction through
-        value = float(efficiency_at_background(fpr, tpr, target)) if background * target >= 1 else None
-        figures[f"signal_efficiency_at_background_{target:g}"] = round(value, 5) if value is not None else None
-    return figures
-
-
-def particle_report(labels: np.ndarray, pt: np.ndarray, charge: np.ndarray,
-                    scores: dict[str, np.ndarray]) -> dict:
-    """Per population (keys of ``POPULATIONS``): ``description``, ``candidates``,
-    ``signal_fraction`` and, per method of ``scores`` (one score per candidate),
-    ``working_point`` (``threshold``, ``signal_efficiency``, ``background_efficiency``)
-    and, for scores with more than two values, ``auc`` and
-    ``signal_efficiency_at_background_0.1`` / ``_0.01`` (None when the population has
-    fewer than 10 / 100 background candidates). pT in GeV; labels 1 = leading interaction."""
-    labels = np.asarray(labels) == 1
-    for name, score in scores.items():
-        if np.shape(score) != labels.shape:
-            raise ValueError(f"score {name!r} has shape {np.shape(score)}, expected one per candidate {labels.shape}")
-    report = {}
-    for key, population in POPULATIONS.items():
-        mask = population.select(pt, charge)
-        entry = {"description": population.description, "candidates": int(mask.sum()),
-                 "signal_fraction": round(float(labels[mask].mean()), 5) if mask.any() else None}
-        if labels[mask].any() and not labels[mask].all():
-            entry["methods"] = {name: _method_figures(labels[mask], np.asarray(score)[mask])
-                                for name, score in scores.items()}
-        else:
-            entry["note"] = "needs signal and pile-up candidates"
-        report[key] = entry
+def pileup_figures(detector: Detector, offsets: np.ndarray, hits: dict[str, np.ndarray],
+                   events: dict[str, np.ndarray], gnn_score: np.ndarray | None,
+                   plots: str | Path | None = None) -> dict:
+    """Particle and physics figures of every method (the GNN's ``gnn_score``, one per
+    candidate, where given; the ``detector``'s classical methods) on the candidates of
+    CSR ``offsets`` with ``true_label``; with ``plots`` also ``plots``, the PNGs drawn
+    into that folder."""
+    if detector.classical_scores is None:
+        raise ValueError(f"detector {detector.name!r}: a pileup evaluation needs its classical_scores")
+    scores = detector.classical_scores(offsets, hits, events)
+    if gnn_score is not None:
+        scores = {"gnn": np.asarray(gnn_score, dtype=np.float32), **scores}
+    weights = {name: (score >= WORKING_POINT).astype(np.float32) if name in detector.keep_or_drop else score
+               for name, score in scores.items()}
+    labels = hits["true_label"] == 1
+    report = {"crossings": int(offsets.size - 1), "candidates": int(offsets[-1]),
+              "mean_pileup": round(float(np.mean(events["true_npu"])), 1) if "true_npu" in events else None,
+              "particles": particle_report(labels, hits["pt"], hits["charge"], scores),
+              "jets_and_met": jet_report(offsets, hits["pt"], hits["eta"], hits["phi"], hits["energy"],
+                                         hits["true_label"], weights)}
+    report = {"summary": summary(report), **report}
+    if plots is not None:
+        report["plots"] = [str(path) for path in draw_pileup_comparison(
+            labels, hits["pt"], hits["charge"], scores, report["jets_and_met"], Path(plots))]
     return report
+
+
+def summary(figures: dict) -> dict:
+    """Per method, the figures the pile-up targets name: AUC over all candidates and over
+    neutrals above 1 GeV (None for 0/1 methods), jet pT response and resolution, jet mass
+    and missing-pT resolutions (GeV)."""
+    particles, physics = figures["particles"], figures["jets_and_met"]["methods"]
+    return {method: {"auc_all": particles["all"].get("methods", {}).get(method, {}).get("auc"),
+                     "auc_neutral_pt1": particles["neutral_pt1"].get("methods", {}).get(method, {}).get("auc"),
+                     "jet_pt_response": physics[method]["jets"].get("response_median"),
+                     "jet_pt_resolution": physics[method]["jets"].get("response_resolution"),
+                     "jet_mass_resolution_gev": physics[method]["jets"].get("mass_resolution_gev"),
+                     "met_resolution_gev": physics[method]["met"].get("resolution_gev")}
+            for method in physics}
+
+
+def concatenated(batches: list[EventBatch]) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One CSR view of several batches: offsets, hit columns and event columns."""
+    sizes = np.concatenate([np.diff(batch.offsets) for batch in batches])
+    return (np.concatenate([[0], np.cumsum(sizes)]),
+            {name: np.concatenate([batch.hits[name] for batch in batches]) for name in batches[0].hits},
+            {name: np.concatenate([batch.events[name] for batch in batches]) for name in batches[0].events})
+
+
+def evaluate(truth_path: str | Path, reco_path: str | Path | None, plots: str | Path | None = None) -> dict:
+    """``pileup_figures`` of the crossings in ``truth_path`` (with ``true_label``), the GNN's
+    scores read from the reconstruction ``reco_path`` (matched by ``event_id``)."""
+    batches = list(read_events(truth_path))
+    if not batches or "true_label" not in batches[0].hits:
+        raise EventFormatError(str(truth_path), "the truth column true_label is needed to evaluate")
+    offsets, hits, events = concatenated(batches)
+    gnn = None
+    if reco_path is not None:
+        reco = pq.read_table(reco_path, columns=["event_id", "hit_score"])
+        event_ids = np.concatenate([batch.event_id for batch in batches])
+        rows = reco_rows(reco.column("event_id").to_numpy(), event_ids, reco_path)
+        gnn = hit_values(reco.column("hit_score"), rows, np.diff(offsets), event_ids, reco_path, "hit_score")
+    return pileup_figures(detectors.get(batches[0].detector), offsets, hits, events, gnn, plots)

@@ -1,8 +1,8 @@
 """PNG figures of the pile-up comparison (GNN, PUPPI, SoftKiller, CHS, ...); ``FIGURES``
 names each file, its kind and what it shows. ROC curves are drawn per population of
-``pileup.POPULATIONS`` by ``draw_roc`` (background efficiency on a log scale, 1e-3 to 1;
-methods with a 0/1 score are their working point), which the air-shower counters' ROC
-shares. The jet response, overall and versus reference-jet pT, comes from ``jets.jet_report``.
+``particles.POPULATIONS`` by ``plotting.draw_roc`` (background efficiency on a log scale,
+1e-3 to 1; methods with a 0/1 score are their working point). The jet response, overall
+and versus reference-jet pT, comes from ``jets.jet_report``.
 
 Needs matplotlib (``pip install graphreco[plots]``).
 """
@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import roc_curve
-from .pileup import POPULATIONS, efficiency_at_background, working_point
-from .plots import MIN_EVENTS, FigureFolder, FigureNote
+from .particles import POPULATIONS
+from .plotting import MIN_EVENTS, FigureFolder, FigureNote, draw_roc
 
 FIGURES = {
     "pileup_roc.png": FigureNote("roc", "Leading-interaction candidates kept against pile-up candidates kept, per "
@@ -26,38 +25,10 @@ FIGURES = {
                                          "16-84 % range over the median) of the matched jets per method, in bins of "
                                          "the leading-interaction reference jet pT (GeV)."),
 }
-ROC_POINTS = 300
-"""Background efficiencies, log-spaced, at which a ROC curve is drawn (it has a point per
-distinct score)."""
 VERSUS_PT = (("response_median", "median pT response (reco / reference)", 1.0),
              ("response_resolution", "pT resolution (half 16-84 % / median)", None))
 """Panels of the jet figure versus pT: the ``jets_vs_pt`` figure, its axis label and the
 value of a perfect method (or None)."""
-
-
-def draw_roc(axis, signal: np.ndarray, scores: dict[str, np.ndarray], colours: dict[str, str],
-             markers: dict[str, str], xlabel: str, ylabel: str, title: str, min_background: float = 1e-3) -> None:
-    """On ``axis``, the ROC of each method of ``scores`` (one score per candidate, higher
-    more signal-like; ``signal`` the bool labels), when there are both signal and
-    background: a curve at ``ROC_POINTS`` background efficiencies labelled with its AUC,
-    or for a score of at most two values its working point (an open marker, so that
-    coinciding points show). Background efficiency on a log scale from ``min_background``
-    to 1."""
-    grid = np.geomspace(min_background, 1.0, ROC_POINTS)
-    if signal.any() and not signal.all():
-        for name, score in scores.items():
-            if np.unique(score).size <= 2:
-                point = working_point(signal, score)
-                axis.plot([point["background_efficiency"]], [point["signal_efficiency"]], markers[name], mfc="none",
-                          ms=8, mew=2, color=colours[name], label=name)
-            else:
-                fpr, tpr, _ = roc_curve(signal, score)
-                axis.plot(grid, efficiency_at_background(fpr, tpr, grid), color=colours[name],
-                          label=f"{name} (AUC {np.trapezoid(tpr, fpr):.3f})")
-    axis.set(xscale="log", xlim=(min_background, 1), ylim=(0, 1.02), xlabel=xlabel, ylabel=ylabel, title=title)
-    axis.grid(alpha=0.3)
-    if axis.get_legend_handles_labels()[0]:
-        axis.legend(fontsize=8, loc="lower right")
 
 
 def draw_pileup_comparison(labels: np.ndarray, pt: np.ndarray, charge: np.ndarray, scores: dict[str, np.ndarray],

@@ -1,13 +1,13 @@
 """A self-contained evaluation report of any detector: ``write_report(truth, reco, folder)``.
 
-It runs ``compare_with_baseline`` with its PNG figures and writes ``report.md`` (the PNGs
-beside it, linked by relative path) and ``report.html`` (one file: the PNGs embedded as
-data URIs, nothing fetched from elsewhere). Both hold a title with the detector, the
+It runs the detector's evaluation kind (``kinds.KINDS``) with its PNG figures and writes
+``report.md`` (the PNGs beside it, linked by relative path) and ``report.html`` (one file:
+the PNGs embedded as data URIs, nothing fetched from elsewhere). Both hold a title with the detector, the
 input files, their event counts and the graphreco version; the comparison's figures as
 tables, under the names (with their units) the comparison gives them, where a dict with
 one entry per method (``gnn``, ``baseline``, ...) becomes a table with a column per
 method; then the PNGs grouped by kind (ROC curves, resolution vs energy, pulls,
-coverage, more), each with its caption from the plots module's ``FIGURES``.
+coverage, more), each with its caption from the kind's ``FIGURES``.
 
 The folder appears complete or not at all: everything is written into a temporary folder
 beside it, which is then renamed. An existing folder is replaced only when it is empty or
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import html
-import importlib
 import os
 import secrets
 import shutil
@@ -31,13 +30,11 @@ import pyarrow.parquet as pq
 
 from .. import __version__
 from ..io.reader import open_event_file
-from .compare import compare_with_baseline
-from .plots import FigureNote, pyplot
+from .kinds import kind_of
+from .plotting import FigureNote, pyplot
 
 MARKDOWN, HTML = "report.md", "report.html"
 TITLE = "graphreco evaluation report: {detector}"
-PLOT_MODULES = {"lhc-pf": "pileup_plots", "ta-sd": "shower_plots"}
-"""The module that draws a detector's figures (any other: ``plots``), as compare_with_baseline picks it."""
 FIGURE_SECTIONS = {"roc": "ROC curves", "resolution_vs_energy": "Resolution vs energy", "pulls": "Pulls",
                    "coverage": "Coverage", "other": "More figures"}
 """Headings of the figures by ``FigureNote.kind``, in the order of the report."""
@@ -199,11 +196,6 @@ def method_blocks(methods: dict[str, dict | list], level: int) -> list[Block]:
     return blocks
 
 
-def _figure_notes(detector: str) -> dict[str, FigureNote]:
-    """``FIGURES`` of the module that draws ``detector``'s PNGs."""
-    return importlib.import_module(f".{PLOT_MODULES.get(detector, 'plots')}", __package__).FIGURES
-
-
 def picture_blocks(paths: list[Path], notes: dict[str, FigureNote], level: int) -> list[Block]:
     """The PNGs under a heading per kind (``FIGURE_SECTIONS``); a file without a note
     goes with the other figures, captioned by its name."""
@@ -216,16 +208,17 @@ def picture_blocks(paths: list[Path], notes: dict[str, FigureNote], level: int) 
     return blocks
 
 
-def report_blocks(figures: dict, detector: str, truth: Path, reco: Path) -> list[Block]:
-    """The whole report of ``compare_with_baseline``'s ``figures``: title, inputs,
-    comparison tables and its PNGs (``plots``)."""
+def report_blocks(figures: dict, notes: dict[str, FigureNote], detector: str, truth: Path,
+                  reco: Path) -> list[Block]:
+    """The whole report of an evaluation's ``figures``: title, inputs, comparison tables
+    and its PNGs (``plots``), captioned by ``notes`` (the kind's ``FIGURES``)."""
     tables = {name: value for name, value in figures.items() if name != "plots"}
     paths = [Path(path) for path in figures.get("plots", [])]
     inputs = Items((("detector", detector), ("truth", f"{truth.name} ({_events(truth):,} events)"),
                     ("reconstruction", f"{reco.name} ({_events(reco):,} events)"), ("graphreco", __version__)))
     return [Heading(1, TITLE.format(detector=detector)), inputs,
             Heading(2, "GNN and classical baselines"), *figure_blocks(tables, 3),
-            Heading(2, "Plots"), *picture_blocks(paths, _figure_notes(detector), 3)]
+            Heading(2, "Plots"), *picture_blocks(paths, notes, 3)]
 
 
 def _events(path: Path) -> int:
@@ -269,9 +262,10 @@ def _move_into_place(staging: Path, folder: Path) -> None:
 def _write(truth: Path, reco: Path, staging: Path, folder: Path) -> dict:
     """The comparison with its PNGs and both reports, written into ``staging`` (paths as
     they will be once it is renamed to ``folder``)."""
-    figures = compare_with_baseline(truth, reco, plots=staging)
+    kind = kind_of(truth)
+    figures = kind.evaluate(truth, reco, staging)
     detector = open_event_file(truth)[1].name
-    blocks = report_blocks(figures, detector, truth, reco)
+    blocks = report_blocks(figures, kind.figures, detector, truth, reco)
     (staging / MARKDOWN).write_text(markdown(blocks), encoding="utf-8")
     (staging / HTML).write_text(html_page(TITLE.format(detector=detector), blocks), encoding="utf-8")
     plots = [str(folder / Path(path).name) for path in figures.get("plots", [])]

@@ -1,23 +1,24 @@
-"""PNG figures of an air-shower comparison (``compare_showers(..., plots=FOLDER)``): the
-GNN and the standard fit on the events that pass the quality cuts, per quantity (direction,
-log10 energy, core), and their counter selection on all events (the pile-up figures' ROC
-drawing, ``pileup_plots.draw_roc``). ``FIGURES`` names each file, its kind and what it shows.
+"""PNG figures of an air-shower comparison (``air_showers.evaluate(..., plots=FOLDER)``):
+the GNN and the standard fit on the events that pass the quality cuts, per quantity
+(direction, log10 energy, core), and their counter selection on all events (the shared
+ROC drawing, ``plotting.draw_roc``). ``FIGURES`` names each file, its kind and what it
+shows.
 
 Needs matplotlib (``pip install graphreco[plots]``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from ..detectors.base import ShowerCuts
 from ..statistics import coverage
-from .pileup_plots import draw_roc
-from .plots import FigureFolder, FigureNote
+from .plotting import FigureFolder, FigureNote, draw_roc
 from .resolution import angular_error
-from .shower_compare import ENERGY_BIN_EDGES, IRON, METHODS, PHOTON, PROTON, energy_bins
+from .shower_metrics import ENERGY_BIN_EDGES, METHODS, energy_bins
 
 LABELS = {"gnn": "GNN", "baseline": "standard fit"}
 COLOURS = {LABELS[method]: f"C{index}" for index, method in enumerate(METHODS)}
@@ -99,16 +100,18 @@ def _draw_counters_roc(figures: FigureFolder, signal: np.ndarray, counter_scores
     figures.save(figure, "counters_roc.png")
 
 
-def _draw_composition_roc(figures: FigureFolder, c: dict[str, np.ndarray]) -> None:
+def _draw_composition_roc(figures: FigureFolder, c: dict[str, np.ndarray], primaries: Mapping[str, int]) -> None:
     """ROC of the composition stage on the selected events: photon against hadron
-    showers (``p_photon``), proton against iron (``p_proton / (p_proton + p_iron)``)."""
+    showers (``p_photon``), proton against iron (``p_proton / (p_proton + p_iron)``);
+    ``primaries`` the PDG id (``true_primary``) of each class."""
     primary = c["true_primary"]
-    hadron, photon = (primary == PROTON) | (primary == IRON), primary == PHOTON
+    proton = primary == primaries["proton"]
+    hadron, photon = proton | (primary == primaries["iron"]), primary == primaries["photon"]
     proton_share = c["gnn_reco_p_proton"] / np.maximum(c["gnn_reco_p_proton"] + c["gnn_reco_p_iron"], 1e-12)
     figure, axes = figures.plt.subplots(1, 2, figsize=(10, 4))
     for axis, events, signal, score, (signal_name, background_name) in (
             (axes[0], photon | hadron, photon, c["gnn_reco_p_photon"], ("photon", "hadron")),
-            (axes[1], hadron, primary == PROTON, proton_share, ("proton", "iron"))):
+            (axes[1], hadron, proton, proton_share, ("proton", "iron"))):
         background = int((events & ~signal).sum())
         draw_roc(axis, signal[events], {LABELS["gnn"]: score[events]}, COLOURS, dict.fromkeys(COLOURS, "o"),
                  f"{background_name} showers kept", f"{signal_name} showers kept",
@@ -118,13 +121,16 @@ def _draw_composition_roc(figures: FigureFolder, c: dict[str, np.ndarray]) -> No
 
 
 def draw_shower_comparison(c: dict[str, np.ndarray], folder: Path, signal: np.ndarray,
-                           counter_scores: dict[str, np.ndarray]) -> list[Path]:
+                           counter_scores: dict[str, np.ndarray], cuts: ShowerCuts,
+                           primaries: Mapping[str, int]) -> list[Path]:
     """Draw the figures of ``FIGURES`` into ``folder`` from the per-event columns ``c``
-    and, per counter of all events, ``signal`` (hit by the shower, else accidental) and
-    each method's ``hit_score`` (``counter_scores``: ``gnn``, ``baseline``); the counters'
-    ROC only with both kinds of counter. Returns their paths."""
+    (on the events that pass ``cuts``) and, per counter of all events, ``signal`` (hit by
+    the shower, else accidental) and each method's ``hit_score`` (``counter_scores``:
+    ``gnn``, ``baseline``); the counters' ROC only with both kinds of counter, the
+    composition ROC with the ``primaries`` (class -> PDG id) of ``true_primary``. Returns
+    their paths."""
     figures = FigureFolder(folder)
-    bins = energy_bins(c)
+    bins = energy_bins(c, cuts)
     chosen, per_energy = bins.pop("all"), list(bins.values())
     methods = [m for m in METHODS if f"{m}_reco_zenith" in c]
     _draw_versus_energy(figures, c, methods, per_energy, lambda error, _: _q68(error), "68 % error",
@@ -147,5 +153,5 @@ def draw_shower_comparison(c: dict[str, np.ndarray], folder: Path, signal: np.nd
     if signal.any() and not signal.all():
         _draw_counters_roc(figures, signal, counter_scores)
     if "true_primary" in c and {"gnn_reco_p_photon", "gnn_reco_p_proton", "gnn_reco_p_iron"} <= set(c):
-        _draw_composition_roc(figures, {name: values[chosen] for name, values in c.items()})
+        _draw_composition_roc(figures, {name: values[chosen] for name, values in c.items()}, primaries)
     return figures.written

@@ -1,80 +1,85 @@
+"""graphreco evaluate on LHC crossings: the GNN's scores beside CHS, SoftKiller and PUPPI."""
+
+import json
+import subprocess
+import sys
+
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from graphreco.evaluate.metrics import roc_auc, roc_curve
-from graphreco.evaluate.pileup import POPULATIONS, efficiency_at_background, particle_report
+from graphreco.cli import EXIT_BAD_INPUT, main
+from graphreco.io import event_table, write_events
+
+pytest.importorskip("fastjet")
 
 
-def test_populations_select_what_they_say():
-    pt = np.array([0.3, 0.7, 0.7, 1.5, 1.5, 3.0, 3.0])
-    charge = np.array([0, 1, 0, -1, 0, 0, 1], dtype=np.int8)
-    selected = {key: np.flatnonzero(population.select(pt, charge)).tolist() for key, population in POPULATIONS.items()}
-    assert selected == {"all": [1, 2, 3, 4, 5, 6], "charged": [1, 3, 6], "neutral": [2, 4, 5],
-                        "neutral_pt1": [4, 5], "neutral_pt2": [5]}
+def synthetic_crossings(n_events: int, seed: int = 0) -> dict:
+    """Pile-up spread evenly, plus a leading-interaction jet of 5 hard candidates per crossing."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(300, 400, n_events)
+    n = int(sizes.sum())
+    label = np.zeros(n, np.int8)
+    pt = rng.exponential(0.7, n).astype(np.float32) + 0.3
+    eta = rng.uniform(-4, 4, n).astype(np.float32)
+    phi = rng.uniform(-np.pi, np.pi, n).astype(np.float32)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    for start in starts:
+        jet = slice(start, start + 5)
+        label[jet], pt[jet] = 1, rng.uniform(10, 40, 5)
+        eta[jet], phi[jet] = rng.normal(0.5, 0.1, 5), rng.normal(1.0, 0.1, 5)
+    charge = rng.choice(np.array([-1, 0, 1], np.int8), n)
+    pv_assoc = np.where(charge == 0, 0, np.where(label == 1, 1, -1)).astype(np.int8)
+    return {"detector": "lhc-pf", "event_id": np.arange(n_events, dtype=np.int64),
+            "offsets": np.concatenate([[0], np.cumsum(sizes)]),
+            "hits": {"pt": pt, "eta": eta, "phi": phi, "energy": (pt * np.cosh(eta)).astype(np.float32),
+                     "charge": charge, "pdg_id": np.where(charge == 0, 22, 211 * charge.astype(np.int32)).astype(np.int32),
+                     "dz": np.where(charge == 0, np.nan, rng.normal(0, 1, n)).astype(np.float32),
+                     "pv_assoc": pv_assoc, "true_label": label},
+            "events": {"npv": np.full(n_events, 40, np.int32), "true_npu": np.full(n_events, 50, np.int32)}}
 
 
-def _sample(n_signal: int, n_background: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    labels = np.r_[np.ones(n_signal, dtype=np.int8), np.zeros(n_background, dtype=np.int8)]
-    return labels, np.full(labels.size, 5.0), np.zeros(labels.size, dtype=np.int8)
+def test_evaluate_scores_every_method_on_the_same_crossings(tmp_path, capsys):
+    crossings = synthetic_crossings(6)
+    write_events(tmp_path / "truth.parquet", event_table(**crossings), "lhc-pf")
+    offsets, label = crossings["offsets"], crossings["hits"]["true_label"]
+    scores = [label[a:b].astype(np.float32) for a, b in zip(offsets[:-1], offsets[1:])]
+    reco = pa.table({"event_id": crossings["event_id"][::-1], "hit_score": scores[::-1]})  # any row order
+    write_events(tmp_path / "reco.parquet", reco, "lhc-pf")
+    assert main(["evaluate", str(tmp_path / "truth.parquet"), str(tmp_path / "reco.parquet"),
+                 "--plots", str(tmp_path / "plots")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["crossings"] == 6 and report["mean_pileup"] == 50.0
+    methods = report["particles"]["all"]["methods"]
+    assert set(methods) == {"gnn", "chs", "softkiller", "puppi"}
+    assert methods["gnn"]["working_point"]["signal_efficiency"] == 1.0
+    assert methods["gnn"]["working_point"]["background_efficiency"] == 0.0
+    physics = report["jets_and_met"]["methods"]
+    assert physics["gnn"]["jets"]["response_median"] == pytest.approx(1.0, abs=1e-6)
+    assert physics["gnn"]["met"]["resolution_gev"] == pytest.approx(0.0, abs=1e-3)
+    assert physics["chs"]["met"]["resolution_gev"] > 1.0  # CHS keeps every pile-up neutral
+    assert list(report)[0] == "summary" and report["summary"]["gnn"]["jet_pt_response"] == pytest.approx(1.0)
+    assert report["summary"]["puppi"]["auc_all"] == methods["puppi"]["auc"]
+    assert all((tmp_path / "plots" / name).stat().st_size > 0 for name in ("pileup_roc.png", "jet_response.png"))
 
 
-def test_auc_of_a_perfect_an_uninformative_and_a_constant_score():
-    labels, pt, charge = _sample(50, 200)
-    perfect = labels + np.linspace(0.0, 0.5, labels.size)
-    uninformative = np.tile(np.linspace(0.0, 1.0, 50), 5)   # the same scores in both classes
-    constant = np.full(labels.size, 0.5)
-    report = particle_report(labels, pt, charge, {"perfect": perfect, "uninformative": uninformative,
-                                                  "constant": constant})
-    methods = report["all"]["methods"]
-    assert methods["perfect"]["auc"] == 1.0 and methods["uninformative"]["auc"] == 0.5
-    assert methods["perfect"]["signal_efficiency_at_background_0.1"] == 1.0
-    assert methods["uninformative"]["signal_efficiency_at_background_0.1"] == pytest.approx(0.1)
-    assert roc_auc(labels, constant) == 0.5
-    assert methods["constant"] == {"working_point": {"threshold": 0.5, "signal_efficiency": 1.0,
-                                                     "background_efficiency": 1.0}}   # one value: no ROC figures
-    assert report["all"]["candidates"] == 250 and report["all"]["signal_fraction"] == 0.2
-    assert report["charged"]["candidates"] == 0 and "methods" not in report["charged"]
+def test_a_reconstruction_with_too_few_scores_is_refused_naming_the_event(tmp_path, capsys):
+    crossings = synthetic_crossings(2)
+    write_events(tmp_path / "truth.parquet", event_table(**crossings), "lhc-pf")
+    reco = pa.table({"event_id": np.array([0, 1]), "hit_score": [np.zeros(3, np.float32), np.zeros(3, np.float32)]})
+    write_events(tmp_path / "reco.parquet", reco, "lhc-pf")
+    assert main(["evaluate", str(tmp_path / "truth.parquet"), str(tmp_path / "reco.parquet")]) == EXIT_BAD_INPUT
+    assert "hit_score" in capsys.readouterr().err
 
 
-def test_efficiency_at_ten_and_one_percent_background_by_hand():
-    background = np.arange(100) / 100                       # 0.00, 0.01, ..., 0.99
-    signal = np.array([0.1, 0.3, 0.5, 0.7, 0.85, 0.905, 0.92, 0.95, 1.2, 1.5])
-    labels = np.r_[np.ones(10, dtype=np.int8), np.zeros(100, dtype=np.int8)]
-    report = particle_report(labels, np.full(110, 5.0), np.zeros(110, dtype=np.int8), {"s": np.r_[signal, background]})
-    figures = report["all"]["methods"]["s"]
-    # 10 %: score >= 0.90 keeps 10 background candidates and the 5 signal ones above 0.9;
-    # 1 %: score > 0.98 keeps one (0.99) and the signal at 1.2 and 1.5.
-    assert figures["signal_efficiency_at_background_0.1"] == pytest.approx(0.5)
-    assert figures["signal_efficiency_at_background_0.01"] == pytest.approx(0.2)
-    assert figures["working_point"] == {"threshold": 0.5, "signal_efficiency": 0.8, "background_efficiency": 0.5}
-
-
-def test_interpolation_between_roc_points():
-    fpr, tpr = np.array([0.0, 0.0, 0.2, 1.0]), np.array([0.0, 0.4, 0.8, 1.0])
-    assert efficiency_at_background(fpr, tpr, [0.0, 0.1, 0.2, 0.6, 1.0]) == pytest.approx([0.4, 0.6, 0.8, 0.9, 1.0])
-    # a tie between a signal and a background candidate at 0.8 is a diagonal step (0, .5) -> (.25, 1)
-    fpr, tpr, _ = roc_curve(np.array([1, 1, 0, 0, 0, 0]), np.array([0.9, 0.8, 0.8, 0.3, 0.2, 0.1]))
-    assert float(efficiency_at_background(fpr, tpr, 0.125)) == pytest.approx(0.75)
-    assert float(efficiency_at_background(fpr, tpr, 0.25)) == 1.0
-
-
-def test_too_few_background_candidates_give_no_efficiency():
-    labels = np.r_[np.ones(5, dtype=np.int8), np.zeros(50, dtype=np.int8)]
-    report = particle_report(labels, np.full(55, 5.0), np.zeros(55, dtype=np.int8), {"s": np.linspace(1, 0, 55)})
-    figures = report["all"]["methods"]["s"]
-    assert figures["signal_efficiency_at_background_0.1"] == 1.0
-    assert figures["signal_efficiency_at_background_0.01"] is None
-
-
-def test_binary_score_gives_its_working_point():
-    labels = np.r_[np.ones(4, dtype=np.int8), np.zeros(10, dtype=np.int8)]
-    kept = np.r_[1, 1, 1, 0, 1, 1, np.zeros(8)].astype(np.float32)   # 3/4 signal, 2/10 pile-up
-    report = particle_report(labels, np.full(14, 1.5), np.zeros(14, dtype=np.int8), {"chs": kept})
-    assert report["all"]["methods"]["chs"] == {"working_point": {"threshold": 0.5, "signal_efficiency": 0.75,
-                                                                 "background_efficiency": 0.2}}
-
-
-def test_scores_of_the_wrong_length_are_refused():
-    labels, pt, charge = _sample(2, 2)
-    with pytest.raises(ValueError, match="'gnn'"):
-        particle_report(labels, pt, charge, {"gnn": np.zeros(3)})
+def test_standard_output_is_json_although_fastjet_prints_a_banner(tmp_path):
+    crossings = synthetic_crossings(2)
+    write_events(tmp_path / "truth.parquet", event_table(**crossings), "lhc-pf")
+    offsets, label = crossings["offsets"], crossings["hits"]["true_label"]
+    reco = pa.table({"event_id": crossings["event_id"],
+                     "hit_score": [label[a:b].astype(np.float32) for a, b in zip(offsets[:-1], offsets[1:])]})
+    write_events(tmp_path / "reco.parquet", reco, "lhc-pf")
+    run = subprocess.run([sys.executable, "-m", "graphreco.cli", "evaluate", str(tmp_path / "truth.parquet"),
+                          str(tmp_path / "reco.parquet")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["crossings"] == 2

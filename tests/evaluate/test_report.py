@@ -30,7 +30,7 @@ def _ta_sd() -> dict:
 
 
 def _lhc_pf() -> dict:
-    from .test_pileup_compare import synthetic_crossings  # skips without fastjet
+    from .test_pileup import synthetic_crossings  # skips without fastjet
 
     return synthetic_crossings(20)  # enough jets (>= MIN_EVENTS) in one pT bin for the figure versus pT
 

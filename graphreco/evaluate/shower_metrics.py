@@ -1,9 +1,11 @@
-"""Air-shower arrays (Telescope Array SD): the GNN and the standard fit on the same events.
+"""The figures of the ``air_showers`` evaluation kind from per-event columns: the GNN and
+the detector's standard fit on the same showers.
 
-Events enter the comparison when they pass the issue's quality cuts, applied to the
-truth so that every method is scored on the same showers: zenith below 45 deg, at least
-5 counters hit by the shower, the core at least 1,200 m inside the array's edge, and
-10^18.5 <= E < 10^20 eV. Per method, overall and in bins of log10(E/eV):
+Events enter the comparison when they pass the detector's quality cuts
+(``Detector.shower_cuts``), applied to the truth so that every method is scored on the
+same showers (Telescope Array SD: zenith below 45 deg, at least 5 counters hit by the
+shower, the core at least 1,200 m inside the array's edge), and 10^18.5 <= E < 10^20 eV.
+Per method, overall and in bins of log10(E/eV):
 
 - direction: median and 68 % opening angle to the true arrival direction (degrees), and
   the coverage of the reported 68 % cone (``reco_angle_sigma``);
@@ -13,34 +15,27 @@ truth so that every method is scored on the same showers: zenith below 45 deg, a
   68 % circle (``reco_core_sigma``) where a method reports one;
 - the fraction of selected events each method reconstructed (NaN counts as failed).
 
-Counters: precision, recall and AUC of ``hit_score`` against ``true_label`` over all
-events. Composition, where the reconstruction has ``reco_p_<class>`` columns and the truth
+Composition, where the reconstruction has ``reco_p_<class>`` columns and the truth
 ``true_primary``: on the selected events, the AUC of each class against the others, of
 photon against hadron showers (``reco_p_photon``) and of proton against iron among the
 hadron showers (``p_proton / (p_proton + p_iron)``), the photon efficiency at a hadron
-contamination of 1 % and 0.1 %, and the confusion matrix of the most probable class. ``compare_showers(..., plots=FOLDER)`` draws resolution and coverage versus
-energy, pulls and the counter-selection ROC (the GNN's ``hit_score`` beside the counters
-the standard fit kept).
+contamination of 1 % and 0.1 %, and the confusion matrix of the most probable class; the
+classes and their primaries' PDG ids are the detector's (``Detector.primaries``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import math
+from collections.abc import Mapping
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from .. import detectors
-from ..detectors.ta_sd.composition import IRON, PHOTON, PROTON
-from ..detectors.ta_sd.geometry import FIDUCIAL_MAX_ZENITH, FIDUCIAL_MIN_EDGE_DISTANCE, distance_to_edge
-from ..io import EventFormatError, read_events
+from ..detectors.base import ShowerCuts
 from ..statistics import coverage
-from .matching import hit_values, reco_rows
-from .metrics import precision_recall, roc_auc
+from .metrics import roc_auc
 from .rejection import efficiency_at_rejection
 from .resolution import direction_report, energy_report
 
-MIN_SHOWER_COUNTERS = 5
 ENERGY_BIN_EDGES = (18.5, 19.0, 19.5, 20.0)
 """log10(E/eV) bins of the report (the target range is 10^18.5 - 10^20 eV)."""
 EV_PER_GEV = 9.0  # log10
@@ -48,9 +43,6 @@ TRUTH_COLUMNS = ("true_energy", "true_zenith", "true_azimuth", "true_core_x", "t
 RECO_COLUMNS = ("reco_log10_energy", "reco_log10_energy_sigma", "reco_zenith", "reco_azimuth", "reco_angle_sigma",
                 "reco_core_x", "reco_core_y", "reco_core_sigma")
 METHODS = ("gnn", "baseline")
-PROBABILITY_PREFIX = "reco_p_"
-PRIMARIES = {"proton": PROTON, "iron": IRON, "photon": PHOTON}
-"""Composition class -> PDG id of its primary (``true_primary``)."""
 HADRON_CONTAMINATIONS = (1e-2, 1e-3)
 
 
@@ -80,18 +72,20 @@ def _method_report(truth: dict, reco: dict) -> dict:
     return report
 
 
-def selected(c: dict[str, np.ndarray]) -> np.ndarray:
-    """The events that pass the quality cuts (see the module docstring), from the truth."""
+def selected(c: dict[str, np.ndarray], cuts: ShowerCuts) -> np.ndarray:
+    """The events that pass the detector's quality ``cuts`` and the energy range, from the
+    truth columns ``true_energy`` (GeV), ``true_zenith`` (rad), ``shower_counters`` and
+    ``edge_distance`` (m) of ``c``: bool, one per event."""
     log10_ev = np.log10(c["true_energy"]) + EV_PER_GEV
-    return ((c["true_zenith"] < FIDUCIAL_MAX_ZENITH) & (c["shower_counters"] >= MIN_SHOWER_COUNTERS)
-            & (c["edge_distance"] >= FIDUCIAL_MIN_EDGE_DISTANCE)
+    return ((c["true_zenith"] < cuts.max_zenith) & (c["shower_counters"] >= cuts.min_shower_counters)
+            & (c["edge_distance"] >= cuts.min_edge_distance)
             & (log10_ev >= ENERGY_BIN_EDGES[0]) & (log10_ev < ENERGY_BIN_EDGES[-1]))
 
 
-def energy_bins(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The selected events (``"all"``), then those of each bin of ``ENERGY_BIN_EDGES``
-    (labelled ``"low-high"`` in log10(E/eV))."""
-    chosen = selected(c)
+def energy_bins(c: dict[str, np.ndarray], cuts: ShowerCuts) -> dict[str, np.ndarray]:
+    """The selected events (``"all"``, by ``selected``), then those of each bin of
+    ``ENERGY_BIN_EDGES`` (labelled ``"low-high"`` in log10(E/eV))."""
+    chosen = selected(c, cuts)
     log10_ev = np.log10(c["true_energy"]) + EV_PER_GEV
     bins = {"all": chosen}
     for low, high in zip(ENERGY_BIN_EDGES[:-1], ENERGY_BIN_EDGES[1:]):
@@ -99,14 +93,15 @@ def energy_bins(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return bins
 
 
-def shower_figures(c: dict[str, np.ndarray]) -> dict:
+def shower_figures(c: dict[str, np.ndarray], cuts: ShowerCuts) -> dict:
     """The comparison's figures from per-event columns: truth (``TRUTH_COLUMNS``,
-    ``shower_counters``, ``edge_distance``) and per method ``{method}_{reco column}``."""
-    bins = energy_bins(c)
+    ``shower_counters``, ``edge_distance``) and per method ``{method}_{reco column}``, on
+    the events that pass ``cuts``."""
+    bins = energy_bins(c, cuts)
     chosen = bins["all"]
     report = {"selection": {"events": int(chosen.size), "selected": int(chosen.sum()),
-                            "cuts": f"zenith < 45 deg, >= {MIN_SHOWER_COUNTERS} shower counters, core >= "
-                                    f"{FIDUCIAL_MIN_EDGE_DISTANCE:g} m inside the edge, "
+                            "cuts": f"zenith < {math.degrees(cuts.max_zenith):g} deg, >= {cuts.min_shower_counters} "
+                                    f"shower counters, core >= {cuts.min_edge_distance:g} m inside the edge, "
                                     "10^18.5 <= E < 10^20 eV (truth)"},
               "methods": {}}
     for method in METHODS:
@@ -120,11 +115,12 @@ def shower_figures(c: dict[str, np.ndarray]) -> dict:
     return {"summary": summary(report), **report}
 
 
-def composition_report(c: dict[str, np.ndarray], chosen: np.ndarray) -> dict:
-    """Composition figures of the events ``chosen`` (see the module docstring)."""
+def composition_report(c: dict[str, np.ndarray], chosen: np.ndarray, primaries: Mapping[str, int]) -> dict:
+    """Composition figures of the events ``chosen`` (see the module docstring), the
+    classes and their primaries' PDG ids (``true_primary``) from ``primaries``."""
     primary = c["true_primary"][chosen]
-    p = {name: c[f"gnn_reco_p_{name}"][chosen] for name in PRIMARIES if f"gnn_reco_p_{name}" in c}
-    truth = {name: primary == code for name, code in PRIMARIES.items()}
+    p = {name: c[f"gnn_reco_p_{name}"][chosen] for name in primaries if f"gnn_reco_p_{name}" in c}
+    truth = {name: primary == code for name, code in primaries.items()}
     report = {"events": {name: int(is_class.sum()) for name, is_class in truth.items()},
               "auc_one_vs_rest": {name: round(roc_auc(truth[name], p[name]), 4) for name in p}}
     if {"proton", "iron", "photon"} <= set(p):
@@ -161,55 +157,3 @@ def summary(report: dict) -> dict:
                         "energy_coverage": energy.get("coverage_1_sigma"), "core_q68_m": core.get("q68_m"),
                         "core_coverage": core.get("coverage_68_circle")}
     return rows
-
-
-def compare_showers(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None) -> dict:
-    """Figures of the reconstruction in ``reco_path`` and of the detector's standard fit,
-    run here on the hits of ``truth_path`` (which carries the ``true_*`` columns)."""
-    reco = pq.read_table(reco_path)
-    reco_ids = reco.column("event_id").to_numpy()
-    gnn_columns = {name: reco.column(name).to_numpy() for name in reco.column_names
-                   if name in RECO_COLUMNS or name.startswith(PROBABILITY_PREFIX)}
-    hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None
-    pieces: dict[str, list[np.ndarray]] = {}
-    counter_pieces: dict[str, list[np.ndarray]] = {}
-    for batch in read_events(truth_path):
-        missing = [name for name in TRUTH_COLUMNS if name not in batch.events] + \
-            (["true_label"] if "true_label" not in batch.hits else [])
-        if missing:
-            raise EventFormatError(str(truth_path), f"truth columns {missing} are needed to evaluate")
-        detector = detectors.get(batch.detector)
-        rows = reco_rows(reco_ids, batch.event_id, reco_path)
-        sizes = np.diff(batch.offsets)
-        event_of_hit = np.repeat(np.arange(sizes.size), sizes)
-        columns = {name: batch.events[name] for name in TRUTH_COLUMNS}
-        columns["shower_counters"] = np.bincount(event_of_hit, batch.hits["true_label"] == 1, minlength=sizes.size)
-        columns["edge_distance"] = distance_to_edge(batch.events["true_core_x"], batch.events["true_core_y"])
-        columns |= {f"gnn_{name}": values[rows] for name, values in gnn_columns.items()}
-        if "true_primary" in batch.events:
-            columns["true_primary"] = batch.events["true_primary"]
-        baseline = detector.baseline(batch.offsets, batch.hits)
-        columns |= {f"baseline_{name}": baseline[name] for name in RECO_COLUMNS if name in baseline}
-        counters = {"shower_counter": batch.hits["true_label"] == 1, "baseline": baseline["hit_score"]}
-        if hit_score is not None:
-            counters["gnn"] = hit_values(hit_score, rows, sizes, batch.event_id, reco_path, "hit_score")
-        for collected, batch_columns in ((pieces, columns), (counter_pieces, counters)):
-            for name, values in batch_columns.items():
-                collected.setdefault(name, []).append(np.asarray(values))
-    c = {name: np.concatenate(values) for name, values in pieces.items()}
-    counter_scores = {name: np.concatenate(values) for name, values in counter_pieces.items()}
-    signal = counter_scores.pop("shower_counter")
-    report = shower_figures(c)
-    if "true_primary" in c and any(name.startswith("gnn_reco_p_") for name in c):
-        report["composition"] = composition_report(c, energy_bins(c)["all"])
-    if "gnn" in counter_scores:
-        score = counter_scores["gnn"]
-        precision, recall = precision_recall(signal, score >= 0.5)
-        report["counters"] = {"counters": int(signal.size), "shower_fraction": round(float(signal.mean()), 4),
-                              "precision": round(precision, 5), "recall": round(recall, 5),
-                              "auc": round(roc_auc(signal, score), 5)}
-    if plots is not None:
-        from .shower_plots import draw_shower_comparison
-
-        report["plots"] = [str(path) for path in draw_shower_comparison(c, Path(plots), signal, counter_scores)]
-    return report

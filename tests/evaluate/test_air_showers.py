@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from graphreco.evaluate.shower_compare import composition_report, core_report, selected, shower_figures
-from graphreco.evaluate.shower_plots import draw_shower_comparison
+from graphreco import detectors
+from graphreco.evaluate.plotting import draw_roc, pyplot
+from graphreco.evaluate.shower_metrics import composition_report, core_report, selected, shower_figures
+from graphreco.evaluate.shower_plots import COLOURS, draw_shower_comparison
+
+CUTS = detectors.get("ta-sd").shower_cuts
+PRIMARIES = dict(detectors.get("ta-sd").primaries)
 
 
 def _columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -26,7 +31,7 @@ def test_cuts_drop_inclined_small_edge_and_out_of_range_events():
     c["shower_counters"][2] = 4
     c["edge_distance"][3] = 1100.0
     c["true_energy"][4] = 10 ** 11.1  # 10^20.1 eV: above the range
-    assert selected(c).tolist() == [True, False, False, False, False, True]
+    assert selected(c, CUTS).tolist() == [True, False, False, False, False, True]
 
 
 def test_core_distance_and_coverage():
@@ -39,7 +44,7 @@ def test_core_distance_and_coverage():
 
 
 def test_a_method_with_known_errors_reports_them_in_every_energy_bin():
-    report = shower_figures(_columns(3000, np.random.default_rng(1)))
+    report = shower_figures(_columns(3000, np.random.default_rng(1)), CUTS)
     assert report["summary"]["gnn"]["core_coverage"] == 1.0 and report["summary"]["gnn"]["angle_q68_deg"] == 0.0
     gnn = report["methods"]["gnn"]
     assert set(gnn) == {"all", "18.5-19", "19-19.5", "19.5-20"} and "baseline" not in report["methods"]
@@ -62,13 +67,9 @@ def _counters(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarra
 
 def test_the_counters_roc_is_drawn_with_the_standard_fit_as_a_point(tmp_path):
     pytest.importorskip("matplotlib")
-    from graphreco.evaluate.pileup_plots import draw_roc
-    from graphreco.evaluate.plots import pyplot
-    from graphreco.evaluate.shower_plots import COLOURS
-
     rng = np.random.default_rng(2)
     signal, scores = _counters(rng)
-    written = draw_shower_comparison(_columns(300, rng), tmp_path, signal, scores)
+    written = draw_shower_comparison(_columns(300, rng), tmp_path, signal, scores, CUTS, PRIMARIES)
     assert [path.name for path in written] == ["resolution_vs_energy.png", "coverage_vs_energy.png", "pulls.png",
                                                "counters_roc.png"]
     assert written[-1].stat().st_size > 1000
@@ -86,7 +87,8 @@ def test_without_accidentals_there_is_no_counters_roc(tmp_path):
     pytest.importorskip("matplotlib")
     rng = np.random.default_rng(3)
     signal, scores = _counters(rng)
-    written = draw_shower_comparison(_columns(300, rng), tmp_path, signal[:60], {n: s[:60] for n, s in scores.items()})
+    written = draw_shower_comparison(_columns(300, rng), tmp_path, signal[:60], {n: s[:60] for n, s in scores.items()},
+                                     CUTS, PRIMARIES)
     assert "counters_roc.png" not in [path.name for path in written]
 
 
@@ -100,12 +102,12 @@ def test_composition_figures_and_roc(tmp_path):
     c["gnn_reco_p_photon"] = rng.uniform(0.0, 0.3, proton.size)
     c["gnn_reco_p_proton"] = np.where(proton, 0.6, 0.1) + np.where(~(proton | iron), rng.uniform(0, 0.5, proton.size), 0)
     c["gnn_reco_p_iron"] = 1.0 - c["gnn_reco_p_photon"] - c["gnn_reco_p_proton"]
-    report = composition_report(c, selected(c))
+    report = composition_report(c, selected(c, CUTS), PRIMARIES)
     assert report["auc_proton_vs_iron"] == 1.0 and report["auc_photon_vs_hadron"] == pytest.approx(0.5, abs=0.05)
     assert report["confusion"]["proton"]["proton"] == 1.0 and report["confusion"]["iron"]["iron"] == 1.0
     assert report["confusion"]["photon"]["photon"] == 0.0
-    assert sum(report["events"].values()) == selected(c).sum()
+    assert sum(report["events"].values()) == selected(c, CUTS).sum()
     assert set(report["photon_efficiency_at_hadron_contamination"]) == {"0.01", "0.001"}
     signal, scores = _counters(rng)
-    written = draw_shower_comparison(c, tmp_path, signal, scores)
+    written = draw_shower_comparison(c, tmp_path, signal, scores, CUTS, PRIMARIES)
     assert tmp_path / "composition_roc.png" in written

@@ -1,10 +1,14 @@
+"""graphreco evaluate on a neutrino telescope: the GNN and the baseline on the same events."""
+
 import json
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
-from graphreco.io import event_table, write_events
+from graphreco.io import event_table, read_events, write_events
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +28,13 @@ def test_evaluate_scores_gnn_and_baseline_on_the_same_events(files, capsys):
     assert set(report["hits"]) == {"gnn", "baseline"} and report["hits"]["gnn"]["auc"] > 0.9
     events = report["events_numu_cc_vs_eas"]
     assert events["gnn"]["numu_cc_events"] + events["gnn"]["eas_events"] == 400
-    assert events["gnn"]["rejection_at_efficiency"][0]["efficiency"] == 0.5
+    cut = events["gnn"]["rejection_at_efficiency"][0]
+    kinds = np.concatenate([batch.events["true_kind"].astype(str) for batch in read_events(files[0])])
+    reco = pq.read_table(files[1], columns=["event_id", "event_score"])
+    assert reco.column("event_id").to_numpy().tolist() == np.arange(400).tolist()
+    numu_scores = reco.column("event_score").to_numpy()[kinds == "numu_cc"]
+    achieved = float(np.mean(numu_scores >= cut["threshold"]))
+    assert cut["efficiency"] == 0.5 and achieved == pytest.approx(0.5, abs=2 / numu_scores.size)
 
 
 def test_evaluate_needs_every_event_reconstructed(files, tmp_path, capsys):

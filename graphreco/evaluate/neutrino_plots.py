@@ -1,6 +1,6 @@
-"""PNG figures of a comparison (``compare_with_baseline(..., plots=FOLDER)``): the GNN
-and the detector's baseline on the same events. ``FIGURES`` names each file, its kind
-and what it shows; the air-shower and pile-up modules keep theirs the same way.
+"""PNG figures of the ``neutrino_events`` evaluation (``neutrino_events.evaluate(...,
+plots=FOLDER)``): the GNN and the detector's baseline on the same events. ``FIGURES``
+names each file, its kind and what it shows.
 
 Needs matplotlib (``pip install graphreco[plots]``).
 """
@@ -12,24 +12,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .compare import NEUTRINO_KINDS, TRUTH_COLUMNS, _regression_figures
 from ..statistics import ONE_SIGMA
 from .metrics import precision_recall, roc_curve
+from .neutrino_metrics import NEUTRINO_KINDS, TRUTH_COLUMNS, regression_figures
+from .plotting import MIN_EVENTS, FigureFolder, FigureNote
 from .resolution import angular_error
 
 HIT_BINS = np.array([1, 6, 10, 15, 20, 30, 45, 70, 100, 1000])
 ENERGY_BIN_EDGES = np.arange(1.0, 6.01, 0.5)
 """log10(E/GeV) bins of the figures versus energy (the simulation spans 10 GeV - 1 PeV)."""
-MIN_EVENTS = 10
-"""Fewest events behind a point of a binned curve or an energy histogram."""
-
-
-class FigureNote(NamedTuple):
-    """What a PNG shows: ``kind`` (``roc``, ``resolution_vs_energy``, ``pulls``,
-    ``coverage`` or ``other``) and a one-sentence ``caption``."""
-
-    kind: str
-    caption: str
 
 
 FIGURES = {
@@ -50,35 +41,6 @@ FIGURES = {
 }
 
 
-def pyplot():
-    """matplotlib's pyplot on the Agg backend, or ImportError saying how to install it."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError("plots need matplotlib: pip install 'graphreco[plots]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-class FigureFolder:
-    """Where a comparison's PNGs go: ``save`` writes and closes a figure, ``written``
-    lists the files."""
-
-    def __init__(self, folder: Path):
-        self.plt = pyplot()
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.written: list[Path] = []
-
-    def save(self, figure, name: str) -> None:
-        figure.tight_layout()
-        figure.savefig(self.folder / name, dpi=110)
-        self.plt.close(figure)
-        self.written.append(self.folder / name)
-
-
 def _errors_deg(c: dict, method: str, mask: np.ndarray) -> np.ndarray:
     truth = {name: c[name][mask] for name in ("true_zenith", "true_azimuth")}
     reco = {name: c[f"{method}_{name}"][mask] for name in ("reco_zenith", "reco_azimuth")}
@@ -87,8 +49,8 @@ def _errors_deg(c: dict, method: str, mask: np.ndarray) -> np.ndarray:
 
 class Panel(NamedTuple):
     """One axis of a figure versus energy: ``figure`` of the ``quantity`` reports
-    (``direction`` or ``energy``) of ``compare._regression_figures``, with its label, the
-    value a calibrated method reaches (or None) and the y scale."""
+    (``direction`` or ``energy``) of ``neutrino_metrics.regression_figures``, with its
+    label, the value a calibrated method reaches (or None) and the y scale."""
 
     quantity: str
     figure: str
@@ -108,11 +70,12 @@ METHOD_STYLES = {"gnn": ("GNN", "o-"), "baseline": ("baseline", "s--")}
 
 
 def _figures_by_energy(c: dict[str, np.ndarray]) -> list[dict]:
-    """The comparison's direction and energy figures (``compare._regression_figures``) of
-    the events in each bin of ``ENERGY_BIN_EDGES``."""
+    """The comparison's direction and energy figures
+    (``neutrino_metrics.regression_figures``) of the events in each bin of
+    ``ENERGY_BIN_EDGES``."""
     which = np.digitize(np.log10(c["true_energy"]), ENERGY_BIN_EDGES) - 1
     per_event = [name for name in c if name in (*TRUTH_COLUMNS, "kind", "signal_hits") or "_reco_" in name]
-    return [_regression_figures({name: c[name][which == b] for name in per_event})
+    return [regression_figures({name: c[name][which == b] for name in per_event})
             for b in range(ENERGY_BIN_EDGES.size - 1)]
 
 
@@ -152,7 +115,7 @@ def _draw_versus_energy(figures: FigureFolder, c: dict[str, np.ndarray]) -> None
 
 
 def draw_comparison(c: dict[str, np.ndarray], folder: Path) -> list[Path]:
-    """Draw every figure the columns ``c`` (from compare_with_baseline) allow; returns the files."""
+    """Draw every figure the columns ``c`` (from ``neutrino_events.evaluate``) allow; returns the files."""
     figures = FigureFolder(folder)
     plt, save = figures.plt, figures.save
     neutrino_hits = np.isin(c["hit_kind"], NEUTRINO_KINDS)
