@@ -57,9 +57,9 @@ from ..detectors.base import event_means
 from ..graph import GraphBatch, build_graph
 from ..io import EventBatch
 from ..kernels import select_hits
-from ..models import GraphEncoder, event_pool
+from ..models import EventReduction, GraphEncoder
 from ..statistics import ONE_SIGMA, calibration_scale, opening_angle, unit_vectors, zenith_azimuth
-from .base import Stage, truth
+from .base import Stage, StageExport, truth
 from .inputs import StageInput
 from .likelihoods import CONTAINMENT, gaussian_2d_nll, gaussian_2d_radius, gaussian_nll, vmf_cone, vmf_nll
 
@@ -82,6 +82,39 @@ REFIT_COLUMNS = ("fit_cone", "log10_energy", "log10_energy_sigma", "reco_core_x"
 cone (rad), log10 E and its sigma (GeV) and the core (m)."""
 CORE_WEIGHTS = np.linspace(0.0, 1.0, 21)
 """The refit core's weights ``calibrate_on`` chooses among (``combine_core``)."""
+EXPORT_MEANING = ("columns 0-2 direction vector (where the particle comes from; norm = vMF kappa), "
+                  "3 mean log10 E/GeV, 4 raw sigma; with core: 5-6 core offset (km) from the "
+                  "selected hits' centroid, 7 its raw sigma")
+EXPORT_OUTSIDE = (
+    "hit selection: the hits with hit_score >= threshold, at least min_hits per event (kernels.select_hits), "
+    "and the graph built on them alone (EnergyDirection.input_graph)",
+    "sigma = softplus(prediction[:, 4]) + 1e-3; zenith and azimuth of the direction vector; "
+    "68 % cone of the vMF from kappa (EnergyDirection.split, estimates)",
+    "calibration: the cone times angle_scale, sigma times energy_scale (cascade-like) or "
+    "energy_scale_track (track-like: mean hit_track_score of the selected hits >= track_like); "
+    "the scales are in the stage config, one per calibration bin: the bin of selected hits "
+    "(digitize at 10, 20), plus 3 where the stage config has fiducial and the event passes "
+    "Detector.fiducial of its reconstructed zenith and core (EnergyDirection.estimates)",
+    "with refine: the direction of track-like events refitted by the detector's classical track fit "
+    "(Detector.refine_direction) on the selected hits, started at the GNN direction, its cone times "
+    "refit_scale of its calibration bin (EnergyDirection.refine)",
+    "with combine: where the refit gave an energy with an uncertainty (Detector.refine_direction's "
+    "log10_energy, log10_energy_sigma), the GNN's log10 E is at least combine_from and the two lie within "
+    "combine_within of each other, log10 E = the "
+    "fit's + combination_features(fit energy and sigma, fit zenith, GNN energy and sigma before "
+    "calibration, the composition stage's reco_p_*, selected hits) @ combination, its sigma times "
+    "energy_scale_combined of its bin (EnergyDirection.estimates)",
+    "with combine_core: where the refit gave a core (Detector.refine_direction's reco_core_x, "
+    "reco_core_y), the core = (1 - core_refit_weight) * the GNN's + core_refit_weight * the refit's "
+    "(EnergyDirection.blend_cores)",
+    "with event_features: event_x = the detector's classical fit of the selected hits "
+    "(Detector.event_features), NaN set to 0, and a last column 1 where the fit failed "
+    "(EnergyDirection.event_inputs)",
+    "with core: core = centroid of the selected hits + 1000 m * prediction[:, 5:7]; its 68 % circle "
+    "1000 m * (softplus(prediction[:, 7]) + 1e-3) * sqrt(-2 ln 0.32) times core_scale of its bin "
+    "(EnergyDirection.split_core, estimates)",
+    "NaN for events without (selected) hits")
+"""What the exported network returns (``export_spec``) and the work that stays outside it."""
 PROBABILITY_COLUMNS = ("reco_p_proton", "reco_p_iron", "reco_p_photon")
 """What ``combine`` reads: the composition stage's probabilities (air showers)."""
 
@@ -188,16 +221,26 @@ class EnergyDirection(Stage):
         """Refines only events whose selected hits look like a track (needs hit_track_score)."""
         return self.config["refine"] and self.config["track_like"] is not None
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, ptr: torch.Tensor,
-                event_x: torch.Tensor | None = None) -> torch.Tensor:
+    @property
+    def n_event_inputs(self) -> int:
+        """Width of ``event_x``: the detector's event features and the failed-fit flag (0 without)."""
+        features = self.config.get("event_features", 0)
+        return features + 1 if features else 0
+
+    def readout(self, h: torch.Tensor, x: torch.Tensor, events: EventReduction,
+                event_x: torch.Tensor | None) -> torch.Tensor:
         """(n_events, 5 or 8): direction vector (3, norm = kappa), mean log10 E, raw sigma;
-        with ``core`` then the core offset (2, km) and its raw sigma. ``event_x``: the
-        event features (see ``event_inputs``) when the stage takes them."""
-        n_hits = (ptr[1:] - ptr[:-1]).to(x.dtype)
-        parts = [event_pool(self.encoder(x, edge_index), ptr), torch.log1p(n_hits)[:, None]]
+        with ``core`` then the core offset (2, km) and its raw sigma; from the pooled node
+        states, the log of the number of hits and, when the stage takes them, the event
+        inputs ``event_x`` (see ``event_inputs``)."""
+        parts = [events.pool(h), torch.log1p(events.count(x.dtype))[:, None]]
         if event_x is not None:
             parts.append(event_x.to(x.dtype))
         return self.head(torch.cat(parts, dim=1))
+
+    @property
+    def export_spec(self) -> StageExport:
+        return StageExport("prediction", "events", 8 if self.config.get("core") else 5, EXPORT_MEANING, EXPORT_OUTSIDE)
 
     @staticmethod
     def event_inputs(features: np.ndarray) -> torch.Tensor:
