@@ -15,6 +15,7 @@ from ..base import Column, Detector, Scaled
 from graphreco.kernels import surface_grid_graph
 
 from .baseline import FIT_FEATURE_NAMES, fit_features, reconstruct_classically, refit_showers
+from .energy_combination import ENERGY_COMBINATION
 from .geometry import GRID_SPACING, N_COUNTERS, in_fiducial_volume
 
 NEIGHBOUR_STEPS = 2.0  # counters up to two grid steps apart (12 neighbours on a full grid)
@@ -61,4 +62,5 @@ DETECTOR = Detector(
     event_feature_names=FIT_FEATURE_NAMES,
     fiducial=fiducial,
     evaluation="air_showers",
+    energy_combination=ENERGY_COMBINATION,
 )
