@@ -185,6 +185,23 @@ class ShowerCuts:
     distance_to_edge: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+@dataclass(frozen=True)
+class EnergyCombination:
+    """How the energy-direction stage's ``combine`` corrects the refit's log10 E: by
+    ``combination_features(...) @ weights`` (the weights fitted on a validation sample).
+
+    ``columns`` names the event columns of earlier stages it reads (stacked, in this
+    order, as ``inputs``); ``features(fit_energy, fit_sigma, fit_zenith, gnn_energy,
+    gnn_sigma, inputs, hits) -> (n, n_features)`` takes, per event, the refit's log10
+    E/GeV and its sigma, its zenith (rad), the GNN's log10 E and sigma, ``inputs``
+    (n, len(columns)) and the hits the stage kept.
+    """
+
+    columns: tuple[str, ...]
+    features: Callable[..., np.ndarray]
+    n_features: int
+
+
 EVALUATION_KINDS = ("hits", "neutrino_events", "air_showers", "pileup")
 """What ``Detector.evaluation`` may name: how ``graphreco evaluate`` scores the detector's
 reconstructions against truth (``graphreco.evaluate`` holds one module per kind)."""
@@ -245,6 +262,8 @@ class Detector:
     """The composition classes of an ``air_showers`` evaluation, ``(name, PDG id)``: the
     reconstruction's ``reco_p_<name>`` against the truth's ``true_primary``; it compares
     ``photon`` with the hadrons ``proton`` and ``iron``."""
+    energy_combination: EnergyCombination | None = None
+    """How the energy-direction stage's ``combine`` corrects the refit's energy (None: it cannot)."""
 
     def __post_init__(self) -> None:
         if self.evaluation is not None and self.evaluation not in EVALUATION_KINDS:

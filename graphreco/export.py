@@ -1,28 +1,22 @@
 """Trained stages as ONNX graphs (and TorchScript modules), checked against torch.
 
 An exported stage is its network alone: ``x`` (float32, n_nodes x n_features),
-``edge_index`` (int64, 2 x n_edges; row 0 source, row 1 target) and ``batch`` (int64,
-n_nodes: the event of each node) in, the tensors of the stage's torch ``forward`` out:
-
-    hit_selection           logits      (n_nodes, n_classes)  class logits per hit
-    background_suppression  logit       (n_events,)           signal logit per event
-    energy_direction        prediction  (n_events, 5 or 8)    direction vector (norm kappa),
-                                                              mean log10 E/GeV, raw sigma
-                                                              [, core offset (km), raw sigma]
+``edge_index`` (int64, 2 x n_edges; row 0 source, row 1 target), ``batch`` (int64,
+n_nodes: the event of each node) and, for a stage with per-event inputs, ``event_x``
+(float32, n_events x ``stage.n_event_inputs``) in; the raw output of the stage's network
+out, as the stage declares it (``Stage.export_spec``: name, axis, width, meaning, and
+what stays outside ONNX; the manifest repeats it, and the file's metadata holds the axis).
 
 Nodes, edges and events are dynamic axes; events are counted as ``max(batch) + 1``, so an
 event without hits inside a batch gets the readout of an empty event (as in torch), but
 hitless events after the last event with hits have no row (``run_onnx`` pads them with
-NaN; no stage writes anything meaningful for such events). Everything else stays outside
-ONNX: graph building, the energy stage's hit selection, and the post-processing each
-stage does in numpy in ``outputs`` (``EXPORTS`` says what; the manifest repeats it).
+NaN; no stage writes anything meaningful for such events). Graph building and the
+post-processing each stage does in numpy in ``outputs`` stay outside ONNX.
 
-The stages' inference path aggregates messages in a fused numba kernel, and their
-training path uses ``torch_scatter.segment_csr``; neither exports. ``ExportableStage``
-runs the same network (the stage's own layers and weights) with row scatters, exported
-as ``ScatterND`` with a max or add reduction (hence opset 18); it does not need the edges
-grouped by target. ``torch.jit.script`` compiles it too (``script_stage``); the stages
-themselves do not script, and traced they keep the numba results as constants.
+``ExportableStage`` runs the stage's own ``network`` with the message aggregation and
+event reductions in row scatters (``graphreco.models.RowScatter``, ``ScatterEvents``),
+exported as ``ScatterND`` with a max or add reduction (hence opset 18); it does not need
+the edges grouped by target. ``torchscript_stage`` traces the same module to TorchScript.
 """
 
 from __future__ import annotations
@@ -30,221 +24,74 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
 from torch import nn
 
 from .detectors import Detector
+from .extras import require
 from .graph import GraphBatch, build_graph
 from .io import EventBatch
+from .models import CsrEvents, FusedKernel, RowScatter, ScatterEvents, SegmentCsr
 from .pipeline import Pipeline
-from .stages import STAGES, Stage, StageInput
+from .stages import Stage, StageInput
 from .threads import single_thread
 
 OPSET = 18
 """ONNX opset of the exported graphs (ScatterND with reduction="max" needs 18)."""
 INPUTS = ("x", "edge_index", "batch")
-
-
-@dataclass(frozen=True)
-class StageExport:
-    """What the ONNX graph of one stage returns, and what stays outside it."""
-
-    output: str
-    axis: str  # "nodes" or "events": what the output's first axis runs over
-    meaning: str
-    outside: tuple[str, ...]
-
-
-GRAPH = "graph building: the detector's node features and edges of all hits (graphreco.graph.build_graph)"
-EXPORTS = {
-    "hit_selection": StageExport(
-        "logits", "nodes", "class logits per hit (0 noise, 1 track light, 2 cascade light; or 0 noise, 1 signal)",
-        (GRAPH, "hit_score = 1 - softmax(logits)[:, 0] and, with three classes, hit_track_score = "
-                "p1 / max(p1 + p2, 1e-12) (HitSelection.scores)")),
-    "background_suppression": StageExport(
-        "logit", "events", "signal logit per event",
-        (GRAPH, "event_score = sigmoid(logit) (BackgroundSuppression.event_score)")),
-    "composition": StageExport(
-        "logits", "events", "class logits per event, the classes in the order of the stage config's 'classes'",
-        (GRAPH, "x gets one more column: the hit_score of the hit selection before it (Composition.input_graph)",
-         "reco_p_<class> = softmax(logits)")),
-    "energy_direction": StageExport(
-        "prediction", "events", "columns 0-2 direction vector (where the particle comes from; norm = vMF kappa), "
-                                "3 mean log10 E/GeV, 4 raw sigma; with core: 5-6 core offset (km) from the "
-                                "selected hits' centroid, 7 its raw sigma",
-        ("hit selection: the hits with hit_score >= threshold, at least min_hits per event (kernels.select_hits), "
-         "and the graph built on them alone (EnergyDirection.input_graph)",
-         "sigma = softplus(prediction[:, 4]) + 1e-3; zenith and azimuth of the direction vector; "
-         "68 % cone of the vMF from kappa (EnergyDirection.split, estimates)",
-         "calibration: the cone times angle_scale, sigma times energy_scale (cascade-like) or "
-         "energy_scale_track (track-like: mean hit_track_score of the selected hits >= track_like); "
-         "the scales are in the stage config, one per calibration bin: the bin of selected hits "
-         "(digitize at 10, 20), plus 3 where the stage config has fiducial and the event passes "
-         "Detector.fiducial of its reconstructed zenith and core (EnergyDirection.estimates)",
-         "with refine: the direction of track-like events refitted by the detector's classical track fit "
-         "(Detector.refine_direction) on the selected hits, started at the GNN direction, its cone times "
-         "refit_scale of its calibration bin (EnergyDirection.refine)",
-         "with combine: where the refit gave an energy with an uncertainty (Detector.refine_direction's "
-         "log10_energy, log10_energy_sigma), the GNN's log10 E is at least combine_from and the two lie within "
-         "combine_within of each other, log10 E = the "
-         "fit's + combination_features(fit energy and sigma, fit zenith, GNN energy and sigma before "
-         "calibration, the composition stage's reco_p_*, selected hits) @ combination, its sigma times "
-         "energy_scale_combined of its bin (EnergyDirection.estimates)",
-         "with combine_core: where the refit gave a core (Detector.refine_direction's reco_core_x, "
-         "reco_core_y), the core = (1 - core_refit_weight) * the GNN's + core_refit_weight * the refit's "
-         "(EnergyDirection.blend_cores)",
-         "with event_features: event_x = the detector's classical fit of the selected hits "
-         "(Detector.event_features), NaN set to 0, and a last column 1 where the fit failed "
-         "(EnergyDirection.event_inputs)",
-         "with core: core = centroid of the selected hits + 1000 m * prediction[:, 5:7]; its 68 % circle "
-         "1000 m * (softplus(prediction[:, 7]) + 1e-3) * sqrt(-2 ln 0.32) times core_scale of its bin "
-         "(EnergyDirection.split_core, estimates)",
-         "NaN for events without (selected) hits")),
-}
-"""Stage name -> its ONNX output and the work that stays outside ONNX."""
-
-
-def stage_name(stage: Stage) -> str:
-    """The artifact name of a stage module (``hit_selection``, ...)."""
-    for name, kind in STAGES.items():
-        if type(stage) is kind:
-            return name
-    raise TypeError(f"{type(stage).__name__} is not one of the stages {', '.join(STAGES)}")
-
-
-def _scatter_rows_torch(out: torch.Tensor, index: torch.Tensor, src: torch.Tensor, reduce: str) -> torch.Tensor:
-    rows = index if src.dim() == 1 else index[:, None].expand_as(src)
-    return out.scatter_reduce(0, rows, src, reduce, include_self=True)
-
-
-class _ScatterRows(torch.autograd.Function):
-    """Rows of ``src`` reduced into the rows ``index`` of ``out`` (``reduce`` "amax" or
-    "sum", ``out`` included), exported as one ScatterND over whole rows. (torch exports
-    scatter_reduce as ScatterElements, which onnxruntime runs element by element: 86 % of
-    a stage's time, 10x slower than ScatterND, and wrapped in rank-0 ``If`` branches whose
-    declared shapes it warns about on every run.)"""
-
-    @staticmethod
-    def forward(ctx, out: torch.Tensor, index: torch.Tensor, src: torch.Tensor, reduce: str) -> torch.Tensor:
-        return _scatter_rows_torch(out, index, src, reduce)
-
-    @staticmethod
-    def symbolic(g, out, index, src, reduce: str):
-        axes = g.op("Constant", value_t=torch.tensor([1], dtype=torch.int64))
-        return g.op("ScatterND", out, g.op("Unsqueeze", index, axes), src,
-                    reduction_s={"amax": "max", "sum": "add"}[reduce])
-
-
-def _scatter_rows(out: torch.Tensor, index: torch.Tensor, src: torch.Tensor, reduce: str) -> torch.Tensor:
-    if not torch.jit.is_scripting():
-        if torch.onnx.is_in_onnx_export():
-            return _ScatterRows.apply(out, index, src, reduce)
-    return _scatter_rows_torch(out, index, src, reduce)
-
-
-def segment_max_mean(values: torch.Tensor, index: torch.Tensor, n_segments: int
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Max and mean of the rows of ``values`` (n, C) over the segments ``index`` (n) names,
-    both 0 for an empty segment (as ``segment_csr`` gives), and the rows per segment.
-    (Traced, ``n_segments`` may be a 0-dim tensor: the count stays dynamic.)"""
-    channels = values.shape[1]
-    counts = _scatter_rows(torch.zeros(n_segments, dtype=values.dtype), index,
-                           torch.ones_like(index, dtype=values.dtype), "sum")
-    top = _scatter_rows(torch.full((n_segments, channels), float("-inf"), dtype=values.dtype), index, values, "amax")
-    total = _scatter_rows(torch.zeros(n_segments, channels, dtype=values.dtype), index, values, "sum")
-    filled = counts[:, None] > 0
-    return torch.where(filled, top, torch.zeros_like(top)), total / counts.clamp_min(1.0)[:, None], counts
-
-
-class _Block(nn.Module):
-    """An EdgeBlock's layers (shared, not copied) with the aggregation in scatters."""
-
-    def __init__(self, block: nn.Module):
-        super().__init__()
-        self.target, self.source, self.edge, self.update = block.target, block.source, block.edge, block.update
-
-    def forward(self, h: torch.Tensor, edge_index: torch.Tensor, edge_features: torch.Tensor) -> torch.Tensor:
-        message = torch.relu(self.target(h)[edge_index[1]] + self.source(h)[edge_index[0]] + self.edge(edge_features))
-        pooled_max, pooled_mean, _ = segment_max_mean(message, edge_index[1], h.shape[0])
-        return h + self.update(torch.cat([h, pooled_max, pooled_mean], dim=1))
+DYNAMIC_AXES = {"x": {0: "nodes"}, "edge_index": {1: "edges"}, "batch": {0: "nodes"}, "event_x": {0: "events"}}
+"""The dynamic axes of each input an exported stage may take."""
+AXIS_KEY = "graphreco.output_axis"
+"""Metadata key of an exported file: what its output's first axis runs over ("nodes" or "events")."""
 
 
 class ExportableStage(nn.Module):
-    """A stage's forward on ``(x, edge_index, batch)`` in exportable tensor ops.
+    """A stage's network on ``(x, edge_index, batch[, event_x])`` in exportable tensor
+    ops: the stage's own ``network`` (its layers and weights) with the messages reduced by
+    row scatters (``RowScatter``) and the events given by ``batch`` (``ScatterEvents``).
 
-    The encoder is the GraphEncoder's (graphreco.models.message_passing) with the
-    aggregations done by ``segment_max_mean``; the layers are the stage's own modules.
+    Shapes:
+        x (N, F) float32, edge_index (2, E) int64, batch (N,) int64, event_x
+        (events, stage.n_event_inputs) -> the stage's ``export_spec`` output.
     """
 
     def __init__(self, stage: Stage):
         super().__init__()
-        self.name = stage_name(stage)
-        self.relative_features = list(stage.encoder.relative_features)
-        self.embed, self.head = stage.encoder.embed, stage.head
-        self.blocks = nn.ModuleList(_Block(block) for block in stage.encoder.blocks)
+        self.stage = stage
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor,
-                event_x: Optional[torch.Tensor] = None) -> torch.Tensor:
-        delta = x[edge_index[0]][:, self.relative_features] - x[edge_index[1]][:, self.relative_features]
-        edge_features = torch.cat([delta, delta.norm(p=2, dim=1, keepdim=True)], dim=1)
-        h = self.embed(x)
-        for block in self.blocks:
-            h = block(h, edge_index, edge_features)
-        if self.name == "hit_selection":
-            return self.head(h)
-        last = torch.cat([batch, batch.new_full((1,), -1)]).max()  # -1 without nodes
-        if torch.jit.is_scripting():
-            n_events = int(last) + 1
-        else:
-            n_events = last + 1  # traced: stays a tensor, so the events axis stays dynamic
-        pooled_max, pooled_mean, n_hits = segment_max_mean(h, batch, n_events)
-        readout = torch.cat([pooled_max, pooled_mean], dim=1)
-        if self.name == "composition":  # with the log of the number of hits scored as signal
-            _, signal_share, _ = segment_max_mean((x[:, -1:] >= 0.5).to(x.dtype), batch, n_events)
-            return self.head(torch.cat([readout, torch.log1p(signal_share * n_hits[:, None])], dim=1))
-        if self.name == "energy_direction":
-            readout = torch.cat([readout, torch.log1p(n_hits)[:, None]], dim=1)
-            if event_x is not None:
-                readout = torch.cat([readout, event_x], dim=1)
-            return self.head(readout)
-        return self.head(readout).squeeze(1)
+                event_x: torch.Tensor | None = None) -> torch.Tensor:
+        return self.stage.network(x, edge_index, ScatterEvents(batch), event_x, RowScatter())
 
 
 def stage_inputs(stage: Stage, graph: GraphBatch) -> dict[str, torch.Tensor]:
     """The tensors an exported stage takes, by input name: ``INPUTS``, and ``event_x``
-    (n_events x (event features + 1)) for an energy stage that reads event features."""
+    (events, ``stage.n_event_inputs``) for a stage that takes per-event inputs."""
     inputs = {"x": graph.x, "edge_index": graph.edge_index, "batch": graph.batch}
-    if stage.config.get("event_features"):
+    if stage.n_event_inputs:
         inputs["event_x"] = graph.event_x
     return inputs
 
 
 def torch_outputs(stage: Stage, graph: GraphBatch, fused: bool = True) -> np.ndarray:
-    """The stage's own forward on a graph: the inference path the pipeline runs (messages
-    aggregated by the fused numba kernel) or, ``fused=False``, its pure-torch path (the
-    one training runs, ``segment_csr``; the path the ONNX graph reproduces)."""
-    name = stage_name(stage)
-    args = {"hit_selection": (graph.x, graph.edge_index),
-            "energy_direction": (graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
-            }.get(name, (graph.x, graph.edge_index, graph.ptr))
-    if fused:
-        with torch.inference_mode():
-            return stage(*args).numpy()
-    with torch.enable_grad():  # clones: no inference tensors
-        return stage(*(None if tensor is None else tensor.clone() for tensor in args)).detach().numpy()
+    """The stage's network on a graph in torch: the inference path the pipeline runs
+    (messages aggregated by the fused numba kernel) or, ``fused=False``, the path
+    training runs (``segment_csr``, which the ONNX graph reproduces)."""
+    event_x = graph.get("event_x") if stage.n_event_inputs else None
+    with torch.inference_mode():
+        return stage.network(graph.x, graph.edge_index, CsrEvents(graph.ptr), event_x,
+                             FusedKernel() if fused else SegmentCsr()).numpy()
 
 
 def export_stage(stage: Stage, path: str | Path, example_graph: GraphBatch) -> Path:
     """Write the ONNX graph of ``stage`` to ``path`` (inputs ``INPUTS``, output
-    ``EXPORTS[name].output``), traced on ``example_graph`` (at least one edge); returns the path."""
+    ``stage.export_spec.output``), traced on ``example_graph`` (at least one edge); returns the path."""
     path = Path(path)
-    spec = EXPORTS[stage_name(stage)]
-    _require("onnx")
+    spec = stage.export_spec
+    require("onnx", "export", "exporting stages to ONNX")
     if example_graph.edge_index.shape[1] == 0:
         raise ValueError("the example graph has no edges; tracing needs at least one to keep the edge axis dynamic")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -255,43 +102,37 @@ def export_stage(stage: Stage, path: str | Path, example_graph: GraphBatch) -> P
         warnings.filterwarnings("ignore", message="The feature will be removed", category=DeprecationWarning)
         torch.onnx.export(model, tuple(inputs.values()), path,
                           dynamo=False, opset_version=OPSET, input_names=list(inputs), output_names=[spec.output],
-                          dynamic_axes={"x": {0: "nodes"}, "edge_index": {1: "edges"}, "batch": {0: "nodes"},
-                                        "event_x": {0: "events"}, spec.output: {0: spec.axis}})
-    _declare_inputs(path, list(inputs))
+                          dynamic_axes={**{name: DYNAMIC_AXES[name] for name in inputs}, spec.output: {0: spec.axis}})
+    _declare_inputs(path, list(inputs), spec.axis)
     return path
 
 
-def _require(module: str):
-    """Import ``module`` (onnx, onnxruntime), or say which extra provides it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ImportError(f"{module} is missing; install the export extra: pip install 'graphreco[export]'") from None
-
-
-def _declare_inputs(path: Path, names: list[str]) -> None:
+def _declare_inputs(path: Path, names: list[str], axis: str) -> None:
     """Give the file every input of ``names`` (the exporter drops the ones the graph does
-    not read, such as hit selection's ``batch``; an unread input is valid ONNX) and check it."""
-    onnx = _require("onnx")
+    not read, such as hit selection's ``batch``; an unread input is valid ONNX) and the
+    output's first axis (``AXIS_KEY`` in its metadata, for ``run_onnx``), and check it."""
+    onnx = require("onnx", "export", "exporting stages to ONNX")
 
     model = onnx.load(str(path))
     present = {value.name for value in model.graph.input}
     if "batch" not in present:
         model.graph.input.append(onnx.helper.make_tensor_value_info("batch", onnx.TensorProto.INT64, ["nodes"]))
-        onnx.save(model, str(path))
+    onnx.helper.set_model_props(model, {AXIS_KEY: axis})
+    onnx.save(model, str(path))
     if [value.name for value in model.graph.input] != names:
         raise RuntimeError(f"{path}: inputs {[value.name for value in model.graph.input]}, expected {names}")
     onnx.checker.check_model(str(path))
 
 
-def script_stage(stage: Stage) -> torch.jit.ScriptModule:
-    """``ExportableStage`` compiled by ``torch.jit.script`` (same inputs and output as the
-    ONNX graph). The stage itself does not script: its inference path calls numba."""
-    with warnings.catch_warnings():
+def torchscript_stage(stage: Stage, example: GraphBatch) -> torch.jit.ScriptModule:
+    """``ExportableStage`` as TorchScript, traced by ``torch.jit.trace`` on ``example``
+    (at least one edge), with the same inputs and output as the ONNX graph: node, edge and
+    event counts stay dynamic, as in the ONNX graph."""
+    module = ExportableStage(stage).eval()
+    with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
-        return torch.jit.script(ExportableStage(stage).eval())
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        return torch.jit.trace(module, tuple(stage_inputs(stage, example).values()), check_trace=False)
 
 
 def example_graph(n_features: int, seed: int = 0, n_event_inputs: int = 0) -> GraphBatch:
@@ -345,11 +186,10 @@ def export_pipeline(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Pa
     for name, stage in pipeline.stages.items():
         graph = graphs.get(name)
         if graph is None or graph.edge_index.shape[1] == 0:
-            features = stage.config.get("event_features")
-            graph = example_graph(stage.encoder.n_features, n_event_inputs=features + 1 if features else 0)
+            graph = example_graph(stage.encoder.n_features, n_event_inputs=stage.n_event_inputs)
         files = {"onnx": export_stage(stage, out_dir / f"{name}.onnx", graph).name}
         if torchscript:
-            script_stage(stage).save(str(out_dir / f"{name}.torchscript.pt"))
+            torchscript_stage(stage, graph).save(str(out_dir / f"{name}.torchscript.pt"))
             files["torchscript"] = f"{name}.torchscript.pt"
         stages.append(_describe(name, stage, pipeline.detector, files))
     manifest = {"detector": pipeline.detector.name, "opset": OPSET, "stages": stages}
@@ -358,19 +198,17 @@ def export_pipeline(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Pa
 
 
 def _describe(name: str, stage: Stage, detector: Detector, files: dict[str, str]) -> dict:
-    spec = EXPORTS[name]
-    width = {"hit_selection": stage.config.get("n_classes"),
-             "energy_direction": 8 if stage.config.get("core") else 5,
-             "composition": len(stage.config.get("classes", ()))}.get(name)
+    spec = stage.export_spec
     return {"stage": name, "files": files, "config": stage.config,
             "inputs": {"x": {"dtype": "float32", "shape": ["nodes", stage.config["n_features"]],
                              "features": detector.feature_names},
                        "edge_index": {"dtype": "int64", "shape": [2, "edges"], "rows": ["source", "target"]},
                        "batch": {"dtype": "int64", "shape": ["nodes"], "meaning": "event of each node, 0-based"},
-                       **({"event_x": {"dtype": "float32", "shape": ["events", stage.config["event_features"] + 1],
+                       **({"event_x": {"dtype": "float32", "shape": ["events", stage.n_event_inputs],
                                        "features": [*detector.event_feature_names, "fit_failed"]}}
-                          if stage.config.get("event_features") else {})},
-            "outputs": {spec.output: {"dtype": "float32", "shape": [spec.axis] + ([width] if width else []),
+                          if stage.n_event_inputs else {})},
+            "outputs": {spec.output: {"dtype": "float32",
+                                      "shape": [spec.axis] + ([spec.width] if spec.width else []),
                                       "meaning": spec.meaning}},
             "events": "max(batch) + 1 rows; hitless events after the last event with hits have none",
             "outside_onnx": list(spec.outside)}
@@ -378,7 +216,7 @@ def _describe(name: str, stage: Stage, detector: Detector, files: dict[str, str]
 
 def onnx_session(path: str | Path, threads: int = 1):
     """An onnxruntime CPU session of an exported stage using ``threads`` threads."""
-    onnxruntime = _require("onnxruntime")
+    onnxruntime = require("onnxruntime", "export", "running exported stages")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -389,7 +227,8 @@ def run_onnx(session, graph: GraphBatch) -> np.ndarray:
     """The ONNX graph's output on a graph; per-event outputs padded with NaN to every event
     of the graph (rows of hitless events after the last event with hits)."""
     (output,) = session.run(None, {value.name: getattr(graph, value.name).numpy() for value in session.get_inputs()})
-    if session.get_outputs()[0].name in ("logit", "prediction") and output.shape[0] < graph.num_graphs:
+    per_event = session.get_modelmeta().custom_metadata_map.get(AXIS_KEY) == "events"
+    if per_event and output.shape[0] < graph.num_graphs:
         missing = np.full((graph.num_graphs - output.shape[0], *output.shape[1:]), np.nan, dtype=output.dtype)
         output = np.concatenate([output, missing])
     return output
@@ -398,15 +237,17 @@ def run_onnx(session, graph: GraphBatch) -> np.ndarray:
 def parity(stage: Stage, session, graph: GraphBatch) -> dict:
     """How far onnxruntime is from torch on ``graph``, over every node (hit selection) or
     every event up to the last one with hits: the largest absolute difference from the
-    stage's pure-torch forward (``max_abs_diff``) and from its fused inference path, also
-    divided by max(1, |torch value|) (the fused kernel sums in another order; logits and
-    kappa reach a few hundred, where one float32 rounding is ~1e-5)."""
+    stage's pure-torch path (``max_abs_diff``) and from its fused inference path, each also
+    divided by max(1, |torch value|) (``max_scaled_diff``, ``max_scaled_diff_fused``:
+    logits and kappa reach a few hundred, where one float32 rounding is ~1e-5; the fused
+    kernel sums in another order)."""
     exported = run_onnx(session, graph)
-    rows = exported.shape[0] if EXPORTS[stage_name(stage)].axis == "nodes" else _events_with_rows(graph)
+    rows = exported.shape[0] if stage.export_spec.axis == "nodes" else _events_with_rows(graph)
     exported = exported[:rows]
     pure, fused = (torch_outputs(stage, graph, fused)[:rows] for fused in (False, True))
     largest = (lambda values: float(values.max()) if values.size else 0.0)
     return {"max_abs_diff": largest(np.abs(exported - pure)),
+            "max_scaled_diff": largest(np.abs(exported - pure) / np.maximum(1.0, np.abs(pure))),
             "max_abs_diff_fused": largest(np.abs(exported - fused)),
             "max_scaled_diff_fused": largest(np.abs(exported - fused) / np.maximum(1.0, np.abs(fused))),
             "max_abs_value": largest(np.abs(pure)),

@@ -16,6 +16,7 @@ from graphreco.kernels import surface_grid_graph
 
 from .baseline import FIT_FEATURE_NAMES, fit_features, reconstruct_classically, refit_showers
 from .composition import PRIMARY_NAMES
+from .energy_combination import ENERGY_COMBINATION
 from .geometry import (FIDUCIAL_MAX_ZENITH, FIDUCIAL_MIN_EDGE_DISTANCE, GRID_SPACING, N_COUNTERS, distance_to_edge,
                        in_fiducial_volume)
 from .simulation import SIMULATION_OPTIONS, simulate_from_options
@@ -70,4 +71,5 @@ DETECTOR = Detector(
     evaluation="air_showers",
     shower_cuts=ShowerCuts(FIDUCIAL_MAX_ZENITH, MIN_SHOWER_COUNTERS, FIDUCIAL_MIN_EDGE_DISTANCE, distance_to_edge),
     primaries=tuple(PRIMARY_NAMES.items()),
+    energy_combination=ENERGY_COMBINATION,
 )

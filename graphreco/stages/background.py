@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from ..graph import GraphBatch
-from ..models import GraphEncoder, event_pool
-from .base import Stage, truth
+from ..models import EventReduction, GraphEncoder
+from .base import GRAPH_BUILDING, Stage, StageExport, truth
 from .inputs import StageInput
 
 
@@ -31,9 +31,15 @@ class BackgroundSuppression(Stage):
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
         self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, ptr: torch.Tensor) -> torch.Tensor:
-        """Signal logit per event (events given by the CSR pointer ``ptr``)."""
-        return self.head(event_pool(self.encoder(x, edge_index), ptr)).squeeze(1)
+    def readout(self, h: torch.Tensor, x: torch.Tensor, events: EventReduction,
+                event_x: torch.Tensor | None) -> torch.Tensor:
+        """Signal logit per event, (events,), from the pooled node states."""
+        return self.head(events.pool(h)).squeeze(1)
+
+    @property
+    def export_spec(self) -> StageExport:
+        return StageExport("logit", "events", None, "signal logit per event",
+                           (GRAPH_BUILDING, "event_score = sigmoid(logit) (BackgroundSuppression.event_score)"))
 
     @staticmethod
     def event_score(logits: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -10,7 +11,28 @@ from torch import nn
 
 from ..graph import GraphBatch
 from ..io import EventBatch, EventFormatError
+from ..models import CsrEvents, EdgeAggregation, EventReduction, GraphEncoder
 from .inputs import StageInput
+
+GRAPH_BUILDING = "graph building: the detector's node features and edges of all hits (graphreco.graph.build_graph)"
+"""What stays outside an exported stage that reads the detector's graph of all hits."""
+
+
+@dataclass(frozen=True)
+class StageExport:
+    """What a stage's network returns when exported, and what stays outside it.
+
+    ``output`` the output's name; ``axis`` what its first axis runs over ("nodes" or
+    "events"); ``width`` its second axis (None: the output is a vector); ``meaning`` what
+    it holds; ``outside`` the work the stage does around its network (graph building,
+    post-processing), in words, for the export manifest.
+    """
+
+    output: str
+    axis: str
+    width: int | None
+    meaning: str
+    outside: tuple[str, ...]
 
 
 class Stage(nn.Module):
@@ -23,6 +45,38 @@ class Stage(nn.Module):
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     config: dict
+    encoder: GraphEncoder
+    n_event_inputs: int = 0
+    """Width of the per-event inputs ``event_x`` the readout takes (0: none)."""
+
+    def readout(self, h: torch.Tensor, x: torch.Tensor, events: EventReduction,
+                event_x: torch.Tensor | None) -> torch.Tensor:
+        """The network's raw output from the node states.
+
+        Args:
+            h: (N, H) node states from the encoder; x: (N, F) node features.
+            events: how the nodes' rows are reduced per event.
+            event_x: (events, n_event_inputs) per-event inputs, or None.
+        """
+        raise NotImplementedError
+
+    def network(self, x: torch.Tensor, edge_index: torch.Tensor, events: EventReduction,
+                event_x: torch.Tensor | None = None, aggregation: EdgeAggregation | None = None) -> torch.Tensor:
+        """The stage's network: encoder, then ``readout``, with the edge aggregation and
+        event reduction the caller chooses (``aggregation`` None: ``default_aggregation``)."""
+        return self.readout(self.encoder(x, edge_index, aggregation), x, events, event_x)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, ptr: torch.Tensor | None = None,
+                event_x: torch.Tensor | None = None) -> torch.Tensor:
+        """The raw output (``export_spec``) of a graph: node features ``x`` (N, F),
+        ``edge_index`` (2, E) grouped by target, events by their node offsets ``ptr``
+        (events + 1; not read by per-node stages), ``event_x`` per-event inputs."""
+        return self.network(x, edge_index, CsrEvents(ptr), event_x)
+
+    @property
+    def export_spec(self) -> StageExport:
+        """What the exported network returns and what stays outside it."""
+        raise NotImplementedError
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Per-hit and per-event output columns for a batch."""

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from ..graph import GraphBatch
-from ..models import GraphEncoder, event_pool
-from .base import Stage, truth
+from ..models import EventReduction, GraphEncoder
+from .base import GRAPH_BUILDING, Stage, StageExport, truth
 from .inputs import StageInput
 
 AIR_SHOWER_PRIMARIES = {"proton": [2212], "iron": [1000260560], "photon": [22]}
@@ -43,12 +43,20 @@ class Composition(Stage):
     def writes(self) -> tuple[str, ...]:
         return tuple(f"reco_p_{name}" for name in self.config["classes"])
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, ptr: torch.Tensor) -> torch.Tensor:
-        """Class logits (events, classes); the last column of ``x`` is the hit score."""
-        signal_hits = torch.zeros(ptr.numel() - 1, dtype=x.dtype)
-        signal_hits.index_add_(0, torch.repeat_interleave(torch.diff(ptr)), (x[:, -1] >= 0.5).to(x.dtype))
-        readout = torch.cat([event_pool(self.encoder(x, edge_index), ptr), torch.log1p(signal_hits)[:, None]], dim=1)
-        return self.head(readout)
+    def readout(self, h: torch.Tensor, x: torch.Tensor, events: EventReduction,
+                event_x: torch.Tensor | None) -> torch.Tensor:
+        """Class logits (events, classes) from the pooled node states and the log of the
+        number of hits scored as signal (the last column of ``x`` is the hit score)."""
+        signal_hits = events.sum((x[:, -1:] >= 0.5).to(x.dtype))
+        return self.head(torch.cat([events.pool(h), torch.log1p(signal_hits)], dim=1))
+
+    @property
+    def export_spec(self) -> StageExport:
+        return StageExport(
+            "logits", "events", len(self.config["classes"]),
+            "class logits per event, the classes in the order of the stage config's 'classes'",
+            (GRAPH_BUILDING, "x gets one more column: the hit_score of the hit selection before it "
+                             "(Composition.input_graph)", "reco_p_<class> = softmax(logits)"))
 
     def input_graph(self, inputs: StageInput) -> GraphBatch:
         graph = inputs.graph.clone()

@@ -30,7 +30,10 @@ direction, for which a track hypothesis is wrong. With ``track_like`` None (air 
 TA SD's standard fit) every event is refined and counts as track-like. With
 ``combine_core`` the core is then a weighted mean of the GNN's and the refit's
 (``core_refit_weight``, fixed on the validation sample); with ``combine`` the energy is the
-refit's corrected by a regression (``combination_features``).
+refit's corrected by a linear regression on features the detector declares
+(``Detector.energy_combination``; TA SD: the composition stage's probabilities and the
+GNN's own energy); the stage config names the event columns it reads
+(``combination_columns``, as the detector declares them).
 
 The uncertainties are multiplied by scales fixed on a validation sample
 (``calibrate_on``: the GNN cone and the energy sigma of cascade-like and of track-like
@@ -53,13 +56,13 @@ import torch
 from torch import nn
 
 from .. import detectors
-from ..detectors.base import event_means
+from ..detectors.base import EnergyCombination, event_means
 from ..graph import GraphBatch, build_graph
 from ..io import EventBatch
 from ..kernels import select_hits
-from ..models import GraphEncoder, event_pool
+from ..models import EventReduction, GraphEncoder
 from ..statistics import ONE_SIGMA, calibration_scale, opening_angle, unit_vectors, zenith_azimuth
-from .base import Stage, truth
+from .base import Stage, StageExport, truth
 from .inputs import StageInput
 from .likelihoods import CONTAINMENT, gaussian_2d_nll, gaussian_2d_radius, gaussian_nll, vmf_cone, vmf_nll
 
@@ -82,39 +85,39 @@ REFIT_COLUMNS = ("fit_cone", "log10_energy", "log10_energy_sigma", "reco_core_x"
 cone (rad), log10 E and its sigma (GeV) and the core (m)."""
 CORE_WEIGHTS = np.linspace(0.0, 1.0, 21)
 """The refit core's weights ``calibrate_on`` chooses among (``combine_core``)."""
-PROBABILITY_COLUMNS = ("reco_p_proton", "reco_p_iron", "reco_p_photon")
-"""What ``combine`` reads: the composition stage's probabilities (air showers)."""
-
-
-def combination_features(fit_energy: np.ndarray, fit_sigma: np.ndarray, fit_zenith: np.ndarray,
-                         gnn_energy: np.ndarray, gnn_sigma: np.ndarray, probabilities: np.ndarray,
-                         counters: np.ndarray) -> np.ndarray:
-    """What ``combine`` regresses the offset of the fit's log10 E from the truth on,
-    (n, COMBINATION_FEATURES): a quadratic in e = log10 E_fit - 10 (log10 GeV: 10^19 eV)
-    and s = sec(zenith_fit) - 1.3 (1, e, s, e s, s^2) times each primary's probability; the
-    difference d = GNN - fit times each probability, and times e and s; d times the
-    inverse-variance weight of the GNN, w = sigma_fit^2 / (sigma_fit^2 + sigma_GNN^2), and
-    times w e; d times l = ln(counters / 12), and l; ln(sigma_fit / 0.15). The fit reads
-    S800 well but not the primary, which shifts S800 at fixed energy; the probabilities and
-    the GNN's own estimate correct it, by how much depends on how well each measured this
-    shower (the two sigmas, in log10 E, the fit's clipped at 1; the counters the GNN kept)."""
-    e, s = fit_energy - 10.0, 1.0 / np.cos(fit_zenith) - 1.3
-    quadratic = np.stack([np.ones_like(e), e, s, e * s, s * s], axis=1)
-    difference = gnn_energy - fit_energy
-    fit_sigma = np.minimum(fit_sigma, 1.0)
-    weight = fit_sigma ** 2 / (fit_sigma ** 2 + gnn_sigma ** 2)
-    size = np.log(np.maximum(counters, 1) / 12.0)  # events without selected hits are not combined
-    per_shower = np.stack([difference * weight, difference * weight * e, difference * size, size,
-                           np.log(fit_sigma / 0.15)], axis=1)
-    return np.concatenate([quadratic * probabilities[:, [k]] for k in range(probabilities.shape[1])]
-                          + [difference[:, None] * probabilities, difference[:, None] * quadratic[:, 1:3],
-                             per_shower], axis=1)
-
-
-COMBINATION_FEATURES = 25
-"""Columns of :func:`combination_features` (the length of a stage's ``combination``)."""
-
-
+EXPORT_MEANING = ("columns 0-2 direction vector (where the particle comes from; norm = vMF kappa), "
+                  "3 mean log10 E/GeV, 4 raw sigma; with core: 5-6 core offset (km) from the "
+                  "selected hits' centroid, 7 its raw sigma")
+EXPORT_OUTSIDE = (
+    "hit selection: the hits with hit_score >= threshold, at least min_hits per event (kernels.select_hits), "
+    "and the graph built on them alone (EnergyDirection.input_graph)",
+    "sigma = softplus(prediction[:, 4]) + 1e-3; zenith and azimuth of the direction vector; "
+    "68 % cone of the vMF from kappa (EnergyDirection.split, estimates)",
+    "calibration: the cone times angle_scale, sigma times energy_scale (cascade-like) or "
+    "energy_scale_track (track-like: mean hit_track_score of the selected hits >= track_like); "
+    "the scales are in the stage config, one per calibration bin: the bin of selected hits "
+    "(digitize at 10, 20), plus 3 where the stage config has fiducial and the event passes "
+    "Detector.fiducial of its reconstructed zenith and core (EnergyDirection.estimates)",
+    "with refine: the direction of track-like events refitted by the detector's classical track fit "
+    "(Detector.refine_direction) on the selected hits, started at the GNN direction, its cone times "
+    "refit_scale of its calibration bin (EnergyDirection.refine)",
+    "with combine: where the refit gave an energy with an uncertainty (Detector.refine_direction's "
+    "log10_energy, log10_energy_sigma), the GNN's log10 E is at least combine_from and the two lie within "
+    "combine_within of each other, log10 E = the "
+    "fit's + Detector.energy_combination's features(fit energy and sigma, fit zenith, GNN energy and "
+    "sigma before calibration, the event columns combination_columns, selected hits) @ combination, its sigma times "
+    "energy_scale_combined of its bin (EnergyDirection.estimates)",
+    "with combine_core: where the refit gave a core (Detector.refine_direction's reco_core_x, "
+    "reco_core_y), the core = (1 - core_refit_weight) * the GNN's + core_refit_weight * the refit's "
+    "(EnergyDirection.blend_cores)",
+    "with event_features: event_x = the detector's classical fit of the selected hits "
+    "(Detector.event_features), NaN set to 0, and a last column 1 where the fit failed "
+    "(EnergyDirection.event_inputs)",
+    "with core: core = centroid of the selected hits + 1000 m * prediction[:, 5:7]; its 68 % circle "
+    "1000 m * (softplus(prediction[:, 7]) + 1e-3) * sqrt(-2 ln 0.32) times core_scale of its bin "
+    "(EnergyDirection.split_core, estimates)",
+    "NaN for events without (selected) hits")
+"""What the exported network returns (``export_spec``) and the work that stays outside it."""
 class EnergyDirection(Stage):
     """GraphEncoder on the selected hits + event readout -> vMF direction and Gaussian
     log10 E; optionally the direction of track-like events refined by the detector's fit."""
@@ -126,7 +129,8 @@ class EnergyDirection(Stage):
                  energy_scale_track: Sequence[float] | None = None, core: bool = False,
                  core_scale: Sequence[float] | None = None, event_features: int = 0, fiducial: bool = False,
                  combine: bool = False, combination: Sequence[float] | None = None,
-                 combination_range: Sequence[float] | None = None, combine_from: float | None = None,
+                 combination_range: Sequence[float] | None = None, combination_columns: Sequence[str] = (),
+                 combine_from: float | None = None,
                  combine_within: float | None = None,
                  energy_scale_combined: Sequence[float] | None = None, combine_core: bool = False,
                  core_refit_weight: float = 0.0):
@@ -148,10 +152,11 @@ class EnergyDirection(Stage):
         if combine:
             if not refine:
                 raise ValueError("combine needs refine (the fit's energy)")
-            if combination is not None and len(combination) != COMBINATION_FEATURES:
-                raise ValueError(f"combination needs {COMBINATION_FEATURES} weights (combination_features), "
-                                 f"got {len(combination)}: calibrate the stage again")
-            self.config |= {"combine": True, "combination": None if combination is None else list(combination),
+            if not combination_columns:
+                raise ValueError("combine needs combination_columns: the event columns the detector's energy "
+                                 "combination reads (Detector.energy_combination.columns)")
+            self.config |= {"combine": True, "combination_columns": list(combination_columns),
+                            "combination": None if combination is None else list(combination),
                             "combination_range": None if combination_range is None else list(combination_range),
                             "combine_from": combine_from, "combine_within": combine_within}
             given["energy_scale_combined"] = energy_scale_combined
@@ -175,7 +180,7 @@ class EnergyDirection(Stage):
     @property
     def reads(self) -> tuple[str, ...]:
         columns = ("hit_score", "hit_track_score") if self._refines_track_like else ("hit_score",)
-        return columns + PROBABILITY_COLUMNS if self.config.get("combine") else columns
+        return columns + tuple(self.config["combination_columns"]) if self.config.get("combine") else columns
 
     @property
     def calibration_bins(self) -> int:
@@ -188,16 +193,26 @@ class EnergyDirection(Stage):
         """Refines only events whose selected hits look like a track (needs hit_track_score)."""
         return self.config["refine"] and self.config["track_like"] is not None
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, ptr: torch.Tensor,
-                event_x: torch.Tensor | None = None) -> torch.Tensor:
+    @property
+    def n_event_inputs(self) -> int:
+        """Width of ``event_x``: the detector's event features and the failed-fit flag (0 without)."""
+        features = self.config.get("event_features", 0)
+        return features + 1 if features else 0
+
+    def readout(self, h: torch.Tensor, x: torch.Tensor, events: EventReduction,
+                event_x: torch.Tensor | None) -> torch.Tensor:
         """(n_events, 5 or 8): direction vector (3, norm = kappa), mean log10 E, raw sigma;
-        with ``core`` then the core offset (2, km) and its raw sigma. ``event_x``: the
-        event features (see ``event_inputs``) when the stage takes them."""
-        n_hits = (ptr[1:] - ptr[:-1]).to(x.dtype)
-        parts = [event_pool(self.encoder(x, edge_index), ptr), torch.log1p(n_hits)[:, None]]
+        with ``core`` then the core offset (2, km) and its raw sigma; from the pooled node
+        states, the log of the number of hits and, when the stage takes them, the event
+        inputs ``event_x`` (see ``event_inputs``)."""
+        parts = [events.pool(h), torch.log1p(events.count(x.dtype))[:, None]]
         if event_x is not None:
             parts.append(event_x.to(x.dtype))
         return self.head(torch.cat(parts, dim=1))
+
+    @property
+    def export_spec(self) -> StageExport:
+        return StageExport("prediction", "events", 8 if self.config.get("core") else 5, EXPORT_MEANING, EXPORT_OUTSIDE)
 
     @staticmethod
     def event_inputs(features: np.ndarray) -> torch.Tensor:
@@ -242,8 +257,10 @@ class EnergyDirection(Stage):
                 raise ValueError(f"{inputs.detector.name} has no fiducial cut; set fiducial to false")
             graph.fiducial = inputs.detector.fiducial
         if self.config.get("combine"):
-            graph.probabilities = torch.from_numpy(np.stack([np.asarray(inputs.event_columns[name], dtype=np.float64)
-                                                             for name in PROBABILITY_COLUMNS], axis=1))
+            self.energy_combination(inputs.detector)
+            graph.combination_inputs = torch.from_numpy(np.stack(
+                [np.asarray(inputs.event_columns[name], dtype=np.float64) for name in self.config["combination_columns"]],
+                axis=1))
         return graph
 
     def training_graph(self, inputs: StageInput) -> GraphBatch:
@@ -273,7 +290,7 @@ class EnergyDirection(Stage):
     def estimates(self, graph: GraphBatch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """Output columns of a graph from ``input_graph``, uncertainties calibrated (with
         ``combine`` also the GNN's and the fit's own log10 E, ``gnn_log10_energy`` and
-        ``fit_log10_energy``, and the ``combination_features``; with ``combine_core`` the
+        ``fit_log10_energy``, and the combination's features, ``combination_features``; with ``combine_core`` the
         GNN's and the fit's cores, ``gnn_core`` and ``fit_core``, (n, 2) m); which events
         are track-like, which were refined, and each event's calibration bin."""
         prediction = self(graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
@@ -291,8 +308,9 @@ class EnergyDirection(Stage):
         combined, is_combined = {}, np.zeros(zenith.size, dtype=bool)
         if self.config.get("combine"):
             fit_energy = fit["log10_energy"]
-            features = combination_features(fit_energy, fit["log10_energy_sigma"], zenith, energy, sigma,
-                                            graph.probabilities.numpy(), np.diff(graph.ptr.numpy()))
+            combination = self.energy_combination(detectors.get(graph.selection.detector))
+            features = combination.features(fit_energy, fit["log10_energy_sigma"], zenith, energy, sigma,
+                                            graph.combination_inputs.numpy(), np.diff(graph.ptr.numpy()))
             combined = {"gnn_log10_energy": energy, "fit_log10_energy": fit_energy,
                         "combination_features": features}
             if self.config["combination"] is not None:
@@ -327,6 +345,22 @@ class EnergyDirection(Stage):
             columns |= core | {"reco_core_sigma": CORE_UNIT * core_sigma * gaussian_2d_radius(CONTAINMENT)
                                * np.asarray(self.config["core_scale"])[calibration_bin]}
         return columns | combined, track_like, refined, calibration_bin
+
+    def energy_combination(self, detector: detectors.Detector) -> EnergyCombination:
+        """The detector's energy combination, checked against the stage config: the event
+        columns it reads are ``combination_columns`` and its features as many as the
+        weights in ``combination``; ``ValueError`` names what disagrees."""
+        combination = detector.energy_combination
+        if combination is None:
+            raise ValueError(f"{detector.name} has no energy combination; set combine to false")
+        if list(combination.columns) != self.config["combination_columns"]:
+            raise ValueError(f"combination_columns {self.config['combination_columns']} are not the columns "
+                             f"{list(combination.columns)} that {detector.name}'s energy combination reads")
+        weights = self.config["combination"]
+        if weights is not None and len(weights) != combination.n_features:
+            raise ValueError(f"combination needs {combination.n_features} weights ({detector.name}'s energy "
+                             f"combination features), got {len(weights)}: calibrate the stage again")
+        return combination
 
     def combines(self, fit_energy: np.ndarray, gnn_energy: np.ndarray) -> np.ndarray:
         """Which events get the combined energy: a fit energy; with ``combine_from`` the
@@ -449,7 +483,7 @@ class EnergyDirection(Stage):
     def fit_combination(self, columns: dict[str, np.ndarray], inside: np.ndarray, truth: np.ndarray) -> dict:
         """Fix ``combination`` from ``estimates`` of a validation sample (``columns``,
         estimated without a combination; ``truth`` its true log10 E/GeV): the least-squares
-        weights of ``combination_features`` for the offset of the fit's log10 E from the
+        weights of the detector's combination features (``Detector.energy_combination``) for the offset of the fit's log10 E from the
         truth, on the events ``inside`` the fiducial cut whose true energy lies in
         ``combination_range`` (when given): weights fitted on all events served the
         showers of the range worse. Returns the weights and the events they were fitted on."""

@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from ..graph import GraphBatch
-from ..models import GraphEncoder
-from .base import Stage, truth
+from ..models import EventReduction, GraphEncoder
+from .base import GRAPH_BUILDING, Stage, StageExport, truth
 from .inputs import StageInput
 
 
@@ -48,9 +48,18 @@ class HitSelection(Stage):
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
         self.head = nn.Linear(hidden, n_classes)
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+    def readout(self, h: torch.Tensor, x: torch.Tensor, events: EventReduction,
+                event_x: torch.Tensor | None) -> torch.Tensor:
         """Class logits per hit, shape (n_hits, n_classes)."""
-        return self.head(self.encoder(x, edge_index))
+        return self.head(h)
+
+    @property
+    def export_spec(self) -> StageExport:
+        return StageExport(
+            "logits", "nodes", self.config["n_classes"],
+            "class logits per hit (0 noise, 1 track light, 2 cascade light; or 0 noise, 1 signal)",
+            (GRAPH_BUILDING, "hit_score = 1 - softmax(logits)[:, 0] and, with three classes, hit_track_score = "
+                             "p1 / max(p1 + p2, 1e-12) (HitSelection.scores)"))
 
     @property
     def writes(self) -> tuple[str, ...]:

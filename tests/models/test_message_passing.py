@@ -5,6 +5,7 @@ import torch
 from graphreco import detectors
 from graphreco.graph import build_graph
 from graphreco.io import read_events, write_events
+from graphreco.models import CsrEvents, FusedKernel, GraphEncoder, RowScatter, ScatterEvents, SegmentCsr
 from graphreco.stages import HitSelection
 
 from ..io.events import baikal_table
@@ -47,3 +48,26 @@ def test_hit_scores_are_the_probabilities_of_signal_and_of_track_light_given_sig
     np.testing.assert_allclose(columns["hit_score"], 1 - probability[:, 0], rtol=1e-6)
     np.testing.assert_allclose(columns["hit_track_score"], probability[:, 1] / probability[:, 1:].sum(1), rtol=1e-6)
     assert set(HitSelection(5, (0, 1, 2, 3), n_classes=2).scores(logits[:, :2])) == {"hit_score"}
+
+
+def test_the_three_aggregations_give_the_same_node_states(graph):
+    """One block, three reductions: segment_csr, the fused kernel, row scatters."""
+    torch.manual_seed(2)
+    detector = detectors.get("baikal-gvd")
+    encoder = GraphEncoder(len(detector.feature_names), detector.relative_features, hidden=16, layers=2)
+    with torch.no_grad():
+        states = [encoder(graph.x, graph.edge_index, aggregation)
+                  for aggregation in (SegmentCsr(), FusedKernel(), RowScatter())]
+    assert torch.allclose(states[0], states[1], atol=1e-5) and torch.allclose(states[0], states[2], atol=1e-5)
+
+
+def test_event_reductions_by_offsets_and_by_node_events_agree(graph):
+    """CsrEvents (offsets) and ScatterEvents (event of each node) up to the last event with
+    nodes; an inner event without nodes gets zeros from both."""
+    h = torch.randn(graph.x.shape[0], 4, generator=torch.Generator().manual_seed(3))
+    csr, scatter = CsrEvents(graph.ptr), ScatterEvents(graph.batch)
+    rows = int(graph.batch.max()) + 1
+    assert torch.allclose(csr.pool(h)[:rows], scatter.pool(h), atol=1e-6)
+    assert torch.allclose(csr.sum(h)[:rows], scatter.sum(h), atol=1e-5)
+    assert torch.equal(csr.count(torch.float32)[:rows], scatter.count(torch.float32))
+    assert torch.all(scatter.count(torch.float32)[1] == 0) and torch.all(scatter.pool(h)[1] == 0)

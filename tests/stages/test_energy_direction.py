@@ -14,8 +14,10 @@ from graphreco.evaluate.resolution import angular_error, signal_hits
 from graphreco.io import EventFormatError, event_table, read_events, write_events
 from graphreco.stages import EnergyDirection, StageInput
 from graphreco.detectors.ta_sd.composition import IRON, PHOTON, PROTON
-from graphreco.stages.energy_direction import (COMBINATION_FEATURES, MIN_EVENTS_PER_BIN, N_HIT_BINS,
-                                               PROBABILITY_COLUMNS, combination_features)
+from graphreco.detectors.ta_sd.energy_combination import COLUMNS as PROBABILITY_COLUMNS
+from graphreco.detectors.ta_sd.energy_combination import N_FEATURES as COMBINATION_FEATURES
+from graphreco.detectors.ta_sd.energy_combination import combination_features
+from graphreco.stages.energy_direction import MIN_EVENTS_PER_BIN, N_HIT_BINS
 from graphreco.training import load_graphs
 
 DETECTOR = detectors.get("baikal-gvd")
@@ -142,7 +144,8 @@ def test_the_combined_energy_beats_the_gnn_alone_and_is_calibrated(tmp_path):
     """With ``combine`` the energy is the refit's corrected with the probabilities and the
     GNN's estimate (weights and a scale of their own fitted on the calibration sample);
     an untrained GNN's energy is no use, the fit's corrected one is."""
-    model, path = untrained_ta_stage_and_showers(tmp_path, 600, 4, refine=True, track_like=None, combine=True)
+    model, path = untrained_ta_stage_and_showers(tmp_path, 600, 4, refine=True, track_like=None, combine=True,
+                                                 combination_columns=PROBABILITY_COLUMNS)
     assert set(PROBABILITY_COLUMNS) <= set(model.reads)
     graphs = load_graphs(path, 200, model, TruthScoresAndPrimaries())
     measured = model.calibrate_on(graphs)
@@ -187,7 +190,7 @@ def test_the_combination_keeps_the_gnns_energy_where_the_fit_is_far_off():
     ``combine_from`` keep the GNN's own."""
     ta_sd = detectors.get("ta-sd")
     model = EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine=True,
-                            combine_from=9.3, combine_within=0.5)
+                            combination_columns=PROBABILITY_COLUMNS, combine_from=9.3, combine_within=0.5)
     fit = np.array([10.0, 10.0, 10.0, np.nan, 9.2])
     gnn = np.array([10.4, 9.6, 10.6, 10.0, 9.2])
     assert model.combines(fit, gnn).tolist() == [True, True, False, False, False]
@@ -204,9 +207,13 @@ def test_combination_features_and_weights_agree_in_length():
     assert np.all(agreeing[15:20] == 0) and agreeing[20] == 0 and agreeing[-1] == 0  # ln(0.15 / 0.15)
     assert features(10.1, 0.2, 0.1)[20] > features(10.1, 0.1, 0.2)[20] > 0  # d w: more weight to the sharper GNN
     ta_sd = detectors.get("ta-sd")
+    assert ta_sd.energy_combination.n_features == COMBINATION_FEATURES
+    stage = EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine=True,
+                            combination_columns=PROBABILITY_COLUMNS, combination=[0.0] * 20)
     with pytest.raises(ValueError, match=f"{COMBINATION_FEATURES} weights"):
-        EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine=True,
-                        combination=[0.0] * 20)
+        stage.energy_combination(ta_sd)
+    with pytest.raises(ValueError, match="combination_columns"):
+        EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine=True)
 
 
 def test_fiducial_calibration_needs_a_detector_with_fiducial_cuts(events_file):
