@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench bench-pipeline bench-lhc bench-batch clean
+.PHONY: setup demo test bench bench-pipeline bench-lhc bench-batch train-baikal-gvd train-ta-sd train-lhc-pf clean
 
 setup: $(STAMP)
 
@@ -55,6 +55,17 @@ bench-batch: setup
 	test -f data/bench-baikal-gvd.parquet || $(BIN)/graphreco simulate baikal-gvd --events 20000 --seed 303 \
 		--mix numu_cc=3,nue_cc=1,nc=1,eas=8 -o data/bench-baikal-gvd.parquet
 	$(BIN)/python scripts/bench_batch.py data/bench-baikal-gvd.parquet --workers 2 --ray --copies 5
+
+# Retrain a shipped pipeline from its recipe (detectors/<name>/artifacts/recipe.json) on samples
+# simulated on first use, and score it; ARGS go to the script, e.g. ARGS="--quick --out /tmp/pipe".
+train-baikal-gvd: setup
+	$(BIN)/python scripts/train_baikal.py $(ARGS)
+
+train-ta-sd: setup
+	$(BIN)/python scripts/train_ta_sd.py $(ARGS)
+
+train-lhc-pf: setup
+	$(BIN)/python scripts/train_lhc_pf.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

@@ -149,7 +149,9 @@ def _train(args: argparse.Namespace) -> dict:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    return train_from_config(args.config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    stages = [name for name in args.stages.split(",") if name] if args.stages is not None else None
+    return train_from_config(args.config, log=lambda line: print(line, file=sys.stderr, flush=True), data=args.data,
+                             out=args.out, stages=stages, epochs=args.epochs, recalibrate=args.recalibrate)
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
@@ -230,7 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
     training = commands.add_parser("train", help="train stages of a pipeline from event files (a JSON config)",
                                    description="Train the stages a JSON config names; see graphreco.trainer "
                                                "for the layout. Progress goes to stderr; a rerun resumes.")
-    training.add_argument("config", type=Path, help="training config (JSON)")
+    training.add_argument("config", type=Path,
+                          help="training config (JSON); a shipped pipeline's is its artifacts/recipe.json")
+    training.add_argument("--data", type=Path, help="folder the config's event files are relative to; checkpoints "
+                                                    "go to its checkpoints/ (default: the config's folder, "
+                                                    "checkpoints in the pipeline folder)")
+    training.add_argument("--out", type=Path, help="pipeline folder to write (default: the config's pipeline)")
+    training.add_argument("--stages", help="stages to train, comma separated (default: all the config trains); "
+                                           "the others are read from the pipeline folder")
+    training.add_argument("--epochs", type=int, help="epochs of every trained stage (default: the config's)")
+    training.add_argument("--recalibrate", action="store_true",
+                          help="keep the stages' weights and fit their calibration again on the validation files")
     training.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     training.set_defaults(run=_train)
 

@@ -1,7 +1,9 @@
 """Train a pipeline's stages from event files: one stage (``train_stage``) or a whole
 chain described by a JSON config (``train_from_config``, the ``graphreco train`` command).
 
-A config (every path relative to the config file)::
+A config (every path relative to the config file, or the event files relative to the
+folder given as ``data``; each shipped pipeline keeps the config it was trained with, its
+recipe, as ``recipe.json`` beside its ``pipeline.json``)::
 
     {
       "detector": "baikal-gvd",
@@ -21,7 +23,9 @@ A config (every path relative to the config file)::
 Each stage trains on graphs made with the stages before it that write what it reads
 (hit selection before energy and direction); it is calibrated on the validation files
 and saved with its validation loss and calibration as metrics. Checkpoints go to
-``<pipeline>/checkpoints/<stage>``, so a rerun of the same config resumes.
+``<pipeline>/checkpoints/<stage>`` (``<data>/checkpoints/<stage>`` when ``data`` is given),
+so a rerun of the same config resumes. Recalibration keeps a trained stage's weights and
+fits its calibration again on its validation files.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pathlib import Path
 import torch
 
 from . import __version__, detectors
-from .artifacts import save_stage
+from .artifacts import save_stage, stage_description
 from .detectors import Detector
 from .io import expand_sources
 from .pipeline import Pipeline
@@ -88,7 +92,7 @@ def train_stage(model: Stage, detector: Detector, train_sources: Sequence, valid
     return record
 
 
-def _read_config(path: Path) -> dict:
+def read_config(path: Path) -> dict:
     try:
         config = json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -120,22 +124,50 @@ def recalibrate_stage(model: Stage, validation_sources: Sequence, upstream: Pipe
     return calibration
 
 
-def train_from_config(path: str | Path, log: Callable[[str], None] = print) -> dict:
-    """Train the stages a config asks for, in chain order; write the pipeline folder."""
+def train_from_config(path: str | Path, log: Callable[[str], None] = print, *, data: str | Path | None = None,
+                      out: str | Path | None = None, stages: Sequence[str] | None = None, epochs: int | None = None,
+                      recalibrate: bool = False, description: dict | None = None) -> dict:
+    """Train the stages a config asks for, in chain order; write the pipeline folder.
+
+    Args:
+        path: the config (JSON, layout in the module docstring).
+        log: receives one line per step.
+        data: folder the event-file patterns are relative to, and whose ``checkpoints/``
+            holds the checkpoints (default: the config's folder; checkpoints in the pipeline's).
+        out: the pipeline folder (default: the config's ``pipeline``, relative to the config).
+        stages: the stages to train, some of the config's ``train`` (default: all of them);
+            the chain's other stages are read from ``out``.
+        epochs: replaces every trained stage's ``training.epochs``.
+        recalibrate: instead of training, build each chosen stage from its ``model``
+            settings, load its weights from ``out`` and fit its calibration again on its
+            validation files (weights unchanged).
+        description: entries added to each saved stage's config.json (e.g. how the event
+            files were made).
+    Returns:
+        The pipeline folder, its stages, and per trained stage its validation loss and calibration.
+    """
     path = Path(path)
-    config = _read_config(path)
+    config = read_config(path)
     here = path.parent
+    folder = here / config["pipeline"] if out is None else Path(out)
+    checkpoints = folder / "checkpoints" if data is None else Path(data) / "checkpoints"
+    data = here if data is None else Path(data)
+    recipes = config.get("train", {})
+    chosen = list(recipes) if stages is None else list(stages)
+    unknown = [name for name in chosen if name not in recipes]
+    if unknown:
+        raise TrainConfigError(f"{path}: cannot train {unknown[0]!r}: the config's train has {', '.join(recipes)}")
     detector = detectors.get(config["detector"])
-    folder = here / config["pipeline"]
     chain = Pipeline(detector, {})
     report = {}
     for name in config["stages"]:
-        settings = config.get("train", {}).get(name)
-        if settings is None:
+        if name not in chosen:
             chain.stages[name] = Pipeline.load_stages(folder, detector, [name]).stages[name]
             continue
+        settings = recipes[name]
         try:
-            training = TrainConfig.from_mapping(settings.get("training", {}))
+            training = TrainConfig.from_mapping({**settings.get("training", {}),
+                                                 **({} if epochs is None else {"epochs": epochs})})
             model = new_stage(name, detector, settings.get("model", {}), training.seed)
         except (TypeError, ValueError) as error:
             raise TrainConfigError(f"{path}: train.{name}: {error}") from None
@@ -144,16 +176,25 @@ def train_from_config(path: str | Path, log: Callable[[str], None] = print) -> d
         missing = set(model.reads) - {column for stage in chain.stages.values() for column in stage.writes}
         if missing:
             raise TrainConfigError(f"{path}: train.{name} reads {sorted(missing)}, which no stage before it writes")
-        sources = {part: expand_sources([str(here / pattern) for pattern in settings[part]])
-                   for part in ("train", "validation", "unlabelled") if settings.get(part)}
-        record = train_stage(model, detector, sources["train"], sources["validation"], upstream_of(model, chain),
-                             training, folder / "checkpoints" / name, log, sources.get("unlabelled", ()))
-        metrics = {"validation_loss": record["validation_loss"], "calibration": record["calibration"]}
-        save_stage(folder / name, name, model, {**record, "sources": {k: list(map(str, v)) for k, v in sources.items()}},
-                   metrics)
+        upstream = upstream_of(model, chain)
+        parts = ("validation",) if recalibrate else ("train", "validation", "unlabelled")
+        sources = {part: expand_sources([str(data / pattern) for pattern in settings[part]])
+                   for part in parts if settings.get(part)}
+        if recalibrate:
+            model.load_state_dict(Pipeline.load_stages(folder, detector, [name]).stages[name].state_dict())
+            calibration = recalibrate_stage(model, sources["validation"], upstream, log)
+            record = stage_description(folder / name) | {"calibration": calibration}
+        else:
+            record = {**train_stage(model, detector, sources["train"], sources["validation"], upstream, training,
+                                    checkpoints / name, log, sources.get("unlabelled", ())),
+                      "sources": {part: list(map(str, files)) for part, files in sources.items()},
+                      **(description or {})}
+        metrics = {"validation_loss": record.get("validation_loss"), "calibration": record["calibration"]}
+        save_stage(folder / name, name, model, record, metrics)
         chain.stages[name] = model
         report[name] = metrics
     chain.check_reads(folder)
     (folder / "pipeline.json").write_text(json.dumps({"detector": detector.name, "stages": list(chain.stages)},
                                                      indent=2) + "\n")
-    return {"pipeline": str(folder), "stages": list(chain.stages), "trained": report}
+    done = "recalibrated" if recalibrate else "trained"
+    return {"pipeline": str(folder), "stages": list(chain.stages), done: report}

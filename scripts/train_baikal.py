@@ -1,25 +1,22 @@
-"""Train the shipped Baikal-GVD models and measure them on held-out simulated events.
+"""Train the shipped Baikal-GVD models from their recipe and measure them on held-out simulated events.
 
-    python scripts/train_baikal.py [--quick] [--stages ...] [--epochs N] [--rescore] [--data data/baikal-gvd] [--out DIR]
+    python scripts/train_baikal.py [--quick] [--stages ...] [--epochs N] [--rescore | --recalibrate]
+                                   [--data data/baikal-gvd] [--out DIR]
 
 1. Simulates independent train, validation and test samples (different seeds) at the
    nominal conditions (40 kHz noise, 22 m absorption), plus test samples at doubled noise
-   and 15 m absorption for the shifted-condition figures, and a larger neutrino-rich
-   sample for the energy and direction regression.
-2. Trains the stages in pipeline order: hit selection (cross entropy over noise / muon
-   light / cascade light), background suppression (neutrino vs atmospheric-muon bundle),
-   energy and direction (vMF and Gaussian likelihoods on the hits the trained hit selection
-   keeps, track-like events refined by the track fit, uncertainties calibrated on the
-   validation sample's neutrino events); ``--stages`` picks some, the others keep their
-   artifacts.
-3. Scores them on the test samples beside the classical chain on the same events (hits:
-   the causality cleaning; events: the up-going-track score, on a dedicated sample of
-   100,000 atmospheric-muon events for the rejection; directions: the chi-square track fit),
-   writes the artifact (weights, config with checksum, metrics) and the pipeline.json
-   into the shipped pipeline folder, and prints the metrics as JSON. ``--rescore``
-   measures the stages already there again, rewriting only their metrics;
-   ``--recalibrate`` also fixes their uncertainty calibration again on the validation
-   sample (with the upstream stages now in --out), weights unchanged.
+   and 15 m absorption for the shifted-condition figures, a larger neutrino-rich sample
+   for the energy and direction regression, and the validation sample's neutrino events
+   on their own (the regression's calibration sample).
+2. Trains the stages of ``detectors/baikal_gvd/artifacts/recipe.json`` on them, as
+   ``graphreco train RECIPE --data DIR --out DIR [--stages ...] [--epochs N]`` does;
+   ``--recalibrate`` instead fits the chosen stages' calibration again on their validation
+   sample, weights kept; ``--rescore`` trains nothing.
+3. Scores the chosen stages on the test samples beside the classical chain on the same
+   events (hits: the causality cleaning; events: the up-going-track score, on a dedicated
+   sample of 100,000 atmospheric-muon events for the rejection; directions: the
+   chi-square track fit), writes the scores as each stage's metrics.json and prints them
+   as JSON.
 """
 
 from __future__ import annotations
@@ -34,8 +31,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from graphreco import detectors
-from graphreco.artifacts import save_stage, stage_description
 from graphreco.detectors.baikal_gvd.baseline import causality_clean, reconstruct_classically
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
 from graphreco.evaluate import efficiency_at_rejection, precision_recall, rejection_at_efficiency, roc_auc
@@ -44,9 +39,9 @@ from graphreco.evaluate.resolution import direction_report, energy_report, signa
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
 from graphreco.stages import StageInput
-from graphreco.trainer import new_stage, recalibrate_stage, train_stage, upstream_of
-from graphreco.training import TrainConfig
+from graphreco.trainer import train_from_config, upstream_of
 
+RECIPE = Path(__file__).resolve().parents[1] / "detectors" / "baikal_gvd" / "artifacts" / "recipe.json"
 MIX = {"numu_cc": 3.0, "nue_cc": 1.0, "nc": 1.0, "eas": 8.0}
 """Kinds before the trigger: muons trigger less often than cascades, so they are drawn more."""
 REGRESSION_MIX = {"numu_cc": 4.0, "nue_cc": 1.0, "nc": 1.0, "eas": 1.0}
@@ -61,14 +56,6 @@ SAMPLES = {  # name: (events, seed, conditions, mix)
     "test_eas": (100_000, 606, Conditions(), {"eas": 1.0}),
 }
 """``test_eas``: atmospheric-muon bundles alone, enough to measure rejections up to ~10^4."""
-STAGE_ORDER = ("hit_selection", "background_suppression", "energy_direction")
-TRAINING_SAMPLE = {"hit_selection": "train", "background_suppression": "train", "energy_direction": "train_regression"}
-VALIDATION_SAMPLE = {"hit_selection": "validation", "background_suppression": "validation",
-                     "energy_direction": "validation_neutrino"}
-"""The regression is calibrated on the events it is for: neutrinos (the validation
-sample's, without its atmospheric muons)."""
-STAGE_SETTINGS = {"hit_selection": {"hidden": 48, "layers": 3}, "background_suppression": {},
-                  "energy_direction": {"hidden": 48, "layers": 4, "refine": True}}
 TEST_SAMPLES = ("test", "test_noise80khz", "test_absorption15m")
 
 
@@ -216,12 +203,6 @@ def score_energy_direction(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
     return result
 
 
-def describe(specs: dict[str, dict], name: str) -> dict:
-    """What the artifact of stage ``name`` records about the simulated samples beyond its training record."""
-    return {"training_sample": TRAINING_SAMPLE[name], "validation_sample": VALIDATION_SAMPLE[name],
-            "samples": {name: {**spec, "conditions": vars(spec["conditions"])} for name, spec in specs.items()}}
-
-
 def score(name: str, pipeline: Pipeline, full: Pipeline, paths: dict[str, Path]) -> dict:
     """Held-out figures of stage ``name`` run by ``pipeline`` (it and its upstream);
     ``full`` (every stage) adds the selection that uses reconstructed directions."""
@@ -238,57 +219,36 @@ def score(name: str, pipeline: Pipeline, full: Pipeline, paths: dict[str, Path])
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 %% of the samples and 2 epochs, for a smoke run")
-    parser.add_argument("--stages", default=",".join(STAGE_ORDER),
-                        help="stages to train (comma separated); the others keep their artifacts in --out")
-    parser.add_argument("--epochs", type=int, default=12, help="training epochs per stage (2 with --quick)")
-    parser.add_argument("--rescore", action="store_true",
+    parser.add_argument("--stages", help="stages to train (comma separated; default: all the recipe trains); "
+                                         "the others keep their artifacts in --out")
+    parser.add_argument("--epochs", type=int, help="epochs of every trained stage (default: the recipe's)")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--rescore", action="store_true",
                         help="score the stages already in --out on the test samples again (no training)")
-    parser.add_argument("--recalibrate", action="store_true",
-                        help="with --rescore: calibrate the uncertainties again on the validation sample first")
+    action.add_argument("--recalibrate", action="store_true",
+                        help="calibrate the chosen stages again on their validation sample (weights kept), then score")
     parser.add_argument("--data", type=Path, default=Path("data/baikal-gvd"))
-    parser.add_argument("--out", type=Path, default=Path("detectors/baikal_gvd/artifacts"),
+    parser.add_argument("--out", type=Path, default=RECIPE.parent,
                         help="pipeline folder (default: the one shipped with the package)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (1 when another job shares the cores)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if args.recalibrate and not args.rescore:
-        raise SystemExit("--recalibrate goes with --rescore (training calibrates anyway)")
-    chosen = [name for name in args.stages.split(",") if name]
-    unknown = set(chosen) - set(STAGE_ORDER)
-    if unknown:
-        raise SystemExit(f"unknown stages {sorted(unknown)}; known: {', '.join(STAGE_ORDER)}")
     specs = sample_specs(0.05 if args.quick else 1.0)
     paths = simulate_samples(args.data, specs)
     paths["validation_neutrino"] = neutrino_subset(paths["validation"], args.data / "validation_neutrino.parquet")
-    config = TrainConfig(epochs=2 if args.quick else args.epochs)
-    detector = detectors.get("baikal-gvd")
+    chosen = args.stages.split(",") if args.stages else None
+    if not args.rescore:
+        samples = {name: {**spec, "conditions": vars(spec["conditions"])} for name, spec in specs.items()}
+        train_from_config(RECIPE, data=args.data, out=args.out, stages=chosen, epochs=2 if args.quick else args.epochs,
+                          recalibrate=args.recalibrate, description={"samples": samples})
+    full = Pipeline.load(args.out)
     report = {}
-    for name in (name for name in STAGE_ORDER if name in chosen):
-        present = [stage for stage in STAGE_ORDER if stage != name and (args.out / stage).exists()]
-        others = Pipeline.load_stages(args.out, detector, present).stages
-        model = (Pipeline.load_stages(args.out, detector, [name]).stages[name] if args.rescore
-                 else new_stage(name, detector, STAGE_SETTINGS[name], config.seed))
-        earlier = Pipeline(detector, {stage: others[stage] for stage in STAGE_ORDER[:STAGE_ORDER.index(name)]
-                                      if stage in others})
-        upstream = upstream_of(model, earlier)
-        if args.recalibrate:
-            calibration = recalibrate_stage(model, paths[VALIDATION_SAMPLE[name]], upstream)
-        if not args.rescore:
-            record = train_stage(model, detector, paths[TRAINING_SAMPLE[name]], paths[VALIDATION_SAMPLE[name]], upstream,
-                                 config, args.data / "checkpoints" / name)
-        full = Pipeline(detector, {stage: others.get(stage, model) for stage in STAGE_ORDER
-                                   if stage == name or stage in others})
-        metrics = score(name, Pipeline(detector, {**upstream.stages, name: model}), full, paths)
-        if args.recalibrate:
-            save_stage(args.out / name, name, model, stage_description(args.out / name) | {"calibration": calibration},
-                       metrics)
-        elif args.rescore:
-            (args.out / name / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        else:
-            save_stage(args.out / name, name, model, {**record, **describe(specs, name)}, metrics)
-        report[name] = metrics
-    shipped = [name for name in STAGE_ORDER if (args.out / name).exists()]
-    (args.out / "pipeline.json").write_text(json.dumps({"detector": detector.name, "stages": shipped}, indent=2) + "\n")
+    for name in (name for name in full.stages if chosen is None or name in chosen):
+        earlier = list(full.stages)[:list(full.stages).index(name)]
+        model = full.stages[name]
+        upstream = upstream_of(model, Pipeline(full.detector, {stage: full.stages[stage] for stage in earlier}))
+        report[name] = score(name, Pipeline(full.detector, {**upstream.stages, name: model}), full, paths)
+        (args.out / name / "metrics.json").write_text(json.dumps(report[name], indent=2))
     print(json.dumps(report, indent=2))
 
 
