@@ -21,7 +21,9 @@ from graphreco.io import event_table, read_events, write_events
 
 from .toy_line import DETECTOR
 from .toy_line.baseline import WINDOW_NS
-from .toy_line.simulation import SPEED_RANGE
+from .toy_line.detector import NEIGHBOURS
+from .toy_line.geometry import POSITIONS
+from .toy_line.simulation import NOISE_RATE_KHZ, SPEED_RANGE, TIME_JITTER_NS, noise_hits_per_sensor
 
 SAMPLES = {"train": (400, 1), "validation": (100, 2), "test": (200, 3)}
 """File name -> (events, seed)."""
@@ -84,12 +86,13 @@ def test_simulated_events_follow_the_particle(sample):
     signal = batch.hits["true_label"] == 1
     assert 0.15 < signal.mean() < 0.5
     noise_per_event = np.count_nonzero(~signal) / batch.event_id.size
-    assert abs(noise_per_event - 16 * 0.8) < 4 * np.sqrt(16 * 0.8 / batch.event_id.size)  # 400 kHz over 2 us
+    expected_noise = POSITIONS.size * noise_hits_per_sensor(NOISE_RATE_KHZ)  # Poisson: its variance is its mean
+    assert abs(noise_per_event - expected_noise) < 4 * np.sqrt(expected_noise / batch.event_id.size)
     event = np.repeat(np.arange(batch.event_id.size), np.diff(batch.offsets))[signal]
     truth = batch.events
     flight = (batch.hits["x"][signal] - truth["true_position"][event]) / truth["true_speed"][event]
     expected = truth["true_time"][event] + flight
-    assert np.abs(batch.hits["t"][signal] - expected).max() < 2.0 * 6  # six sigma of the 2 ns jitter
+    assert np.abs(batch.hits["t"][signal] - expected).max() < 6 * TIME_JITTER_NS
     assert np.all((truth["true_speed"] >= SPEED_RANGE[0]) & (truth["true_speed"] <= SPEED_RANGE[1]))
 
 
@@ -123,7 +126,7 @@ def test_graphs_command_builds_the_detector_graph(sample, capsys):
     (batch,) = read_events(sample / "test.parquet", batch_size=1000)
     sizes = np.diff(batch.offsets)
     assert (result["events"], result["hits"]) == (sizes.size, int(sizes.sum()))
-    assert result["edges"] == int(np.sum(sizes * np.minimum(6, sizes - 1)))  # k = 6 neighbours per hit
+    assert result["edges"] == int(np.sum(sizes * np.minimum(NEIGHBOURS, sizes - 1)))
 
 
 def test_train_command_writes_a_pipeline_of_the_toy(pipeline):

@@ -15,6 +15,7 @@ from graphreco.detectors.base import HitColumns
 from graphreco.kernels import knn_graph
 
 from .baseline import time_window_cut
+from .geometry import POSITIONS
 from .simulation import NAME, SIMULATOR
 
 NEIGHBOURS = 6
@@ -30,7 +31,7 @@ def build_edges(offsets: np.ndarray, hits: HitColumns) -> np.ndarray:
 
 DETECTOR = Detector(
     name=NAME,
-    description="toy line of 16 sensors crossed by one particle, with noise (used by the tests)",
+    description=f"toy line of {POSITIONS.size} sensors crossed by one particle, with noise (used by the tests)",
     columns=(
         Column("sensor", "int32", per_hit=True),
         Column("x", "float32", per_hit=True, finite=True),

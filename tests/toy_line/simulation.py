@@ -34,17 +34,28 @@ LENGTH_RANGE = (6.0, 20.0)
 """Track lengths along the line (m), thrown uniformly; the track always lies on the line."""
 ENTRY_TIME_RANGE = (0.1 * WINDOW_NS, 0.8 * WINDOW_NS)
 """Entry times t0 (ns), thrown uniformly, so that every track ends inside the window."""
+NOISE_RATE_KHZ = 400.0
+"""Default noise rate of a sensor (kHz): 0.8 noise hits per sensor and window."""
+EFFICIENCY = 0.9
+"""Default probability that a sensor on the track records the particle."""
+TIME_JITTER_NS = 2.0
+"""Default rms of the Gaussian time resolution of signal hits (ns)."""
 
 
-def simulate_events(events: int, seed: int = 0, noise_rate_khz: float = 400.0, efficiency: float = 0.9,
-                    time_jitter_ns: float = 2.0) -> SimulatedEvents:
+def noise_hits_per_sensor(noise_rate_khz: float) -> float:
+    """Mean number of noise hits of one sensor in a readout window, for a rate in kHz."""
+    return noise_rate_khz * 1e3 * WINDOW_NS * 1e-9
+
+
+def simulate_events(events: int, seed: int = 0, noise_rate_khz: float = NOISE_RATE_KHZ,
+                    efficiency: float = EFFICIENCY, time_jitter_ns: float = TIME_JITTER_NS) -> SimulatedEvents:
     """Simulate ``events`` readout windows of the toy line with truth.
 
     Args:
         events: number of events (readout windows).
         seed: seed of the random generator; equal seeds give equal events.
         noise_rate_khz: noise rate of every sensor (kHz); 400 kHz is 0.8 noise hits per
-            sensor and window, ~13 per event against ~8 signal hits.
+            sensor and window, ~13 per event against ~5 signal hits.
         efficiency: probability that a sensor on the track records the particle.
         time_jitter_ns: rms of the Gaussian time resolution of signal hits (ns).
 
@@ -63,8 +74,7 @@ def simulate_events(events: int, seed: int = 0, noise_rate_khz: float = 400.0, e
     signal_t = (time[signal_event] + along[signal_event, signal_sensor] / speed[signal_event]
                 + rng.normal(0.0, time_jitter_ns, signal_event.size))
 
-    mean_noise = noise_rate_khz * 1e3 * WINDOW_NS * 1e-9
-    noise_counts = rng.poisson(mean_noise, (events, POSITIONS.size))
+    noise_counts = rng.poisson(noise_hits_per_sensor(noise_rate_khz), (events, POSITIONS.size))
     noise_event = np.repeat(np.arange(events), noise_counts.sum(axis=1))
     noise_sensor = np.repeat(np.tile(np.arange(POSITIONS.size), events), noise_counts.ravel())
     noise_t = rng.uniform(0.0, WINDOW_NS, noise_event.size)
@@ -87,12 +97,13 @@ def simulate_events(events: int, seed: int = 0, noise_rate_khz: float = 400.0, e
 
 
 SIMULATOR = Simulator(
-    help="a particle crossing a line of 16 sensors, with Poisson noise (a test detector)",
+    help=f"a particle crossing a line of {POSITIONS.size} sensors, with Poisson noise (a test detector)",
     simulate=simulate_events,
     options=(
-        Option("--noise-rate-khz", {"type": float, "default": 400.0, "help": "noise rate per sensor (kHz)"}),
-        Option("--efficiency", {"type": float, "default": 0.9,
+        Option("--noise-rate-khz", {"type": float, "default": NOISE_RATE_KHZ, "help": "noise rate per sensor (kHz)"}),
+        Option("--efficiency", {"type": float, "default": EFFICIENCY,
                                 "help": "probability that a sensor on the track records the particle"}),
-        Option("--time-jitter-ns", {"type": float, "default": 2.0, "help": "rms time resolution of signal hits (ns)"}),
+        Option("--time-jitter-ns", {"type": float, "default": TIME_JITTER_NS,
+                                    "help": "rms time resolution of signal hits (ns)"}),
     ),
 )
