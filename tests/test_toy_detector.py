@@ -1,11 +1,6 @@
 """Adding a detector is adding a folder: the toy line (``tests/toy_line``), registered at
 run time, goes through simulate, graphs, train, reconstruct, evaluate and export with no
 change to the engine.
-
-Two steps need engine work that is merged separately; their tests are strict ``xfail``
-until then, so they fail loudly (XPASS) the day the engine supports them and the mark
-must go: ``graphreco simulate NAME`` built from ``Detector.simulator``, and ``graphreco
-evaluate`` dispatching on ``Detector.evaluation`` (kind ``"hits"``).
 """
 
 import json
@@ -29,14 +24,6 @@ SAMPLES = {"train": (400, 1), "validation": (100, 2), "test": (200, 3)}
 """File name -> (events, seed)."""
 TRAINING = {"model": {"n_classes": 2, "hidden": 16, "layers": 2},
             "training": {"epochs": 10, "batch_events": 50, "learning_rate": 1e-2}}
-
-needs_simulator_command = pytest.mark.xfail(
-    raises=SystemExit, strict=True,
-    reason="graphreco simulate NAME does not yet come from Detector.simulator (issue 22)")
-needs_evaluation_kinds = pytest.mark.xfail(
-    raises=AssertionError, strict=True,
-    reason="graphreco evaluate does not yet dispatch on Detector.evaluation (issue 22)")
-
 
 @pytest.fixture(scope="module")
 def toy_line():
@@ -106,7 +93,6 @@ def test_the_time_window_cut_keeps_the_busiest_window(toy_line):
         np.testing.assert_array_equal(score[start:stop], (t >= opening) & (t <= opening + WINDOW_NS))
 
 
-@needs_simulator_command
 def test_simulate_command_runs_the_detector_simulator(toy_line, tmp_path):
     output = tmp_path / "cli.parquet"
     assert main(["simulate", "toy-line", "--events", "20", "--seed", "4", "--noise-rate-khz", "100",
@@ -151,7 +137,6 @@ def test_reconstructed_hits_beat_chance_and_the_time_window_cut(sample, reconstr
     assert gnn_precision > cut_precision and gnn_recall > 0.8
 
 
-@needs_evaluation_kinds
 def test_evaluate_command_scores_hits_beside_the_baseline(sample, reconstructed, capsys):
     assert main(["evaluate", str(sample / "test.parquet"), str(reconstructed)]) == 0
     result = json.loads(capsys.readouterr().out)
