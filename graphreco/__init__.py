@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     if name == "Reconstructor":
-        from .reconstructor import Reconstructor
+        from .run.reconstructor import Reconstructor
 
         return Reconstructor
     raise AttributeError(f"module 'graphreco' has no attribute {name!r}")

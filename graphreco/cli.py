@@ -97,7 +97,7 @@ def _graphs(args: argparse.Namespace) -> dict:
 
 
 def _reconstruct(args: argparse.Namespace) -> dict:
-    from .batch import Progress, output_paths, plan_files, reconstruct_files
+    from .run.workers import Progress, output_paths, plan_files, reconstruct_files
     from .io import expand_sources
     from .io.root import load_mapping
     from .pipeline import Pipeline
@@ -112,7 +112,7 @@ def _reconstruct(args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     workers = args.workers or _cores()
     if args.engine == "ray":
-        from .ray_engine import reconstruct_with_ray
+        from .run.ray_engine import reconstruct_with_ray
 
         files = reconstruct_with_ray(pipeline, plans, args.batch_size, keep, workers, args.ray_address, progress)
     else:
@@ -145,7 +145,7 @@ def _cores() -> int:
 def _train(args: argparse.Namespace) -> dict:
     import torch
 
-    from .trainer import train_from_config
+    from .train.config import train_from_config
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.set_defaults(run=_reconstruct)
 
     training = commands.add_parser("train", help="train stages of a pipeline from event files (a JSON config)",
-                                   description="Train the stages a JSON config names; see graphreco.trainer "
+                                   description="Train the stages a JSON config names; see graphreco.train.config "
                                                "for the layout. Progress goes to stderr; a rerun resumes.")
     training.add_argument("config", type=Path,
                           help="training config (JSON); a shipped pipeline's is its artifacts/recipe.json")
@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from .artifacts import ArtifactError
     from .io import EventFormatError
-    from .trainer import TrainConfigError
+    from .train.config import TrainConfigError
 
     args = build_parser().parse_args(argv)
     try:

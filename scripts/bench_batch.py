@@ -36,10 +36,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from graphreco.batch import output_paths, plan_files, reconstruct_files
+from graphreco.run.workers import output_paths, plan_files, reconstruct_files
 from graphreco.io import write_events
 from graphreco.pipeline import Pipeline
-from graphreco.reconstruct import reconstruct_file
+from graphreco.run.file import reconstruct_file
 from graphreco.threads import single_thread
 
 
@@ -117,7 +117,7 @@ def _engine(pipeline: Pipeline, args: argparse.Namespace, output: Path, workers:
     start = time.perf_counter()
     plans = plan_files(pipeline, args.events, output_paths(args.events, output))
     if engine == "ray":
-        from graphreco.ray_engine import reconstruct_with_ray
+        from graphreco.run.ray_engine import reconstruct_with_ray
 
         records = reconstruct_with_ray(pipeline, plans, args.batch_size, workers=workers, address=args.ray_address)
     else:

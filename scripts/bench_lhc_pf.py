@@ -20,7 +20,7 @@ import numba
 import numpy as np
 import torch
 
-from graphreco.detectors.lhc_pf.baselines import charged_hadron_subtraction, puppi, soft_killer
+from graphreco.detectors.lhc_pf.baseline import charged_hadron_subtraction, puppi, soft_killer
 from graphreco.io import read_events
 from graphreco.pipeline import Pipeline
 

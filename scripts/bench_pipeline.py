@@ -24,7 +24,7 @@ import torch
 from graphreco import detectors
 from graphreco.io import read_events
 from graphreco.pipeline import Pipeline
-from graphreco.reconstruct import reconstruct_file
+from graphreco.run.file import reconstruct_file
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
 
 The shipped hit-selection stage (trained at 40 kHz) is fine-tuned twice on the same
 labelled 40 kHz training sample with the same settings: once plainly (the control) and
-once with the domain-adversarial term (graphreco.domain) fed by 10,000 events simulated
+once with the domain-adversarial term (graphreco.train.domain) fed by 10,000 events simulated
 at 80 kHz whose truth columns are removed before training sees them. Both are scored on
 the held-out test samples at 40 and 80 kHz (neutrino events: precision and recall at
 hit_score >= 0.5, AUC). Needs the samples of scripts/train_baikal.py; prints JSON.
@@ -26,7 +26,7 @@ from graphreco.evaluate import precision_recall, roc_auc
 from graphreco.evaluate.neutrino_metrics import NEUTRINO_KINDS
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
-from graphreco.training import TrainConfig, load_graphs, train
+from graphreco.train.loop import TrainConfig, load_graphs, train
 
 UNLABELLED = (10_000, 909, Conditions(noise_rate_hz=80e3))
 """Events, seed and condition of the unlabelled shifted sample (seed unused elsewhere)."""

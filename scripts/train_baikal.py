@@ -39,7 +39,7 @@ from graphreco.evaluate.resolution import direction_report, energy_report, signa
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
 from graphreco.stages import StageInput
-from graphreco.trainer import train_from_config, upstream_of
+from graphreco.train.config import train_from_config, upstream_of
 
 RECIPE = Path(__file__).resolve().parents[1] / "detectors" / "baikal_gvd" / "artifacts" / "recipe.json"
 MIX = {"numu_cc": 3.0, "nue_cc": 1.0, "nc": 1.0, "eas": 8.0}

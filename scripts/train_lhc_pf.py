@@ -29,7 +29,7 @@ from graphreco.evaluate.jets import jet_membership
 from graphreco.evaluate.pileup import concatenated, pileup_figures
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
-from graphreco.trainer import train_from_config
+from graphreco.train.config import train_from_config
 
 RECIPE = Path(__file__).resolve().parents[1] / "detectors" / "lhc_pf" / "artifacts" / "recipe.json"
 SAMPLES = {  # name: (crossings, seed, process, mean pile-up)

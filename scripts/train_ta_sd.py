@@ -29,8 +29,8 @@ from graphreco.detectors.ta_sd.simulation import Conditions, simulate_events
 from graphreco.evaluate.air_showers import evaluate as compare_showers
 from graphreco.io import event_table, write_events
 from graphreco.pipeline import Pipeline
-from graphreco.reconstruct import reconstruct_file
-from graphreco.trainer import train_from_config
+from graphreco.run.file import reconstruct_file
+from graphreco.train.config import train_from_config
 
 RECIPE = Path(__file__).resolve().parents[1] / "detectors" / "ta_sd" / "artifacts" / "recipe.json"
 SAMPLES = {  # name: (events, seed, conditions)

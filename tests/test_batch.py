@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from graphreco import detectors
-from graphreco.batch import _load_worker, output_paths, plan_files, reconstruct_files
+from graphreco.run.workers import _load_worker, output_paths, plan_files, reconstruct_files
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.detectors.ta_sd.simulation import simulate_events
 from graphreco.io import event_table, read_events, write_events
@@ -245,6 +245,6 @@ def test_forked_workers_run_on_one_thread():
     """A worker forked from the fork server ran torch on every core: starting numba's
     OpenMP layer after torch had set one thread reset torch's count."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["graphreco.batch"])
+    context.set_forkserver_preload(["graphreco.run.workers"])
     with context.Pool(1, initializer=_load_worker, initargs=(str(Pipeline.shipped("ta-sd").folder),)) as pool:
         assert pool.apply(_thread_counts) == (1, 1)

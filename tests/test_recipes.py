@@ -9,8 +9,8 @@ from graphreco import detectors
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
 from graphreco.io import event_table, write_events
-from graphreco.trainer import new_stage, read_config
-from graphreco.training import TrainConfig
+from graphreco.train.config import new_stage, read_config
+from graphreco.train.loop import TrainConfig
 
 SHIPPED = sorted(Path(detectors.__file__).parent.glob("*/artifacts/recipe.json"))
 SMALL = {"model": {"hidden": 8, "layers": 1}, "training": {"epochs": 3, "batch_events": 50}}

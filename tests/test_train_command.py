@@ -8,7 +8,7 @@ import pytest
 from graphreco import detectors
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.pipeline import Pipeline
-from graphreco.trainer import upstream_of
+from graphreco.train.config import upstream_of
 
 SMALL = {"model": {"hidden": 8, "layers": 1}, "training": {"epochs": 1, "batch_events": 50}}
 

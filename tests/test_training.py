@@ -7,8 +7,8 @@ from graphreco import detectors
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
 from graphreco.io import EventFormatError, event_table, write_events
 from graphreco.stages import HitSelection
-from graphreco.domain import GradientReversal, reversal_weight
-from graphreco.training import TrainConfig, load_graphs, train
+from graphreco.train.domain import GradientReversal, reversal_weight
+from graphreco.train.loop import TrainConfig, load_graphs, train
 
 
 class Interrupted(Exception):

@@ -4,7 +4,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from graphreco.detectors.lhc_pf.baselines import (BELOW_HALF, charged_hadron_subtraction, classical_scores, puppi,
+from graphreco.detectors.lhc_pf.baseline import (BELOW_HALF, charged_hadron_subtraction, classical_scores, puppi,
                                                   puppi_alphas, soft_killer)
 
 

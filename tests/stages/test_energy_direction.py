@@ -18,7 +18,7 @@ from graphreco.detectors.ta_sd.energy_combination import COLUMNS as PROBABILITY_
 from graphreco.detectors.ta_sd.energy_combination import N_FEATURES as COMBINATION_FEATURES
 from graphreco.detectors.ta_sd.energy_combination import combination_features
 from graphreco.stages.energy_direction import MIN_EVENTS_PER_BIN, N_HIT_BINS
-from graphreco.training import load_graphs
+from graphreco.train.loop import load_graphs
 
 DETECTOR = detectors.get("baikal-gvd")
 

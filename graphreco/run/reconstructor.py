@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from .io import event_table
-from .io.validate import check_schema, to_event_batch
-from .pipeline import Pipeline
+from ..io import event_table
+from ..io.validate import check_schema, to_event_batch
+from ..pipeline import Pipeline
 
 SOURCE = "<framework input>"
 """What error messages name as the file for data handed over in memory."""

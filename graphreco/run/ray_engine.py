@@ -35,16 +35,16 @@ from typing import NamedTuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .batch import FilePlan, OutputFile, carry_out, file_record
-from .console import stdout_to_stderr
-from .detectors import Detector
-from .extras import require
-from .io import EventBatch, EventFormatError
-from .io.reader import wanted_columns
-from .io.validate import refuse_duplicate_ids, to_event_batch
-from .pipeline import Pipeline
-from .reconstruct import reconstruct_batch, write_output
-from .threads import single_thread
+from .workers import FilePlan, OutputFile, carry_out, file_record
+from ..console import stdout_to_stderr
+from ..detectors import Detector
+from ..extras import require
+from ..io import EventBatch, EventFormatError
+from ..io.reader import wanted_columns
+from ..io.validate import refuse_duplicate_ids, to_event_batch
+from ..pipeline import Pipeline
+from .file import reconstruct_batch, write_output
+from ..threads import single_thread
 
 ray = require("ray", "distributed", "the Ray engine")
 require("ray.data", "distributed", "the Ray engine")

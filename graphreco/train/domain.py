@@ -13,9 +13,9 @@ import math
 import torch
 from torch import nn
 
-from .graph import GraphBatch
-from .models import event_pool
-from .stages import Stage
+from ..graph import GraphBatch
+from ..models import event_pool
+from ..stages import Stage
 
 
 class GradientReversal(torch.autograd.Function):

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import detectors
-from .graph import GraphBatch, build_graph
-from .io import EventFormatError, read_events
+from .. import detectors
+from ..graph import GraphBatch, build_graph
+from ..io import EventFormatError, read_events
 from .domain import DomainCritic, reversal_weight
-from .pipeline import Pipeline
-from .stages import Stage, StageInput
+from ..pipeline import Pipeline
+from ..stages import Stage, StageInput
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class TrainConfig:
     patience: int = 4
     seed: int = 0
     domain_weight: float = 0.0
-    """Strength of the domain-adversarial term (graphreco.domain); > 0 needs unlabelled
+    """Strength of the domain-adversarial term (graphreco.train.domain); > 0 needs unlabelled
     events of the shifted condition."""
 
     @classmethod

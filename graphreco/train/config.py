@@ -14,7 +14,7 @@ recipe, as ``recipe.json`` beside its ``pipeline.json``)::
           "train": ["sim/train-*.parquet"],      # event files with the stage's truth columns
           "validation": ["sim/validation.parquet"],
           "model": {"hidden": 48},               # constructor settings of the stage
-          "training": {"epochs": 12},            # graphreco.training.TrainConfig
+          "training": {"epochs": 12},            # graphreco.train.loop.TrainConfig
           "unlabelled": ["shifted/*.parquet"]    # optional: events of a shifted condition,
         }                                        # no truth, for "domain_weight" > 0
       }
@@ -37,13 +37,13 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, detectors
-from .artifacts import save_stage, stage_description
-from .detectors import Detector
-from .io import expand_sources
-from .pipeline import Pipeline
-from .stages import STAGES, Stage
-from .training import TrainConfig, evaluate_loss, load_graphs, train
+from .. import __version__, detectors
+from ..artifacts import save_stage, stage_description
+from ..detectors import Detector
+from ..io import expand_sources
+from ..pipeline import Pipeline
+from ..stages import STAGES, Stage
+from .loop import TrainConfig, evaluate_loss, load_graphs, train
 
 CONFIG_KEYS = {"detector", "pipeline", "stages", "train"}
 STAGE_KEYS = {"train", "validation", "unlabelled", "model", "training"}

@@ -13,9 +13,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .io import EventBatch, EventFormatError, EventWriter, RootMapping, event_table, read_events, summarize_source
-from .io.reader import DEFAULT_BATCH_EVENTS
-from .pipeline import Pipeline, timed
+from ..io import EventBatch, EventFormatError, EventWriter, RootMapping, event_table, read_events, summarize_source
+from ..io.reader import DEFAULT_BATCH_EVENTS
+from ..pipeline import Pipeline, timed
 
 PROVENANCE_KEY = "graphreco"
 """Schema-metadata key of an output's provenance (JSON)."""
