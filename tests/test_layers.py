@@ -90,3 +90,42 @@ def test_no_evaluate_module_imports_a_detector_sub_package():
                               if target.startswith(DETECTORS + ".") and target not in DETECTOR_CONTRACT)
                  for name, targets in GRAPH.items() if name == EVALUATE or name.startswith(EVALUATE + ".")}
     assert not {name: targets for name, targets in offending.items() if targets}
+
+
+ENGINE = {name for name, path in MODULES.items() if ROOTS["graphreco"] in path.parents}
+"""The engine's modules: those in ``graphreco/``, not the kernels or the detectors."""
+
+
+def test_no_import_cycle_in_the_engine():
+    assert len(ENGINE) > 30
+    assert _cycle(ENGINE) is None, " -> ".join(_cycle(ENGINE))
+
+
+def test_no_engine_module_imports_a_detector_sub_package():
+    offending = {name: sorted(target for target in GRAPH[name]
+                              if target.startswith(DETECTORS + ".") and target not in DETECTOR_CONTRACT)
+                 for name in ENGINE}
+    assert not {name: targets for name, targets in offending.items() if targets}
+
+
+def test_no_stage_imports_evaluation():
+    stages = {name for name in ENGINE if name.startswith("graphreco.stages")}
+    assert stages and not {name for name in stages if any(t.startswith(EVALUATE) for t in GRAPH[name])}
+
+
+def _strings_outside_docstrings(path: Path) -> list[tuple[int, str]]:
+    """String constants of a file that are not docstrings (module, class, function or attribute)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    documentation = {id(node.value) for node in ast.walk(tree)
+                     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in documentation]
+
+
+def test_no_engine_module_names_a_detector():
+    names = [name for name in graphreco.detectors.available()]
+    assert names  # every detector the registry knows: the engine asks it, never a name
+    offending = [f"{MODULES[module].name}:{line}: {text!r}" for module in sorted(ENGINE)
+                 for line, text in _strings_outside_docstrings(MODULES[module])
+                 if any(name in text or name.replace("-", "_") in text for name in names)]
+    assert not offending
