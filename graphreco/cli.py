@@ -97,10 +97,10 @@ def _graphs(args: argparse.Namespace) -> dict:
 
 
 def _reconstruct(args: argparse.Namespace) -> dict:
-    from .run.workers import Progress, output_paths, plan_files, reconstruct_files
     from .io import expand_sources
     from .io.root import load_mapping
     from .pipeline import Pipeline
+    from .run.workers import Progress, output_paths, plan_files, reconstruct_files
 
     pipeline = Pipeline.load(args.pipeline) if args.pipeline else Pipeline.shipped(args.detector)
     inputs = expand_sources(args.inputs)

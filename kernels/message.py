@@ -16,7 +16,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-
 BLOCK = 256  # target nodes per parallel task; scratch buffers are allocated once per block
 
 

@@ -36,12 +36,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from graphreco.run.workers import output_paths, plan_files, reconstruct_files
 from graphreco.io import write_events
 from graphreco.pipeline import Pipeline
 from graphreco.run.file import reconstruct_file
+from graphreco.run.workers import output_paths, plan_files, reconstruct_files
 from graphreco.threads import single_thread
-
 
 ID_STEP = 10_000_000
 """Shift of the event ids from one copy of the inputs to the next."""

@@ -54,11 +54,32 @@ import numba
 import numpy as np
 import pyarrow.parquet as pq
 
-from graphreco.detectors.ta_sd.baseline import (CORE_PRIOR, CORE_X, CORE_Y, CURVATURE, FD_STEPS, LDF_VARIANCE_LINEAR,
-                                                LDF_VARIANCE_QUADRATIC, LOG_S800, MIN_COUNTERS_FREE_CURVATURE,
-                                                N_PARAMS, SATURATION_VEM, T0, UX, UY, ZERO_MARGIN, ZERO_SIGMA,
-                                                _axis_frame, _cog, _fit, _free_parameters, _jacobian,
-                                                _residuals, _update_time_sigmas, reconstruct_classically)
+from graphreco.detectors.ta_sd.baseline import (
+    CORE_PRIOR,
+    CORE_X,
+    CORE_Y,
+    CURVATURE,
+    FD_STEPS,
+    LDF_VARIANCE_LINEAR,
+    LDF_VARIANCE_QUADRATIC,
+    LOG_S800,
+    MIN_COUNTERS_FREE_CURVATURE,
+    N_PARAMS,
+    SATURATION_VEM,
+    T0,
+    UX,
+    UY,
+    ZERO_MARGIN,
+    ZERO_SIGMA,
+    _axis_frame,
+    _cog,
+    _fit,
+    _free_parameters,
+    _jacobian,
+    _residuals,
+    _update_time_sigmas,
+    reconstruct_classically,
+)
 from graphreco.detectors.ta_sd.detector import DETECTOR
 from graphreco.detectors.ta_sd.geometry import LAYER_AREA, counter_ids, counter_positions, distance_to_edge
 from graphreco.detectors.ta_sd.s800 import CURVATURE_DEPTH, depth_shift

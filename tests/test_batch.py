@@ -20,11 +20,11 @@ import pytest
 import torch
 
 from graphreco import detectors
-from graphreco.run.workers import _load_worker, output_paths, plan_files, reconstruct_files
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.detectors.ta_sd.simulation import simulate_events
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
+from graphreco.run.workers import _load_worker, output_paths, plan_files, reconstruct_files
 
 BATCH = 128
 

@@ -13,8 +13,18 @@ pytest.importorskip("onnxruntime")
 from graphreco.artifacts import ArtifactError  # noqa: E402
 from graphreco.cli import main  # noqa: E402
 from graphreco.detectors.baikal_gvd.simulation import simulate_events  # noqa: E402
-from graphreco.export import (INPUTS, example_graph, export_pipeline, export_stage, onnx_session, parity,  # noqa: E402
-                              run_onnx, stage_graphs, torch_outputs, torchscript_stage)
+from graphreco.export import (  # noqa: E402
+    INPUTS,
+    example_graph,
+    export_pipeline,
+    export_stage,
+    onnx_session,
+    parity,
+    run_onnx,
+    stage_graphs,
+    torch_outputs,
+    torchscript_stage,
+)
 from graphreco.graph import build_graph  # noqa: E402
 from graphreco.io import event_table, read_events, write_events  # noqa: E402
 from graphreco.pipeline import Pipeline  # noqa: E402

@@ -14,6 +14,7 @@ from graphreco.evaluate.resolution import angular_error
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline, _chunks
 
+
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("reco") / "events.parquet"

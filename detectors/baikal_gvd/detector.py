@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Column, Detector, Scaled, Simulator
 from graphreco.kernels import spacetime_string_graph
 
+from ..base import Column, Detector, Scaled, Simulator
 from .baseline import reconstruct_classically, refit_tracks
-from .simulation import SIMULATION_OPTIONS, simulate_from_options
 from .geometry import MODULE_SPACING, STRING_RADIUS
+from .simulation import SIMULATION_OPTIONS, simulate_from_options
 from .water import GROUP_VELOCITY
 
 KNN_NEIGHBOURS = 8

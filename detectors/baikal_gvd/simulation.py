@@ -31,8 +31,14 @@ import numpy as np
 from ..base import Option, SimulatedEvents
 from .geometry import MODULES_PER_STRING, STRINGS_PER_CLUSTER, cluster_centres, load_geometry
 from .light import direction_vector, module_light
-from .muons import (BUNDLE_LATERAL_RMS, muon_range, sample_bundle_multiplicity, sample_depth_muon_energy,
-                    sample_downgoing_cos_zenith, stochastic_losses)
+from .muons import (
+    BUNDLE_LATERAL_RMS,
+    muon_range,
+    sample_bundle_multiplicity,
+    sample_depth_muon_energy,
+    sample_downgoing_cos_zenith,
+    stochastic_losses,
+)
 from .noise import DEFAULT_RATE_HZ, DEFAULT_WINDOW_NS, SPE_SHAPE, sample_noise
 from .trigger import trigger_times
 from .water import ABSORPTION_LENGTH, SCATTERING_DELAY_PER_METRE, SCATTERING_LENGTH, SPEED_OF_LIGHT

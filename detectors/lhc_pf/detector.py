@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphreco.kernels import eta_phi_radius_graph
+
 from ..base import Column, Derived, Detector, OneHot, Scaled, Simulator
 from .baseline import classical_scores, puppi, puppi_alphas
 from .cones import cone_pt_sums
 from .simulation import SIMULATION_OPTIONS, simulate_from_options
-from graphreco.kernels import eta_phi_radius_graph
 
 CONE = 0.4
 MAX_CANDIDATES = 100_000

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..base import Column, Detector, Scaled, ShowerCuts, Simulator
 from graphreco.kernels import surface_grid_graph
 
+from ..base import Column, Detector, Scaled, ShowerCuts, Simulator
 from .baseline import FIT_FEATURE_NAMES, fit_features, reconstruct_classically, refit_showers
 from .composition import PRIMARY_NAMES
 from .energy_combination import ENERGY_COMBINATION
-from .geometry import (FIDUCIAL_MAX_ZENITH, FIDUCIAL_MIN_EDGE_DISTANCE, GRID_SPACING, N_COUNTERS, distance_to_edge,
-                       in_fiducial_volume)
+from .geometry import (
+    FIDUCIAL_MAX_ZENITH,
+    FIDUCIAL_MIN_EDGE_DISTANCE,
+    GRID_SPACING,
+    N_COUNTERS,
+    distance_to_edge,
+    in_fiducial_volume,
+)
 from .simulation import SIMULATION_OPTIONS, simulate_from_options
 
 NEIGHBOUR_STEPS = 2.0  # counters up to two grid steps apart (12 neighbours on a full grid)

@@ -22,8 +22,14 @@ from .. import detectors
 from ..io import EventFormatError, read_events
 from .hits import hit_figures
 from .matching import hit_values, reco_rows
-from .neutrino_metrics import (BACKGROUND_KINDS, DIRECTION_COLUMNS, REGRESSION_COLUMNS, TRUTH_COLUMNS,
-                               event_figures, regression_figures)
+from .neutrino_metrics import (
+    BACKGROUND_KINDS,
+    DIRECTION_COLUMNS,
+    REGRESSION_COLUMNS,
+    TRUTH_COLUMNS,
+    event_figures,
+    regression_figures,
+)
 from .neutrino_plots import FIGURES, draw_comparison
 from .resolution import signal_hits
 

@@ -35,7 +35,6 @@ from typing import NamedTuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .workers import FilePlan, OutputFile, carry_out, file_record
 from ..console import stdout_to_stderr
 from ..detectors import Detector
 from ..extras import require
@@ -43,8 +42,9 @@ from ..io import EventBatch, EventFormatError
 from ..io.reader import wanted_columns
 from ..io.validate import refuse_duplicate_ids, to_event_batch
 from ..pipeline import Pipeline
-from .file import reconstruct_batch, write_output
 from ..threads import single_thread
+from .file import reconstruct_batch, write_output
+from .workers import FilePlan, OutputFile, carry_out, file_record
 
 ray = require("ray", "distributed", "the Ray engine")
 require("ray.data", "distributed", "the Ray engine")

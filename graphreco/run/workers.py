@@ -38,9 +38,8 @@ import pyarrow as pa
 from ..io import EventBatch, EventFormatError, RootMapping, read_events
 from ..io.writer import temporary_files
 from ..pipeline import Pipeline
-from .file import (EMPTY_OUTPUT, BatchMapper, in_process, is_complete, provenance, reconstruct_batch,
-                          stamped_writer)
 from ..threads import set_threads, single_thread
+from .file import EMPTY_OUTPUT, BatchMapper, in_process, is_complete, provenance, reconstruct_batch, stamped_writer
 
 IN_FLIGHT_PER_WORKER = 2
 

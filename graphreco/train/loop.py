@@ -15,9 +15,9 @@ import torch
 from .. import detectors
 from ..graph import GraphBatch, build_graph
 from ..io import EventFormatError, read_events
-from .domain import DomainCritic, reversal_weight
 from ..pipeline import Pipeline
 from ..stages import Stage, StageInput
+from .domain import DomainCritic, reversal_weight
 
 
 @dataclass(frozen=True)

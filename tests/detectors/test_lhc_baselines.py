@@ -4,8 +4,14 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from graphreco.detectors.lhc_pf.baseline import (BELOW_HALF, charged_hadron_subtraction, classical_scores, puppi,
-                                                  puppi_alphas, soft_killer)
+from graphreco.detectors.lhc_pf.baseline import (
+    BELOW_HALF,
+    charged_hadron_subtraction,
+    classical_scores,
+    puppi,
+    puppi_alphas,
+    soft_killer,
+)
 
 
 def event(*candidates, batch=None):

@@ -3,8 +3,14 @@ import pytest
 
 pytest.importorskip("fastjet")
 
-from graphreco.evaluate.jets import (REFERENCE_PT_BIN_EDGES, clustered_jets, jet_membership, jet_report,
-                                    missing_momentum, nearest_jets)
+from graphreco.evaluate.jets import (
+    REFERENCE_PT_BIN_EDGES,
+    clustered_jets,
+    jet_membership,
+    jet_report,
+    missing_momentum,
+    nearest_jets,
+)
 from graphreco.evaluate.pileup_plots import draw_pileup_comparison
 
 

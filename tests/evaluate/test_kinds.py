@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 
 from graphreco import detectors
-from graphreco.detectors.base import EVALUATION_KINDS
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
+from graphreco.detectors.base import EVALUATION_KINDS
 from graphreco.evaluate import evaluate_files
 from graphreco.evaluate.kinds import KINDS
 from graphreco.io import EventFormatError, event_table, write_events

@@ -2,8 +2,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphreco.kernels import (cylinder_graph, knn_graph, spacetime_string_graph, string_graph,
-                               surface_grid_graph, union_graphs)
+from graphreco.kernels import (
+    cylinder_graph,
+    knn_graph,
+    spacetime_string_graph,
+    string_graph,
+    surface_grid_graph,
+    union_graphs,
+)
 
 from . import reference
 from .strategies import event_sizes, offsets_of

@@ -8,16 +8,16 @@ import torch
 
 from graphreco import detectors
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
-from graphreco.detectors.ta_sd.simulation import simulate_events as simulate_showers
-from graphreco.statistics import coverage, unit_vectors, zenith_azimuth
-from graphreco.evaluate.resolution import angular_error, signal_hits
-from graphreco.io import EventFormatError, event_table, read_events, write_events
-from graphreco.stages import EnergyDirection, StageInput
 from graphreco.detectors.ta_sd.composition import IRON, PHOTON, PROTON
 from graphreco.detectors.ta_sd.energy_combination import COLUMNS as PROBABILITY_COLUMNS
 from graphreco.detectors.ta_sd.energy_combination import N_FEATURES as COMBINATION_FEATURES
 from graphreco.detectors.ta_sd.energy_combination import combination_features
+from graphreco.detectors.ta_sd.simulation import simulate_events as simulate_showers
+from graphreco.evaluate.resolution import angular_error, signal_hits
+from graphreco.io import EventFormatError, event_table, read_events, write_events
+from graphreco.stages import EnergyDirection, StageInput
 from graphreco.stages.energy_direction import MIN_EVENTS_PER_BIN, N_HIT_BINS
+from graphreco.statistics import coverage, unit_vectors, zenith_azimuth
 from graphreco.train.loop import load_graphs
 
 DETECTOR = detectors.get("baikal-gvd")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from graphreco.statistics import calibration_scale, coverage
 from graphreco.stages.likelihoods import gaussian_2d_nll, gaussian_2d_radius, gaussian_nll, log_sinh, vmf_cone, vmf_nll
+from graphreco.statistics import calibration_scale, coverage
 
 
 def sample_vmf_angles(kappa: float, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,7 +1,6 @@
 import numpy as np
 
-from graphreco.detectors.baikal_gvd.geometry import (MODULE_SPACING, STRING_RADIUS, design_geometry,
-                                                     load_geometry)
+from graphreco.detectors.baikal_gvd.geometry import MODULE_SPACING, STRING_RADIUS, design_geometry, load_geometry
 from graphreco.detectors.baikal_gvd.noise import sample_noise
 
 

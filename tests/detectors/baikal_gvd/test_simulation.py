@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from graphreco.detectors.baikal_gvd import water
-from graphreco.detectors.baikal_gvd.light import TAN_CHERENKOV, SIN_CHERENKOV, direction_vector
+from graphreco.detectors.baikal_gvd.light import SIN_CHERENKOV, TAN_CHERENKOV, direction_vector
 from graphreco.detectors.baikal_gvd.muons import muon_range, sample_bundle_multiplicity
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
 from graphreco.detectors.baikal_gvd.trigger import trigger_times

@@ -2,8 +2,14 @@ import numpy as np
 import pytest
 
 from graphreco.detectors.ta_sd import energy_table as energy_table_module
-from graphreco.detectors.ta_sd.baseline import (CLEAN_DCHI2, REFIT_CLEAN_DCHI2, RESULT_COLUMNS, fit_showers,
-                                                reconstruct_classically, refit_showers)
+from graphreco.detectors.ta_sd.baseline import (
+    CLEAN_DCHI2,
+    REFIT_CLEAN_DCHI2,
+    RESULT_COLUMNS,
+    fit_showers,
+    reconstruct_classically,
+    refit_showers,
+)
 from graphreco.detectors.ta_sd.energy_table import BUILD_COMMAND, EnergyTable, fit_energy_table
 from graphreco.detectors.ta_sd.shower import axis_vector, front_delay, front_spread, ldf_shape, shower_frame
 from graphreco.detectors.ta_sd.simulation import simulate_events

@@ -1,9 +1,17 @@
 import numpy as np
 import pytest
 
-from graphreco.detectors.ta_sd.geometry import (GRID_SPACING, ORIGIN_SITE, array_area, counter_grid, counter_ids,
-                                                counter_positions, distance_to_edge, edge_polygon,
-                                                in_fiducial_volume)
+from graphreco.detectors.ta_sd.geometry import (
+    GRID_SPACING,
+    ORIGIN_SITE,
+    array_area,
+    counter_grid,
+    counter_ids,
+    counter_positions,
+    distance_to_edge,
+    edge_polygon,
+    in_fiducial_volume,
+)
 
 
 def test_507_counters_on_the_1200_m_grid():

@@ -94,7 +94,7 @@ def test_every_event_passes_the_trigger_and_has_both_labels(events):
     assert np.all(np.abs(times - 32_000.0) < 1.0)
     labels = hits["true_label"]
     assert set(np.unique(labels)) == {0, 1}
-    per_event = np.bincount(_event_of_hit(events), labels == 0) 
+    per_event = np.bincount(_event_of_hit(events), labels == 0)
     assert 15.0 < per_event.mean() < 30.0  # ~22 random muons per 64 us window
     noise_t = hits["t"][labels == 0]
     assert np.histogram(noise_t, bins=4, range=(0, 64_000))[0].min() > 0.2 * noise_t.size
