@@ -223,10 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     reconstruct.add_argument("--engine", choices=("local", "ray"), default="local",
                              help="local worker processes, or a Ray Data job (needs the ray extra)")
     reconstruct.add_argument("--ray-address", default=None,
-                             help="Ray cluster to run on (default: $RAY_ADDRESS, else a local instance of --workers CPUs)")
+                             help="Ray cluster to run on (default: $RAY_ADDRESS, "
+                                  "else a local instance of --workers CPUs)")
     reconstruct.add_argument("--progress", action=argparse.BooleanOptionalAction, default=sys.stderr.isatty(),
                              help="progress bar with events/s and ETA on stderr (default: on a terminal)")
-    reconstruct.add_argument("--keep-columns", default="", help="input columns to carry into the output, comma separated")
+    reconstruct.add_argument("--keep-columns", default="",
+                             help="input columns to carry into the output, comma separated")
     reconstruct.set_defaults(run=_reconstruct)
 
     training = commands.add_parser("train", help="train stages of a pipeline from event files (a JSON config)",
@@ -256,17 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
                             "file (tables, ROC, resolution vs energy, pulls, coverage; needs matplotlib)")
     evaluate.set_defaults(run=_evaluate)
 
-    export = commands.add_parser("export", help="export the stages of a trained pipeline to ONNX (needs the export extra)",
+    export = commands.add_parser("export",
+                                 help="export the stages of a trained pipeline to ONNX (needs the export extra)",
                                  description="Write <stage>.onnx (inputs x, edge_index, batch) and manifest.json; "
                                              "with --events also check them against torch and time both, one thread.")
     exported = export.add_mutually_exclusive_group(required=True)
     exported.add_argument("--detector", type=_known_detector, help="export the pipeline shipped with this detector")
     exported.add_argument("--pipeline", type=Path, help="export the pipeline in this folder")
     export.add_argument("-o", "--output", type=Path, required=True, help="folder for the exported files")
-    export.add_argument("--events", type=Path, help="event file whose first --batch-events events check parity and speed")
+    export.add_argument("--events", type=Path,
+                        help="event file whose first --batch-events events check parity and speed")
     export.add_argument("--batch-events", type=int, default=512, help="events to check on (default: a pipeline chunk)")
     export.add_argument("--repeats", type=int, default=5, help="timed runs per stage and runtime (the median counts)")
-    export.add_argument("--torchscript", action="store_true", help="also write <stage>.torchscript.pt (torch.jit.script)")
+    export.add_argument("--torchscript", action="store_true",
+                        help="also write <stage>.torchscript.pt (torch.jit.script)")
     export.set_defaults(run=_export)
     return parser
 

@@ -245,7 +245,8 @@ def parity(stage: Stage, session, graph: GraphBatch) -> dict:
     rows = exported.shape[0] if stage.export_spec.axis == "nodes" else _events_with_rows(graph)
     exported = exported[:rows]
     pure, fused = (torch_outputs(stage, graph, fused)[:rows] for fused in (False, True))
-    largest = (lambda values: float(values.max()) if values.size else 0.0)
+    def largest(values):
+        return float(values.max()) if values.size else 0.0
     return {"max_abs_diff": largest(np.abs(exported - pure)),
             "max_scaled_diff": largest(np.abs(exported - pure) / np.maximum(1.0, np.abs(pure))),
             "max_abs_diff_fused": largest(np.abs(exported - fused)),
@@ -289,7 +290,8 @@ def compare_speed(stage: Stage, session, graph: GraphBatch, repeats: int = 5) ->
                  "torch_exported_graph": _events_per_s(exported_graph, events, repeats),
                  "onnxruntime": _events_per_s(lambda: run_onnx(session, graph), events, repeats)}
     return {"events": events, "hits": int(graph.x.shape[0]), "edges": int(graph.edge_index.shape[1]),
-            "events_per_s": rates, "onnxruntime_over_torch_fused": round(rates["onnxruntime"] / rates["torch_fused"], 3)}
+            "events_per_s": rates,
+            "onnxruntime_over_torch_fused": round(rates["onnxruntime"] / rates["torch_fused"], 3)}
 
 
 def verify_export(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Path, batch: EventBatch,

@@ -34,7 +34,8 @@ def main() -> None:
         kinds = batch.events["true_kind"].astype(str)
         hit_signal = batch.hits["true_label"] > 0
         per_event = signal_hits(batch.offsets, batch.hits["true_label"])
-        for name, values in (("kind", kinds), ("error", np.degrees(angular_error(batch.events, reco))), ("signal", per_event),
+        for name, values in (("kind", kinds), ("error", np.degrees(angular_error(batch.events, reco))),
+                             ("signal", per_event),
                              ("hit_kind", np.repeat(kinds, batch.hits_per_event)), ("hit_signal", hit_signal),
                              ("kept", reco["hit_score"] > 0.5)):
             columns[name].append(values)

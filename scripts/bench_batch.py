@@ -63,7 +63,8 @@ def main() -> None:
         if args.copies > 1:
             args.events = _copies(args.events, args.copies, args.as_files, folder / "inputs", args.detector)
         events = sum(pq.ParquetFile(path).metadata.num_rows for path in args.events)
-        result: dict = {"inputs": [str(path) for path in args.events], "events": events, "ray_address": args.ray_address,
+        result: dict = {"inputs": [str(path) for path in args.events], "events": events,
+                        "ray_address": args.ray_address,
                         "batch_size": args.batch_size}
         result["single_process"] = _single_process(pipeline, args.events, folder, args.batch_size)
         runs = {f"local_{n}": _engine(pipeline, args, folder / f"local_{n}", n, "local")

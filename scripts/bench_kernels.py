@@ -101,7 +101,8 @@ def bench_knn(sizes: dict[int, int]) -> list[dict]:
             seconds = {
                 "knn_graph": best_time(lambda: knn_graph(offsets, points, K)),
                 "ckdtree": best_time(lambda: ckdtree_per_event(points, offsets, threads)),
-                "cdist_topk": best_time(lambda: cdist_topk_per_event(tensor, offsets), repeats=1 if n_hits > 2000 else 3),
+                "cdist_topk": best_time(lambda: cdist_topk_per_event(tensor, offsets),
+                                        repeats=1 if n_hits > 2000 else 3),
             }
             rows.append({
                 "hits_per_event": n_hits, "events": n_events, "threads": threads,

@@ -58,7 +58,8 @@ def main() -> None:
     outputs = []
     for e in range(batch.n_events):
         lo, hi = batch.offsets[e], batch.offsets[e + 1]
-        outputs.append(module.process(int(batch.event_id[e]), {name: values[lo:hi] for name, values in batch.hits.items()},
+        outputs.append(module.process(int(batch.event_id[e]),
+                                      {name: values[lo:hi] for name, values in batch.hits.items()},
                                       {name: values[e] for name, values in batch.events.items()}))
     summary = module.finish()
     start = time.perf_counter()

@@ -71,7 +71,8 @@ def simulate_samples(folder: Path, specs: dict[str, dict]) -> dict[str, Path]:
     for name, spec in specs.items():
         path = folder / f"{name}.parquet"
         if not path.exists():
-            simulated = simulate_events(spec["events"], seed=spec["seed"], mix=spec["mix"], conditions=spec["conditions"])
+            simulated = simulate_events(spec["events"], seed=spec["seed"], mix=spec["mix"],
+                                        conditions=spec["conditions"])
             write_events(path, event_table(**vars(simulated)), "baikal-gvd")
         paths[name] = path
     return paths
@@ -154,11 +155,13 @@ def score_hits(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
         for population, mask in (("neutrino", np.isin(c["kind"], NEUTRINO_KINDS)), ("numu_cc", c["kind"] == "numu_cc"),
                                  ("eas", c["kind"] == "eas")):
             y, s = c["signal"][mask], c["gnn"][mask]
-            metrics = {"hits": int(y.size), "signal_fraction": round(float(y.mean()), 4), "gnn": {"auc": round(roc_auc(y, s), 5)},
+            metrics = {"hits": int(y.size), "signal_fraction": round(float(y.mean()), 4),
+                       "gnn": {"auc": round(roc_auc(y, s), 5)},
                        "causality_cleaning": dict(zip(("precision", "recall"),
                                                       (round(v, 4) for v in precision_recall(y, c["cleaning"][mask]))))}
             for name, cut in (("at_0.5", 0.5), ("at_validation_threshold", threshold)):
-                metrics["gnn"][name] = dict(zip(("precision", "recall"), (round(v, 4) for v in precision_recall(y, s >= cut))))
+                metrics["gnn"][name] = dict(zip(("precision", "recall"),
+                                                (round(v, 4) for v in precision_recall(y, s >= cut))))
             result[sample][population] = metrics
     return result
 
@@ -180,7 +183,8 @@ def score_energy_direction(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
                     before_refit.append(unrefined.outputs(StageInput(batch, pipeline.detector, None, hits))[1])
             signal = signal_hits(batch.offsets, batch.hits["true_label"])
             for name, values in (("kind", batch.events["true_kind"].astype(str)), ("signal_hits", signal),
-                                 *((name, batch.events[name]) for name in ("true_zenith", "true_azimuth", "true_energy"))):
+                                 *((name, batch.events[name])
+                                   for name in ("true_zenith", "true_azimuth", "true_energy"))):
                 truth.setdefault(name, []).append(values)
             gnn.append(events)
             fit = reconstruct_classically(batch.offsets, batch.hits)
@@ -195,7 +199,8 @@ def score_energy_direction(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
             entry = {"direction": {"gnn": direction_report(subset, {k: v[mask] for k, v in gnn.items()})},
                      "energy": energy_report(subset, {k: v[mask] for k, v in gnn.items()})}
             if kind == "numu_cc":
-                entry["direction"]["chi2_track_fit"] = direction_report(subset, {k: v[mask] for k, v in classical.items()})
+                entry["direction"]["chi2_track_fit"] = direction_report(subset,
+                                                                        {k: v[mask] for k, v in classical.items()})
             if before_refit:
                 reco = {name: np.concatenate([e[name] for e in before_refit])[mask] for name in before_refit[0]}
                 entry["direction"]["gnn_before_refit"] = direction_report(subset, reco)

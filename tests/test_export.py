@@ -49,7 +49,8 @@ def lhc_crossings(n_events: int, seed: int = 0) -> dict:
     return {"detector": "lhc-pf", "event_id": np.arange(n_events, dtype=np.int64),
             "offsets": np.concatenate([[0], np.cumsum(sizes)]),
             "hits": {"pt": pt, "eta": eta, "phi": phi, "energy": (pt * np.cosh(eta)).astype(np.float32),
-                     "charge": charge, "pdg_id": np.where(charge == 0, 22, 211 * charge.astype(np.int32)).astype(np.int32),
+                     "charge": charge,
+                     "pdg_id": np.where(charge == 0, 22, 211 * charge.astype(np.int32)).astype(np.int32),
                      "dz": np.where(charge == 0, np.nan, rng.normal(0, 1, n)).astype(np.float32),
                      "pv_assoc": np.where(charge == 0, 0, np.where(label == 1, 1, -1)).astype(np.int8),
                      "true_label": label},
@@ -175,7 +176,8 @@ def test_the_export_command_prints_files_parity_and_timings(baikal_file, tmp_pat
                  "--batch-events", "20", "--repeats", "1", "--torchscript"]) == 0
     report = json.loads(capsys.readouterr().out)
     stages = ["hit_selection", "background_suppression", "energy_direction"]
-    assert all((tmp_path / "onnx" / f"{name}.{kind}").exists() for name in stages for kind in ("onnx", "torchscript.pt"))
+    assert all((tmp_path / "onnx" / f"{name}.{kind}").exists()
+               for name in stages for kind in ("onnx", "torchscript.pt"))
     assert list(report["parity"]) == stages and all(p["max_scaled_diff"] <= 1e-5 for p in report["parity"].values())
     assert all(t["events"] == 20 and t["events_per_s"]["onnxruntime"] > 0 for t in report["timings"].values())
 

@@ -33,7 +33,8 @@ def test_shipped_pipeline_scores_hits_and_events_better_than_chance(events_file)
     assert score.shape == (batch.n_hits,) and np.all((score >= 0) & (score <= 1))
     assert score[signal].mean() > 0.8 and score[~signal].mean() < 0.2
     kind = batch.events["true_kind"].astype(str)
-    assert event_columns["event_score"][kind == "numu_cc"].mean() > event_columns["event_score"][kind == "eas"].mean() + 0.5
+    assert (event_columns["event_score"][kind == "numu_cc"].mean()
+            > event_columns["event_score"][kind == "eas"].mean() + 0.5)
     numu = kind == "numu_cc"
     error = angular_error({name: batch.events[name][numu] for name in ("true_zenith", "true_azimuth")},
                           {name: event_columns[name][numu] for name in ("reco_zenith", "reco_azimuth")})
@@ -58,7 +59,8 @@ def test_reconstruct_command_writes_scores_and_kept_columns(events_file, tmp_pat
     table = pq.read_table(out)
     assert summary["events"] == 300
     assert table.column_names == ["event_id", "hit_score", "hit_track_score", "event_score", "reco_log10_energy",
-                                  "reco_log10_energy_sigma", "reco_zenith", "reco_azimuth", "reco_angle_sigma", "true_kind"]
+                                  "reco_log10_energy_sigma", "reco_zenith", "reco_azimuth", "reco_angle_sigma",
+                                  "true_kind"]
     score = table.column("event_score").to_numpy()
     assert np.all((score >= 0) & (score <= 1))
     source = pq.read_table(events_file)

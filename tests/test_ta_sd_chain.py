@@ -24,7 +24,8 @@ def test_trained_chain_writes_core_and_refitted_direction_and_is_evaluated(sampl
     config = sample / "config.json"
     files = {"train": ["train.parquet"], "validation": ["validation.parquet"]}
     config.write_text(json.dumps({"detector": "ta-sd", "pipeline": "pipe", "stages": list(STAGES),
-                                  "train": {name: {**files, **SMALL, "model": model} for name, model in STAGES.items()}}))
+                                  "train": {name: {**files, **SMALL, "model": model}
+                                            for name, model in STAGES.items()}}))
     assert main(["train", str(config)]) == 0
     trained = json.loads(capsys.readouterr().out)["trained"]["energy_direction"]["calibration"]
     assert trained["refined_events"] > 0.9 * trained["events"] and len(trained["core_scale"]) == 3

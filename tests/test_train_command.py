@@ -50,7 +50,8 @@ def test_train_command_trains_a_chain_that_reconstructs(sample, capsys):
     assert np.all(table["reco_angle_sigma"].to_numpy() > 0)
 
     # retraining one stage keeps the other's artifact and uses it upstream
-    config = write_config(sample, stages=["hit_selection", "energy_direction"], train={"energy_direction": stage_files()})
+    config = write_config(sample, stages=["hit_selection", "energy_direction"],
+                          train={"energy_direction": stage_files()})
     capsys.readouterr()
     assert main(["train", config]) == 0
     assert list(json.loads(capsys.readouterr().out)["trained"]) == ["energy_direction"]
@@ -67,7 +68,8 @@ def test_train_command_trains_a_chain_that_reconstructs(sample, capsys):
 
 
 @pytest.mark.parametrize("config, message", [
-    ({"stages": ["hit_selection"], "train": {"hit_selection": {"train": ["train.parquet"]}}}, "needs train and validation"),
+    ({"stages": ["hit_selection"], "train": {"hit_selection": {"train": ["train.parquet"]}}},
+     "needs train and validation"),
     ({"stages": ["vertexing"]}, "unknown stage 'vertexing'"),
     ({"stages": ["hit_selection"], "train": {"hit_selection": {**stage_files(), "training": {"epoch": 1}}}},
      "unknown training settings"),

@@ -100,7 +100,8 @@ def test_domain_adversarial_training_runs_saves_its_critic_and_resumes(graphs, t
     with pytest.raises(Interrupted):
         train(model(), train_graphs, val_graphs, config, tmp_path, log=stop_after_one, target_graphs=val_graphs)
     assert "critic" in torch.load(tmp_path / "last.pt", weights_only=True)
-    history = train(model(), train_graphs, val_graphs, config, tmp_path, log=lambda line: None, target_graphs=val_graphs)
+    history = train(model(), train_graphs, val_graphs, config, tmp_path, log=lambda line: None,
+                    target_graphs=val_graphs)
     assert [entry["epoch"] for entry in history["history"]] == [1, 2]
 
 

@@ -251,7 +251,8 @@ def _reconstruct_event(x, y, z, t, q, keep, result) -> None:
     chi2_of = np.full(starts.shape[0], np.inf)
     for s in range(starts.shape[0]):
         _start(params, starts[s, 0], starts[s, 1], xm, ym, zm, tm, x, y, z, t, keep, residual)
-        chi2_of[s], hits_of[s] = _fit_with_reselection(params, x, y, z, t, keep, use, residual, covariance, True, np.inf)
+        chi2_of[s], hits_of[s] = _fit_with_reselection(params, x, y, z, t, keep, use, residual, covariance, True,
+                                                       np.inf)
         fitted[s] = params
     # Among the starts that keep nearly as many hits as the best one, the best chi2: late
     # light of stochastic losses lets a wrong track collect hits, not fit them well.
@@ -352,7 +353,8 @@ def refit_tracks(offsets: np.ndarray, hits: dict[str, np.ndarray], zenith: np.nd
     columns = [np.ascontiguousarray(hits[name], dtype=np.float64) for name in ("x", "y", "z", "t")]
     results = np.full((offsets.size - 1, 5), np.nan)
     _refit_tracks(offsets, *columns, np.ones(columns[0].size, dtype=np.bool_),
-                  np.ascontiguousarray(zenith, dtype=np.float64), np.ascontiguousarray(azimuth, dtype=np.float64), results)
+                  np.ascontiguousarray(zenith, dtype=np.float64), np.ascontiguousarray(azimuth, dtype=np.float64),
+                  results)
     return {"reco_zenith": results[:, 0], "reco_azimuth": results[:, 1], "fit_cone": results[:, 2],
             "fit_chi2_ndf": results[:, 3], "fit_hits": results[:, 4]}
 

@@ -204,7 +204,8 @@ def _fit(p, free, x, y, z, t, rho, sigma_t, sigma_rho, in_time, in_ldf, cog_x, c
     chi2 = np.sum(residual ** 2)
     damping = 1e-3
     for _ in range(100):
-        if not _jacobian(p, free, x, y, z, t, rho, sigma_t, sigma_rho, in_time, in_ldf, cog_x, cog_y, residual, jacobian):
+        if not _jacobian(p, free, x, y, z, t, rho, sigma_t, sigma_rho, in_time, in_ldf, cog_x, cog_y, residual,
+                         jacobian):
             break
         normal = jacobian.T @ jacobian
         gradient = jacobian.T @ residual

@@ -59,7 +59,8 @@ class EnergyTable:
     def __repr__(self) -> str:
         sec = self.sec_zenith_centres
         return (f"EnergyTable({len(sec)} bins of sec(zenith) {sec[0]:.3f}..{sec[-1]:.3f}, "
-                f"slope {self.slope.min():.3f}..{self.slope.max():.3f}, rms {self.rms.min():.3f}..{self.rms.max():.3f})")
+                f"slope {self.slope.min():.3f}..{self.slope.max():.3f}, "
+                f"rms {self.rms.min():.3f}..{self.rms.max():.3f})")
 
     def log10_energy(self, s800: np.ndarray, zenith: np.ndarray,
                      sigma_log10_s800: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:

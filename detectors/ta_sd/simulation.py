@@ -79,7 +79,8 @@ def sample_zenith(rng: np.random.Generator, n: int, max_zenith: float) -> np.nda
 def sample_cores(rng: np.random.Generator, n: int, margin: float) -> np.ndarray:
     """Core positions (n, 2) in m, uniform over the array and ``margin`` m beyond its edge."""
     positions = counter_positions()
-    low, high = positions[:, :2].min(axis=0) - margin - GRID_SPACING, positions[:, :2].max(axis=0) + margin + GRID_SPACING
+    low, high = (positions[:, :2].min(axis=0) - margin - GRID_SPACING,
+                 positions[:, :2].max(axis=0) + margin + GRID_SPACING)
     cores = np.empty((0, 2))
     while len(cores) < n:
         candidates = rng.uniform(low, high, (2 * n, 2))

@@ -72,7 +72,8 @@ def delta_phi(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def clustered_jets(offsets: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, energy: np.ndarray,
-                   weight: np.ndarray, radius: float = JET_RADIUS, min_pt: float = CLUSTER_MIN_PT) -> dict[str, np.ndarray]:
+                   weight: np.ndarray, radius: float = JET_RADIUS,
+                   min_pt: float = CLUSTER_MIN_PT) -> dict[str, np.ndarray]:
     """Anti-kT jets of radius ``radius`` with pT > ``min_pt`` (GeV) in each event of CSR
     ``offsets``, from the candidates weighted by ``weight`` (zero weights left out; pT,
     energy in GeV, phi in rad). Returns arrays per jet, ordered by event then falling pT:
@@ -108,7 +109,8 @@ def clustered_jets(offsets: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np
     jet_pt = np.hypot(px, py)
     order = np.lexsort((-jet_pt, event))
     jets = {"event": event, "pt": jet_pt, "eta": np.arcsinh(pz / np.maximum(jet_pt, 1e-12)),
-            "phi": delta_phi(np.arctan2(py, px), 0.0), "mass": np.sqrt(np.maximum(e ** 2 - px ** 2 - py ** 2 - pz ** 2, 0.0))}
+            "phi": delta_phi(np.arctan2(py, px), 0.0),
+            "mass": np.sqrt(np.maximum(e ** 2 - px ** 2 - py ** 2 - pz ** 2, 0.0))}
     return {name: values[order] for name, values in jets.items()}
 
 
@@ -123,7 +125,8 @@ def nearest_jets(reference: dict[str, np.ndarray], reco: dict[str, np.ndarray],
     left = np.repeat(np.arange(reference["event"].size), reco_counts)
     right = (np.arange(left.size) - np.repeat(np.cumsum(reco_counts) - reco_counts, reco_counts)
              + np.repeat(reco_starts[reference["event"]], reco_counts))
-    distance = np.hypot(reference["eta"][left] - reco["eta"][right], delta_phi(reference["phi"][left], reco["phi"][right]))
+    distance = np.hypot(reference["eta"][left] - reco["eta"][right],
+                        delta_phi(reference["phi"][left], reco["phi"][right]))
     close = distance < max_distance
     left, right, distance = left[close], right[close], distance[close]
     order = np.lexsort((distance, left))
@@ -214,7 +217,8 @@ def _jet_figures(reference: dict[str, np.ndarray], everything: dict[str, np.ndar
     lonely = nearest_jets(hard, everything) < 0
     central = int((lonely & (np.abs(hard["eta"]) < REFERENCE_MAX_ABS_ETA)).sum())
     figures.update(fakes=central, fakes_per_event=round(central / max(n_events, 1), 4),
-                   fakes_anywhere=int(lonely.sum()), fakes_anywhere_per_event=round(int(lonely.sum()) / max(n_events, 1), 4))
+                   fakes_anywhere=int(lonely.sum()),
+                   fakes_anywhere_per_event=round(int(lonely.sum()) / max(n_events, 1), 4))
     return figures
 
 

@@ -42,7 +42,8 @@ def regression_figures(c: dict[str, np.ndarray]) -> dict:
             continue
         truth = {name: c[name][mask] for name in (*TRUTH_COLUMNS, "signal_hits")}
         for method in ("gnn", "base"):
-            reco = {name[len(method) + 1:]: values[mask] for name, values in c.items() if name.startswith(method + "_reco")}
+            reco = {name[len(method) + 1:]: values[mask]
+                    for name, values in c.items() if name.startswith(method + "_reco")}
             label = "gnn" if method == "gnn" else "baseline"
             if {"reco_zenith", "reco_azimuth"} <= set(reco):
                 figures["direction"].setdefault(kind, {})[label] = direction_report(truth, reco)

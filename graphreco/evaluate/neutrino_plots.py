@@ -154,7 +154,8 @@ def draw_comparison(c: dict[str, np.ndarray], folder: Path) -> list[Path]:
             which = np.digitize(c["signal_hits"][numu], HIT_BINS) - 1
             for quantile, marker in ((0.5, "o"), (0.68, "s")):
                 values = [np.nanquantile(errors[which == b], quantile)
-                          if np.isfinite(errors[which == b]).sum() >= MIN_EVENTS else np.nan for b in range(len(centres))]
+                          if np.isfinite(errors[which == b]).sum() >= MIN_EVENTS else np.nan
+                          for b in range(len(centres))]
                 axis.plot(centres, values, style + marker, label=f"{label}, {int(quantile * 100)} % quantile")
         axis.set(xscale="log", yscale="log", xlabel="signal hits", ylabel="angular error (deg)",
                  title="numu CC direction")

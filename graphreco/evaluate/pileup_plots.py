@@ -84,7 +84,8 @@ def _draw_versus_pt(output: FigureFolder, jets: dict, colours: dict[str, str]) -
     for axis, (key, label, target) in zip(axes, VERSUS_PT):
         for name, bins in curves.items():
             axis.errorbar(centres, [figures.get(key, np.nan) for figures in bins],
-                          xerr=(centres - edges[:-1], edges[1:] - centres), fmt="o", color=colours.get(name), label=name)
+                          xerr=(centres - edges[:-1], edges[1:] - centres), fmt="o", color=colours.get(name),
+                          label=name)
         if target is not None:
             axis.axhline(target, color="grey", ls=":")
         axis.set(xscale="log", xlim=(edges[0], edges[-1]), xlabel="reference jet pT (GeV)", ylabel=label)

@@ -42,7 +42,8 @@ def direction_report(truth: dict, reco: dict) -> dict:
     the fraction of events inside their reported 68 % cone (where one is reported)."""
     errors = angular_error(truth, reco)
     done = np.isfinite(errors)
-    report = {"events": int(errors.size), "reconstructed_fraction": round(float(done.mean()), 4) if errors.size else None,
+    report = {"events": int(errors.size),
+              "reconstructed_fraction": round(float(done.mean()), 4) if errors.size else None,
               **_quantiles_deg(errors[done])}
     sigma = np.asarray(reco.get("reco_angle_sigma", np.full(errors.size, np.nan)), dtype=np.float64)
     with_sigma = done & np.isfinite(sigma)

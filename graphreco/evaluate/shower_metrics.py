@@ -52,7 +52,8 @@ def core_report(truth: dict, reco: dict) -> dict:
     distance = np.hypot(np.asarray(reco["reco_core_x"], dtype=np.float64) - truth["true_core_x"],
                         np.asarray(reco["reco_core_y"], dtype=np.float64) - truth["true_core_y"])
     done = np.isfinite(distance)
-    report = {"events": int(distance.size), "reconstructed_fraction": round(float(done.mean()), 4) if distance.size else None}
+    report = {"events": int(distance.size),
+              "reconstructed_fraction": round(float(done.mean()), 4) if distance.size else None}
     if done.any():
         report |= {"median_m": round(float(np.median(distance[done])), 1),
                    "q68_m": round(float(np.quantile(distance[done], 0.68)), 1)}

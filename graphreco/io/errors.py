@@ -12,7 +12,8 @@ class EventFormatError(ValueError):
 
     def __init__(self, file: str, problem: str, column: str | None = None, event_id: int | None = None):
         self.file, self.problem, self.column, self.event_id = file, _one_line(problem), column, event_id
-        where = file + (f", column {column!r}" if column else "") + (f", event_id {event_id}" if event_id is not None else "")
+        where = (file + (f", column {column!r}" if column else "")
+                 + (f", event_id {event_id}" if event_id is not None else ""))
         super().__init__(f"{where}: {self.problem}")
 
     def __reduce__(self) -> tuple:

@@ -57,7 +57,8 @@ def open_event_file(path: str | Path, detector: str | None = None) -> tuple[pq.P
     declared = metadata.get(b"detector", b"").decode(errors="replace") or None
     name = detector or declared
     if name is None:
-        raise EventFormatError(file, "no detector named: the schema metadata has no 'detector' key; pass one explicitly")
+        raise EventFormatError(file,
+                               "no detector named: the schema metadata has no 'detector' key; pass one explicitly")
     resolved = _detector(file, name)
     check_schema(parquet.schema_arrow, resolved, file, declared)
     return parquet, resolved

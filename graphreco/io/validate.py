@@ -80,7 +80,8 @@ class _BatchChecker:
         """Rebased offsets and the flat values of a per-hit column."""
         array = self.record_batch.column(column.name)
         if array.null_count:
-            raise self.fail(column.name, "hit list is null", int(np.argmax(array.is_null().to_numpy(zero_copy_only=False))))
+            raise self.fail(column.name, "hit list is null",
+                            int(np.argmax(array.is_null().to_numpy(zero_copy_only=False))))
         offsets = array.offsets.to_numpy()
         start = int(offsets[0])
         flat = array.values.slice(start, int(offsets[-1]) - start)
@@ -95,7 +96,8 @@ class _BatchChecker:
     def event_column(self, column: Column) -> np.ndarray:
         array = self.record_batch.column(column.name)
         if array.null_count:
-            raise self.fail(column.name, "value is null", int(np.argmax(array.is_null().to_numpy(zero_copy_only=False))))
+            raise self.fail(column.name, "value is null",
+                            int(np.argmax(array.is_null().to_numpy(zero_copy_only=False))))
         values = array.to_numpy(zero_copy_only=False)
         return values if column.dtype == "string" else self.cast(column, values, None)
 

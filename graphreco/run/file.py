@@ -25,7 +25,8 @@ BatchMapper = Callable[[Iterable[EventBatch]], Iterator[tuple[pa.Table, Steps]]]
 """Turns input batches into output tables (and seconds per step), in input order."""
 
 
-def reconstruct_batch(pipeline: Pipeline, batch: EventBatch, keep_columns: Sequence[str] = ()) -> tuple[pa.Table, Steps]:
+def reconstruct_batch(pipeline: Pipeline, batch: EventBatch,
+                      keep_columns: Sequence[str] = ()) -> tuple[pa.Table, Steps]:
     """The output table of one batch and the seconds its steps took (graph, each stage)."""
     steps: Steps = {}
     hit_columns, event_columns = pipeline.reconstruct(batch, steps)

@@ -259,7 +259,8 @@ class EnergyDirection(Stage):
         if self.config.get("combine"):
             self.energy_combination(inputs.detector)
             graph.combination_inputs = torch.from_numpy(np.stack(
-                [np.asarray(inputs.event_columns[name], dtype=np.float64) for name in self.config["combination_columns"]],
+                [np.asarray(inputs.event_columns[name], dtype=np.float64)
+                 for name in self.config["combination_columns"]],
                 axis=1))
         return graph
 
@@ -272,7 +273,8 @@ class EnergyDirection(Stage):
         graph.true_direction = torch.from_numpy(unit_vectors(zenith, azimuth))
         graph.true_log10_energy = torch.from_numpy(np.log10(energy))
         if self.config.get("core"):
-            graph.true_core = torch.from_numpy(np.stack([truth(inputs.batch, name, np.isfinite, "training needs a finite core")
+            graph.true_core = torch.from_numpy(np.stack([truth(inputs.batch, name, np.isfinite,
+                                                               "training needs a finite core")
                                                          for name in ("true_core_x", "true_core_y")], axis=1))
         return graph
 
@@ -483,7 +485,8 @@ class EnergyDirection(Stage):
     def fit_combination(self, columns: dict[str, np.ndarray], inside: np.ndarray, truth: np.ndarray) -> dict:
         """Fix ``combination`` from ``estimates`` of a validation sample (``columns``,
         estimated without a combination; ``truth`` its true log10 E/GeV): the least-squares
-        weights of the detector's combination features (``Detector.energy_combination``) for the offset of the fit's log10 E from the
+        weights of the detector's combination features (``Detector.energy_combination``)
+        for the offset of the fit's log10 E from the
         truth, on the events ``inside`` the fiducial cut whose true energy lies in
         ``combination_range`` (when given): weights fitted on all events served the
         showers of the range worse. Returns the weights and the events they were fitted on."""

@@ -97,7 +97,8 @@ def read_config(path: Path) -> dict:
         config = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise TrainConfigError(f"{path}: unreadable training config ({error})") from None
-    if not isinstance(config, dict) or set(config) - CONFIG_KEYS or not {"detector", "pipeline", "stages"} <= set(config):
+    if (not isinstance(config, dict) or set(config) - CONFIG_KEYS
+            or not {"detector", "pipeline", "stages"} <= set(config)):
         raise TrainConfigError(f"{path}: needs the keys detector, pipeline, stages (and train); "
                                f"got {sorted(config) if isinstance(config, dict) else type(config).__name__}")
     unknown = [name for name in [*config["stages"], *config.get("train", {})] if name not in STAGES]

@@ -144,7 +144,8 @@ def train(model: Stage, train_graphs: Sequence[GraphBatch], val_graphs: Sequence
         else:
             state["stale"] += 1
         torch.save({"model": model.state_dict(), **({"critic": critic.state_dict()} if critic else {}),
-                    "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(), "state": json.dumps(state), "shuffle": json.dumps(rng.bit_generator.state),
+                    "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(), "state": json.dumps(state),
+                    "shuffle": json.dumps(rng.bit_generator.state),
                     "config": json.dumps(asdict(config))}, last)
         log(json.dumps(entry))
     model.load_state_dict(torch.load(checkpoint_dir / "best.pt", weights_only=True))

@@ -86,7 +86,8 @@ def test_merged_cluster_takes_the_majority_label(perfect_tracking):
 def test_crossings_do_not_mix(perfect_tracking):
     rows = tracks_of(0, 5, 10.0, 1) + tracks_of(1, 5, 10.0, 1)
     crossing = np.array([0] * 5 + [1] * 5)
-    out = reconstruct(np.random.default_rng(4), particles(rows, crossing), np.array([1.0, 1.01]), np.array([0, 1, 2]), 2)
+    out = reconstruct(np.random.default_rng(4), particles(rows, crossing), np.array([1.0, 1.01]),
+                      np.array([0, 1, 2]), 2)
     assert out["npv"].tolist() == [1, 1]
     assert np.all(out["pv_assoc"] == 1)
 

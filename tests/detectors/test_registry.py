@@ -27,7 +27,8 @@ def test_scaled_feature_centres_per_event_and_takes_logs():
     feature = Scaled("t", 10.0, centre="event_mean")
     np.testing.assert_allclose(feature.compute(offsets, {"t": t}, {})[:, 0], [-1, 1, -0.3, 0, 0.3], atol=1e-6)
     log = Scaled("q", 1.0, log10=True, floor=0.1)
-    np.testing.assert_allclose(log.compute(offsets, {"q": np.array([0, 1, 10, 100, 0.01])}, {})[:, 0], [-1, 0, 1, 2, -1],
+    np.testing.assert_allclose(log.compute(offsets, {"q": np.array([0, 1, 10, 100, 0.01])}, {})[:, 0],
+                               [-1, 0, 1, 2, -1],
                                atol=1e-6)
 
 
@@ -63,7 +64,8 @@ GRAPH_INPUTS = {
     "ta-sd": ({"x": np.array([0, 1200, 2400, 0, 1200, 99999.]), "y": np.zeros(6), "z": np.zeros(6),
                "t": np.arange(6.0), "signal_upper": np.ones(6), "signal_lower": np.ones(6)}, {}),
     "lhc-pf": ({"pt": np.ones(6), "eta": np.array([0, 0.1, 0.2, 2, 2.1, 4]), "phi": np.array([3.1, -3.1, 0, 0, 0, 0]),
-                "energy": np.ones(6), "charge": np.array([1, 0, 0, -1, 0, 1]), "pdg_id": np.array([211, 22, 130, -211, 22, 13]),
+                "energy": np.ones(6), "charge": np.array([1, 0, 0, -1, 0, 1]),
+                "pdg_id": np.array([211, 22, 130, -211, 22, 13]),
                 "dz": np.array([0.1, np.nan, np.nan, 3, np.nan, -0.2]), "pv_assoc": np.array([1, 0, 0, -1, 0, 1])},
                {"npv": np.array([30, 60])}),
 }

@@ -48,7 +48,8 @@ def test_a_method_with_known_errors_reports_them_in_every_energy_bin():
     assert report["summary"]["gnn"]["core_coverage"] == 1.0 and report["summary"]["gnn"]["angle_q68_deg"] == 0.0
     gnn = report["methods"]["gnn"]
     assert set(gnn) == {"all", "18.5-19", "19-19.5", "19.5-20"} and "baseline" not in report["methods"]
-    assert report["selection"]["selected"] == sum(gnn[b]["direction"]["events"] for b in ("18.5-19", "19-19.5", "19.5-20"))
+    assert report["selection"]["selected"] == sum(gnn[b]["direction"]["events"]
+                                                  for b in ("18.5-19", "19-19.5", "19.5-20"))
     for figures in gnn.values():
         assert figures["direction"]["q68_deg"] == pytest.approx(0.0, abs=1e-3)
         assert figures["energy"]["bias_log10"] == pytest.approx(0.05, abs=1e-6)
@@ -100,7 +101,8 @@ def test_composition_figures_and_roc(tmp_path):
     c["true_primary"] = rng.choice(np.array([2212, 1000260560, 22]), c["true_energy"].size)
     proton, iron = c["true_primary"] == 2212, c["true_primary"] == 1000260560
     c["gnn_reco_p_photon"] = rng.uniform(0.0, 0.3, proton.size)
-    c["gnn_reco_p_proton"] = np.where(proton, 0.6, 0.1) + np.where(~(proton | iron), rng.uniform(0, 0.5, proton.size), 0)
+    c["gnn_reco_p_proton"] = np.where(proton, 0.6, 0.1) + np.where(~(proton | iron),
+                                                                   rng.uniform(0, 0.5, proton.size), 0)
     c["gnn_reco_p_iron"] = 1.0 - c["gnn_reco_p_photon"] - c["gnn_reco_p_proton"]
     report = composition_report(c, selected(c, CUTS), PRIMARIES)
     assert report["auc_proton_vs_iron"] == 1.0 and report["auc_photon_vs_hadron"] == pytest.approx(0.5, abs=0.05)

@@ -55,7 +55,8 @@ def test_membership_marks_candidates_of_either_interaction_near_a_leading_jet():
 
 def test_nearest_jet_within_the_match_radius():
     reference = {"event": np.array([0, 0, 1]), "eta": np.array([0.0, 2.0, 0.0]), "phi": np.array([3.1, 0.0, 0.0])}
-    reco = {"event": np.array([0, 0, 0, 1]), "eta": np.array([0.1, 0.0, 2.3, 0.0]), "phi": np.array([-3.1, 3.0, 0.0, 1.0])}
+    reco = {"event": np.array([0, 0, 0, 1]), "eta": np.array([0.1, 0.0, 2.3, 0.0]),
+            "phi": np.array([-3.1, 3.0, 0.0, 1.0])}
     # event 0: jet 0 at Delta R = hypot(0.1, 0.083) (across the phi wrap), jet 1 at 0.1 -> jet 1;
     # the second reference jet's neighbour is 0.3 away; event 1's is 1.0 away
     assert nearest_jets(reference, reco).tolist() == [1, -1, -1]
@@ -70,7 +71,8 @@ def _event(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Two hard jets of the leading interaction and a soft spray of pile-up."""
     hard_eta, hard_phi = np.array([0.5, -1.0]), np.array([1.0, -2.0])
     pt = np.r_[np.full(10, 6.0), np.full(8, 5.0), rng.uniform(0.5, 2.0, 200)]
-    eta = np.r_[hard_eta[0] + rng.normal(0, 0.05, 10), hard_eta[1] + rng.normal(0, 0.05, 8), rng.uniform(-2.5, 2.5, 200)]
+    eta = np.r_[hard_eta[0] + rng.normal(0, 0.05, 10), hard_eta[1] + rng.normal(0, 0.05, 8),
+                rng.uniform(-2.5, 2.5, 200)]
     phi = np.r_[hard_phi[0] + rng.normal(0, 0.05, 10), hard_phi[1] + rng.normal(0, 0.05, 8),
                 rng.uniform(-np.pi, np.pi, 200)]
     return {"pt": pt, "eta": eta, "phi": phi, "energy": _massless(pt, eta),

@@ -33,7 +33,8 @@ def synthetic_crossings(n_events: int, seed: int = 0) -> dict:
     return {"detector": "lhc-pf", "event_id": np.arange(n_events, dtype=np.int64),
             "offsets": np.concatenate([[0], np.cumsum(sizes)]),
             "hits": {"pt": pt, "eta": eta, "phi": phi, "energy": (pt * np.cosh(eta)).astype(np.float32),
-                     "charge": charge, "pdg_id": np.where(charge == 0, 22, 211 * charge.astype(np.int32)).astype(np.int32),
+                     "charge": charge,
+                     "pdg_id": np.where(charge == 0, 22, 211 * charge.astype(np.int32)).astype(np.int32),
                      "dz": np.where(charge == 0, np.nan, rng.normal(0, 1, n)).astype(np.float32),
                      "pv_assoc": pv_assoc, "true_label": label},
             "events": {"npv": np.full(n_events, 40, np.int32), "true_npu": np.full(n_events, 50, np.int32)}}

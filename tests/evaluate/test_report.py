@@ -37,7 +37,8 @@ def _lhc_pf() -> dict:
 
 SAMPLES = {"baikal-gvd": _baikal_gvd, "ta-sd": _ta_sd, "lhc-pf": _lhc_pf}
 PLOTS = {
-    "baikal-gvd": {"roc": {"hits_roc.png", "events_rejection.png"}, "resolution_vs_energy": {"resolution_vs_energy.png"},
+    "baikal-gvd": {"roc": {"hits_roc.png", "events_rejection.png"},
+                   "resolution_vs_energy": {"resolution_vs_energy.png"},
                    "pulls": {"pulls.png"}, "coverage": {"coverage_vs_energy.png"},
                    "other": {"direction_vs_signal_hits.png", "energy_numu_cc.png"}},
     "ta-sd": {"roc": {"counters_roc.png", "composition_roc.png"}, "resolution_vs_energy": {"resolution_vs_energy.png"},

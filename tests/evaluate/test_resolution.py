@@ -16,7 +16,8 @@ def test_direction_report_counts_unreconstructed_events_and_bins_by_signal_hits(
     rng = np.random.default_rng(1)
     error = np.radians(rng.uniform(0, 10, n))
     truth = {"true_zenith": np.full(n, np.pi / 2), "true_azimuth": np.zeros(n), "signal_hits": np.arange(n) % 30}
-    reco = {"reco_zenith": np.pi / 2 - error, "reco_azimuth": np.zeros(n), "reco_angle_sigma": np.full(n, np.radians(5))}
+    reco = {"reco_zenith": np.pi / 2 - error, "reco_azimuth": np.zeros(n),
+            "reco_angle_sigma": np.full(n, np.radians(5))}
     reco["reco_zenith"][:100] = np.nan
     report = direction_report(truth, reco)
     assert report["reconstructed_fraction"] == 0.9

@@ -42,7 +42,8 @@ def events_file(tmp_path_factory):
 
 def stage(**settings) -> EnergyDirection:
     torch.manual_seed(0)
-    return EnergyDirection(len(DETECTOR.feature_names), DETECTOR.relative_features, hidden=16, layers=2, **settings).eval()
+    return EnergyDirection(len(DETECTOR.feature_names), DETECTOR.relative_features, hidden=16, layers=2,
+                           **settings).eval()
 
 
 def test_directions_round_trip_through_vectors():

@@ -103,7 +103,8 @@ def test_pattern_recognition_drops_accidental_counters():
         front = plane + front_delay(r, 5.0 / 3.0) + 5000.0  # as showers() makes it
         off_front = front + (-2500.0 if front > event["t"][bright] else 2500.0)
         far = np.flatnonzero(~taken)[np.argmax(nearest[~taken].min(axis=1))]
-        muon = rng.choice(np.flatnonzero(~taken & (np.arange(len(counters)) != beside) & (np.arange(len(counters)) != far)))
+        muon = rng.choice(np.flatnonzero(~taken & (np.arange(len(counters)) != beside)
+                                         & (np.arange(len(counters)) != far)))
         extra = {"x": counters[[beside, far, muon], 0], "y": counters[[beside, far, muon], 1], "z": np.zeros(3),
                  "t": np.array([off_front, rng.uniform(0.0, 64000.0), event["t"][bright] + 100.0]),
                  "signal_upper": np.array([5.0, 3.0, 1.0]), "signal_lower": np.array([5.0, 3.0, 1.0])}
@@ -219,7 +220,8 @@ def test_the_refit_cleans_at_4_sigma_because_tas_cut_drops_true_counters():
     for cut in (CLEAN_DCHI2, REFIT_CLEAN_DCHI2):
         fit = fit_showers(offsets, hits, preselected=True, clean_dchi2=cut)
         kept[cut] = fit["hit_score"].mean()
-        error[cut] = angle_between(events["true_zenith"], events["true_azimuth"], fit["reco_zenith"], fit["reco_azimuth"])
+        error[cut] = angle_between(events["true_zenith"], events["true_azimuth"],
+                                   fit["reco_zenith"], fit["reco_azimuth"])
     assert kept[CLEAN_DCHI2] < 0.96 and kept[REFIT_CLEAN_DCHI2] > 0.99  # measured 0.949, 0.996
     both = np.isfinite(error[CLEAN_DCHI2]) & np.isfinite(error[REFIT_CLEAN_DCHI2]) & (sizes >= 5)
     ta, refit = error[CLEAN_DCHI2][both], error[REFIT_CLEAN_DCHI2][both]
