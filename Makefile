@@ -33,6 +33,7 @@ demo: setup
 	$(BIN)/graphreco evaluate data/demo-ta-sd.parquet data/demo-ta-sd-reco.parquet --plots data/demo-plots-ta-sd
 
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 bench: setup
