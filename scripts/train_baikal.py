@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+from recipe_command import parse_arguments, run_recipe, scored
 
 from graphreco.detectors.baikal_gvd.baseline import causality_clean, reconstruct_classically
 from graphreco.detectors.baikal_gvd.simulation import Conditions, simulate_events
@@ -39,7 +39,7 @@ from graphreco.evaluate.resolution import direction_report, energy_report, signa
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
 from graphreco.stages import StageInput
-from graphreco.train.config import train_from_config, upstream_of
+from graphreco.train.config import upstream_of
 
 RECIPE = Path(__file__).resolve().parents[1] / "detectors" / "baikal_gvd" / "artifacts" / "recipe.json"
 MIX = {"numu_cc": 3.0, "nue_cc": 1.0, "nc": 1.0, "eas": 8.0}
@@ -222,33 +222,14 @@ def score(name: str, pipeline: Pipeline, full: Pipeline, paths: dict[str, Path])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 %% of the samples and 2 epochs, for a smoke run")
-    parser.add_argument("--stages", help="stages to train (comma separated; default: all the recipe trains); "
-                                         "the others keep their artifacts in --out")
-    parser.add_argument("--epochs", type=int, help="epochs of every trained stage (default: the recipe's)")
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument("--rescore", action="store_true",
-                        help="score the stages already in --out on the test samples again (no training)")
-    action.add_argument("--recalibrate", action="store_true",
-                        help="calibrate the chosen stages again on their validation sample (weights kept), then score")
-    parser.add_argument("--data", type=Path, default=Path("data/baikal-gvd"))
-    parser.add_argument("--out", type=Path, default=RECIPE.parent,
-                        help="pipeline folder (default: the one shipped with the package)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 when another job shares the cores)")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_arguments(__doc__.splitlines()[0], RECIPE, Path("data/baikal-gvd"), quick_epochs=2, threads=2)
     specs = sample_specs(0.05 if args.quick else 1.0)
     paths = simulate_samples(args.data, specs)
     paths["validation_neutrino"] = neutrino_subset(paths["validation"], args.data / "validation_neutrino.parquet")
-    chosen = args.stages.split(",") if args.stages else None
-    if not args.rescore:
-        samples = {name: {**spec, "conditions": vars(spec["conditions"])} for name, spec in specs.items()}
-        train_from_config(RECIPE, data=args.data, out=args.out, stages=chosen, epochs=2 if args.quick else args.epochs,
-                          recalibrate=args.recalibrate, description={"samples": samples})
+    run_recipe(args, {name: {**spec, "conditions": vars(spec["conditions"])} for name, spec in specs.items()})
     full = Pipeline.load(args.out)
     report = {}
-    for name in (name for name in full.stages if chosen is None or name in chosen):
+    for name in filter(lambda stage: scored(args, stage), full.stages):
         earlier = list(full.stages)[:list(full.stages).index(name)]
         model = full.stages[name]
         upstream = upstream_of(model, Pipeline(full.detector, {stage: full.stages[stage] for stage in earlier}))

@@ -17,19 +17,17 @@ CHS, SoftKiller and PUPPI on held-out crossings.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
-import torch
+from recipe_command import parse_arguments, run_recipe, scored
 
 from graphreco.detectors.lhc_pf.simulation import simulate_events
 from graphreco.evaluate.jets import jet_membership
 from graphreco.evaluate.pileup import concatenated, pileup_figures
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
-from graphreco.train.config import train_from_config
 
 RECIPE = Path(__file__).resolve().parents[1] / "detectors" / "lhc_pf" / "artifacts" / "recipe.json"
 SAMPLES = {  # name: (crossings, seed, process, mean pile-up)
@@ -68,29 +66,14 @@ def score(pipeline: Pipeline, path: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 %% of the samples and 1 epoch, for a smoke run")
-    parser.add_argument("--epochs", type=int, help="training epochs (default: the recipe's)")
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument("--rescore", action="store_true", help="score the stage already in --out again")
-    action.add_argument("--recalibrate", action="store_true",
-                        help="calibrate the stage again on the validation sample (weights kept), then score")
-    parser.add_argument("--data", type=Path, default=Path("data/lhc-pf"))
-    parser.add_argument("--out", type=Path, default=RECIPE.parent,
-                        help="pipeline folder (default: the one shipped with the package)")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_arguments(__doc__.splitlines()[0], RECIPE, Path("data/lhc-pf"), quick_epochs=1)
     paths = simulate_samples(args.data, 0.05 if args.quick else 1.0)
-    if not args.rescore:
-        samples = {name: dict(zip(("crossings", "seed", "process", "mean_pileup"), spec))
-                   for name, spec in SAMPLES.items()}
-        train_from_config(RECIPE, data=args.data, out=args.out, epochs=1 if args.quick else args.epochs,
-                          recalibrate=args.recalibrate, description={"samples": samples})
+    run_recipe(args, {name: dict(zip(("crossings", "seed", "process", "mean_pileup"), spec))
+                      for name, spec in SAMPLES.items()})
     pipeline = Pipeline.load(args.out)
     metrics = {name: score(pipeline, paths[name]) for name in TEST_SAMPLES}
     metrics["summary"] = {name: figures["summary"] for name, figures in metrics.items()}
-    for name in pipeline.stages:
+    for name in filter(lambda stage: scored(args, stage), pipeline.stages):
         (args.out / name / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(json.dumps(metrics["summary"], indent=2))
 

@@ -18,19 +18,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from pathlib import Path
 
-import torch
+from recipe_command import parse_arguments, run_recipe, scored
 
 from graphreco.detectors.ta_sd.simulation import Conditions, simulate_events
 from graphreco.evaluate.air_showers import evaluate as compare_showers
 from graphreco.io import event_table, write_events
 from graphreco.pipeline import Pipeline
 from graphreco.run.file import reconstruct_file
-from graphreco.train.config import train_from_config
 
 RECIPE = Path(__file__).resolve().parents[1] / "detectors" / "ta_sd" / "artifacts" / "recipe.json"
 SAMPLES = {  # name: (events, seed, conditions)
@@ -65,32 +63,14 @@ def score(pipeline: Pipeline, path: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 %% of the samples and 2 epochs, for a smoke run")
-    parser.add_argument("--stages", help="stages to train (comma separated; default: all the recipe trains)")
-    parser.add_argument("--epochs", type=int, help="epochs of every trained stage (default: the recipe's)")
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument("--rescore", action="store_true", help="score the stages already in --out (no training)")
-    action.add_argument("--recalibrate", action="store_true",
-                        help="calibrate the chosen stages again on the validation sample (weights kept), then score")
-    parser.add_argument("--data", type=Path, default=Path("data/ta-sd"))
-    parser.add_argument("--out", type=Path, default=RECIPE.parent,
-                        help="pipeline folder (default: the one shipped with the package)")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_arguments(__doc__.splitlines()[0], RECIPE, Path("data/ta-sd"), quick_epochs=2)
     paths = simulate_samples(args.data, 0.05 if args.quick else 1.0)
-    chosen = args.stages.split(",") if args.stages else None
-    if not args.rescore:
-        samples = {name: {"events": spec[0], "seed": spec[1], "conditions": vars(spec[2])}
-                   for name, spec in SAMPLES.items()}
-        train_from_config(RECIPE, data=args.data, out=args.out, stages=chosen, epochs=2 if args.quick else args.epochs,
-                          recalibrate=args.recalibrate, description={"samples": samples})
+    run_recipe(args, {name: {"events": spec[0], "seed": spec[1], "conditions": vars(spec[2])}
+                      for name, spec in SAMPLES.items()})
     pipeline = Pipeline.load(args.out)
     metrics = {name: score(pipeline, paths[name]) for name in TEST_SAMPLES}
-    for name in pipeline.stages:
-        if chosen is None or name in chosen:
-            (args.out / name / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    for name in filter(lambda stage: scored(args, stage), pipeline.stages):
+        (args.out / name / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(json.dumps(metrics, indent=2))
 
 
