@@ -76,6 +76,12 @@ def sorted_insert(dist, src, base, size, cap, d, j) -> int:
 
 
 @numba.njit(inline="always")
+def event_span(offsets, width, e) -> tuple[int, int, int]:
+    """Event ``e``'s first hit, its number of hits and its neighbours per hit (``width``)."""
+    return offsets[e], offsets[e + 1] - offsets[e], width[e]
+
+
+@numba.njit(inline="always")
 def store_neighbours(out, counts, hit, slot, near_j, size) -> None:
     """Write the ``size`` sources kept for ``hit`` into its slots starting at ``slot``."""
     for m in range(size):

@@ -13,7 +13,16 @@ import math
 import numba
 import numpy as np
 
-from ._csr import INDEX, check_columns, check_offsets, finish_slots, slot_layout, sorted_insert, store_neighbours
+from ._csr import (
+    INDEX,
+    check_columns,
+    check_offsets,
+    event_span,
+    finish_slots,
+    slot_layout,
+    sorted_insert,
+    store_neighbours,
+)
 
 TWO_PI = 2.0 * math.pi
 
@@ -97,9 +106,7 @@ def _grid_event(eta, phi, first, n, k, r2, cell, out, counts, slot0) -> None:
 @numba.njit(parallel=True, cache=True)
 def _neighbours(offsets, eta, phi, width, slot_offsets, r2, cell, out, counts):
     for e in numba.prange(offsets.shape[0] - 1):
-        first = offsets[e]
-        n = offsets[e + 1] - first
-        k = width[e]
+        first, n, k = event_span(offsets, width, e)
         if k == 0:  # counts start at zero
             continue
         # Cells holding ~k/4 hits on average over the event's area: the k nearest lie a

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._csr import INDEX, check_offsets, finish_slots, slot_layout, sorted_insert, store_neighbours
+from ._csr import INDEX, check_offsets, event_span, finish_slots, slot_layout, sorted_insert, store_neighbours
 
 TREE_MIN_HITS = 768
 LEAF_SIZE = 32
@@ -244,9 +244,7 @@ def _tree_event(ct, first, n, k, r2, leaf_size, out, counts, slot0) -> None:
 @numba.njit(parallel=True, cache=True)
 def _neighbours(offsets, ct, width, slot_offsets, r2, tree_min_hits, leaf_size, out, counts):
     for e in numba.prange(offsets.shape[0] - 1):
-        first = offsets[e]
-        n = offsets[e + 1] - first
-        k = width[e]
+        first, n, k = event_span(offsets, width, e)
         if k == 0:  # counts start at zero
             continue
         if n < tree_min_hits:
