@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..console import stdout_to_stderr
+from ..extras import require
 from ..statistics import ONE_SIGMA
 
 JET_RADIUS = 0.4
@@ -79,11 +80,8 @@ def clustered_jets(offsets: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np
     energy in GeV, phi in rad). Returns arrays per jet, ordered by event then falling pT:
     ``event`` (index into the events of ``offsets``), ``pt`` (GeV), ``eta``, ``phi``
     (rad, [-pi, pi)), ``mass`` (GeV; 0 where the four-vector is space-like)."""
-    try:
-        import awkward as ak
-        import fastjet
-    except ImportError:
-        raise ImportError("jets need fastjet: pip install 'graphreco[lhc]'") from None
+    ak = require("awkward", "lhc", "jet clustering")
+    fastjet = require("fastjet", "lhc", "jet clustering")
     weight = np.asarray(weight, dtype=np.float64)
     kept = weight > 0
     events = _events(offsets)[kept]
