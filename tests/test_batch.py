@@ -219,7 +219,7 @@ def test_chunks_are_the_local_readers_batches(tmp_path, monkeypatch, row_groups)
     """Whatever the row groups, the chunks of a file hold the local reader's batches,
     each once and in order (runs are cut only where a row group starts on a batch)."""
     pytest.importorskip("ray.data")
-    from graphreco import ray_engine
+    from graphreco.run import ray_engine
     monkeypatch.setattr(ray_engine, "CHUNK_EVENTS", 4 * BATCH)
     simulated = simulate_events(sum(row_groups), seed=34)
     path = tmp_path / "events.parquet"
