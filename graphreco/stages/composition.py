@@ -7,7 +7,8 @@ per event (max and mean) with the log of the number of hits scored as signal, an
 gives one logit per class; the stage writes ``reco_p_<class> = softmax(logits)``. Loss:
 cross entropy. The probabilities are those of the training mix (equal parts for the
 shipped TA SD stage): for another mix ``f_c``, the posterior is ``p_c f_c / sum p f``.
-Training truth: ``true_primary`` (PDG id), each class a list of ids.
+Training truth: ``true_primary`` (PDG id); ``classes`` maps each class name to its list
+of ids (the recipe gives them; for TA SD those of ``Detector.primaries``).
 """
 
 from __future__ import annotations
@@ -21,19 +22,15 @@ from ..models import EventReduction, GraphEncoder
 from .base import GRAPH_BUILDING, Stage, StageExport, truth
 from .inputs import StageInput
 
-AIR_SHOWER_PRIMARIES = {"proton": [2212], "iron": [1000260560], "photon": [22]}
-"""Class name -> PDG ids of the primaries it holds (event format, ``true_primary``)."""
-
-
 class Composition(Stage):
     """GraphEncoder on all hits (hit_score as a feature) + event readout -> class logits."""
 
     reads = ("hit_score",)
 
-    def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 48, layers: int = 3,
-                 classes: dict[str, list[int]] | None = None):
+    def __init__(self, n_features: int, relative_features: tuple[int, ...], *, classes: dict[str, list[int]],
+                 hidden: int = 48, layers: int = 3):
         super().__init__()
-        classes = dict(classes or AIR_SHOWER_PRIMARIES)
+        classes = dict(classes)
         self.config = {"n_features": n_features, "relative_features": list(relative_features), "hidden": hidden,
                        "layers": layers, "classes": classes}
         self.encoder = GraphEncoder(n_features + 1, tuple(relative_features), hidden, layers)

@@ -23,7 +23,8 @@ def showers() -> EventBatch:
 
 def stage() -> Composition:
     torch.manual_seed(0)
-    return Composition(len(TA.feature_names), TA.relative_features, hidden=16, layers=2)
+    return Composition(len(TA.feature_names), TA.relative_features, hidden=16, layers=2,
+                       classes={name: [pdg] for name, pdg in TA.primaries})
 
 
 def inputs_of(batch: EventBatch) -> StageInput:
