@@ -22,6 +22,7 @@ from ..models import EventReduction, GraphEncoder
 from .base import GRAPH_BUILDING, Stage, StageExport, truth
 from .inputs import StageInput
 
+
 class Composition(Stage):
     """GraphEncoder on all hits (hit_score as a feature) + event readout -> class logits."""
 
