@@ -30,31 +30,10 @@ from graphreco.io import event_table, read_events, write_events  # noqa: E402
 from graphreco.pipeline import Pipeline  # noqa: E402
 from graphreco.threads import single_thread  # noqa: E402
 
+from .synthetic import lhc_crossings  # noqa: E402
+
 TRACED, CHECKED = 5, 25
 """The stages are traced on the first TRACED events of a batch and checked on the CHECKED after."""
-
-
-def lhc_crossings(n_events: int, seed: int = 0) -> dict:
-    """Small synthetic crossings: soft pile-up everywhere, a 5-candidate jet per crossing."""
-    rng = np.random.default_rng(seed)
-    sizes = rng.integers(80, 160, n_events)
-    n = int(sizes.sum())
-    label, pt = np.zeros(n, np.int8), rng.exponential(0.7, n).astype(np.float32) + 0.3
-    eta, phi = rng.uniform(-4, 4, n).astype(np.float32), rng.uniform(-np.pi, np.pi, n).astype(np.float32)
-    for start in np.concatenate([[0], np.cumsum(sizes)[:-1]]):
-        jet = slice(start, start + 5)
-        label[jet], pt[jet] = 1, rng.uniform(10, 40, 5)
-        eta[jet], phi[jet] = rng.normal(0.5, 0.1, 5), rng.normal(1.0, 0.1, 5)
-    charge = rng.choice(np.array([-1, 0, 1], np.int8), n)
-    return {"detector": "lhc-pf", "event_id": np.arange(n_events, dtype=np.int64),
-            "offsets": np.concatenate([[0], np.cumsum(sizes)]),
-            "hits": {"pt": pt, "eta": eta, "phi": phi, "energy": (pt * np.cosh(eta)).astype(np.float32),
-                     "charge": charge,
-                     "pdg_id": np.where(charge == 0, 22, 211 * charge.astype(np.int32)).astype(np.int32),
-                     "dz": np.where(charge == 0, np.nan, rng.normal(0, 1, n)).astype(np.float32),
-                     "pv_assoc": np.where(charge == 0, 0, np.where(label == 1, 1, -1)).astype(np.int8),
-                     "true_label": label},
-            "events": {"npv": np.full(n_events, 40, np.int32), "true_npu": np.full(n_events, 50, np.int32)}}
 
 
 @pytest.fixture(scope="module", autouse=True)

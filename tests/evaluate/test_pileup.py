@@ -11,33 +11,14 @@ import pytest
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.io import event_table, write_events
 
+from ..synthetic import lhc_crossings
+
 pytest.importorskip("fastjet")
 
 
-def synthetic_crossings(n_events: int, seed: int = 0) -> dict:
-    """Pile-up spread evenly, plus a leading-interaction jet of 5 hard candidates per crossing."""
-    rng = np.random.default_rng(seed)
-    sizes = rng.integers(300, 400, n_events)
-    n = int(sizes.sum())
-    label = np.zeros(n, np.int8)
-    pt = rng.exponential(0.7, n).astype(np.float32) + 0.3
-    eta = rng.uniform(-4, 4, n).astype(np.float32)
-    phi = rng.uniform(-np.pi, np.pi, n).astype(np.float32)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    for start in starts:
-        jet = slice(start, start + 5)
-        label[jet], pt[jet] = 1, rng.uniform(10, 40, 5)
-        eta[jet], phi[jet] = rng.normal(0.5, 0.1, 5), rng.normal(1.0, 0.1, 5)
-    charge = rng.choice(np.array([-1, 0, 1], np.int8), n)
-    pv_assoc = np.where(charge == 0, 0, np.where(label == 1, 1, -1)).astype(np.int8)
-    return {"detector": "lhc-pf", "event_id": np.arange(n_events, dtype=np.int64),
-            "offsets": np.concatenate([[0], np.cumsum(sizes)]),
-            "hits": {"pt": pt, "eta": eta, "phi": phi, "energy": (pt * np.cosh(eta)).astype(np.float32),
-                     "charge": charge,
-                     "pdg_id": np.where(charge == 0, 22, 211 * charge.astype(np.int32)).astype(np.int32),
-                     "dz": np.where(charge == 0, np.nan, rng.normal(0, 1, n)).astype(np.float32),
-                     "pv_assoc": pv_assoc, "true_label": label},
-            "events": {"npv": np.full(n_events, 40, np.int32), "true_npu": np.full(n_events, 50, np.int32)}}
+def synthetic_crossings(n_events: int) -> dict:
+    """Crossings of 300-400 candidates: pile-up spread evenly, a hard 5-candidate jet each."""
+    return lhc_crossings(n_events, candidates=(300, 400))
 
 
 def test_evaluate_scores_every_method_on_the_same_crossings(tmp_path, capsys):
