@@ -189,7 +189,10 @@ def _export(args: argparse.Namespace) -> dict:
     return result | verify_export(pipeline, args.output, batch, repeats=args.repeats)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
+    """The command line. ``simulators``: give ``simulate`` its ``NAME`` sub-commands, which
+    imports every detector to find its simulator (``main`` asks for them only when the
+    command is ``simulate``, so that the other commands start without that cost)."""
     parser = argparse.ArgumentParser(prog="graphreco", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -197,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_detectors)
 
     simulate = commands.add_parser("simulate", help="simulate events with truth")
-    _add_simulators(simulate)
+    if simulators:
+        _add_simulators(simulate)
 
     graphs = commands.add_parser("graphs", help="read, validate and build graphs; print what was built and how fast")
     graphs.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
@@ -281,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .io import EventFormatError
     from .train.config import TrainConfigError
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(simulators=argv[:1] == ["simulate"]).parse_args(argv)
     try:
         result = args.run(args)
     except PartialFailure as failure:
