@@ -3,10 +3,13 @@ neutrino), not background (an atmospheric-muon bundle).
 
 Node states from the GraphEncoder are pooled per event (max and mean) and an MLP gives
 one logit; the stage writes ``event_score = sigmoid(logit)``. Loss: binary cross entropy.
-Training truth: events whose ``true_kind`` is one of ``background_kinds`` are background.
+Training truth: events whose ``true_kind`` is one of ``background_kinds`` are background
+(the recipe names them; for Baikal-GVD ``eas``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -23,8 +26,8 @@ class BackgroundSuppression(Stage):
 
     writes = ("event_score",)
 
-    def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 32, layers: int = 3,
-                 background_kinds: tuple[str, ...] = ("eas",)):
+    def __init__(self, n_features: int, relative_features: tuple[int, ...], *, background_kinds: Sequence[str],
+                 hidden: int = 32, layers: int = 3):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features),
                        "hidden": hidden, "layers": layers, "background_kinds": list(background_kinds)}
