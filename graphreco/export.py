@@ -245,6 +245,7 @@ def parity(stage: Stage, session, graph: GraphBatch) -> dict:
     rows = exported.shape[0] if stage.export_spec.axis == "nodes" else _events_with_rows(graph)
     exported = exported[:rows]
     pure, fused = (torch_outputs(stage, graph, fused)[:rows] for fused in (False, True))
+
     def largest(values):
         return float(values.max()) if values.size else 0.0
     return {"max_abs_diff": largest(np.abs(exported - pure)),

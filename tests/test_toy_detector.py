@@ -25,6 +25,7 @@ SAMPLES = {"train": (400, 1), "validation": (100, 2), "test": (200, 3)}
 TRAINING = {"model": {"n_classes": 2, "hidden": 16, "layers": 2},
             "training": {"epochs": 10, "batch_events": 50, "learning_rate": 1e-2}}
 
+
 @pytest.fixture(scope="module")
 def toy_line():
     """The toy line, known to the engine while this module's tests run."""

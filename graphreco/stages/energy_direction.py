@@ -118,6 +118,8 @@ EXPORT_OUTSIDE = (
     "(EnergyDirection.split_core, estimates)",
     "NaN for events without (selected) hits")
 """What the exported network returns (``export_spec``) and the work that stays outside it."""
+
+
 class EnergyDirection(Stage):
     """GraphEncoder on the selected hits + event readout -> vMF direction and Gaussian
     log10 E; optionally the direction of track-like events refined by the detector's fit."""
@@ -257,7 +259,6 @@ class EnergyDirection(Stage):
                 raise ValueError(f"{inputs.detector.name} has no fiducial cut; set fiducial to false")
             graph.fiducial = inputs.detector.fiducial
         if self.config.get("combine"):
-            self.energy_combination(inputs.detector)
             graph.combination_inputs = torch.from_numpy(np.stack(
                 [np.asarray(inputs.event_columns[name], dtype=np.float64)
                  for name in self.config["combination_columns"]],

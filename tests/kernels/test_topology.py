@@ -73,7 +73,6 @@ def test_union_is_the_set_union(data):
                                                    dtype=np.int64).reshape(2, -1))
 
 
-
 @settings(max_examples=50, deadline=None)
 @given(data=st.data(), k=st.integers(1, 9), steps=st.integers(0, 2))
 def test_spacetime_string_graph_is_knn_united_with_strings(data, k, steps):
