@@ -93,6 +93,8 @@ def train_stage(model: Stage, detector: Detector, train_sources: Sequence, valid
 
 
 def read_config(path: Path) -> dict:
+    """The training config at ``path``, its keys and stage names checked; ``TrainConfigError``
+    names the file and what is wrong."""
     try:
         config = json.loads(path.read_text())
     except (OSError, ValueError) as error:
