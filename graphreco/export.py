@@ -80,7 +80,7 @@ def torch_outputs(stage: Stage, graph: GraphBatch, fused: bool = True) -> np.nda
     """The stage's network on a graph in torch: the inference path the pipeline runs
     (messages aggregated by the fused numba kernel) or, ``fused=False``, the path
     training runs (``segment_csr``, which the ONNX graph reproduces)."""
-    event_x = graph.get("event_x") if stage.n_event_inputs else None
+    event_x = graph.event_x if stage.n_event_inputs else None
     with torch.inference_mode():
         return stage.network(graph.x, graph.edge_index, CsrEvents(graph.ptr), event_x,
                              FusedKernel() if fused else SegmentCsr()).numpy()
@@ -142,11 +142,10 @@ def example_graph(n_features: int, seed: int = 0, n_event_inputs: int = 0) -> Gr
     x = torch.randn(8, n_features, generator=generator)
     source = torch.tensor([1, 2, 0, 3, 4, 2, 0, 6, 7, 5, 6])
     target = torch.tensor([0, 0, 1, 1, 2, 3, 4, 5, 5, 6, 7])
-    graph = GraphBatch(x=x, edge_index=torch.stack([source, target]), batch=torch.tensor([0] * 5 + [1] * 3),
-                       ptr=torch.tensor([0, 5, 8]), edge_ptr=torch.tensor([0, 7, 11]))
-    if n_event_inputs:
-        graph.event_x = torch.randn(2, n_event_inputs, generator=generator)
-    return graph
+    event_x = torch.randn(2, n_event_inputs, generator=generator) if n_event_inputs else None
+    return GraphBatch(x=x, edge_index=torch.stack([source, target]), batch=torch.tensor([0] * 5 + [1] * 3),
+                      ptr=torch.tensor([0, 5, 8]), edge_ptr=torch.tensor([0, 7, 11]), event_id=torch.arange(2),
+                      event_x=event_x)
 
 
 def stage_graphs(pipeline: Pipeline, batch: EventBatch) -> dict[str, GraphBatch]:
@@ -158,7 +157,7 @@ def stage_graphs(pipeline: Pipeline, batch: EventBatch) -> dict[str, GraphBatch]
     graphs = {}
     with torch.no_grad():  # (not inference_mode: its tensors cannot be traced by torch.jit.trace)
         for i, (name, stage) in enumerate(pipeline.stages.items()):
-            graphs[name] = stage.input_graph(inputs)
+            graphs[name] = stage.input_graph(inputs).graph
             read_later = {column for later in names[i + 1:] for column in pipeline.stages[later].reads}
             if read_later & set(stage.writes):
                 hits, events = stage.outputs(inputs)

@@ -3,12 +3,15 @@
 Node features and edges come from the detector (its feature spec and graph recipe on
 CSR arrays); the batch vector and the node and edge offsets of each event are derived
 from the CSR offsets. ``GraphBatch`` holds what torch_geometric's ``Batch`` held for us
-(attributes, ``num_graphs``, ``get_example``) without importing torch_geometric, which
+(the tensors, ``num_graphs``, ``get_example``) without importing torch_geometric, which
 costs 1.5 s of CPU per process (it imports ``torch._dynamo`` and its datasets): paid by
 every command, every local worker's fork server and every Ray actor.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -17,18 +20,31 @@ from .detectors import Detector
 from .io import EventBatch
 
 
+@dataclass(frozen=True, eq=False)
 class GraphBatch:
-    """The events of a batch as one graph of disjoint event graphs.
+    """The events of a batch as one graph of disjoint event graphs: tensors only.
 
-    ``x`` (nodes, features) the node features, ``edge_index`` (2, edges) the source and
-    target node of each edge, grouped by event, ``batch`` (nodes,) the event of each node,
-    ``ptr`` (events + 1,) and ``edge_ptr`` (events + 1,) where each event's nodes and
-    edges start, ``event_id`` (events,). Stages attach more tensors (labels, targets,
-    selections) as attributes; ``name in graph`` and ``graph.get(name)`` ask for them.
+    Args:
+        x: (nodes, features) float32 node features.
+        edge_index: (2, edges) int64 source and target node of each edge, grouped by event
+            and by target within each.
+        batch: (nodes,) int64 the event of each node.
+        ptr: (events + 1,) int64 where each event's nodes start.
+        edge_ptr: (events + 1,) int64 where each event's edges start.
+        event_id: (events,) int64.
+        event_x: (events, k) float32 per-event inputs of a stage's readout (None: it takes none).
+        targets: what a stage learns, by name, each (nodes, ...) or (events, ...); empty
+            outside training.
     """
 
-    def __init__(self, **tensors: torch.Tensor):
-        self.__dict__.update(tensors)
+    x: torch.Tensor
+    edge_index: torch.Tensor
+    batch: torch.Tensor
+    ptr: torch.Tensor
+    edge_ptr: torch.Tensor
+    event_id: torch.Tensor
+    event_x: torch.Tensor | None = None
+    targets: Mapping[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def num_graphs(self) -> int:
@@ -39,16 +55,6 @@ class GraphBatch:
     def num_nodes(self) -> int:
         """Hits, over all events."""
         return self.x.shape[0]
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.__dict__
-
-    def get(self, name: str, default: torch.Tensor | None = None) -> torch.Tensor | None:
-        return self.__dict__.get(name, default)
-
-    def clone(self) -> GraphBatch:
-        """A copy whose tensors can be changed without changing this one's."""
-        return GraphBatch(**{name: value.clone() for name, value in self.__dict__.items()})
 
     def get_example(self, index: int) -> GraphBatch:
         """Event ``index`` alone (nodes numbered from 0), with its node features, edges and id."""

@@ -6,7 +6,7 @@ per-event columns for a batch (``StageInput``).
 """
 
 from .background import BackgroundSuppression
-from .base import Stage
+from .base import Stage, StageGraph
 from .composition import Composition
 from .energy_direction import EnergyDirection
 from .hit_selection import HitSelection
@@ -16,4 +16,5 @@ STAGES = {"background_suppression": BackgroundSuppression, "hit_selection": HitS
           "energy_direction": EnergyDirection, "composition": Composition}
 """Stage name (as in artifacts and pipeline configs) -> its module class."""
 
-__all__ = ["STAGES", "BackgroundSuppression", "Composition", "EnergyDirection", "HitSelection", "Stage", "StageInput"]
+__all__ = ["STAGES", "BackgroundSuppression", "Composition", "EnergyDirection", "HitSelection", "Stage", "StageGraph",
+           "StageInput"]

@@ -15,9 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..graph import GraphBatch
 from ..models import EventReduction, GraphEncoder
-from .base import GRAPH_BUILDING, Stage, StageExport, truth
+from .base import GRAPH_BUILDING, Stage, StageExport, StageGraph, truth
 from .inputs import StageInput
 
 
@@ -49,15 +48,16 @@ class BackgroundSuppression(Stage):
         return torch.sigmoid(logits)
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        graph = self.input_graph(inputs)
+        graph = self.input_graph(inputs).graph
         return {}, {"event_score": self.event_score(self(graph.x, graph.edge_index, graph.ptr)).numpy()}
 
-    def training_graph(self, inputs: StageInput) -> GraphBatch:
+    def training_graph(self, inputs: StageInput) -> StageGraph:
+        """Target ``is_signal`` (events,) bool: the event's kind is none of ``background_kinds``."""
         kinds = truth(inputs.batch, "true_kind").astype(str)
-        graph = self.input_graph(inputs)
-        graph.is_signal = torch.from_numpy(~np.isin(kinds, self.config["background_kinds"]))
-        return graph
+        return self.input_graph(inputs).with_targets(
+            {"is_signal": torch.from_numpy(~np.isin(kinds, self.config["background_kinds"]))})
 
-    def training_loss(self, graph: GraphBatch) -> torch.Tensor:
+    def training_loss(self, stage_graph: StageGraph) -> torch.Tensor:
+        graph = stage_graph.graph
         return nn.functional.binary_cross_entropy_with_logits(self(graph.x, graph.edge_index, graph.ptr),
-                                                              graph.is_signal.float())
+                                                              graph.targets["is_signal"].float())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -33,6 +33,30 @@ class StageExport:
     width: int | None
     meaning: str
     outside: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class StageGraph:
+    """A batch as a stage reads it: its graph, the events whose hits are the graph's
+    nodes, and per-event values the stage uses beside its network.
+
+    Args:
+        graph: tensors only (node features, edges, offsets; per-event inputs and training
+            targets where the stage has them).
+        events: the events with the hits the graph holds, in node order: all the batch's,
+            or those the stage kept.
+        values: per-event arrays by name, (events,) or (events, k): columns of earlier
+            stages or quantities of the kept hits (their centroid) that the stage's
+            estimates read.
+    """
+
+    graph: GraphBatch
+    events: EventBatch
+    values: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def with_targets(self, targets: Mapping[str, torch.Tensor]) -> StageGraph:
+        """This one with ``targets`` (by name, per node or per event) in its graph."""
+        return replace(self, graph=replace(self.graph, targets=dict(targets)))
 
 
 class Stage(nn.Module):
@@ -82,21 +106,22 @@ class Stage(nn.Module):
         """Per-hit and per-event output columns for a batch."""
         raise NotImplementedError
 
-    def input_graph(self, inputs: StageInput) -> GraphBatch:
+    def input_graph(self, inputs: StageInput) -> StageGraph:
         """The graph the stage reads a batch through (the detector's graph of all hits)."""
-        return inputs.graph
+        return StageGraph(inputs.graph, inputs.batch)
 
-    def training_graph(self, inputs: StageInput) -> GraphBatch:
-        """The graph the stage learns from, with its truth attached; raises ``KeyError``
-        naming a truth column the batch lacks."""
+    def training_graph(self, inputs: StageInput) -> StageGraph:
+        """``input_graph`` with the truth the stage learns in ``graph.targets``; raises
+        ``KeyError`` naming a truth column the batch lacks."""
         raise NotImplementedError
 
-    def training_loss(self, graph: GraphBatch) -> torch.Tensor:
+    def training_loss(self, stage_graph: StageGraph) -> torch.Tensor:
         """Loss of a graph from ``training_graph``."""
         raise NotImplementedError
 
-    def calibrate_on(self, graphs: list[GraphBatch]) -> dict:
-        """Fix uncertainty calibrations on validation graphs; returns what was measured."""
+    def calibrate_on(self, stage_graphs: list[StageGraph]) -> dict:
+        """Fix uncertainty calibrations on validation graphs (from ``training_graph``);
+        returns what was measured."""
         return {}
 
     def __repr__(self) -> str:

@@ -13,13 +13,14 @@ of ids (the recipe gives them; for TA SD those of ``Detector.primaries``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from torch import nn
 
-from ..graph import GraphBatch
 from ..models import EventReduction, GraphEncoder
-from .base import GRAPH_BUILDING, Stage, StageExport, truth
+from .base import GRAPH_BUILDING, Stage, StageExport, StageGraph, truth
 from .inputs import StageInput
 
 
@@ -56,27 +57,26 @@ class Composition(Stage):
             (GRAPH_BUILDING, "x gets one more column: the hit_score of the hit selection before it "
                              "(Composition.input_graph)", "reco_p_<class> = softmax(logits)"))
 
-    def input_graph(self, inputs: StageInput) -> GraphBatch:
-        graph = inputs.graph.clone()
+    def input_graph(self, inputs: StageInput) -> StageGraph:
+        """The detector's graph of all hits, its node features with the hit score appended."""
         score = torch.from_numpy(np.asarray(inputs.hit_columns["hit_score"], dtype=np.float32))
-        graph.x = torch.cat([graph.x, score[:, None]], dim=1)
-        return graph
+        return StageGraph(replace(inputs.graph, x=torch.cat([inputs.graph.x, score[:, None]], dim=1)), inputs.batch)
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        graph = self.input_graph(inputs)
+        graph = self.input_graph(inputs).graph
         probabilities = torch.softmax(self(graph.x, graph.edge_index, graph.ptr), dim=1).numpy()
         return {}, {name: probabilities[:, column] for column, name in enumerate(self.writes)}
 
-    def training_graph(self, inputs: StageInput) -> GraphBatch:
+    def training_graph(self, inputs: StageInput) -> StageGraph:
+        """Target ``primary_class`` (events,) int64: the index of the class of the primary."""
         codes = [code for members in self.config["classes"].values() for code in members]
         primary = truth(inputs.batch, "true_primary", lambda values: np.isin(values, codes),
                         f"primary is none of the classes {self.config['classes']}")
         label = np.zeros(primary.size, dtype=np.int64)
         for index, members in enumerate(self.config["classes"].values()):
             label[np.isin(primary, members)] = index
-        graph = self.input_graph(inputs)
-        graph.primary_class = torch.from_numpy(label)
-        return graph
+        return self.input_graph(inputs).with_targets({"primary_class": torch.from_numpy(label)})
 
-    def training_loss(self, graph: GraphBatch) -> torch.Tensor:
-        return nn.functional.cross_entropy(self(graph.x, graph.edge_index, graph.ptr), graph.primary_class)
+    def training_loss(self, stage_graph: StageGraph) -> torch.Tensor:
+        graph = stage_graph.graph
+        return nn.functional.cross_entropy(self(graph.x, graph.edge_index, graph.ptr), graph.targets["primary_class"])

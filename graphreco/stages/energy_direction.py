@@ -57,12 +57,12 @@ from torch import nn
 
 from .. import detectors
 from ..detectors.base import EnergyCombination, event_means
-from ..graph import GraphBatch, build_graph
+from ..graph import build_graph
 from ..io import EventBatch
 from ..kernels import select_hits
 from ..models import EventReduction, GraphEncoder
 from ..statistics import ONE_SIGMA, calibration_scale, opening_angle, unit_vectors, zenith_azimuth
-from .base import Stage, StageExport, truth
+from .base import Stage, StageExport, StageGraph, truth
 from .inputs import StageInput
 from .likelihoods import CONTAINMENT, gaussian_2d_nll, gaussian_2d_radius, gaussian_nll, vmf_cone, vmf_nll
 
@@ -234,86 +234,90 @@ class EnergyDirection(Stage):
         """Core offset from the centroid (km) and its per-coordinate sigma (km, uncalibrated)."""
         return prediction[:, 5:7], nn.functional.softplus(prediction[:, 7]) + MIN_SIGMA
 
-    def input_graph(self, inputs: StageInput) -> GraphBatch:
-        """Graph of the selected hits of the batch; with ``refine`` it carries them as
-        ``graph.selection`` (an EventBatch with their ``hit_track_score``) for the fit."""
-        batch = inputs.batch
-        hits = {column.name: batch.hits[column.name] for column in inputs.detector.columns  # what graphs use
+    def input_graph(self, inputs: StageInput) -> StageGraph:
+        """Graph of the selected hits of the batch, those hits beside it (with their
+        ``hit_track_score`` where it refines track-like events) and, per event, with
+        ``core`` their ``centroid`` (events, 2) m, with ``combine`` the
+        ``combination_inputs`` (events, len(combination_columns)), the columns of earlier
+        stages the energy combination reads; with ``event_features`` the graph's
+        ``event_x`` (``event_inputs``)."""
+        batch, detector = inputs.batch, inputs.detector
+        hits = {column.name: batch.hits[column.name] for column in detector.columns  # what graphs use
                 if column.per_hit and column.required}
         if self._refines_track_like:
             hits["hit_track_score"] = inputs.hit_columns["hit_track_score"]
         selection = replace(batch, hits=hits).with_hits(select_hits(batch.offsets, inputs.hit_columns["hit_score"],
                                                 self.config["threshold"], self.config["min_hits"]))
-        graph = build_graph(selection, inputs.detector)
-        if self.config["refine"]:
-            graph.selection = selection
+        graph = build_graph(selection, detector)
+        values = {}
         if self.config.get("core"):
-            graph.centroid = torch.from_numpy(np.stack([event_means(selection.offsets, selection.hits[name])
-                                                        for name in ("x", "y")], axis=1))
+            values["centroid"] = np.stack([event_means(selection.offsets, selection.hits[name]) for name in ("x", "y")],
+                                          axis=1)
         if self.config.get("event_features"):
-            if inputs.detector.event_features is None:
-                raise ValueError(f"{inputs.detector.name} has no event features; set event_features to 0")
-            graph.event_x = self.event_inputs(inputs.detector.event_features(selection.offsets, selection.hits))
-        if self.config.get("fiducial"):
-            if inputs.detector.fiducial is None:
-                raise ValueError(f"{inputs.detector.name} has no fiducial cut; set fiducial to false")
-            graph.fiducial = inputs.detector.fiducial
+            if detector.event_features is None:
+                raise ValueError(f"{detector.name} has no event features; set event_features to 0")
+            graph = replace(graph, event_x=self.event_inputs(detector.event_features(selection.offsets,
+                                                                                      selection.hits)))
+        if self.config.get("fiducial") and detector.fiducial is None:
+            raise ValueError(f"{detector.name} has no fiducial cut; set fiducial to false")
         if self.config.get("combine"):
-            graph.combination_inputs = torch.from_numpy(np.stack(
-                [np.asarray(inputs.event_columns[name], dtype=np.float64)
-                 for name in self.config["combination_columns"]],
-                axis=1))
-        return graph
+            values["combination_inputs"] = np.stack([np.asarray(inputs.event_columns[name], dtype=np.float64)
+                                                     for name in self.config["combination_columns"]], axis=1)
+        return StageGraph(graph, selection, values)
 
-    def training_graph(self, inputs: StageInput) -> GraphBatch:
+    def training_graph(self, inputs: StageInput) -> StageGraph:
+        """Targets: ``true_direction`` (events, 3) unit vectors, ``true_log10_energy``
+        (events,) log10 E/GeV; with ``core`` ``true_core`` (events, 2) m."""
         zenith, azimuth = (truth(inputs.batch, name, np.isfinite, "training needs a finite direction")
                            for name in ("true_zenith", "true_azimuth"))
         energy = truth(inputs.batch, "true_energy", lambda e: np.isfinite(e) & (e > 0),
                        "training needs a positive, finite energy")
-        graph = self.input_graph(inputs)
-        graph.true_direction = torch.from_numpy(unit_vectors(zenith, azimuth))
-        graph.true_log10_energy = torch.from_numpy(np.log10(energy))
+        targets = {"true_direction": torch.from_numpy(unit_vectors(zenith, azimuth)),
+                   "true_log10_energy": torch.from_numpy(np.log10(energy))}
         if self.config.get("core"):
-            graph.true_core = torch.from_numpy(np.stack([truth(inputs.batch, name, np.isfinite,
-                                                               "training needs a finite core")
-                                                         for name in ("true_core_x", "true_core_y")], axis=1))
-        return graph
+            targets["true_core"] = torch.from_numpy(np.stack([truth(inputs.batch, name, np.isfinite,
+                                                                    "training needs a finite core")
+                                                              for name in ("true_core_x", "true_core_y")], axis=1))
+        return self.input_graph(inputs).with_targets(targets)
 
-    def training_loss(self, graph: GraphBatch) -> torch.Tensor:
-        prediction = self(graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
+    def training_loss(self, stage_graph: StageGraph) -> torch.Tensor:
+        graph, targets = stage_graph.graph, stage_graph.graph.targets
+        prediction = self(graph.x, graph.edge_index, graph.ptr, graph.event_x)
         direction, energy, sigma = self.split(prediction)
-        loss = (vmf_nll(direction, graph.true_direction.to(direction.dtype))
-                + gaussian_nll(energy, sigma, graph.true_log10_energy.to(energy.dtype)))
+        loss = (vmf_nll(direction, targets["true_direction"].to(direction.dtype))
+                + gaussian_nll(energy, sigma, targets["true_log10_energy"].to(energy.dtype)))
         if self.config.get("core"):
             offset, core_sigma = self.split_core(prediction)
-            target = ((graph.true_core - graph.centroid) / CORE_UNIT).to(offset.dtype)
+            centroid = torch.from_numpy(stage_graph.values["centroid"])
+            target = ((targets["true_core"] - centroid) / CORE_UNIT).to(offset.dtype)
             loss = loss + gaussian_2d_nll(offset, core_sigma, target)
         return loss
 
-    def estimates(self, graph: GraphBatch) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    def estimates(self, stage_graph: StageGraph) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """Output columns of a graph from ``input_graph``, uncertainties calibrated (with
         ``combine`` also the GNN's and the fit's own log10 E, ``gnn_log10_energy`` and
         ``fit_log10_energy``, and the combination's features, ``combination_features``; with ``combine_core`` the
         GNN's and the fit's cores, ``gnn_core`` and ``fit_core``, (n, 2) m); which events
         are track-like, which were refined, and each event's calibration bin."""
-        prediction = self(graph.x, graph.edge_index, graph.ptr, graph.get("event_x"))
+        graph, selection = stage_graph.graph, stage_graph.events
+        prediction = self(graph.x, graph.edge_index, graph.ptr, graph.event_x)
         direction, energy, sigma = (tensor.double().numpy() for tensor in self.split(prediction))
         zenith, azimuth = zenith_azimuth(direction)
         track_like, refined = np.zeros(zenith.size, dtype=bool), np.zeros(zenith.size, dtype=bool)
         if self._refines_track_like:
-            track_like = event_means(graph.selection.offsets, graph.selection.hits["hit_track_score"]) >= \
+            track_like = event_means(selection.offsets, selection.hits["hit_track_score"]) >= \
                 self.config["track_like"]
         elif self.config["refine"]:
             track_like[:] = True
         cone = vmf_cone(np.linalg.norm(direction, axis=1), CONTAINMENT)
         if self.config["refine"]:
-            zenith, azimuth, refined, fit = self.refine(graph.selection, track_like, zenith, azimuth)
+            zenith, azimuth, refined, fit = self.refine(selection, track_like, zenith, azimuth)
         combined, is_combined = {}, np.zeros(zenith.size, dtype=bool)
         if self.config.get("combine"):
             fit_energy = fit["log10_energy"]
-            combination = self.energy_combination(detectors.get(graph.selection.detector))
+            combination = self.energy_combination(detectors.get(selection.detector))
             features = combination.features(fit_energy, fit["log10_energy_sigma"], zenith, energy, sigma,
-                                            graph.combination_inputs.numpy(), np.diff(graph.ptr.numpy()))
+                                            stage_graph.values["combination_inputs"], np.diff(graph.ptr.numpy()))
             combined = {"gnn_log10_energy": energy, "fit_log10_energy": fit_energy,
                         "combination_features": features}
             if self.config["combination"] is not None:
@@ -323,7 +327,7 @@ class EnergyDirection(Stage):
         core = {}
         if self.config.get("core"):
             offset, core_sigma = (tensor.double().numpy() for tensor in self.split_core(prediction))
-            position = graph.centroid.numpy() + CORE_UNIT * offset
+            position = stage_graph.values["centroid"] + CORE_UNIT * offset
             if self.config.get("combine_core"):
                 fit_core = np.stack([fit["reco_core_x"], fit["reco_core_y"]], axis=1)
                 combined |= {"gnn_core": position, "fit_core": fit_core}
@@ -331,7 +335,8 @@ class EnergyDirection(Stage):
             core = {"reco_core_x": position[:, 0], "reco_core_y": position[:, 1]}
         calibration_bin = np.digitize(np.diff(graph.ptr.numpy()), HIT_BIN_EDGES)
         if self.config.get("fiducial"):
-            inside = graph.fiducial({"reco_zenith": zenith, "reco_azimuth": azimuth, **core})
+            inside = detectors.get(selection.detector).fiducial({"reco_zenith": zenith, "reco_azimuth": azimuth,
+                                                                 **core})
             calibration_bin = calibration_bin + N_HIT_BINS * inside
         scale = {name: np.asarray(self.config[name])[calibration_bin] for name in SCALES}
         cone = cone * np.where(track_like, scale["angle_scale_track"], scale["angle_scale"])
@@ -410,8 +415,8 @@ class EnergyDirection(Stage):
         with_fit = np.all(np.isfinite(fit_core), axis=1)
         return np.where(with_fit[:, None], (1.0 - weight) * gnn_core + weight * np.nan_to_num(fit_core), gnn_core)
 
-    def calibrate_on(self, graphs: list[GraphBatch]) -> dict:
-        """Scale the uncertainties so that they cover exactly on ``graphs`` (a validation
+    def calibrate_on(self, stage_graphs: list[StageGraph]) -> dict:
+        """Scale the uncertainties so that they cover exactly on ``stage_graphs`` (a validation
         sample from ``training_graph``), each group of events in each calibration bin
         (``calibration_bins``) on its own: the GNN's 68 % cone (cascade-like, and
         track-like events the fit did not refine), the refit's cone (refined events), the
@@ -425,21 +430,21 @@ class EnergyDirection(Stage):
         n_bins = self.calibration_bins
         self.config |= {name: [1.0] * n_bins for name in SCALES + (("core_scale",) if core else ())
                         + (("energy_scale_combined",) if combine else ())}
-        energy = np.concatenate([graph.true_log10_energy.numpy() for graph in graphs])
-        true_core = np.concatenate([graph.true_core.numpy() for graph in graphs]) if core else None
+        targets = {name: np.concatenate([stage_graph.graph.targets[name].numpy() for stage_graph in stage_graphs])
+                   for name in stage_graphs[0].graph.targets}
+        energy, true_core = targets["true_log10_energy"], targets.get("true_core")
         combination = {}
         if combine or combine_core:  # one pass of the refit serves both fits
             if combine:
                 self.config["combination"] = None
-            before, _, _, bins = self._estimate_all(graphs)
+            before, _, _, bins = self._estimate_all(stage_graphs)
             inside = bins >= N_HIT_BINS if self.config.get("fiducial") else np.ones(bins.size, dtype=bool)
             if combine:
                 combination |= self.fit_combination(before, inside, energy)
             if combine_core:
                 combination |= self.fit_core_weight(before, inside, true_core)
-        reco, track_like, refined, calibration_bin = self._estimate_all(graphs)
-        angle = np.concatenate([graph.true_direction.numpy() for graph in graphs])
-        angle_error = opening_angle(unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]), angle)
+        reco, track_like, refined, calibration_bin = self._estimate_all(stage_graphs)
+        angle_error = opening_angle(unit_vectors(reco["reco_zenith"], reco["reco_azimuth"]), targets["true_direction"])
         energy_error = reco["reco_log10_energy"] - energy
         cone, sigma = reco["reco_angle_sigma"], reco["reco_log10_energy_sigma"]
         is_combined = (self.combines(reco["fit_log10_energy"], reco["gnn_log10_energy"]) if combine
@@ -473,12 +478,12 @@ class EnergyDirection(Stage):
                 "coverage_before": {"angle": float(np.mean(angle_error <= cone)),
                                     "energy": float(np.mean(np.abs(energy_error) <= sigma))}}
 
-    def _estimate_all(self, graphs: list[GraphBatch]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
-                                                                np.ndarray]:
+    def _estimate_all(self, stage_graphs: list[StageGraph]) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray,
+                                                                      np.ndarray]:
         """``estimates`` of every graph, concatenated: the columns, which events are
         track-like, which were refined, and the calibration bins."""
         with torch.inference_mode():
-            pieces = [self.estimates(graph) for graph in graphs]
+            pieces = [self.estimates(stage_graph) for stage_graph in stage_graphs]
         columns = {name: np.concatenate([piece[0][name] for piece in pieces]) for name in pieces[0][0]}
         track_like, refined, calibration_bin = (np.concatenate([piece[k] for piece in pieces]) for k in (1, 2, 3))
         return columns, track_like, refined, calibration_bin
@@ -522,7 +527,7 @@ class EnergyDirection(Stage):
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Per-hit and per-event output columns for a batch; events without (kept) hits get NaN."""
-        graph = self.input_graph(inputs)
-        columns = self.estimates(graph)[0]
-        empty = np.diff(graph.ptr.numpy()) == 0  # no hits, or none kept (min_hits 0)
+        stage_graph = self.input_graph(inputs)
+        columns = self.estimates(stage_graph)[0]
+        empty = np.diff(stage_graph.graph.ptr.numpy()) == 0  # no hits, or none kept (min_hits 0)
         return {}, {name: np.where(empty, np.nan, columns[name]).astype(np.float32) for name in self.writes}

@@ -18,13 +18,14 @@ up instead of cancelling.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 from torch import nn
 
-from ..graph import GraphBatch
 from ..models import EventReduction, GraphEncoder
-from .base import GRAPH_BUILDING, Stage, StageExport, truth
+from .base import GRAPH_BUILDING, Stage, StageExport, StageGraph, truth
 from .inputs import StageInput
 
 
@@ -76,23 +77,26 @@ class HitSelection(Stage):
         return columns
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        graph = self.input_graph(inputs)
+        graph = self.input_graph(inputs).graph
         return self.scores(self(graph.x, graph.edge_index)), {}
 
-    def training_graph(self, inputs: StageInput) -> GraphBatch:
+    def training_graph(self, inputs: StageInput) -> StageGraph:
+        """Targets: ``true_label`` (hits,) int64; with a loss weight column ``loss_weight``
+        (hits,), capped; with group loss ``group`` (hits,), a group index unique in the
+        batch (-1 outside any), and ``group_sum`` (hits,), the summed quantity."""
         classes = self.config["n_classes"]
         labels = truth(inputs.batch, "true_label", lambda label: (label >= 0) & (label < classes),
                        f"training needs classes 0..{classes - 1}")
-        graph = self.input_graph(inputs)
-        graph.true_label = torch.from_numpy(labels.astype(np.int64))
+        targets = {"true_label": torch.from_numpy(labels.astype(np.int64))}
         column = self.config.get("loss_weight_column")
         if column is not None:
             weights = truth(inputs.batch, column, lambda values: np.isfinite(values) & (values >= 0),
                             "loss weights must be finite and non-negative")
-            graph.loss_weight = torch.from_numpy(np.minimum(weights, self.config["loss_weight_cap"]).astype(np.float32))
+            targets["loss_weight"] = torch.from_numpy(np.minimum(weights, self.config["loss_weight_cap"])
+                                                      .astype(np.float32))
         if "group_loss_column" in self.config:
-            graph.group, graph.group_sum = self._groups(inputs)
-        return graph
+            targets["group"], targets["group_sum"] = self._groups(inputs)
+        return self.input_graph(inputs).with_targets(targets)
 
     def _groups(self, inputs: StageInput) -> tuple[torch.Tensor, torch.Tensor]:
         """Per hit: a group index unique in the batch (-1 outside any group) and the summed quantity."""
@@ -106,27 +110,29 @@ class HitSelection(Stage):
         global_group = np.where(group >= 0, group + first[event], -1)
         return torch.from_numpy(global_group), torch.from_numpy(quantity.astype(np.float32))
 
-    def training_loss(self, graph: GraphBatch) -> torch.Tensor:
+    def training_loss(self, stage_graph: StageGraph) -> torch.Tensor:
+        graph = stage_graph.graph
+        targets = graph.targets
         logits = self(graph.x, graph.edge_index)
-        losses = nn.functional.cross_entropy(logits, graph.true_label, reduction="none")
-        if "loss_weight" in graph:
-            loss = (losses * graph.loss_weight).sum() / graph.loss_weight.sum().clamp_min(1e-12)
+        losses = nn.functional.cross_entropy(logits, targets["true_label"], reduction="none")
+        if "loss_weight" in targets:
+            loss = (losses * targets["loss_weight"]).sum() / targets["loss_weight"].sum().clamp_min(1e-12)
         else:
             loss = losses.mean()
-        if "group" in graph:
-            loss = loss + self.config["group_loss_weight"] * self._group_loss(logits, graph)
+        if "group" in targets:
+            loss = loss + self.config["group_loss_weight"] * self._group_loss(logits, targets)
         return loss
 
     @staticmethod
-    def _group_loss(logits: torch.Tensor, graph: GraphBatch) -> torch.Tensor:
+    def _group_loss(logits: torch.Tensor, targets: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Mean squared relative error of the score-weighted group sums (0 without groups)."""
-        member = graph.group >= 0
+        member = targets["group"] >= 0
         if not member.any():
             return logits.new_zeros(())
-        group = graph.group[member]
-        signal = (graph.true_label[member] > 0).float()
+        group = targets["group"][member]
+        signal = (targets["true_label"][member] > 0).float()
         score = 1.0 - torch.softmax(logits[member], dim=1)[:, 0]
-        quantity = graph.group_sum[member]
+        quantity = targets["group_sum"][member]
         n_groups = int(group.max()) + 1
         error = logits.new_zeros(n_groups).index_add_(0, group, (score - signal) * quantity)
         reference = logits.new_zeros(n_groups).index_add_(0, group, signal * quantity)

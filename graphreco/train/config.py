@@ -78,8 +78,8 @@ def train_stage(model: Stage, detector: Detector, train_sources: Sequence, valid
     ``unlabelled_sources`` (events without truth) feed domain-adversarial training."""
     train_graphs = load_graphs(train_sources, config.batch_events, model, upstream)
     validation_graphs = load_graphs(validation_sources, 512, model, upstream)
-    log(f"{type(model).__name__}: {sum(g.num_graphs for g in train_graphs)} training and "
-        f"{sum(g.num_graphs for g in validation_graphs)} validation events")
+    log(f"{type(model).__name__}: {sum(g.graph.num_graphs for g in train_graphs)} training and "
+        f"{sum(g.graph.num_graphs for g in validation_graphs)} validation events")
     target_graphs = (load_graphs(unlabelled_sources, config.batch_events, model, upstream, labelled=False)
                      if unlabelled_sources else [])
     history = train(model, train_graphs, validation_graphs, config, checkpoints, log, target_graphs)
@@ -123,7 +123,7 @@ def recalibrate_stage(model: Stage, validation_sources: Sequence, upstream: Pipe
     graphs = load_graphs(validation_sources, 512, model, upstream)
     model.eval()
     calibration = model.calibrate_on(graphs)
-    log(f"{type(model).__name__}: recalibrated on {sum(g.num_graphs for g in graphs)} events")
+    log(f"{type(model).__name__}: recalibrated on {sum(g.graph.num_graphs for g in graphs)} events")
     return calibration
 
 

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 
 from .. import detectors
-from ..graph import GraphBatch, build_graph
+from ..graph import build_graph
 from ..io import EventFormatError, read_events
 from ..pipeline import Pipeline
-from ..stages import Stage, StageInput
+from ..stages import Stage, StageGraph, StageInput
 from .domain import DomainCritic, reversal_weight
 
 
@@ -43,7 +43,7 @@ class TrainConfig:
 
 
 def load_graphs(sources, batch_events: int, stage: Stage, upstream: Pipeline | None = None,
-                labelled: bool = True) -> list[GraphBatch]:
+                labelled: bool = True) -> list[StageGraph]:
     """Read event files into the graphs ``stage`` learns from, ``batch_events`` events
     each; ``upstream`` runs first and provides the columns the stage reads. Unlabelled
     graphs (the stage's input, no truth) serve domain-adversarial training."""
@@ -66,21 +66,21 @@ def load_graphs(sources, batch_events: int, stage: Stage, upstream: Pipeline | N
     return graphs
 
 
-def evaluate_loss(model: Stage, graphs: Sequence[GraphBatch]) -> float:
+def evaluate_loss(model: Stage, graphs: Sequence[StageGraph]) -> float:
     """Mean loss over graphs, weighted by their events (inference path)."""
     model.eval()
     total = events = 0
-    for graph in graphs:
+    for stage_graph in graphs:
         with torch.no_grad():
-            value = float(model.training_loss(graph))
-        total += value * graph.num_graphs
-        events += graph.num_graphs
+            value = float(model.training_loss(stage_graph))
+        total += value * stage_graph.graph.num_graphs
+        events += stage_graph.graph.num_graphs
     return total / max(events, 1)
 
 
-def train(model: Stage, train_graphs: Sequence[GraphBatch], val_graphs: Sequence[GraphBatch],
+def train(model: Stage, train_graphs: Sequence[StageGraph], val_graphs: Sequence[StageGraph],
           config: TrainConfig, checkpoint_dir: Path, log: Callable[[str], None] = print,
-          target_graphs: Sequence[GraphBatch] = ()) -> dict:
+          target_graphs: Sequence[StageGraph] = ()) -> dict:
     """Train ``model`` in place; the best weights (lowest validation loss) end in the model.
 
     ``checkpoint_dir`` receives ``last.pt`` (model, optimiser, schedule, shuffle state,
@@ -120,18 +120,19 @@ def train(model: Stage, train_graphs: Sequence[GraphBatch], val_graphs: Sequence
         model.train()
         start, running, seen = time.perf_counter(), 0.0, 0
         for step, index in enumerate(rng.permutation(len(train_graphs))):
-            graph = train_graphs[index]
+            stage_graph = train_graphs[index]
             optimiser.zero_grad()
-            value = model.training_loss(graph)
+            value = model.training_loss(stage_graph)
             if critic:
                 progress = (state["epoch"] + step / len(train_graphs)) / config.epochs
                 target = target_graphs[(state["epoch"] * len(train_graphs) + step) % len(target_graphs)]
-                (value + critic.loss(model, graph, target, reversal_weight(progress, config.domain_weight))).backward()
+                (value + critic.loss(model, stage_graph.graph, target.graph,
+                                     reversal_weight(progress, config.domain_weight))).backward()
             else:
                 value.backward()
             optimiser.step()
-            running += float(value.detach()) * graph.num_graphs
-            seen += graph.num_graphs
+            running += float(value.detach()) * stage_graph.graph.num_graphs
+            seen += stage_graph.graph.num_graphs
         schedule.step()
         val_loss = evaluate_loss(model, val_graphs)
         state["epoch"] += 1

@@ -47,7 +47,7 @@ def test_writes_one_probability_per_class_summing_to_one(showers):
 def test_learns_the_primaries_of_a_sample(showers):
     model = stage()
     graph = model.training_graph(inputs_of(showers))
-    assert sorted(np.unique(graph.primary_class.numpy())) == [0, 1, 2]
+    assert sorted(np.unique(graph.graph.targets["primary_class"].numpy())) == [0, 1, 2]
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-2)
     first = model.training_loss(graph).item()
     for _ in range(25):
@@ -71,7 +71,7 @@ def test_exports_to_onnx_with_the_score_column(showers, tmp_path):
     from graphreco.export import export_stage, onnx_session, parity
 
     model = stage().eval()
-    graph = model.input_graph(inputs_of(showers))
+    graph = model.input_graph(inputs_of(showers)).graph
     assert graph.x.shape[1] == len(TA.feature_names) + 1
     session = onnx_session(export_stage(model, tmp_path / "composition.onnx", graph))
     figures = parity(model, session, graph)

@@ -73,8 +73,10 @@ def test_training_graphs_hold_the_selected_hits_and_the_truth(events_file):
     batch = next(read_events(events_file, batch_size=50))
     signal = signal_hits(batch.offsets, batch.hits["true_label"])
     expected = np.minimum(np.maximum(signal, 3), batch.hits_per_event)
-    assert np.diff(graphs[0].ptr.numpy()).tolist() == expected.tolist()
-    np.testing.assert_allclose(graphs[0].true_log10_energy.numpy(), np.log10(batch.events["true_energy"]))
+    assert np.diff(graphs[0].graph.ptr.numpy()).tolist() == expected.tolist()
+    assert graphs[0].events.n_hits == expected.sum()
+    np.testing.assert_allclose(graphs[0].graph.targets["true_log10_energy"].numpy(),
+                               np.log10(batch.events["true_energy"]))
 
 
 def test_calibration_makes_the_validation_coverage_exact(events_file):
@@ -87,7 +89,7 @@ def test_calibration_makes_the_validation_coverage_exact(events_file):
         for graph in graphs:
             columns.append(model.estimates(graph)[0])
             bins.append(model.estimates(graph)[3])
-            truth.append(zenith_azimuth(graph.true_direction.numpy()))
+            truth.append(zenith_azimuth(graph.graph.targets["true_direction"].numpy()))
     reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
     zenith, azimuth = (np.concatenate(a) for a in zip(*truth))
     errors = angular_error({"true_zenith": zenith, "true_azimuth": azimuth}, reco)
@@ -155,7 +157,7 @@ def test_the_combined_energy_beats_the_gnn_alone_and_is_calibrated(tmp_path):
     with torch.inference_mode():
         for graph in graphs:
             columns.append(model.estimates(graph)[0])
-            truth.append(graph.true_log10_energy.numpy())
+            truth.append(graph.graph.targets["true_log10_energy"].numpy())
     reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
     truth = np.concatenate(truth)
     combined = np.isfinite(reco["fit_log10_energy"])

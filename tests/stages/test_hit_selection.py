@@ -48,12 +48,13 @@ def test_two_classes_write_only_the_hit_score():
 def test_weighted_loss_is_the_capped_pt_weighted_mean_of_cross_entropies():
     model = stage(loss_weight_column="pt", loss_weight_cap=20.0)
     pt, labels = np.array([1.0, 50.0, 4.0]), np.array([1, 0, 1])
-    graph = graph_of(model, crossing_batch(pt, labels))
-    np.testing.assert_allclose(graph.loss_weight.numpy(), [1.0, 20.0, 4.0])
-    per_hit = torch.nn.functional.cross_entropy(model(graph.x, graph.edge_index), graph.true_label,
+    stage_graph = graph_of(model, crossing_batch(pt, labels))
+    graph = stage_graph.graph
+    np.testing.assert_allclose(graph.targets["loss_weight"].numpy(), [1.0, 20.0, 4.0])
+    per_hit = torch.nn.functional.cross_entropy(model(graph.x, graph.edge_index), graph.targets["true_label"],
                                                 reduction="none").detach()
     expected = float((per_hit * torch.tensor([1.0, 20.0, 4.0])).sum() / 25.0)
-    assert float(model.training_loss(graph).detach()) == pytest.approx(expected, rel=1e-6)
+    assert float(model.training_loss(stage_graph).detach()) == pytest.approx(expected, rel=1e-6)
     plain = stage()
     assert float(plain.training_loss(graph_of(plain, crossing_batch(pt, labels))).detach()) == pytest.approx(
         float(per_hit.mean()), rel=1e-6)
@@ -71,14 +72,15 @@ def test_group_loss_adds_the_squared_relative_error_of_each_jets_score_weighted_
     model = stage(**settings)
     pt, labels = np.array([10.0, 30.0, 5.0, 8.0, 2.0]), np.array([1, 1, 0, 1, 0])
     jets = np.array([0, 0, 0, 1, -1])  # jet 0: three candidates, jet 1: one, the last in none
-    graph = graph_of(model, crossing_batch(pt, labels, jets))
+    stage_graph = graph_of(model, crossing_batch(pt, labels, jets))
+    graph = stage_graph.graph
     logits = model(graph.x, graph.edge_index).detach()
     score = 1.0 - torch.softmax(logits, dim=1)[:, 0].numpy()
     jet0 = ((score[0] - 1) * 10 + (score[1] - 1) * 30 + score[2] * 5) / 40.0
     jet1 = (score[3] - 1) * 8 / 8.0
-    cross_entropy = float(torch.nn.functional.cross_entropy(logits, graph.true_label).mean())
+    cross_entropy = float(torch.nn.functional.cross_entropy(logits, graph.targets["true_label"]).mean())
     expected = cross_entropy + 2.0 * (jet0 ** 2 + jet1 ** 2) / 2
-    assert float(model.training_loss(graph).detach()) == pytest.approx(expected, rel=1e-5)
+    assert float(model.training_loss(stage_graph).detach()) == pytest.approx(expected, rel=1e-5)
     assert model.config["group_loss_weight"] == 2.0
 
 
