@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench bench-pipeline bench-lhc bench-batch train-baikal-gvd train-ta-sd train-lhc-pf clean
+.PHONY: setup demo test bench bench-pipeline bench-lhc bench-batch train-baikal-gvd train-ta-sd train-lhc-pf \
+	conditions-baikal-gvd conditions-ta-sd conditions-lhc-pf clean
 
 setup: $(STAMP)
 
@@ -67,6 +68,11 @@ train-ta-sd: setup
 
 train-lhc-pf: setup
 	$(BIN)/python scripts/train_lhc_pf.py $(ARGS)
+
+# The conditions matrix (docs/conditions-matrix.md): the shipped pipeline beside the classical
+# method on each shifted condition; ARGS go to the script, e.g. ARGS="--events 1000".
+conditions-baikal-gvd conditions-ta-sd conditions-lhc-pf: conditions-%: setup
+	$(BIN)/python scripts/conditions_matrix.py $* --json data/conditions/$*.json $(ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis

@@ -52,7 +52,7 @@ pT > 0.5 GeV), ``neutral_pt1`` (neutral, pT > 1 GeV), ``neutral_pt2`` (neutral, 
 
 def _method_figures(labels: np.ndarray, score: np.ndarray) -> dict:
     figures = {"working_point": working_point(labels, score)}
-    if np.unique(score).size <= 2:
+    if np.unique(score).size < 2:
         return figures
     fpr, tpr, _ = roc_curve(labels, score)
     figures["auc"] = round(roc_auc(labels, score), 5)
@@ -69,9 +69,12 @@ def particle_report(labels: np.ndarray, pt: np.ndarray, charge: np.ndarray,
     """Per population (keys of ``POPULATIONS``): ``description``, ``candidates``,
     ``signal_fraction`` and, per method of ``scores`` (one score per candidate),
     ``working_point`` (``threshold``, ``signal_efficiency``, ``background_efficiency``)
-    and, for scores with more than two values, ``auc`` and
+    and, for scores with two values or more, ``auc`` and
     ``signal_efficiency_at_background_0.1`` / ``_0.01`` (None when the population has
-    fewer than 10 / 100 background candidates). pT in GeV; labels 1 = leading interaction."""
+    fewer than 10 / 100 background candidates). A keep-or-drop score (CHS) has two
+    values: its ROC curve is its one working point joined to (0, 0) and (1, 1), and its
+    efficiencies at a background level are those of keeping a random part of what it keeps.
+    pT in GeV; labels 1 = leading interaction."""
     labels = np.asarray(labels) == 1
     for name, score in scores.items():
         if np.shape(score) != labels.shape:

@@ -18,15 +18,17 @@ def _sample(n_signal: int, n_background: int) -> tuple[np.ndarray, np.ndarray, n
     return labels, np.full(labels.size, 5.0), np.zeros(labels.size, dtype=np.int8)
 
 
-def test_auc_of_a_perfect_an_uninformative_and_a_constant_score():
+def test_auc_of_a_perfect_an_uninformative_a_keep_or_drop_and_a_constant_score():
     labels, pt, charge = _sample(50, 200)
     perfect = labels + np.linspace(0.0, 0.5, labels.size)
     uninformative = np.tile(np.linspace(0.0, 1.0, 50), 5)   # the same scores in both classes
     constant = np.full(labels.size, 0.5)
+    keep = np.r_[np.arange(50) < 40, np.arange(200) < 20].astype(float)  # keeps 80 % of signal, 10 % of pile-up
     report = particle_report(labels, pt, charge, {"perfect": perfect, "uninformative": uninformative,
-                                                  "constant": constant})
+                                                  "constant": constant, "keep": keep})
     methods = report["all"]["methods"]
     assert methods["perfect"]["auc"] == 1.0 and methods["uninformative"]["auc"] == 0.5
+    assert methods["keep"]["auc"] == pytest.approx(0.5 + (0.8 - 0.1) / 2)  # one point joined to the corners
     assert methods["perfect"]["signal_efficiency_at_background_0.1"] == 1.0
     assert methods["uninformative"]["signal_efficiency_at_background_0.1"] == pytest.approx(0.1)
     assert roc_auc(labels, constant) == 0.5
@@ -66,12 +68,13 @@ def test_too_few_background_candidates_give_no_efficiency():
     assert figures["signal_efficiency_at_background_0.01"] is None
 
 
-def test_binary_score_gives_its_working_point():
+def test_binary_score_gives_its_working_point_and_the_auc_through_it():
     labels = np.r_[np.ones(4, dtype=np.int8), np.zeros(10, dtype=np.int8)]
     kept = np.r_[1, 1, 1, 0, 1, 1, np.zeros(8)].astype(np.float32)   # 3/4 signal, 2/10 pile-up
     report = particle_report(labels, np.full(14, 1.5), np.zeros(14, dtype=np.int8), {"chs": kept})
-    assert report["all"]["methods"]["chs"] == {"working_point": {"threshold": 0.5, "signal_efficiency": 0.75,
-                                                                 "background_efficiency": 0.2}}
+    chs = report["all"]["methods"]["chs"]
+    assert chs["working_point"] == {"threshold": 0.5, "signal_efficiency": 0.75, "background_efficiency": 0.2}
+    assert chs["auc"] == pytest.approx(0.5 + (0.75 - 0.2) / 2)
 
 
 def test_scores_of_the_wrong_length_are_refused():
