@@ -187,14 +187,14 @@ class ShowerCuts:
 
 @dataclass(frozen=True)
 class EnergyCombination:
-    """How the energy-direction stage's ``combine`` corrects the refit's log10 E: by
+    """How the ``combination`` stage corrects the refit's log10 E: by
     ``combination_features(...) @ weights`` (the weights fitted on a validation sample).
 
     ``columns`` names the event columns of earlier stages it reads (stacked, in this
     order, as ``inputs``); ``features(fit_energy, fit_sigma, fit_zenith, gnn_energy,
     gnn_sigma, inputs, hits) -> (n, n_features)`` takes, per event, the refit's log10
-    E/GeV and its sigma, its zenith (rad), the GNN's log10 E and sigma, ``inputs``
-    (n, len(columns)) and the hits the stage kept.
+    E/GeV and its sigma, its zenith (rad), the network's log10 E and its calibrated sigma,
+    ``inputs`` (n, len(columns)) and the number of hits the hit selection kept.
     """
 
     columns: tuple[str, ...]
@@ -226,9 +226,9 @@ class Detector:
     refine_direction: Callable[[np.ndarray, HitColumns, np.ndarray, np.ndarray], dict[str, np.ndarray]] | None = None
     """A direction fit ``(offsets, hits, zenith, azimuth) -> {reco_zenith, reco_azimuth,
     fit_cone, ...}`` started at the given directions (rad), NaN where it fails; the
-    energy-direction stage refines track-like events with it, and takes the energy
+    ``refit`` stage refits (track-like) events with it, and passes on the energy
     (``log10_energy``, ``log10_energy_sigma``) and core (``reco_core_x``, ``reco_core_y``)
-    where the fit gives them (TA SD's refit; ``energy_direction.REFIT_COLUMNS``)."""
+    where the fit gives them (TA SD's refit; ``stages.refit.FROM_FIT``)."""
     event_features: Callable[[np.ndarray, HitColumns], np.ndarray] | None = None
     """Event-level inputs for regression heads from a classical fit of the (selected)
     hits, ``(offsets, hits) -> (n_events, len(event_feature_names))`` float, NaN where the
@@ -237,9 +237,10 @@ class Detector:
     event_feature_names: tuple[str, ...] = ()
     fiducial: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
     """Which events pass the detector's fiducial cuts, from reconstructed event columns
-    (``reco_zenith``, ``reco_core_x``, ...) -> bool, False where they are NaN. The
-    energy-direction stage calibrates the uncertainties of the events inside and outside
-    apart: showers clipped by the array's edge or inclined are misjudged differently."""
+    (``reco_zenith``, ``reco_core_x``, ...) -> bool, False where they are NaN. Stages
+    with ``fiducial`` calibrate the uncertainties of the events inside and outside apart
+    (``stages.calibration``): showers clipped by the array's edge or inclined are
+    misjudged differently."""
     max_hits_per_event: int | None = None
     """The most hits one event may hold (None: no limit); the reader refuses larger
     events, naming them, instead of running out of memory or time in the graph builders
@@ -263,7 +264,7 @@ class Detector:
     reconstruction's ``reco_p_<name>`` against the truth's ``true_primary``; it compares
     ``photon`` with the hadrons ``proton`` and ``iron``."""
     energy_combination: EnergyCombination | None = None
-    """How the energy-direction stage's ``combine`` corrects the refit's energy (None: it cannot)."""
+    """How the ``combination`` stage corrects the refit's energy (None: it cannot)."""
 
     def __post_init__(self) -> None:
         if self.evaluation is not None and self.evaluation not in EVALUATION_KINDS:

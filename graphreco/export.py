@@ -183,6 +183,12 @@ def export_pipeline(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Pa
     graphs = stage_graphs(pipeline, example) if example is not None else {}
     stages = []
     for name, stage in pipeline.stages.items():
+        if not stage.trained:
+            stages.append({"stage": name, "files": {}, "config": stage.config, "reads": list(stage.reads),
+                           "writes": list(stage.writes),
+                           "outside_onnx": [f"the whole stage: no network; {type(stage).__module__} "
+                                            "(post-processing on the columns it reads)"]})
+            continue
         graph = graphs.get(name)
         if graph is None or graph.edge_index.shape[1] == 0:
             graph = example_graph(stage.encoder.n_features, n_event_inputs=stage.n_event_inputs)
@@ -303,6 +309,8 @@ def verify_export(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Path
     with single_thread():  # all of it: numba's idle OpenMP workers spin after a parallel kernel
         graphs = stage_graphs(pipeline, batch)
         for name, stage in pipeline.stages.items():
+            if not stage.trained:
+                continue
             session = onnx_session(Path(out_dir) / f"{name}.onnx")
             result["parity"][name] = parity(stage, session, graphs[name])
             result["timings"][name] = compare_speed(stage, session, graphs[name], repeats)

@@ -3,9 +3,10 @@
     python scripts/conditions_matrix.py DETECTOR [--events N] [--conditions NAME ...]
                                         [--data DIR] [--json FILE]
 
-For each condition of ``CONDITIONS[DETECTOR]`` (nominal first) it simulates an independent
-test sample with ``graphreco simulate DETECTOR`` and the condition's options (the command
-is printed and kept in the JSON), reconstructs it with the shipped pipeline (as
+For each condition of DETECTOR in ``scripts/conditions.json`` (nominal first; each with
+the ``graphreco simulate`` options that make it and the source of its value) it simulates
+an independent test sample with ``graphreco simulate DETECTOR`` (the command is kept in
+the JSON), reconstructs it with the shipped pipeline (as
 ``graphreco reconstruct`` does) and scores it with the detector's evaluation (as
 ``graphreco evaluate`` does), classical method included. It prints one table, a row per
 condition, of the figures that matter for the detector's evaluation kind, the pipeline's
@@ -14,7 +15,7 @@ evaluations go to ``--json``. Samples are kept in ``--data`` and reused when pre
 
 The matrix is our proxy for data the models never saw: none of these samples is trained
 on, and the shifted conditions lie outside the nominal condition the shipped models were
-trained at. Each condition states its range and source.
+trained at.
 """
 
 from __future__ import annotations
@@ -27,72 +28,18 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 from graphreco import detectors
 from graphreco.evaluate import evaluate_files
 from graphreco.pipeline import Pipeline
 from graphreco.run.file import reconstruct_file
 
-
-class Condition(NamedTuple):
-    """One row of the matrix: ``options`` of ``graphreco simulate`` (flag -> value) and
-    where the shifted value comes from."""
-
-    options: dict[str, str]
-    source: str
-
-
-CONDITIONS: dict[str, dict[str, Condition]] = {
-    "baikal-gvd": {
-        "nominal": Condition({}, "the training condition: 40 kHz noise, 22 m absorption"),
-        "noise 20 kHz": Condition({"--noise-rate-khz": "20"},
-                                  "quiet season: 20-100 kHz per module measured through a year "
-                                  "(Baikal-GVD, PoS ICRC2021 1087)"),
-        "noise 80 kHz": Condition({"--noise-rate-khz": "80"}, "luminescence peak (same source)"),
-        "absorption 18 m": Condition({"--absorption-m": "18"},
-                                     "lower end of the 20-24 m measured at the site "
-                                     "(Baikal-GVD, EPJ C 81 (2021) 1032)"),
-        "absorption 30 m": Condition({"--absorption-m": "30"}, "clear-water end of the matrix range (issue 19)"),
-        "80 kHz + 18 m": Condition({"--noise-rate-khz": "80", "--absorption-m": "18"},
-                                   "the shifted sample of issue 19's targets (no retraining)"),
-        "time offsets 2 ns": Condition({"--time-offset-ns": "2"},
-                                       "per-module time-calibration residuals of ~2 ns "
-                                       "(Baikal-GVD time calibration, PoS ICRC2019 872)"),
-    },
-    "ta-sd": {
-        "nominal": Condition({}, "the training condition"),
-        "accidentals x0.3": Condition({"--accidental-rate-scale": "0.3"},
-                                      "the matrix range x0.3-x3 of the ~700 Hz level-0 rate (issue 19)"),
-        "accidentals x3": Condition({"--accidental-rate-scale": "3"}, "same range, upper end"),
-        "timing 10 ns": Condition({"--timing-resolution-ns": "10"},
-                                  "matrix range 10-40 ns rms (TA SD, NIM A 689 (2012) 87: 20 ns clock)"),
-        "timing 40 ns": Condition({"--timing-resolution-ns": "40"}, "same range, upper end"),
-        "VEM scale 0.9": Condition({"--calibration-scale": "0.9"},
-                                   "a 10 % VEM calibration shift, beyond TA's few-% monitoring "
-                                   "(NIM A 689 (2012) 87)"),
-        "VEM scale 1.1": Condition({"--calibration-scale": "1.1"}, "same, upwards"),
-    },
-    "lhc-pf": {
-        "nominal": Condition({}, "the training condition: Z->nunu + jet at pile-up 140"),
-        "pile-up 60": Condition({"--pileup": "60"}, "LHC Run 2 conditions (matrix range 60-250, issue 19)"),
-        "pile-up 200": Condition({"--pileup": "200"}, "HL-LHC nominal (CERN Yellow Report 2020-010)"),
-        "pile-up 250": Condition({"--pileup": "250"}, "HL-LHC ultimate (same source)"),
-        "ttbar": Condition({"--process": "ttbar"}, "another hard process, issue 19's second sample"),
-    },
-}
-"""Per detector, the conditions the matrix scores (``graphreco simulate`` options)."""
-
-SAMPLE_OPTIONS = {
-    "baikal-gvd": {"--mix": "numu_cc=3,nue_cc=1,nc=1,eas=8"},
-    "lhc-pf": {"--pool-size": "3000"},
-}
-"""Options every sample of a detector takes (what the evaluation needs: atmospheric
-muons beside neutrinos for Baikal-GVD; a pile-up pool large enough to repeat rarely)."""
-DEFAULT_EVENTS = {"baikal-gvd": 4000, "ta-sd": 2000, "lhc-pf": 20}
+CONDITIONS = json.loads(Path(__file__).with_name("conditions.json").read_text())["detectors"]
+"""Per detector: ``events`` (default per condition), ``sample`` (``graphreco simulate``
+options of every sample) and ``conditions``, each with its ``options`` and ``source``."""
 SEED = 7001
 """Seeds of the test samples: SEED + the condition's row (never a training seed, which
-the training scripts take from 1101 to 1404)."""
+the training scripts take from 101 to 1404)."""
 
 
 def _round(value, digits: int = 3):
@@ -145,10 +92,9 @@ FIGURES: dict[str, Callable[[dict], dict[str, tuple]]] = {
 """Evaluation kind -> its headline figures."""
 
 
-def simulate(name: str, condition: Condition, events: int, seed: int, path: Path) -> list[str]:
-    """Write the sample of ``condition`` to ``path`` with ``graphreco simulate`` unless it
-    exists; returns the command."""
-    options = {**SAMPLE_OPTIONS.get(name, {}), **condition.options}
+def simulate(name: str, options: dict[str, str], events: int, seed: int, path: Path) -> list[str]:
+    """Write a sample with ``graphreco simulate NAME`` and ``options`` (flag -> value) to
+    ``path`` unless it exists; returns the command."""
     command = ["graphreco", "simulate", name, "--events", str(events), "--seed", str(seed), "-o", str(path),
                *[part for flag, value in options.items() for part in (flag, *value.split())]]
     if not path.exists():
@@ -193,12 +139,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     name = args.detector
     detector = detectors.get(name)
-    conditions = CONDITIONS[name]
+    conditions = CONDITIONS[name]["conditions"]
     chosen = args.conditions or list(conditions)
     unknown = sorted(set(chosen) - set(conditions))
     if unknown:
         parser.error(f"unknown conditions {unknown}; known: {list(conditions)}")
-    events = args.events or DEFAULT_EVENTS[name]
+    events = args.events or CONDITIONS[name]["events"]
     pipeline = Pipeline.shipped(name)
     folder = args.data / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -208,10 +154,11 @@ def main(argv: list[str] | None = None) -> None:
             continue
         start = time.perf_counter()
         path = folder / f"{label.replace(' ', '_').replace('/', '_')}-{events}.parquet"
-        command = simulate(name, conditions[label], events, SEED + row, path)
+        options = {**CONDITIONS[name]["sample"], **conditions[label]["options"]}
+        command = simulate(name, options, events, SEED + row, path)
         evaluation = score(pipeline, path)
         rows[label] = FIGURES[detector.evaluation](evaluation)
-        record["conditions"][label] = {"command": " ".join(command), "source": conditions[label].source,
+        record["conditions"][label] = {"command": " ".join(command), "source": conditions[label]["source"],
                                        "figures": {k: list(v) for k, v in rows[label].items()},
                                        "evaluation": evaluation}
         print(f"{label}: {time.perf_counter() - start:.0f} s", file=sys.stderr)

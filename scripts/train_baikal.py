@@ -21,14 +21,12 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import torch
 from recipe_command import parse_arguments, run_recipe, scored
 
 from graphreco.detectors.baikal_gvd.baseline import causality_clean, reconstruct_classically
@@ -38,7 +36,6 @@ from graphreco.evaluate.neutrino_metrics import NEUTRINO_KINDS
 from graphreco.evaluate.resolution import direction_report, energy_report, signal_hits
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
-from graphreco.stages import StageInput
 from graphreco.train.config import upstream_of
 
 RECIPE = Path(__file__).resolve().parents[1] / "detectors" / "baikal_gvd" / "artifacts" / "recipe.json"
@@ -167,20 +164,13 @@ def score_hits(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
 
 
 def score_energy_direction(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
-    """Angular and energy resolution with coverage of the stage, and the chi-square track
-    fit on the same events, per test sample; for a refining stage also the GNN's own
-    direction (``gnn_before_refit``: its cone is calibrated on the unrefined events only,
-    so its coverage there is not a figure of merit)."""
-    stage = pipeline.stages["energy_direction"]
-    unrefined = copy.deepcopy(stage)
-    unrefined.config["refine"] = False
+    """Angular and energy resolution with coverage of ``pipeline``'s last stage (the
+    network's estimate for ``energy_direction``, the refitted one for ``refit``), and the
+    chi-square track fit of the classical chain on the same events, per test sample."""
     result = {}
     for sample in TEST_SAMPLES:
-        truth, gnn, classical, before_refit = {}, [], [], []
-        for batch, hits, events in run_pipeline(pipeline, paths[sample]):
-            if stage.config["refine"]:
-                with torch.inference_mode():
-                    before_refit.append(unrefined.outputs(StageInput(batch, pipeline.detector, None, hits))[1])
+        truth, gnn, classical = {}, [], []
+        for batch, _, events in run_pipeline(pipeline, paths[sample]):
             signal = signal_hits(batch.offsets, batch.hits["true_label"])
             for name, values in (("kind", batch.events["true_kind"].astype(str)), ("signal_hits", signal),
                                  *((name, batch.events[name])
@@ -201,9 +191,6 @@ def score_energy_direction(pipeline: Pipeline, paths: dict[str, Path]) -> dict:
             if kind == "numu_cc":
                 entry["direction"]["chi2_track_fit"] = direction_report(subset,
                                                                         {k: v[mask] for k, v in classical.items()})
-            if before_refit:
-                reco = {name: np.concatenate([e[name] for e in before_refit])[mask] for name in before_refit[0]}
-                entry["direction"]["gnn_before_refit"] = direction_report(subset, reco)
             result[sample][kind] = entry
     return result
 

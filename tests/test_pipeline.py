@@ -24,7 +24,7 @@ def events_file(tmp_path_factory):
 
 def test_shipped_pipeline_scores_hits_and_events_better_than_chance(events_file):
     pipeline = Pipeline.shipped("baikal-gvd")
-    assert list(pipeline.stages) == ["hit_selection", "background_suppression", "energy_direction"]
+    assert list(pipeline.stages) == ["hit_selection", "background_suppression", "energy_direction", "refit"]
     batch = next(read_events(events_file))
     timings = {}
     hit_columns, event_columns = pipeline.reconstruct(batch, timings)

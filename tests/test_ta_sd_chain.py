@@ -1,5 +1,6 @@
 """The Telescope Array SD chain end to end: train small stages with `graphreco train`,
-reconstruct with the core head and the refitted direction, evaluate beside the standard fit."""
+reconstruct with the core head, the refitted direction and the combined core, evaluate
+beside the standard fit."""
 
 import json
 
@@ -11,8 +12,9 @@ from graphreco.cli import main
 
 SMALL = {"training": {"epochs": 1, "batch_events": 64}}
 STAGES = {"hit_selection": {"n_classes": 2, "hidden": 8, "layers": 1},
-          "energy_direction": {"hidden": 8, "layers": 1, "min_hits": 3, "core": True, "refine": True,
-                               "track_like": None, "event_features": 4}}
+          "energy_direction": {"hidden": 8, "layers": 1, "min_hits": 3, "core": True, "event_features": 4},
+          "refit": {"min_hits": 3, "fit_columns": True},
+          "combination": {"min_hits": 3, "core": True}}
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +27,13 @@ def test_trained_chain_writes_core_and_refitted_direction_and_is_evaluated(sampl
     files = {"train": ["train.parquet"], "validation": ["validation.parquet"]}
     config.write_text(json.dumps({"detector": "ta-sd", "pipeline": "pipe", "stages": list(STAGES),
                                   "train": {name: {**files, **SMALL, "model": model}
-                                            for name, model in STAGES.items()}}))
+                                            for name, model in STAGES.items()}}))  # refit, combination: no training
     assert main(["train", str(config)]) == 0
-    trained = json.loads(capsys.readouterr().out)["trained"]["energy_direction"]["calibration"]
-    assert trained["refined_events"] > 0.9 * trained["events"] and len(trained["core_scale"]) == 3
+    trained = json.loads(capsys.readouterr().out)["trained"]
+    refit = trained["refit"]["calibration"]
+    assert refit["refitted_events"] > 0.9 * refit["events"]
+    assert len(trained["energy_direction"]["calibration"]["core_scale"]) == 3
+    assert len(trained["combination"]["calibration"]["core_scale"]) == 3
     reco = sample / "reco.parquet"
     assert main(["reconstruct", str(sample / "validation.parquet"), "-o", str(reco), "--pipeline",
                  str(sample / "pipe")]) == 0

@@ -1,6 +1,6 @@
 """The TA SD energy combination: the refit's log10 E corrected by a linear regression on
-the composition stage's probabilities and the GNN's own energy (the energy-direction
-stage's ``combine``; ``ENERGY_COMBINATION`` declares it to the engine).
+the composition stage's probabilities and the GNN's own energy (the ``combination``
+stage's ``energy``; ``ENERGY_COMBINATION`` declares it to the engine).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ COLUMNS = ("reco_p_proton", "reco_p_iron", "reco_p_photon")
 def combination_features(fit_energy: np.ndarray, fit_sigma: np.ndarray, fit_zenith: np.ndarray,
                          gnn_energy: np.ndarray, gnn_sigma: np.ndarray, probabilities: np.ndarray,
                          counters: np.ndarray) -> np.ndarray:
-    """What the energy-direction stage's ``combine`` regresses the offset of the fit's
+    """What the ``combination`` stage regresses the offset of the fit's
     log10 E from the truth on, (n, N_FEATURES): a quadratic in e = log10 E_fit - 10 (log10 GeV: 10^19 eV)
     and s = sec(zenith_fit) - 1.3 (1, e, s, e s, s^2) times each primary's probability; the
     difference d = GNN - fit times each probability, and times e and s; d times the
@@ -29,7 +29,7 @@ def combination_features(fit_energy: np.ndarray, fit_sigma: np.ndarray, fit_zeni
     Args:
         fit_energy, fit_sigma: (n,) the refit's log10 E/GeV and its uncertainty.
         fit_zenith: (n,) the refit's zenith (rad).
-        gnn_energy, gnn_sigma: (n,) the GNN's log10 E/GeV and its uncertainty (uncalibrated).
+        gnn_energy, gnn_sigma: (n,) the GNN's log10 E/GeV and its calibrated uncertainty.
         probabilities: (n, 3) the composition stage's ``COLUMNS`` (proton, iron, photon).
         counters: (n,) the counters the hit selection kept.
     """

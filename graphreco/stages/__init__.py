@@ -7,14 +7,17 @@ per-event columns for a batch (``StageInput``).
 
 from .background import BackgroundSuppression
 from .base import Stage, StageGraph
+from .combination import Combination
 from .composition import Composition
 from .energy_direction import EnergyDirection
 from .hit_selection import HitSelection
 from .inputs import StageInput
+from .refit import Refit
 
 STAGES = {"background_suppression": BackgroundSuppression, "hit_selection": HitSelection,
-          "energy_direction": EnergyDirection, "composition": Composition}
+          "energy_direction": EnergyDirection, "composition": Composition, "refit": Refit,
+          "combination": Combination}
 """Stage name (as in artifacts and pipeline configs) -> its module class."""
 
-__all__ = ["STAGES", "BackgroundSuppression", "Composition", "EnergyDirection", "HitSelection", "Stage", "StageGraph",
-           "StageInput"]
+__all__ = ["STAGES", "BackgroundSuppression", "Combination", "Composition", "EnergyDirection", "HitSelection", "Refit",
+           "Stage", "StageGraph", "StageInput"]

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..detectors import Detector
 from ..graph import GraphBatch
 from ..io import EventBatch, EventFormatError
 from ..models import CsrEvents, EdgeAggregation, EventReduction, GraphEncoder
@@ -69,9 +70,18 @@ class Stage(nn.Module):
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     config: dict
+    trained: bool = True
+    """Whether the stage has a network that ``graphreco train`` fits (False: only
+    ``calibrate_on`` fixes it, and ``graphreco export`` leaves it outside ONNX)."""
     encoder: GraphEncoder
     n_event_inputs: int = 0
     """Width of the per-event inputs ``event_x`` the readout takes (0: none)."""
+
+    @classmethod
+    def for_detector(cls, detector: Detector, **settings) -> Stage:
+        """A new stage for ``detector``, its constructor keywords ``settings``: a network
+        stage takes the detector's node features and relative features first."""
+        return cls(len(detector.feature_names), detector.relative_features, **settings)
 
     def readout(self, h: torch.Tensor, x: torch.Tensor, events: EventReduction,
                 event_x: torch.Tensor | None) -> torch.Tensor:

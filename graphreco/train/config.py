@@ -25,7 +25,9 @@ Each stage trains on graphs made with the stages before it that write what it re
 and saved with its validation loss and calibration as metrics. Checkpoints go to
 ``<pipeline>/checkpoints/<stage>`` (``<data>/checkpoints/<stage>`` when ``data`` is given),
 so a rerun of the same config resumes. Recalibration keeps a trained stage's weights and
-fits its calibration again on its validation files.
+fits its calibration again on its validation files. A stage without a network (``refit``,
+``combination``: ``Stage.trained`` false) needs only validation files: its calibration is
+all that is fitted.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def upstream_of(stage: Stage, pipeline: Pipeline) -> Pipeline:
 def new_stage(name: str, detector: Detector, settings: dict, seed: int = 0) -> Stage:
     """An untrained stage ``name`` for ``detector``; its initial weights come from ``seed``."""
     torch.manual_seed(seed)
-    return STAGES[name](len(detector.feature_names), detector.relative_features, **settings)
+    return STAGES[name].for_detector(detector, **settings)
 
 
 def train_stage(model: Stage, detector: Detector, train_sources: Sequence, validation_sources: Sequence,
@@ -85,11 +87,15 @@ def train_stage(model: Stage, detector: Detector, train_sources: Sequence, valid
     history = train(model, train_graphs, validation_graphs, config, checkpoints, log, target_graphs)
     model.eval()
     calibration = model.calibrate_on(validation_graphs)
-    record = {"detector": detector.name, "node_features": detector.feature_names, "training": history,
-              "calibration": calibration, "validation_loss": evaluate_loss(model, validation_graphs),
-              "upstream": list(upstream.stages),
-              "versions": {"graphreco": __version__, "torch": torch.__version__, "python": platform.python_version()}}
-    return record
+    return {**stage_record(detector, upstream), "training": history, "calibration": calibration,
+            "validation_loss": evaluate_loss(model, validation_graphs)}
+
+
+def stage_record(detector: Detector, upstream: Pipeline) -> dict:
+    """What every stage's artifact records of how it was made: the detector, its node
+    features, the upstream stages and the library versions."""
+    return {"detector": detector.name, "node_features": detector.feature_names, "upstream": list(upstream.stages),
+            "versions": {"graphreco": __version__, "torch": torch.__version__, "python": platform.python_version()}}
 
 
 def read_config(path: Path) -> dict:
@@ -110,8 +116,9 @@ def read_config(path: Path) -> dict:
         if name not in config["stages"]:
             raise TrainConfigError(f"{path}: train.{name} is not one of the pipeline's stages")
         wrong = set(settings) - STAGE_KEYS
-        if wrong or not {"train", "validation"} <= set(settings):
-            raise TrainConfigError(f"{path}: train.{name} needs train and validation files (and may have "
+        needed = {"train", "validation"} if STAGES[name].trained else {"validation"}
+        if wrong or not needed <= set(settings):
+            raise TrainConfigError(f"{path}: train.{name} needs {' and '.join(sorted(needed))} files (and may have "
                                    f"model, training); got {sorted(settings)}")
     return config
 
@@ -180,10 +187,14 @@ def train_from_config(path: str | Path, log: Callable[[str], None] = print, *, d
         if missing:
             raise TrainConfigError(f"{path}: train.{name} reads {sorted(missing)}, which no stage before it writes")
         upstream = upstream_of(model, chain)
-        parts = ("validation",) if recalibrate else ("train", "validation", "unlabelled")
+        parts = ("validation",) if recalibrate or not model.trained else ("train", "validation", "unlabelled")
         sources = {part: expand_sources([str(data / pattern) for pattern in settings[part]])
                    for part in parts if settings.get(part)}
-        if recalibrate:
+        if not model.trained:  # nothing to fit by gradient: its calibration is all there is
+            record = {**stage_record(detector, upstream),
+                      "calibration": recalibrate_stage(model, sources["validation"], upstream, log),
+                      "sources": {"validation": list(map(str, sources["validation"]))}, **(description or {})}
+        elif recalibrate:
             model.load_state_dict(Pipeline.load_stages(folder, detector, [name]).stages[name].state_dict())
             calibration = recalibrate_stage(model, sources["validation"], upstream, log)
             record = stage_description(folder / name) | {"calibration": calibration}

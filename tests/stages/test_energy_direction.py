@@ -8,15 +8,11 @@ import torch
 
 from graphreco import detectors
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
-from graphreco.detectors.ta_sd.composition import IRON, PHOTON, PROTON
-from graphreco.detectors.ta_sd.energy_combination import COLUMNS as PROBABILITY_COLUMNS
-from graphreco.detectors.ta_sd.energy_combination import N_FEATURES as COMBINATION_FEATURES
-from graphreco.detectors.ta_sd.energy_combination import combination_features
 from graphreco.detectors.ta_sd.simulation import simulate_events as simulate_showers
 from graphreco.evaluate.resolution import angular_error, signal_hits
 from graphreco.io import EventFormatError, event_table, read_events, write_events
 from graphreco.stages import EnergyDirection, StageInput
-from graphreco.stages.energy_direction import MIN_EVENTS_PER_BIN, N_HIT_BINS
+from graphreco.stages.calibration import MIN_EVENTS_PER_BIN, N_HIT_BINS
 from graphreco.statistics import coverage, unit_vectors, zenith_azimuth
 from graphreco.train.loop import load_graphs
 
@@ -88,7 +84,7 @@ def test_calibration_makes_the_validation_coverage_exact(events_file):
     with torch.inference_mode():
         for graph in graphs:
             columns.append(model.estimates(graph)[0])
-            bins.append(model.estimates(graph)[3])
+            bins.append(model.estimates(graph)[2])
             truth.append(zenith_azimuth(graph.graph.targets["true_direction"].numpy()))
     reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
     zenith, azimuth = (np.concatenate(a) for a in zip(*truth))
@@ -123,100 +119,13 @@ def test_fiducial_calibration_scales_showers_inside_and_outside_the_cuts_apart(t
     bins, inside = [], []
     with torch.inference_mode():
         for graph in graphs:
-            columns, _, _, calibration_bin = model.estimates(graph)
+            columns, _, calibration_bin = model.estimates(graph)
             bins.append(calibration_bin)
             inside.append(ta_sd.fiducial(columns))
     bins, inside = np.concatenate(bins), np.concatenate(inside)
     assert inside.any() and not inside.all()
     np.testing.assert_array_equal(bins >= N_HIT_BINS, inside)  # the upper bins are the fiducial showers
     assert measured["events_per_bin"]["core_scale"] == np.bincount(bins, minlength=2 * N_HIT_BINS).tolist()
-
-
-class TruthScoresAndPrimaries(TruthHitScore):
-    """Hit scores from the truth and 'composition probabilities' that know the primary."""
-
-    def run(self, inputs: StageInput) -> dict:
-        super().run(inputs)
-        primary = np.asarray(inputs.batch.events["true_primary"])
-        for column, code in zip(PROBABILITY_COLUMNS, (PROTON, IRON, PHOTON)):
-            inputs.event_columns[column] = (primary == code).astype(np.float32)
-        return {}
-
-
-def test_the_combined_energy_beats_the_gnn_alone_and_is_calibrated(tmp_path):
-    """With ``combine`` the energy is the refit's corrected with the probabilities and the
-    GNN's estimate (weights and a scale of their own fitted on the calibration sample);
-    an untrained GNN's energy is no use, the fit's corrected one is."""
-    model, path = untrained_ta_stage_and_showers(tmp_path, 600, 4, refine=True, track_like=None, combine=True,
-                                                 combination_columns=PROBABILITY_COLUMNS)
-    assert set(PROBABILITY_COLUMNS) <= set(model.reads)
-    graphs = load_graphs(path, 200, model, TruthScoresAndPrimaries())
-    measured = model.calibrate_on(graphs)
-    assert len(measured["combination"]) == COMBINATION_FEATURES and measured["combination_events"] > 100
-    columns, truth = [], []
-    with torch.inference_mode():
-        for graph in graphs:
-            columns.append(model.estimates(graph)[0])
-            truth.append(graph.graph.targets["true_log10_energy"].numpy())
-    reco = {name: np.concatenate([c[name] for c in columns]) for name in columns[0]}
-    truth = np.concatenate(truth)
-    combined = np.isfinite(reco["fit_log10_energy"])
-    error = (reco["reco_log10_energy"] - truth)[combined]
-    assert np.std(error) < 0.5 * np.std((reco["gnn_log10_energy"] - truth)[combined])
-    assert abs(coverage(error, reco["reco_log10_energy_sigma"][combined]) - 0.6827) < 0.03
-
-
-def test_the_core_leans_on_the_fit_where_the_gnn_knows_nothing(tmp_path):
-    """With ``combine_core`` the core is a weighted mean of the GNN's and the refit's, the
-    weight chosen on the calibration sample: an untrained GNN's core is no use, so the
-    weight goes to the fit and the core is the fit's."""
-    model, path = untrained_ta_stage_and_showers(tmp_path, 400, 5, refine=True, track_like=None, combine_core=True)
-    graphs = load_graphs(path, 200, model, TruthHitScore())
-    measured = model.calibrate_on(graphs)
-    distances = measured["core_q68_by_refit_weight"]
-    assert measured["core_refit_weight"] == 1.0 and distances[-1] < 0.3 * distances[0]  # measured 134 / 819 m
-    with torch.inference_mode():
-        columns = [model.estimates(graph)[0] for graph in graphs]
-    fit_core = np.concatenate([c["fit_core"] for c in columns])
-    core = np.stack([np.concatenate([c[f"reco_core_{axis}"] for c in columns]) for axis in "xy"], axis=1)
-    with_fit = np.all(np.isfinite(fit_core), axis=1)
-    assert with_fit.mean() > 0.9
-    assert np.array_equal(core[with_fit], fit_core[with_fit])
-    ta_sd = detectors.get("ta-sd")
-    with pytest.raises(ValueError, match="combine_core needs core and refine"):
-        EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine_core=True)
-
-
-def test_the_combination_keeps_the_gnns_energy_where_the_fit_is_far_off():
-    """A fit energy more than ``combine_within`` decades from the GNN's is a failed fit (a
-    core outside the array): those showers, those without a fit energy and those below
-    ``combine_from`` keep the GNN's own."""
-    ta_sd = detectors.get("ta-sd")
-    model = EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine=True,
-                            combination_columns=PROBABILITY_COLUMNS, combine_from=9.3, combine_within=0.5)
-    fit = np.array([10.0, 10.0, 10.0, np.nan, 9.2])
-    gnn = np.array([10.4, 9.6, 10.6, 10.0, 9.2])
-    assert model.combines(fit, gnn).tolist() == [True, True, False, False, False]
-
-
-def test_combination_features_and_weights_agree_in_length():
-    """One row per shower of COMBINATION_FEATURES columns; where the GNN agrees with the fit
-    the difference terms vanish, and the inverse-variance term follows the two sigmas."""
-    def features(gnn_energy, fit_sigma, gnn_sigma):
-        return combination_features(np.array([10.0]), np.array([fit_sigma]), np.array([0.5]), np.array([gnn_energy]),
-                                    np.array([gnn_sigma]), np.array([[1.0, 0.0, 0.0]]), np.array([12]))[0]
-    agreeing = features(10.0, 0.15, 0.10)
-    assert agreeing.shape == (COMBINATION_FEATURES,)
-    assert np.all(agreeing[15:20] == 0) and agreeing[20] == 0 and agreeing[-1] == 0  # ln(0.15 / 0.15)
-    assert features(10.1, 0.2, 0.1)[20] > features(10.1, 0.1, 0.2)[20] > 0  # d w: more weight to the sharper GNN
-    ta_sd = detectors.get("ta-sd")
-    assert ta_sd.energy_combination.n_features == COMBINATION_FEATURES
-    stage = EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine=True,
-                            combination_columns=PROBABILITY_COLUMNS, combination=[0.0] * 20)
-    with pytest.raises(ValueError, match=f"{COMBINATION_FEATURES} weights"):
-        stage.energy_combination(ta_sd)
-    with pytest.raises(ValueError, match="combination_columns"):
-        EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, refine=True, combine=True)
 
 
 def test_fiducial_calibration_needs_a_detector_with_fiducial_cuts(events_file):
@@ -241,27 +150,6 @@ def test_training_needs_the_truth_columns(events_file, tmp_path):
 def test_training_without_the_columns_the_stage_reads_is_refused(events_file):
     with pytest.raises(ValueError, match="hit_score"):
         load_graphs(events_file, 100, stage())
-
-
-def test_refinement_fits_track_like_events_only_and_calibrates_their_cone(events_file):
-    plain, refining = stage(), stage(refine=True)
-    assert refining.reads == ("hit_score", "hit_track_score") and plain.reads == ("hit_score",)
-    graphs = load_graphs(events_file, 200, refining, TruthHitScore())
-    measured = refining.calibrate_on(graphs)
-    assert measured["refined_events"] > 0 and refining.config["refit_scale"] == measured["refit_scale"]
-    assert len(measured["refit_scale"]) == 3
-    batch = next(read_events(events_file, batch_size=200))
-    inputs = StageInput(batch, DETECTOR, None)
-    TruthHitScore().run(inputs)
-    with torch.inference_mode():
-        columns, track_like, refined, _ = refining.estimates(refining.input_graph(inputs))
-        unrefined = plain.estimates(plain.input_graph(inputs))[0]
-    kind = batch.events["true_kind"].astype(str)
-    assert refined[kind == "numu_cc"].mean() > 0.5 and not refined[np.isin(kind, ("nue_cc", "nc"))].any()
-    assert np.all(track_like[refined]) and measured["track_like_events"] >= measured["refined_events"]
-    np.testing.assert_array_equal(columns["reco_zenith"][~refined], unrefined["reco_zenith"][~refined])
-    error = angular_error(batch.events, columns)
-    assert np.degrees(np.median(error[refined])) < np.degrees(np.median(error[~refined & (kind == "numu_cc")]))
 
 
 def test_training_on_a_nonphysical_truth_names_the_file_column_and_event(events_file, tmp_path):
@@ -298,3 +186,14 @@ def test_event_features_widen_the_readout_and_need_a_detector_that_has_them(even
     inputs = StageInput(batch, DETECTOR, None, {"hit_score": np.ones(batch.n_hits)})
     with pytest.raises(ValueError, match="no event features"):
         model.input_graph(inputs)
+
+
+def test_track_like_events_are_calibrated_apart(events_file):
+    grouped, plain = stage(track_like=0.5), stage()
+    assert grouped.reads == ("hit_score", "hit_track_score") and plain.reads == ("hit_score",)
+    measured = grouped.calibrate_on(load_graphs(events_file, 100, grouped, TruthHitScore()))
+    counts = measured["events_per_bin"]
+    assert 0 < measured["track_like_events"] < measured["events"]
+    assert sum(counts["angle_scale_track"]) == measured["track_like_events"]
+    assert sum(counts["angle_scale"]) == measured["events"] - measured["track_like_events"]
+    assert grouped.config["angle_scale_track"] != [1.0] * N_HIT_BINS
