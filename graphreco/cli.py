@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import detectors
+from .errors import UsageError
 from .extras import MissingExtra
 
 EXIT_USAGE = 2
@@ -280,11 +281,23 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def exit_code(error: Exception) -> int:
+    """The exit code of an error that ended a command: ``EXIT_USAGE`` for what the
+    arguments ask (``UsageError``, a missing optional extra), ``EXIT_BAD_INPUT`` for an
+    event file, artifact or training config that is unreadable or breaks its contract,
+    ``EXIT_INTERNAL`` for anything else (a bug)."""
     from .artifacts import ArtifactError
     from .io import EventFormatError
     from .train.config import TrainConfigError
 
+    if isinstance(error, UsageError | MissingExtra):
+        return EXIT_USAGE
+    if isinstance(error, EventFormatError | FileNotFoundError | FileExistsError | ArtifactError | TrainConfigError):
+        return EXIT_BAD_INPUT
+    return EXIT_INTERNAL
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(simulators=argv[:1] == ["simulate"]).parse_args(argv)
     try:
@@ -292,15 +305,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PartialFailure as failure:
         print(json.dumps(failure.result, indent=2))
         return EXIT_BAD_INPUT
-    except MissingExtra as error:
-        print(f"graphreco: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except (EventFormatError, FileNotFoundError, FileExistsError, ArtifactError, TrainConfigError) as error:
-        print(f"graphreco: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Exception as error:  # noqa: BLE001 - reported once, with its type, for the batch system
-        print(f"graphreco: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_INTERNAL
+    except Exception as error:  # noqa: BLE001 - reported once, by its exit code, for the batch system
+        code = exit_code(error)
+        if code == EXIT_INTERNAL:
+            print(f"graphreco: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        else:
+            print(f"graphreco: error: {error}", file=sys.stderr)
+        return code
     print(json.dumps(result, indent=2))
     return 0
 

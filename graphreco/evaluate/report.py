@@ -11,7 +11,8 @@ coverage, more), each with its caption from the kind's ``FIGURES``.
 
 The folder appears complete or not at all: everything is written into a temporary folder
 beside it, which is then renamed. An existing folder is replaced only when it is empty or
-holds an earlier report (``report.md``).
+holds an earlier report (``report.md``), and never when it holds the truth or the
+reconstruction.
 
 Needs matplotlib (``pip install graphreco[plots]``).
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from .. import __version__
+from ..io.outputs import check_outputs
 from ..io.reader import open_event_file
 from .kinds import kind_of
 from .plotting import FigureNote, pyplot
@@ -279,6 +281,7 @@ def write_report(truth: str | Path, reco: str | Path, folder: str | Path) -> dic
     ``folder``, and ``report``: the paths of ``report.md`` and ``report.html``."""
     pyplot()  # fails, saying what to install, before any work
     truth, reco, folder = Path(truth), Path(reco), Path(folder).resolve()
+    check_outputs([folder], [truth, reco], folder=True)
     _check_replaceable(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.partial")

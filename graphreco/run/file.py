@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..io import EventBatch, EventFormatError, EventWriter, RootMapping, event_table, read_events, summarize_source
+from ..io.outputs import check_outputs
 from ..io.reader import DEFAULT_BATCH_EVENTS
 from ..pipeline import Pipeline, timed
 
@@ -102,9 +103,11 @@ def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
     """Reconstruct every event of ``source`` (Parquet, or ROOT read through
     ``root_mapping``) into ``output`` in this process; ``on_events(n)`` is told of every
     ``n`` events written; ``stamp`` is the source's ``provenance`` when already known.
+    ``UsageError`` when ``output`` is ``source``.
     Returns counts, seconds and the seconds per step (read and validate, graph, each
     stage, write)."""
     start = time.perf_counter()
+    check_outputs([output], [source])
     stamp = stamp or provenance(pipeline, source, keep_columns, root_mapping)
     mapper = in_process(pipeline, keep_columns)
     steps: Steps = {}

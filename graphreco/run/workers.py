@@ -35,7 +35,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ..errors import UsageError
 from ..io import EventBatch, EventFormatError, RootMapping, read_events
+from ..io.outputs import check_outputs
 from ..io.writer import temporary_files
 from ..pipeline import Pipeline
 from ..threads import set_threads, single_thread
@@ -47,14 +49,18 @@ IN_FLIGHT_PER_WORKER = 2
 def output_paths(inputs: Sequence[Path], output: str | Path) -> list[Path]:
     """One output per input: ``output`` itself for a single input file (unless it is a
     directory or, given as text, ends with a slash: a ``Path`` has lost it), else
-    ``output/<input stem>.parquet``."""
+    ``output/<input stem>.parquet``. ``UsageError`` for outputs that would replace an
+    input or each other."""
     text, output = str(output), Path(output)
     if len(inputs) == 1 and not output.is_dir() and not text.endswith(("/", os.sep)):
-        return [output]
-    stems = [path.stem for path in inputs]
-    if len(set(stems)) != len(stems):
-        raise ValueError("inputs with the same file name would write the same output")
-    return [output / f"{stem}.parquet" for stem in stems]
+        outputs = [output]
+    else:
+        stems = [path.stem for path in inputs]
+        if len(set(stems)) != len(stems):
+            raise UsageError("inputs with the same file name would write the same output")
+        outputs = [output / f"{stem}.parquet" for stem in stems]
+    check_outputs(outputs, inputs)
+    return outputs
 
 
 @dataclass(frozen=True)
