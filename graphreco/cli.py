@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -281,6 +282,22 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def strict_json(result: object) -> str:
+    """``result`` as standard JSON: a float that is not finite (NaN, inf: a figure
+    without a value) becomes null, never a bare ``NaN`` that strict parsers refuse."""
+
+    def finite(value: object) -> object:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {key: finite(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [finite(item) for item in value]
+        return value
+
+    return json.dumps(finite(result), indent=2, allow_nan=False)
+
+
 def exit_code(error: Exception) -> int:
     """The exit code of an error that ended a command: ``EXIT_USAGE`` for what the
     arguments ask (``UsageError``, a missing optional extra), ``EXIT_BAD_INPUT`` for an
@@ -303,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = args.run(args)
     except PartialFailure as failure:
-        print(json.dumps(failure.result, indent=2))
+        print(strict_json(failure.result))
         return EXIT_BAD_INPUT
     except Exception as error:  # noqa: BLE001 - reported once, by its exit code, for the batch system
         code = exit_code(error)
@@ -312,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"graphreco: error: {error}", file=sys.stderr)
         return code
-    print(json.dumps(result, indent=2))
+    print(strict_json(result))
     return 0
 
 
