@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 import torch
@@ -50,6 +51,17 @@ def load_stage(folder: Path) -> tuple[str, torch.nn.Module, dict]:
     weights = folder / "weights.pt"
     if not weights.exists() or _sha256(weights) != config.get("weights_sha256"):
         raise ArtifactError(f"{folder}: weights.pt is missing or does not match the checksum in config.json")
-    model = STAGES[name](**config["model"])
-    model.load_state_dict(torch.load(weights, weights_only=True))
+    try:
+        model = STAGES[name](**config["model"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactError(f"{folder}: config.json's model arguments do not build stage {name!r} ({error})") from None
+    try:
+        state = torch.load(weights, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+        raise ArtifactError(f"{weights}: not a state dict of plain tensors: torch's weights-only loader refused "
+                            f"it ({type(error).__name__}); an artifact is never loaded any other way") from None
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise ArtifactError(f"{weights}: does not fit stage {name!r} ({error})") from None
     return name, model.eval(), config

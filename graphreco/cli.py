@@ -1,10 +1,12 @@
 """The ``graphreco`` command line.
 
-Exit codes: 0 done; 2 bad command-line usage (an unknown detector too) or an optional
-extra not installed (``graphreco.extras.MissingExtra``); 3 bad input (an event file breaks
-the contract or is missing, a training config or an artifact is malformed; ``reconstruct``
-goes on with the other files and names each bad one); 4 internal error (any other
-``ImportError`` too).
+Exit codes (``exit_code``): 0 done; 2 usage: bad arguments (an unknown detector, a count
+below 1, simulator options that contradict one another), an output onto an input or one
+that cannot be created (``graphreco.errors.UsageError``), an optional extra not installed
+(``graphreco.extras.MissingExtra``); 3 bad input: an event file, reconstruction, artifact
+or training config that is missing, unreadable or breaks its contract (``reconstruct``
+goes on with the other files and names each bad one); 4 internal error, a bug (any other
+exception, ``ImportError`` too).
 
 ``graphreco simulate NAME`` exists for every detector of the registry that declares a
 ``Simulator``, with the options it declares.
@@ -49,6 +51,25 @@ def _known_detector(name: str) -> str:
     return name
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (events, a batch size); a usage error otherwise."""
+    number = _not_negative(text)
+    if number == 0:
+        raise argparse.ArgumentTypeError("must be at least 1, got 0")
+    return number
+
+
+def _not_negative(text: str) -> int:
+    """A whole number of at least 0 (threads, workers: 0 is the default choice)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {number}")
+    return number
+
+
 def _simulate(args: argparse.Namespace) -> dict:
     from .io import event_table, write_events
 
@@ -75,7 +96,7 @@ def _add_simulators(simulate: argparse.ArgumentParser) -> None:
             continue
         command = simulators.add_parser(name, help=simulator.help)
         options = [command.add_argument(option.flag, **option.settings).dest for option in simulator.options]
-        command.add_argument("--events", type=int, default=10_000, help="number of events")
+        command.add_argument("--events", type=_positive, default=10_000, help="number of events")
         command.add_argument("--seed", type=int, default=0)
         command.add_argument("-o", "--output", type=Path, required=True)
         command.set_defaults(run=_simulate, simulate=simulator.simulate, options=options)
@@ -208,8 +229,8 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     graphs = commands.add_parser("graphs", help="read, validate and build graphs; print what was built and how fast")
     graphs.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
     graphs.add_argument("--detector", type=_known_detector, help="detector name (overrides the files' metadata)")
-    graphs.add_argument("--batch-size", type=int, default=8192, help="events per record batch")
-    graphs.add_argument("--threads", type=int, default=0, help="numba threads (default: all cores)")
+    graphs.add_argument("--batch-size", type=_positive, default=8192, help="events per record batch")
+    graphs.add_argument("--threads", type=_not_negative, default=0, help="numba threads (default: all cores)")
     graphs.set_defaults(run=_graphs)
     reconstruct = commands.add_parser("reconstruct", help="run a trained pipeline over event files")
     reconstruct.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
@@ -219,9 +240,9 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     chosen = reconstruct.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--detector", type=_known_detector, help="use the pipeline shipped with this detector")
     chosen.add_argument("--pipeline", type=Path, help="use the pipeline in this folder")
-    reconstruct.add_argument("--batch-size", type=int, default=1024,
+    reconstruct.add_argument("--batch-size", type=_positive, default=1024,
                              help="events per batch, the unit of work of a worker (outputs depend on it)")
-    reconstruct.add_argument("--workers", type=int, default=0,
+    reconstruct.add_argument("--workers", type=_not_negative, default=0,
                              help="worker processes, one core each (default: every core; 1: in this process)")
     reconstruct.add_argument("--root-mapping", type=Path, default=None,
                              help="JSON mapping of event-format columns to the branches of .root inputs "
@@ -248,10 +269,10 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     training.add_argument("--out", type=Path, help="pipeline folder to write (default: the config's pipeline)")
     training.add_argument("--stages", help="stages to train, comma separated (default: all the config trains); "
                                            "the others are read from the pipeline folder")
-    training.add_argument("--epochs", type=int, help="epochs of every trained stage (default: the config's)")
+    training.add_argument("--epochs", type=_positive, help="epochs of every trained stage (default: the config's)")
     training.add_argument("--recalibrate", action="store_true",
                           help="keep the stages' weights and fit their calibration again on the validation files")
-    training.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    training.add_argument("--threads", type=_not_negative, default=0, help="torch threads (default: torch's choice)")
     training.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a reconstruction and the classical baseline against truth")
@@ -274,8 +295,10 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", type=Path, required=True, help="folder for the exported files")
     export.add_argument("--events", type=Path,
                         help="event file whose first --batch-events events check parity and speed")
-    export.add_argument("--batch-events", type=int, default=512, help="events to check on (default: a pipeline chunk)")
-    export.add_argument("--repeats", type=int, default=5, help="timed runs per stage and runtime (the median counts)")
+    export.add_argument("--batch-events", type=_positive, default=512,
+                        help="events to check on (default: a pipeline chunk)")
+    export.add_argument("--repeats", type=_positive, default=5,
+                        help="timed runs per stage and runtime (the median counts)")
     export.add_argument("--torchscript", action="store_true",
                         help="also write <stage>.torchscript.pt (torch.jit.script)")
     export.set_defaults(run=_export)
@@ -307,7 +330,7 @@ def exit_code(error: Exception) -> int:
     from .io import EventFormatError
     from .train.config import TrainConfigError
 
-    if isinstance(error, UsageError | MissingExtra):
+    if isinstance(error, UsageError | MissingExtra | detectors.OptionError):
         return EXIT_USAGE
     if isinstance(error, EventFormatError | FileNotFoundError | FileExistsError | ArtifactError | TrainConfigError):
         return EXIT_BAD_INPUT

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -5,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from graphreco import detectors
 from graphreco.artifacts import ArtifactError
@@ -113,3 +115,34 @@ def test_chunks_bound_events_and_hits():
     assert list(_chunks(offsets, 2, 12)) == [(0, 2), (2, 3), (3, 5)]  # the 20-hit event alone
     assert list(_chunks(offsets, 1, 1000)) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
     assert list(_chunks(np.array([0]), 2, 12)) == [(0, 0)]
+
+
+class _Payload:
+    """What a malicious weights.pt would hold: a pickle that calls a function on load."""
+
+    def __reduce__(self):
+        return (print, ("code ran while loading weights",))
+
+
+def _replace_weights(folder: Path, stage: str, write) -> None:
+    """Write ``folder/stage/weights.pt`` with ``write(path)`` and recompute its checksum, as
+    anyone who can edit the folder can."""
+    weights, config_path = folder / stage / "weights.pt", folder / stage / "config.json"
+    write(weights)
+    config = json.loads(config_path.read_text())
+    config["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    config_path.write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("write", [lambda path: torch.save({"weights": _Payload()}, path),
+                                   lambda path: path.write_bytes(b"PK\x03\x04 truncated")],
+                         ids=["malicious", "malformed"])
+def test_weights_that_are_not_plain_tensors_are_bad_input_without_torchs_advice(write, tmp_path, capsys):
+    folder = tmp_path / "pipeline"
+    shutil.copytree(Path(detectors.__file__).parent / "baikal_gvd" / "artifacts", folder)
+    _replace_weights(folder, "hit_selection", write)
+    assert main(["reconstruct", str(tmp_path / "x.parquet"), "-o", str(tmp_path / "y.parquet"),
+                 "--pipeline", str(folder)]) == EXIT_BAD_INPUT
+    captured = capsys.readouterr()
+    assert "not a state dict of plain tensors" in captured.err and "weights_only" not in captured.err
+    assert "code ran" not in captured.out
