@@ -10,7 +10,7 @@ import torch
 
 from graphreco import detectors
 from graphreco.artifacts import ArtifactError
-from graphreco.cli import EXIT_BAD_INPUT, main
+from graphreco.cli import EXIT_BAD_INPUT, EXIT_USAGE, main
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
 from graphreco.evaluate.resolution import angular_error
 from graphreco.io import event_table, read_events, write_events
@@ -146,3 +146,12 @@ def test_weights_that_are_not_plain_tensors_are_bad_input_without_torchs_advice(
     captured = capsys.readouterr()
     assert "not a state dict of plain tensors" in captured.err and "weights_only" not in captured.err
     assert "code ran" not in captured.out
+
+
+@pytest.mark.parametrize("keep", ["event_id", "hit_score", "true_kind,true_kind"])
+def test_kept_columns_that_would_repeat_a_name_are_refused(keep, events_file, tmp_path, capsys):
+    """The output had two columns of one name, the run exited 0, and a rerun called it complete."""
+    out = tmp_path / "out.parquet"
+    assert main(["reconstruct", str(events_file), "-o", str(out), "--detector", "baikal-gvd",
+                 "--keep-columns", keep]) == EXIT_USAGE
+    assert "each output column needs its own name" in capsys.readouterr().err and list(tmp_path.iterdir()) == []

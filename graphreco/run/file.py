@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import UsageError
 from ..io import EventBatch, EventFormatError, EventWriter, RootMapping, event_table, read_events, summarize_source
 from ..io.outputs import check_outputs
 from ..io.reader import DEFAULT_BATCH_EVENTS
@@ -47,7 +48,9 @@ def provenance(pipeline: Pipeline, source: str | Path, keep_columns: Sequence[st
     """What an output of ``source`` records of how it was made: the input's name, size
     (bytes) and number of events, the pipeline's fingerprint and the kept columns.
     Raises ``EventFormatError`` for a file that is unreadable, of another detector or
-    lacks a column to keep."""
+    lacks a column to keep, ``UsageError`` for columns to keep that ``check_keep_columns``
+    refuses."""
+    check_keep_columns(pipeline, keep_columns)
     summary = summarize_source(source, pipeline.detector.name, root_mapping)
     missing = [name for name in keep_columns if name not in summary.columns]
     if missing:
@@ -55,6 +58,17 @@ def provenance(pipeline: Pipeline, source: str | Path, keep_columns: Sequence[st
     source = Path(source)
     return {"source": source.name, "source_bytes": source.stat().st_size, "source_events": summary.events,
             "pipeline": pipeline.fingerprint(), "keep_columns": list(keep_columns)}
+
+
+def check_keep_columns(pipeline: Pipeline, keep_columns: Sequence[str]) -> None:
+    """Refuse (``UsageError``) columns to keep that are named twice or that the output
+    already has (``event_id``, a stage's column): the output would hold two columns of
+    one name, which no reader can tell apart."""
+    written = {"event_id", *(name for stage in pipeline.stages.values() for name in stage.writes)}
+    for position, name in enumerate(keep_columns):
+        if name in written or name in keep_columns[:position]:
+            raise UsageError(f"column to keep {name!r} is {'an output' if name in written else 'named twice'}; "
+                             "each output column needs its own name")
 
 
 def is_complete(output: str | Path, expected: dict) -> bool:
