@@ -81,8 +81,10 @@ class Pipeline:
 
     @classmethod
     def shipped(cls, detector: str) -> Pipeline:
-        """The trained pipeline that comes with the detector."""
-        folder = Path(detectors.__file__).parent / detector.replace("-", "_") / "artifacts"
+        """The trained pipeline that comes with the detector called ``detector``: a name the
+        registry knows (``ValueError`` naming the known ones otherwise), never a path."""
+        name = detectors.get(detector).name
+        folder = Path(detectors.__file__).parent / name.replace("-", "_") / "artifacts"
         if not (folder / "pipeline.json").exists():
             raise ArtifactError(f"no trained pipeline is shipped for {detector!r} yet")
         return cls.load(folder)

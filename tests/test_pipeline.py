@@ -155,3 +155,10 @@ def test_kept_columns_that_would_repeat_a_name_are_refused(keep, events_file, tm
     assert main(["reconstruct", str(events_file), "-o", str(out), "--detector", "baikal-gvd",
                  "--keep-columns", keep]) == EXIT_USAGE
     assert "each output column needs its own name" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_a_detector_name_is_never_a_path(tmp_path):
+    """``Pipeline.shipped("/abs/dir")`` loaded ``/abs/dir/artifacts``."""
+    shutil.copytree(Path(detectors.__file__).parent / "baikal_gvd" / "artifacts", tmp_path / "artifacts")
+    with pytest.raises(ValueError, match="unknown detector"):
+        Pipeline.shipped(str(tmp_path))
