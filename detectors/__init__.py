@@ -58,6 +58,9 @@ def get(name: str) -> Detector:
         return _loaded[name]
     if name not in _folders():
         raise ValueError(f"unknown detector {name!r}; known detectors: {', '.join(available())}")
+    from ..kernels._cache import ensure_cache_folder  # here: the registry alone imports no numba
+
+    ensure_cache_folder()  # before the detector's numba functions are decorated
     detector = importlib.import_module(f"{__name__}.{name.replace('-', '_')}").DETECTOR
     if detector.name != name:
         raise RuntimeError(f"detector folder {name!r} defines a detector called {detector.name!r}")
