@@ -70,6 +70,13 @@ def _not_negative(text: str) -> int:
     return number
 
 
+def _sha256(text: str) -> str:
+    """A SHA-256 in hex (64 digits), lower case; a usage error otherwise."""
+    if len(text) != 64 or any(digit not in "0123456789abcdef" for digit in text.lower()):
+        raise argparse.ArgumentTypeError(f"expected 64 hexadecimal digits, got {text!r}")
+    return text.lower()
+
+
 def _simulate(args: argparse.Namespace) -> dict:
     from .io import event_table, write_events
 
@@ -125,7 +132,8 @@ def _reconstruct(args: argparse.Namespace) -> dict:
     from .pipeline import Pipeline
     from .run.workers import Progress, output_paths, plan_files, reconstruct_files
 
-    pipeline = Pipeline.load(args.pipeline) if args.pipeline else Pipeline.shipped(args.detector)
+    pipeline = Pipeline.load(args.pipeline, args.pipeline_sha256) if args.pipeline \
+        else Pipeline.shipped(args.detector, args.pipeline_sha256)
     inputs = expand_sources(args.inputs)
     keep = [name for name in args.keep_columns.split(",") if name] if args.keep_columns else []
     mapping = load_mapping(args.root_mapping) if any(path.suffix == ".root" for path in inputs) else None
@@ -149,7 +157,8 @@ def _reconstruct(args: argparse.Namespace) -> dict:
     print(f"graphreco: {summary['reconstructed']} files reconstructed ({events:,} events, "
           f"{events / seconds:,.0f} events/s), {summary['already complete']} already complete, "
           f"{summary['bad input']} bad input", file=sys.stderr)
-    result = {"detector": pipeline.detector.name, "stages": list(pipeline.stages), "files": files,
+    result = {"detector": pipeline.detector.name, "stages": list(pipeline.stages),
+              "pipeline_sha256": pipeline.sha256(), "files": files,
               "events": events, "seconds": round(seconds, 3),
               "events_per_s": round(events / seconds) if seconds else None}
     if summary["bad input"]:
@@ -240,6 +249,9 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     chosen = reconstruct.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--detector", type=_known_detector, help="use the pipeline shipped with this detector")
     chosen.add_argument("--pipeline", type=Path, help="use the pipeline in this folder")
+    reconstruct.add_argument("--pipeline-sha256", type=_sha256, metavar="HEX",
+                             help="refuse the pipeline unless its SHA-256 (printed as pipeline_sha256 by every "
+                                  "run) is this, checked before any weights are read")
     reconstruct.add_argument("--batch-size", type=_positive, default=1024,
                              help="events per batch, the unit of work of a worker (outputs depend on it)")
     reconstruct.add_argument("--workers", type=_not_negative, default=0,

@@ -162,3 +162,51 @@ def test_a_detector_name_is_never_a_path(tmp_path):
     shutil.copytree(Path(detectors.__file__).parent / "baikal_gvd" / "artifacts", tmp_path / "artifacts")
     with pytest.raises(ValueError, match="unknown detector"):
         Pipeline.shipped(str(tmp_path))
+
+
+def _shipped_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "pipeline"
+    shutil.copytree(Path(detectors.__file__).parent / "baikal_gvd" / "artifacts", folder)
+    return folder
+
+
+def test_weights_changed_with_their_checksum_are_refused_by_a_pinned_sha256(events_file, tmp_path, capsys):
+    folder = _shipped_copy(tmp_path)
+    pinned = Pipeline.load(folder).sha256()
+    assert pinned == Pipeline.shipped("baikal-gvd").sha256()
+
+    def scaled(path):
+        state = torch.load(path, weights_only=True)
+        torch.save({key: tensor * 1.01 if tensor.is_floating_point() else tensor for key, tensor in state.items()},
+                   path)
+
+    _replace_weights(folder, "hit_selection", scaled)
+    Pipeline.load(folder)  # the checksum beside the weights only catches accidents
+    with pytest.raises(ArtifactError, match=f"not the pinned {pinned}"):
+        Pipeline.load(folder, sha256=pinned)
+    out = tmp_path / "out.parquet"
+    assert main(["reconstruct", str(events_file), "-o", str(out), "--pipeline", str(folder),
+                 "--pipeline-sha256", pinned.upper()]) == EXIT_BAD_INPUT
+    assert "not the pinned" in capsys.readouterr().err and not out.exists()
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    folder = _shipped_copy(tmp_path)
+
+    def poisoned(path):
+        state = torch.load(path, weights_only=True)
+        key = next(key for key, tensor in state.items() if tensor.is_floating_point())
+        state[key] = torch.full_like(state[key], float("nan"))
+        torch.save(state, path)
+
+    _replace_weights(folder, "hit_selection", poisoned)
+    with pytest.raises(ArtifactError, match="holds NaN or inf"):
+        Pipeline.load(folder)
+
+
+@pytest.mark.parametrize("stages", [[], ["../hit_selection"]])
+def test_a_pipeline_without_stages_or_with_unknown_ones_is_refused(stages, tmp_path):
+    folder = _shipped_copy(tmp_path)
+    (folder / "pipeline.json").write_text(json.dumps({"detector": "baikal-gvd", "stages": stages}))
+    with pytest.raises(ArtifactError, match="lists no stages" if not stages else "unknown stages"):
+        Pipeline.load(folder)
