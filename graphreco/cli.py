@@ -128,6 +128,7 @@ def _graphs(args: argparse.Namespace) -> dict:
 
 def _reconstruct(args: argparse.Namespace) -> dict:
     from .io import expand_sources
+    from .io.outputs import locked
     from .io.root import load_mapping
     from .pipeline import Pipeline
     from .run.workers import Progress, output_paths, plan_files, reconstruct_files
@@ -137,18 +138,20 @@ def _reconstruct(args: argparse.Namespace) -> dict:
     inputs = expand_sources(args.inputs)
     keep = [name for name in args.keep_columns.split(",") if name] if args.keep_columns else []
     mapping = load_mapping(args.root_mapping) if any(path.suffix == ".root" for path in inputs) else None
-    plans = plan_files(pipeline, inputs, output_paths(inputs, args.output), keep, mapping)
-    progress = Progress(sum(plan.events for plan in plans if plan.action == "reconstruct"), sys.stderr) \
-        if args.progress else None
-    start = time.perf_counter()
-    workers = args.workers or _cores()
-    if args.engine == "ray":
-        from .run.ray_engine import reconstruct_with_ray
+    outputs = output_paths(inputs, args.output)
+    with locked(outputs):  # before what killed runs left is cleared, until every output is in place
+        plans = plan_files(pipeline, inputs, outputs, keep, mapping)
+        progress = Progress(sum(plan.events for plan in plans if plan.action == "reconstruct"), sys.stderr) \
+            if args.progress else None
+        start = time.perf_counter()
+        workers = args.workers or _cores()
+        if args.engine == "ray":
+            from .run.ray_engine import reconstruct_with_ray
 
-        files = reconstruct_with_ray(pipeline, plans, args.batch_size, keep, workers, args.ray_address, progress)
-    else:
-        files = reconstruct_files(pipeline, plans, args.batch_size, keep, workers, progress, mapping)
-    seconds = time.perf_counter() - start
+            files = reconstruct_with_ray(pipeline, plans, args.batch_size, keep, workers, args.ray_address, progress)
+        else:
+            files = reconstruct_files(pipeline, plans, args.batch_size, keep, workers, progress, mapping)
+        seconds = time.perf_counter() - start
     if progress is not None:
         progress.close()
     events = sum(f["events"] for f in files if f["status"] == "reconstructed")

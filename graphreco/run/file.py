@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from ..errors import UsageError
 from ..io import EventBatch, EventFormatError, EventWriter, RootMapping, event_table, read_events, summarize_source
-from ..io.outputs import check_outputs
+from ..io.outputs import check_outputs, locked
 from ..io.reader import DEFAULT_BATCH_EVENTS
 from ..pipeline import Pipeline, timed
 
@@ -117,7 +117,7 @@ def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
     """Reconstruct every event of ``source`` (Parquet, or ROOT read through
     ``root_mapping``) into ``output`` in this process; ``on_events(n)`` is told of every
     ``n`` events written; ``stamp`` is the source's ``provenance`` when already known.
-    ``UsageError`` when ``output`` is ``source``.
+    ``UsageError`` when ``output`` is ``source`` or another process writes it (``locked``).
     Returns counts, seconds and the seconds per step (read and validate, graph, each
     stage, write)."""
     start = time.perf_counter()
@@ -134,7 +134,8 @@ def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
                 steps[step] = steps.get(step, 0.0) + seconds
             yield table
 
-    events = write_output(output, pipeline.detector.name, stamp, tables(), on_events, steps)
+    with locked([output]):
+        events = write_output(output, pipeline.detector.name, stamp, tables(), on_events, steps)
     return {"input": str(source), "output": str(output), "events": events,
             "seconds": round(time.perf_counter() - start, 3),
             "seconds_per_step": {step: round(value, 3) for step, value in steps.items()}}

@@ -7,7 +7,7 @@ import pytest
 
 from graphreco.cli import EXIT_USAGE, main
 from graphreco.errors import UsageError
-from graphreco.io.outputs import check_outputs
+from graphreco.io.outputs import check_outputs, lock_path, locked
 
 
 def test_an_output_onto_an_input_by_path_link_or_hard_link_is_refused(tmp_path):
@@ -46,3 +46,28 @@ def test_a_report_folder_holding_its_truth_is_refused(simulated_file, tmp_path):
     with pytest.raises(UsageError):
         write_report(truth, tmp_path / "reco.parquet", tmp_path)
     assert truth.exists()
+
+
+def test_a_second_run_on_an_output_in_use_exits_2_and_leaves_the_first_runs_files(simulated_file, tmp_path, capsys):
+    """The second run deleted the first's temporary file, and the first then failed."""
+    source, out = simulated_file("ta-sd", 20, 5), tmp_path / "out.parquet"
+    command = ["reconstruct", str(source), "-o", str(out), "--detector", "ta-sd", "--workers", "1"]
+    with locked([out]):  # another run writing out.parquet
+        theirs = tmp_path / f".{out.name}.999999.tmp"
+        theirs.write_bytes(b"the other run's partial output")
+        assert main(command) == EXIT_USAGE
+        assert f"another run (process {os.getpid()}) is writing it" in capsys.readouterr().err
+        assert theirs.exists() and not out.exists()
+    assert main(command) == 0  # once it is done, the output is made (and what it left is cleared)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out.parquet"]
+
+
+def test_a_lock_is_exclusive_and_gone_once_released(tmp_path):
+    out = tmp_path / "out.parquet"
+    with locked([out]):
+        with pytest.raises(UsageError, match="another run"), locked([tmp_path / "other.parquet", out]):
+            pass
+        assert not lock_path(tmp_path / "other.parquet").exists()  # what was taken before the refusal is let go
+    assert list(tmp_path.iterdir()) == []
+    with locked([out]):
+        pass
