@@ -140,7 +140,7 @@ def _reconstruct(args: argparse.Namespace) -> dict:
     mapping = load_mapping(args.root_mapping) if any(path.suffix == ".root" for path in inputs) else None
     outputs = output_paths(inputs, args.output)
     with locked(outputs):  # before what killed runs left is cleared, until every output is in place
-        plans = plan_files(pipeline, inputs, outputs, keep, mapping)
+        plans = plan_files(pipeline, inputs, outputs, keep, mapping, batch_size=args.batch_size)
         progress = Progress(sum(plan.events for plan in plans if plan.action == "reconstruct"), sys.stderr) \
             if args.progress else None
         start = time.perf_counter()

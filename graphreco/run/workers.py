@@ -1,7 +1,7 @@
 """Batch reconstruction of many event files: one output per input, resumable, on worker
 processes.
 
-- Resumable: an output that ``is_complete`` (same input, same pipeline, every event) is
+- Resumable: an output that ``is_complete`` (same input, same settings, every event) is
   skipped; any other is redone, and temporary files a killed run left are removed.
   Outputs appear atomically, so a killed run never leaves a partial file behind.
 - Workers: ``workers`` processes (each with one torch and one numba thread) reconstruct
@@ -82,18 +82,20 @@ class FilePlan:
 
 
 def plan_files(pipeline: Pipeline, inputs: Sequence[Path], outputs: Sequence[Path],
-               keep_columns: Sequence[str] = (), root_mapping: RootMapping | None = None) -> list[FilePlan]:
-    """Decide for each input; removes the temporary files a killed run left."""
+               keep_columns: Sequence[str] = (), root_mapping: RootMapping | None = None, *,
+               batch_size: int) -> list[FilePlan]:
+    """Decide for each input, to be reconstructed in batches of ``batch_size`` events
+    (part of the ``provenance``); removes the temporary files a killed run left."""
     plans = []
     for source, output in zip(inputs, outputs):
         for stale in temporary_files(output):
             stale.unlink(missing_ok=True)
         try:
-            expected = provenance(pipeline, source, keep_columns, root_mapping)
+            expected = provenance(pipeline, source, keep_columns, root_mapping, batch_size)
         except EventFormatError as error:
             plans.append(FilePlan(source, output, "refuse", error=str(error)))
             continue
-        done = output.exists() and is_complete(output, expected)
+        done = output.exists() and is_complete(output, expected, source)
         plans.append(FilePlan(source, output, "skip" if done else "reconstruct", expected))
     return plans
 
