@@ -292,3 +292,15 @@ def test_an_output_is_redone_when_its_input_or_its_settings_change(inputs, tmp_p
     assert main([*command[:3], str(elsewhere), *command[4:]]) == 0 and last_json() == "reconstructed"
 
     assert main([*command[:-1], str(BATCH // 2)]) == 0 and last_json() == "reconstructed"
+
+
+def test_a_worker_loads_only_the_pipeline_its_run_loaded(monkeypatch):
+    """Workers (and Ray actors) load the folder again: one written there since the run
+    began, or another version on another node, would compute what the run never checked."""
+    from graphreco.artifacts import ArtifactError
+    from graphreco.run import workers
+
+    monkeypatch.setattr(workers, "set_threads", lambda *threads: None)  # this process keeps its threads
+    folder = Pipeline.shipped("ta-sd").folder
+    with pytest.raises(ArtifactError, match="not the pinned"):
+        _load_worker(str(folder), "0" * 64)

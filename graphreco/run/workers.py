@@ -252,7 +252,8 @@ def batch_mapper(pipeline: Pipeline, keep_columns: Sequence[str], workers: int) 
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, pipeline.detector.build_edges.__module__])
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_worker,
-                                 initargs=(str(pipeline.folder),)) as pool, ThreadPoolExecutor(1) as starter:
+                                 initargs=(str(pipeline.folder), pipeline.sha256())) as pool, \
+                ThreadPoolExecutor(1) as starter:
             ready = starter.submit(_start_workers, pool, workers)
             yield lambda batches: _ordered(pool, ready, batches, keep_columns, IN_FLIGHT_PER_WORKER * workers,
                                            in_process(pipeline, keep_columns))
@@ -297,11 +298,12 @@ def _completed(result) -> Future:
 _worker_pipeline: Pipeline | None = None
 
 
-def _load_worker(folder: str) -> None:
-    """Initialise a worker process: one thread, the pipeline loaded once."""
+def _load_worker(folder: str, sha256: str | None = None) -> None:
+    """Initialise a worker process: one thread, the pipeline loaded once; with ``sha256``
+    only the one this process loaded (not one written into the folder since)."""
     global _worker_pipeline
     set_threads(1, 1)
-    _worker_pipeline = Pipeline.load(folder)
+    _worker_pipeline = Pipeline.load(folder, sha256)
 
 
 def _loaded() -> bool:
