@@ -9,10 +9,21 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import EVALUATION_KINDS, Column, Derived, Detector, OneHot, Option, Scaled, SimulatedEvents, Simulator
+from .base import (
+    EVALUATION_KINDS,
+    Column,
+    Derived,
+    Detector,
+    OneHot,
+    Option,
+    OptionError,
+    Scaled,
+    SimulatedEvents,
+    Simulator,
+)
 
-__all__ = ["EVALUATION_KINDS", "Column", "Derived", "Detector", "OneHot", "Option", "Scaled", "SimulatedEvents",
-           "Simulator", "available", "get", "register", "unregister"]
+__all__ = ["EVALUATION_KINDS", "Column", "Derived", "Detector", "OneHot", "Option", "OptionError", "Scaled",
+           "SimulatedEvents", "Simulator", "available", "get", "register", "unregister"]
 
 _loaded: dict[str, Detector] = {}
 _registered: dict[str, Detector] = {}
@@ -47,6 +58,9 @@ def get(name: str) -> Detector:
         return _loaded[name]
     if name not in _folders():
         raise ValueError(f"unknown detector {name!r}; known detectors: {', '.join(available())}")
+    from ..kernels._cache import ensure_cache_folder  # here: the registry alone imports no numba
+
+    ensure_cache_folder()  # before the detector's numba functions are decorated
     detector = importlib.import_module(f"{__name__}.{name.replace('-', '_')}").DETECTOR
     if detector.name != name:
         raise RuntimeError(f"detector folder {name!r} defines a detector called {detector.name!r}")

@@ -155,11 +155,17 @@ class Option:
     settings: Mapping[str, object] = field(default_factory=dict)
 
 
+class OptionError(ValueError):
+    """A simulator's options contradict one another or leave nothing to simulate (the
+    command line's exit code 2); the message names the options."""
+
+
 @dataclass(frozen=True)
 class Simulator:
     """How a detector makes training and test data: ``simulate(events, seed, **options)``
     -> ``SimulatedEvents`` with truth, and the ``options`` ``graphreco simulate NAME``
-    offers for it (beside ``--events``, ``--seed`` and ``-o``)."""
+    offers for it (beside ``--events``, ``--seed`` and ``-o``); ``simulate`` raises
+    ``OptionError`` for options that cannot be simulated together."""
 
     help: str
     simulate: Callable[..., SimulatedEvents]

@@ -1,12 +1,19 @@
 """Trained-stage artifacts: a folder with ``weights.pt`` (a state dict, loadable with
 ``torch.load(weights_only=True)``), ``config.json`` (stage name, constructor arguments,
 detector, node features, training description, library versions, the weights' SHA-256)
-and ``metrics.json`` (what the stage measured on held-out events)."""
+and ``metrics.json`` (what the stage measured on held-out events).
+
+Trust: ``weights.pt`` is read with torch's weights-only loader (tensors, no code), must
+hold finite numbers and match the checksum in ``config.json``; that checksum catches
+accidents only, since it sits beside the weights. Against deliberate changes, pin the
+pipeline's ``pipeline_sha256`` (kept apart from the folder) when loading it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import pickle
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -50,6 +57,36 @@ def load_stage(folder: Path) -> tuple[str, torch.nn.Module, dict]:
     weights = folder / "weights.pt"
     if not weights.exists() or _sha256(weights) != config.get("weights_sha256"):
         raise ArtifactError(f"{folder}: weights.pt is missing or does not match the checksum in config.json")
-    model = STAGES[name](**config["model"])
-    model.load_state_dict(torch.load(weights, weights_only=True))
+    try:
+        model = STAGES[name](**config["model"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArtifactError(f"{folder}: config.json's model arguments do not build stage {name!r} ({error})") from None
+    try:
+        state = torch.load(weights, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+        raise ArtifactError(f"{weights}: not a state dict of plain tensors: torch's weights-only loader refused "
+                            f"it ({type(error).__name__}); an artifact is never loaded any other way") from None
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise ArtifactError(f"{weights}: does not fit stage {name!r} ({error})") from None
+    for key, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ArtifactError(f"{weights}: tensor {key!r} holds NaN or inf")
     return name, model.eval(), config
+
+
+def pipeline_sha256(folder: Path, stages: Sequence[str]) -> str:
+    """SHA-256 of everything loading the pipeline folder reads: ``pipeline.json``, then
+    each stage's ``config.json`` and ``weights.pt``, in the order of ``stages`` (each
+    file by its path in the folder and its own SHA-256). Unlike the weights' checksum in
+    ``config.json``, which anyone who can edit the folder can recompute, it is a value to
+    keep apart from the folder and pin (``graphreco reconstruct --pipeline-sha256``)."""
+    digest = hashlib.sha256()
+    files = [Path(name) / file for name in stages for file in ("config.json", "weights.pt")]
+    for path in (Path("pipeline.json"), *files):
+        try:
+            digest.update(f"{path.as_posix()} {_sha256(folder / path)}\n".encode())
+        except OSError as error:
+            raise ArtifactError(f"{folder / path}: unreadable ({error})") from None
+    return digest.hexdigest()

@@ -1,10 +1,12 @@
 """The ``graphreco`` command line.
 
-Exit codes: 0 done; 2 bad command-line usage (an unknown detector too) or an optional
-extra not installed (``graphreco.extras.MissingExtra``); 3 bad input (an event file breaks
-the contract or is missing, a training config or an artifact is malformed; ``reconstruct``
-goes on with the other files and names each bad one); 4 internal error (any other
-``ImportError`` too).
+Exit codes (``exit_code``): 0 done; 2 usage: bad arguments (an unknown detector, a count
+below 1, simulator options that contradict one another), an output onto an input or one
+that cannot be created (``graphreco.errors.UsageError``), an optional extra not installed
+(``graphreco.extras.MissingExtra``); 3 bad input: an event file, reconstruction, artifact
+or training config that is missing, unreadable or breaks its contract (``reconstruct``
+goes on with the other files and names each bad one); 4 internal error, a bug (any other
+exception, ``ImportError`` too).
 
 ``graphreco simulate NAME`` exists for every detector of the registry that declares a
 ``Simulator``, with the options it declares.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -23,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import detectors
+from .errors import UsageError
 from .extras import MissingExtra
 
 EXIT_USAGE = 2
@@ -45,6 +49,32 @@ def _known_detector(name: str) -> str:
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return name
+
+
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (events, a batch size); a usage error otherwise."""
+    number = _not_negative(text)
+    if number == 0:
+        raise argparse.ArgumentTypeError("must be at least 1, got 0")
+    return number
+
+
+def _not_negative(text: str) -> int:
+    """A whole number of at least 0 (threads, workers: 0 is the default choice)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {number}")
+    return number
+
+
+def _sha256(text: str) -> str:
+    """A SHA-256 in hex (64 digits), lower case; a usage error otherwise."""
+    if len(text) != 64 or any(digit not in "0123456789abcdef" for digit in text.lower()):
+        raise argparse.ArgumentTypeError(f"expected 64 hexadecimal digits, got {text!r}")
+    return text.lower()
 
 
 def _simulate(args: argparse.Namespace) -> dict:
@@ -73,7 +103,7 @@ def _add_simulators(simulate: argparse.ArgumentParser) -> None:
             continue
         command = simulators.add_parser(name, help=simulator.help)
         options = [command.add_argument(option.flag, **option.settings).dest for option in simulator.options]
-        command.add_argument("--events", type=int, default=10_000, help="number of events")
+        command.add_argument("--events", type=_positive, default=10_000, help="number of events")
         command.add_argument("--seed", type=int, default=0)
         command.add_argument("-o", "--output", type=Path, required=True)
         command.set_defaults(run=_simulate, simulate=simulator.simulate, options=options)
@@ -98,26 +128,30 @@ def _graphs(args: argparse.Namespace) -> dict:
 
 def _reconstruct(args: argparse.Namespace) -> dict:
     from .io import expand_sources
+    from .io.outputs import locked
     from .io.root import load_mapping
     from .pipeline import Pipeline
     from .run.workers import Progress, output_paths, plan_files, reconstruct_files
 
-    pipeline = Pipeline.load(args.pipeline) if args.pipeline else Pipeline.shipped(args.detector)
+    pipeline = Pipeline.load(args.pipeline, args.pipeline_sha256) if args.pipeline \
+        else Pipeline.shipped(args.detector, args.pipeline_sha256)
     inputs = expand_sources(args.inputs)
     keep = [name for name in args.keep_columns.split(",") if name] if args.keep_columns else []
     mapping = load_mapping(args.root_mapping) if any(path.suffix == ".root" for path in inputs) else None
-    plans = plan_files(pipeline, inputs, output_paths(inputs, args.output), keep, mapping)
-    progress = Progress(sum(plan.events for plan in plans if plan.action == "reconstruct"), sys.stderr) \
-        if args.progress else None
-    start = time.perf_counter()
-    workers = args.workers or _cores()
-    if args.engine == "ray":
-        from .run.ray_engine import reconstruct_with_ray
+    outputs = output_paths(inputs, args.output)
+    with locked(outputs):  # before what killed runs left is cleared, until every output is in place
+        plans = plan_files(pipeline, inputs, outputs, keep, mapping, batch_size=args.batch_size)
+        progress = Progress(sum(plan.events for plan in plans if plan.action == "reconstruct"), sys.stderr) \
+            if args.progress else None
+        start = time.perf_counter()
+        workers = args.workers or _cores()
+        if args.engine == "ray":
+            from .run.ray_engine import reconstruct_with_ray
 
-        files = reconstruct_with_ray(pipeline, plans, args.batch_size, keep, workers, args.ray_address, progress)
-    else:
-        files = reconstruct_files(pipeline, plans, args.batch_size, keep, workers, progress, mapping)
-    seconds = time.perf_counter() - start
+            files = reconstruct_with_ray(pipeline, plans, args.batch_size, keep, workers, args.ray_address, progress)
+        else:
+            files = reconstruct_files(pipeline, plans, args.batch_size, keep, workers, progress, mapping)
+        seconds = time.perf_counter() - start
     if progress is not None:
         progress.close()
     events = sum(f["events"] for f in files if f["status"] == "reconstructed")
@@ -126,7 +160,8 @@ def _reconstruct(args: argparse.Namespace) -> dict:
     print(f"graphreco: {summary['reconstructed']} files reconstructed ({events:,} events, "
           f"{events / seconds:,.0f} events/s), {summary['already complete']} already complete, "
           f"{summary['bad input']} bad input", file=sys.stderr)
-    result = {"detector": pipeline.detector.name, "stages": list(pipeline.stages), "files": files,
+    result = {"detector": pipeline.detector.name, "stages": list(pipeline.stages),
+              "pipeline_sha256": pipeline.sha256(), "files": files,
               "events": events, "seconds": round(seconds, 3),
               "events_per_s": round(events / seconds) if seconds else None}
     if summary["bad input"]:
@@ -206,8 +241,8 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     graphs = commands.add_parser("graphs", help="read, validate and build graphs; print what was built and how fast")
     graphs.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
     graphs.add_argument("--detector", type=_known_detector, help="detector name (overrides the files' metadata)")
-    graphs.add_argument("--batch-size", type=int, default=8192, help="events per record batch")
-    graphs.add_argument("--threads", type=int, default=0, help="numba threads (default: all cores)")
+    graphs.add_argument("--batch-size", type=_positive, default=8192, help="events per record batch")
+    graphs.add_argument("--threads", type=_not_negative, default=0, help="numba threads (default: all cores)")
     graphs.set_defaults(run=_graphs)
     reconstruct = commands.add_parser("reconstruct", help="run a trained pipeline over event files")
     reconstruct.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
@@ -217,9 +252,12 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     chosen = reconstruct.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--detector", type=_known_detector, help="use the pipeline shipped with this detector")
     chosen.add_argument("--pipeline", type=Path, help="use the pipeline in this folder")
-    reconstruct.add_argument("--batch-size", type=int, default=1024,
+    reconstruct.add_argument("--pipeline-sha256", type=_sha256, metavar="HEX",
+                             help="refuse the pipeline unless its SHA-256 (printed as pipeline_sha256 by every "
+                                  "run) is this, checked before any weights are read")
+    reconstruct.add_argument("--batch-size", type=_positive, default=1024,
                              help="events per batch, the unit of work of a worker (outputs depend on it)")
-    reconstruct.add_argument("--workers", type=int, default=0,
+    reconstruct.add_argument("--workers", type=_not_negative, default=0,
                              help="worker processes, one core each (default: every core; 1: in this process)")
     reconstruct.add_argument("--root-mapping", type=Path, default=None,
                              help="JSON mapping of event-format columns to the branches of .root inputs "
@@ -246,10 +284,10 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     training.add_argument("--out", type=Path, help="pipeline folder to write (default: the config's pipeline)")
     training.add_argument("--stages", help="stages to train, comma separated (default: all the config trains); "
                                            "the others are read from the pipeline folder")
-    training.add_argument("--epochs", type=int, help="epochs of every trained stage (default: the config's)")
+    training.add_argument("--epochs", type=_positive, help="epochs of every trained stage (default: the config's)")
     training.add_argument("--recalibrate", action="store_true",
                           help="keep the stages' weights and fit their calibration again on the validation files")
-    training.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    training.add_argument("--threads", type=_not_negative, default=0, help="torch threads (default: torch's choice)")
     training.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a reconstruction and the classical baseline against truth")
@@ -272,36 +310,64 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", type=Path, required=True, help="folder for the exported files")
     export.add_argument("--events", type=Path,
                         help="event file whose first --batch-events events check parity and speed")
-    export.add_argument("--batch-events", type=int, default=512, help="events to check on (default: a pipeline chunk)")
-    export.add_argument("--repeats", type=int, default=5, help="timed runs per stage and runtime (the median counts)")
+    export.add_argument("--batch-events", type=_positive, default=512,
+                        help="events to check on (default: a pipeline chunk)")
+    export.add_argument("--repeats", type=_positive, default=5,
+                        help="timed runs per stage and runtime (the median counts)")
     export.add_argument("--torchscript", action="store_true",
                         help="also write <stage>.torchscript.pt (torch.jit.script)")
     export.set_defaults(run=_export)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def strict_json(result: object) -> str:
+    """``result`` as standard JSON: a float that is not finite (NaN, inf: a figure
+    without a value) becomes null, never a bare ``NaN`` that strict parsers refuse."""
+
+    def finite(value: object) -> object:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {key: finite(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [finite(item) for item in value]
+        return value
+
+    return json.dumps(finite(result), indent=2, allow_nan=False)
+
+
+def exit_code(error: Exception) -> int:
+    """The exit code of an error that ended a command: ``EXIT_USAGE`` for what the
+    arguments ask (``UsageError``, a missing optional extra), ``EXIT_BAD_INPUT`` for an
+    event file, artifact or training config that is unreadable or breaks its contract,
+    ``EXIT_INTERNAL`` for anything else (a bug)."""
     from .artifacts import ArtifactError
     from .io import EventFormatError
     from .train.config import TrainConfigError
 
+    if isinstance(error, UsageError | MissingExtra | detectors.OptionError):
+        return EXIT_USAGE
+    if isinstance(error, EventFormatError | FileNotFoundError | FileExistsError | ArtifactError | TrainConfigError):
+        return EXIT_BAD_INPUT
+    return EXIT_INTERNAL
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(simulators=argv[:1] == ["simulate"]).parse_args(argv)
     try:
         result = args.run(args)
     except PartialFailure as failure:
-        print(json.dumps(failure.result, indent=2))
+        print(strict_json(failure.result))
         return EXIT_BAD_INPUT
-    except MissingExtra as error:
-        print(f"graphreco: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except (EventFormatError, FileNotFoundError, FileExistsError, ArtifactError, TrainConfigError) as error:
-        print(f"graphreco: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Exception as error:  # noqa: BLE001 - reported once, with its type, for the batch system
-        print(f"graphreco: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_INTERNAL
-    print(json.dumps(result, indent=2))
+    except Exception as error:  # noqa: BLE001 - reported once, by its exit code, for the batch system
+        code = exit_code(error)
+        if code == EXIT_INTERNAL:
+            print(f"graphreco: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        else:
+            print(f"graphreco: error: {error}", file=sys.stderr)
+        return code
+    print(strict_json(result))
     return 0
 
 

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from . import detectors
-from .artifacts import ArtifactError, load_stage
+from .artifacts import ArtifactError, load_stage, pipeline_sha256
 from .detectors import Detector
 from .graph import build_graph
 from .io import EventBatch
-from .stages import StageInput
+from .stages import STAGES, StageInput
 
 PIPELINE_KEYS = {"detector", "stages"}
 CHUNK_EVENTS = 512
@@ -42,15 +42,25 @@ class Pipeline:
     folder: Path | None = None
 
     @classmethod
-    def load(cls, folder: str | Path) -> Pipeline:
+    def load(cls, folder: str | Path, sha256: str | None = None) -> Pipeline:
+        """The pipeline in ``folder``; with ``sha256``, only if the folder's
+        ``artifacts.pipeline_sha256`` is that (checked before any weights are read)."""
         folder = Path(folder)
         try:
             config = json.loads((folder / "pipeline.json").read_text())
         except (OSError, ValueError) as error:
             raise ArtifactError(f"{folder}: unreadable pipeline.json ({error})") from None
         unknown = set(config) - PIPELINE_KEYS
-        if unknown or not PIPELINE_KEYS <= set(config):
+        if not isinstance(config, dict) or unknown or not PIPELINE_KEYS <= set(config):
             raise ArtifactError(f"{folder}: pipeline.json needs exactly the keys {sorted(PIPELINE_KEYS)}")
+        if not isinstance(config["stages"], list) or not config["stages"]:
+            raise ArtifactError(f"{folder}: pipeline.json lists no stages: it would reconstruct nothing")
+        unknown = [name for name in config["stages"] if not isinstance(name, str) or name not in STAGES]
+        if unknown:
+            raise ArtifactError(f"{folder}: pipeline.json lists unknown stages {unknown}; known: {', '.join(STAGES)}")
+        if sha256 is not None and pipeline_sha256(folder, config["stages"]) != sha256.lower():
+            raise ArtifactError(f"{folder}: its SHA-256 is {pipeline_sha256(folder, config['stages'])}, "
+                                f"not the pinned {sha256}")
         pipeline = cls.load_stages(folder, detectors.get(config["detector"]), config["stages"])
         pipeline.check_reads(folder)
         return replace(pipeline, folder=folder)
@@ -80,12 +90,20 @@ class Pipeline:
             written |= set(stage.writes)
 
     @classmethod
-    def shipped(cls, detector: str) -> Pipeline:
-        """The trained pipeline that comes with the detector."""
-        folder = Path(detectors.__file__).parent / detector.replace("-", "_") / "artifacts"
+    def shipped(cls, detector: str, sha256: str | None = None) -> Pipeline:
+        """The trained pipeline that comes with the detector called ``detector``: a name the
+        registry knows (``ValueError`` naming the known ones otherwise), never a path;
+        ``sha256`` as in ``load``."""
+        name = detectors.get(detector).name
+        folder = Path(detectors.__file__).parent / name.replace("-", "_") / "artifacts"
         if not (folder / "pipeline.json").exists():
             raise ArtifactError(f"no trained pipeline is shipped for {detector!r} yet")
-        return cls.load(folder)
+        return cls.load(folder, sha256)
+
+    def sha256(self) -> str | None:
+        """``artifacts.pipeline_sha256`` of the folder it was loaded from (None for a
+        pipeline built in memory): the value to pin."""
+        return pipeline_sha256(self.folder, list(self.stages)) if self.folder is not None else None
 
     def fingerprint(self) -> str:
         """SHA-256 of the detector, the stages' names and configs and their weights: two

@@ -7,12 +7,16 @@ in increasing order. Edges never cross events. Builders run in parallel over eve
 numba's thread pool (``numba.set_num_threads`` sets its size).
 """
 
-from .eta_phi import eta_phi_knn_graph, eta_phi_radius_graph
-from .knn import knn_graph, radius_graph
-from .message import aggregate_edge_messages
-from .selection import select_hits
-from .topology import cylinder_graph, spacetime_string_graph, string_graph, surface_grid_graph
-from .union import union_graphs
+from ._cache import ensure_cache_folder
+
+ensure_cache_folder()  # before any kernel is decorated
+
+from .eta_phi import eta_phi_knn_graph, eta_phi_radius_graph  # noqa: E402
+from .knn import knn_graph, radius_graph  # noqa: E402
+from .message import aggregate_edge_messages  # noqa: E402
+from .selection import select_hits  # noqa: E402
+from .topology import cylinder_graph, spacetime_string_graph, string_graph, surface_grid_graph  # noqa: E402
+from .union import union_graphs  # noqa: E402
 
 __all__ = [
     "aggregate_edge_messages",

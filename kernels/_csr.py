@@ -1,5 +1,6 @@
-"""Shared pieces of the graph builders: argument checks, the bounded sorted neighbour list, and
-the slot layout that turns per-hit neighbour lists into a CSR ``edge_index``.
+"""Shared pieces of the graph builders: argument checks, the bounded sorted neighbour list, the
+parallel loop over events, and the slot layout that turns per-hit neighbour lists into a CSR
+``edge_index``.
 
 Every builder writes, for each target hit, up to ``k`` source hits, nearest first, into a
 fixed block of "slots" (row 0 of an array of shape (2, n_slots) allocated once for the whole batch);
@@ -75,10 +76,25 @@ def sorted_insert(dist, src, base, size, cap, d, j) -> int:
     return size
 
 
-@numba.njit(inline="always")
-def event_span(offsets, width, e) -> tuple[int, int, int]:
-    """Event ``e``'s first hit, its number of hits and its neighbours per hit (``width``)."""
-    return offsets[e], offsets[e + 1] - offsets[e], width[e]
+def over_events(search):
+    """The parallel loop of a builder over events, around its per-event ``search``.
+
+    ``search(first, n, k, slot0, out, counts, *params)`` fills the slots of one event: its
+    first hit, its number of hits, its neighbours per hit (``width[e]``, at least 1: events
+    without neighbours are skipped, their counts stay zero), its first slot, and the slot
+    arrays. It is a ``numba.extending.register_jitable`` function, compiled into the
+    returned kernel (a numba dispatcher passed here would make the kernel's cache key differ
+    in every process). Returns ``kernel(offsets, width, slot_offsets, out, counts, params)``,
+    ``params`` the tuple of the search's own arguments.
+    """
+
+    @numba.njit(parallel=True, cache=True)
+    def kernel(offsets, width, slot_offsets, out, counts, params):
+        for e in numba.prange(offsets.shape[0] - 1):
+            if width[e] > 0:
+                search(offsets[e], offsets[e + 1] - offsets[e], width[e], slot_offsets[e], out, counts, *params)
+
+    return kernel
 
 
 @numba.njit(inline="always")

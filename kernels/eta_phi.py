@@ -12,13 +12,14 @@ import math
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
 from ._csr import (
     INDEX,
     check_columns,
     check_offsets,
-    event_span,
     finish_slots,
+    over_events,
     slot_layout,
     sorted_insert,
     store_neighbours,
@@ -103,22 +104,22 @@ def _grid_event(eta, phi, first, n, k, r2, cell, out, counts, slot0) -> None:
         store_neighbours(out, counts, gi, slot0 + a * k, near_j, size)
 
 
-@numba.njit(parallel=True, cache=True)
-def _neighbours(offsets, eta, phi, width, slot_offsets, r2, cell, out, counts):
-    for e in numba.prange(offsets.shape[0] - 1):
-        first, n, k = event_span(offsets, width, e)
-        if k == 0:  # counts start at zero
-            continue
-        # Cells holding ~k/4 hits on average over the event's area: the k nearest lie a
-        # few cells away, however dense the event; never larger than the radius.
-        eta_min, eta_max = np.inf, -np.inf
-        for m in range(first, first + n):
-            eta_min = min(eta_min, eta[m])
-            eta_max = max(eta_max, eta[m])
-        size = 0.5 * math.sqrt(max(eta_max - eta_min, 0.1) * TWO_PI * k / n)
-        if cell > 0.0:
-            size = min(size, cell)
-        _grid_event(eta, phi, first, n, k, r2, size, out, counts, slot_offsets[e])
+@register_jitable
+def _search(first, n, k, slot0, out, counts, eta, phi, r2, max_cell) -> None:
+    """One event: ``max_cell`` bounds the cell size (the radius; 0 for none)."""
+    # Cells holding ~k/4 hits on average over the event's area: the k nearest lie a
+    # few cells away, however dense the event; never larger than the radius.
+    eta_min, eta_max = np.inf, -np.inf
+    for m in range(first, first + n):
+        eta_min = min(eta_min, eta[m])
+        eta_max = max(eta_max, eta[m])
+    cell = 0.5 * math.sqrt(max(eta_max - eta_min, 0.1) * TWO_PI * k / n)
+    if max_cell > 0.0:
+        cell = min(cell, max_cell)
+    _grid_event(eta, phi, first, n, k, r2, cell, out, counts, slot0)
+
+
+_neighbours = over_events(_search)
 
 
 def _build(offsets, eta, phi, k, r) -> np.ndarray:
@@ -132,7 +133,7 @@ def _build(offsets, eta, phi, k, r) -> np.ndarray:
     out = np.empty((2, int(slot_offsets[-1])), dtype=INDEX)
     counts = np.zeros(eta.size, dtype=INDEX)
     cell = float(r) if np.isfinite(r) else 0.0
-    _neighbours(offsets, eta, phi, width, slot_offsets, float(r) ** 2, cell, out, counts)
+    _neighbours(offsets, width, slot_offsets, out, counts, (eta, phi, float(r) ** 2, cell))
     return finish_slots(out, counts, offsets, width, slot_offsets)
 
 

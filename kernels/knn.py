@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
-from ._csr import INDEX, check_offsets, event_span, finish_slots, slot_layout, sorted_insert, store_neighbours
+from ._csr import INDEX, check_offsets, finish_slots, over_events, slot_layout, sorted_insert, store_neighbours
 
 TREE_MIN_HITS = 768
 LEAF_SIZE = 32
@@ -241,16 +242,16 @@ def _tree_event(ct, first, n, k, r2, leaf_size, out, counts, slot0) -> None:
         store_neighbours(out, counts, first + perm[p], slot0 + perm[p] * k, near_j, size)
 
 
-@numba.njit(parallel=True, cache=True)
-def _neighbours(offsets, ct, width, slot_offsets, r2, tree_min_hits, leaf_size, out, counts):
-    for e in numba.prange(offsets.shape[0] - 1):
-        first, n, k = event_span(offsets, width, e)
-        if k == 0:  # counts start at zero
-            continue
-        if n < tree_min_hits:
-            _brute_event(ct, first, n, k, r2, out, counts, slot_offsets[e])
-        else:
-            _tree_event(ct, first, n, k, r2, leaf_size, out, counts, slot_offsets[e])
+@register_jitable
+def _search(first, n, k, slot0, out, counts, ct, r2, tree_min_hits, leaf_size) -> None:
+    """One event: brute force below ``tree_min_hits`` hits, else a k-d tree."""
+    if n < tree_min_hits:
+        _brute_event(ct, first, n, k, r2, out, counts, slot0)
+    else:
+        _tree_event(ct, first, n, k, r2, leaf_size, out, counts, slot0)
+
+
+_neighbours = over_events(_search)
 
 
 def scaled_coordinates(coords: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
@@ -281,8 +282,8 @@ def _build(offsets, coords, k, r, weights, tree_min_hits) -> np.ndarray:
     width, slot_offsets = slot_layout(offsets, int(k))
     out = np.empty((2, int(slot_offsets[-1])), dtype=INDEX)
     counts = np.zeros(ct.shape[1], dtype=INDEX)
-    _neighbours(offsets, ct, width, slot_offsets, float(r) ** 2, max(int(tree_min_hits), 2), LEAF_SIZE,
-                out, counts)
+    _neighbours(offsets, width, slot_offsets, out, counts,
+                (ct, float(r) ** 2, max(int(tree_min_hits), 2), LEAF_SIZE))
     return finish_slots(out, counts, offsets, width, slot_offsets)
 
 

@@ -115,7 +115,7 @@ def _engine(pipeline: Pipeline, args: argparse.Namespace, output: Path, workers:
     """One run of an engine into an empty folder, timed from planning to the last output."""
     output.mkdir()
     start = time.perf_counter()
-    plans = plan_files(pipeline, args.events, output_paths(args.events, output))
+    plans = plan_files(pipeline, args.events, output_paths(args.events, output), batch_size=args.batch_size)
     if engine == "ray":
         from graphreco.run.ray_engine import reconstruct_with_ray
 

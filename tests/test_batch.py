@@ -107,7 +107,8 @@ def test_the_files_stream_through_the_workers_past_a_bad_and_an_empty_file(input
     pipeline = Pipeline.shipped("ta-sd")
     inputs_ = sorted(folder.iterdir())
     out = tmp_path / "out"
-    records = reconstruct_files(pipeline, plan_files(pipeline, inputs_, output_paths(inputs_, out)), BATCH, workers=2)
+    plans = plan_files(pipeline, inputs_, output_paths(inputs_, out), batch_size=BATCH)
+    records = reconstruct_files(pipeline, plans, BATCH, workers=2)
     assert [(r["status"], r.get("events")) for r in records] == [
         ("reconstructed", 400), ("bad input", None), ("reconstructed", 0), ("reconstructed", 350)]
     assert "b_bad.parquet, column 't', event_id" in records[1]["error"]
@@ -126,7 +127,7 @@ def test_a_rerun_skips_complete_outputs_and_redoes_stale_ones(inputs, tmp_path, 
     pq.write_table(table.slice(0, 10).replace_schema_metadata(table.schema.metadata), stale)
     (tmp_path / f".{sources[2].name}.999.tmp").write_bytes(b"left by a killed run")
     pipeline = Pipeline.shipped("ta-sd")
-    plans = plan_files(pipeline, sources, output_paths(sources, tmp_path))
+    plans = plan_files(pipeline, sources, output_paths(sources, tmp_path), batch_size=BATCH)
     assert [plan.action for plan in plans] == ["skip", "reconstruct", "skip"]
     records = reconstruct_files(pipeline, plans, BATCH)
     assert [r["status"] for r in records] == ["already complete", "reconstructed", "already complete"]
@@ -264,3 +265,58 @@ def test_forked_workers_run_on_one_thread():
     context.set_forkserver_preload(["graphreco.run.workers"])
     with context.Pool(1, initializer=_load_worker, initargs=(str(Pipeline.shipped("ta-sd").folder),)) as pool:
         assert pool.apply(_thread_counts) == (1, 1)
+
+
+def _rewritten(source: Path, target: Path, t_shift: float) -> None:
+    """``source`` written to ``target`` uncompressed, with the first hit's time moved by
+    ``t_shift`` (ns): a file of the same size and number of events, other content."""
+    table = pq.read_table(source)
+    times = table.column("t").combine_chunks()
+    values = times.values.to_numpy(zero_copy_only=False).copy()
+    values[0] += t_shift
+    changed = table.set_column(table.schema.get_field_index("t"), "t", pa.ListArray.from_arrays(times.offsets, values))
+    pq.write_table(changed.replace_schema_metadata(table.schema.metadata), target, compression="none")
+
+
+@pytest.fixture
+def last_json(capsys):
+    return lambda: json.loads(capsys.readouterr().out)["files"][0]["status"]
+
+
+def test_an_output_is_redone_when_its_input_or_its_settings_change(inputs, tmp_path, last_json):
+    """Name, size and event count matched, so each of these was "already complete"."""
+    sources, _ = inputs
+    source, out = tmp_path / "in" / "showers.parquet", tmp_path / "out.parquet"
+    source.parent.mkdir()
+    _rewritten(sources[0], source, 0.0)
+    command = ["reconstruct", "--detector", "ta-sd", str(source), "-o", str(out), "--workers", "1",
+               "--batch-size", str(BATCH)]
+    assert main(command) == 0 and last_json() == "reconstructed"
+    assert main(command) == 0 and last_json() == "already complete"
+
+    size = source.stat().st_size
+    _rewritten(sources[0], source, 1.0)  # in place, same size
+    assert source.stat().st_size == size
+    os.utime(out, ns=(source.stat().st_mtime_ns - 10**9,) * 2)  # the output was made before the change
+    assert main(command) == 0 and last_json() == "reconstructed"
+
+    elsewhere = tmp_path / "elsewhere" / "showers.parquet"  # same name, size and events: other showers
+    elsewhere.parent.mkdir()
+    _rewritten(sources[0], elsewhere, 1e6)
+    os.utime(elsewhere, ns=(out.stat().st_mtime_ns - 10**9,) * 2)
+    assert elsewhere.stat().st_size == source.stat().st_size
+    assert main([*command[:3], str(elsewhere), *command[4:]]) == 0 and last_json() == "reconstructed"
+
+    assert main([*command[:-1], str(BATCH // 2)]) == 0 and last_json() == "reconstructed"
+
+
+def test_a_worker_loads_only_the_pipeline_its_run_loaded(monkeypatch):
+    """Workers (and Ray actors) load the folder again: one written there since the run
+    began, or another version on another node, would compute what the run never checked."""
+    from graphreco.artifacts import ArtifactError
+    from graphreco.run import workers
+
+    monkeypatch.setattr(workers, "set_threads", lambda *threads: None)  # this process keeps its threads
+    folder = Pipeline.shipped("ta-sd").folder
+    with pytest.raises(ArtifactError, match="not the pinned"):
+        _load_worker(str(folder), "0" * 64)

@@ -114,3 +114,45 @@ def test_an_unknown_detector_is_a_usage_error_listing_the_known_ones(command, ca
         main([*command, "--detector", "km3net"])
     assert stopped.value.code == EXIT_USAGE
     assert f"unknown detector 'km3net'; known detectors: {', '.join(detectors.available())}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [
+    ["simulate", "baikal-gvd", "--events", "0", "-o", "x.parquet"],
+    ["graphs", "x.parquet", "--batch-size", "0"],
+    ["reconstruct", "x.parquet", "-o", "y.parquet", "--detector", "ta-sd", "--batch-size", "0"],
+    ["reconstruct", "x.parquet", "-o", "y.parquet", "--detector", "ta-sd", "--workers", "-1"],
+])
+def test_counts_of_zero_or_less_are_usage_errors(command, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(command)
+    assert stopped.value.code == EXIT_USAGE and "must" in capsys.readouterr().err
+
+
+def test_contradicting_simulator_options_are_a_usage_error(tmp_path, capsys):
+    assert main(["simulate", "ta-sd", "--events", "5", "--log10-energy-min", "20", "--log10-energy-max", "19",
+                 "-o", str(tmp_path / "x.parquet")]) == EXIT_USAGE
+    assert "above the highest" in capsys.readouterr().err and not (tmp_path / "x.parquet").exists()
+
+
+def test_an_output_that_cannot_be_created_is_a_usage_error(simulated_file, capsys):
+    source = simulated_file("ta-sd", 20, 5)
+    assert main(["reconstruct", str(source), "-o", "/proc/graphreco/y.parquet", "--detector", "ta-sd",
+                 "--workers", "1"]) == EXIT_USAGE
+    assert "/proc/graphreco/y.parquet: cannot be written" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "without event_id"])
+def test_evaluate_on_a_damaged_reconstruction_is_bad_input(damage, simulated_file, tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    truth = simulated_file("ta-sd", 20, 5)
+    reco = tmp_path / "reco.parquet"
+    if damage == "empty":
+        reco.write_bytes(b"")
+    elif damage == "truncated":
+        reco.write_bytes(truth.read_bytes()[:2000])
+    else:
+        pq.write_table(pq.read_table(truth).drop_columns(["event_id"]), reco)
+    assert main(["evaluate", str(truth), str(reco)]) == EXIT_BAD_INPUT
+    error = capsys.readouterr().err
+    assert error.startswith(f"graphreco: error: {reco}") and "Traceback" not in error

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -5,10 +6,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from graphreco import detectors
 from graphreco.artifacts import ArtifactError
-from graphreco.cli import EXIT_BAD_INPUT, main
+from graphreco.cli import EXIT_BAD_INPUT, EXIT_USAGE, main
 from graphreco.detectors.baikal_gvd.simulation import simulate_events
 from graphreco.evaluate.resolution import angular_error
 from graphreco.io import event_table, read_events, write_events
@@ -113,3 +115,98 @@ def test_chunks_bound_events_and_hits():
     assert list(_chunks(offsets, 2, 12)) == [(0, 2), (2, 3), (3, 5)]  # the 20-hit event alone
     assert list(_chunks(offsets, 1, 1000)) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
     assert list(_chunks(np.array([0]), 2, 12)) == [(0, 0)]
+
+
+class _Payload:
+    """What a malicious weights.pt would hold: a pickle that calls a function on load."""
+
+    def __reduce__(self):
+        return (print, ("code ran while loading weights",))
+
+
+def _replace_weights(folder: Path, stage: str, write) -> None:
+    """Write ``folder/stage/weights.pt`` with ``write(path)`` and recompute its checksum, as
+    anyone who can edit the folder can."""
+    weights, config_path = folder / stage / "weights.pt", folder / stage / "config.json"
+    write(weights)
+    config = json.loads(config_path.read_text())
+    config["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    config_path.write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("write", [lambda path: torch.save({"weights": _Payload()}, path),
+                                   lambda path: path.write_bytes(b"PK\x03\x04 truncated")],
+                         ids=["malicious", "malformed"])
+def test_weights_that_are_not_plain_tensors_are_bad_input_without_torchs_advice(write, tmp_path, capsys):
+    folder = tmp_path / "pipeline"
+    shutil.copytree(Path(detectors.__file__).parent / "baikal_gvd" / "artifacts", folder)
+    _replace_weights(folder, "hit_selection", write)
+    assert main(["reconstruct", str(tmp_path / "x.parquet"), "-o", str(tmp_path / "y.parquet"),
+                 "--pipeline", str(folder)]) == EXIT_BAD_INPUT
+    captured = capsys.readouterr()
+    assert "not a state dict of plain tensors" in captured.err and "weights_only" not in captured.err
+    assert "code ran" not in captured.out
+
+
+@pytest.mark.parametrize("keep", ["event_id", "hit_score", "true_kind,true_kind"])
+def test_kept_columns_that_would_repeat_a_name_are_refused(keep, events_file, tmp_path, capsys):
+    """The output had two columns of one name, the run exited 0, and a rerun called it complete."""
+    out = tmp_path / "out.parquet"
+    assert main(["reconstruct", str(events_file), "-o", str(out), "--detector", "baikal-gvd",
+                 "--keep-columns", keep]) == EXIT_USAGE
+    assert "each output column needs its own name" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_a_detector_name_is_never_a_path(tmp_path):
+    """``Pipeline.shipped("/abs/dir")`` loaded ``/abs/dir/artifacts``."""
+    shutil.copytree(Path(detectors.__file__).parent / "baikal_gvd" / "artifacts", tmp_path / "artifacts")
+    with pytest.raises(ValueError, match="unknown detector"):
+        Pipeline.shipped(str(tmp_path))
+
+
+def _shipped_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "pipeline"
+    shutil.copytree(Path(detectors.__file__).parent / "baikal_gvd" / "artifacts", folder)
+    return folder
+
+
+def test_weights_changed_with_their_checksum_are_refused_by_a_pinned_sha256(events_file, tmp_path, capsys):
+    folder = _shipped_copy(tmp_path)
+    pinned = Pipeline.load(folder).sha256()
+    assert pinned == Pipeline.shipped("baikal-gvd").sha256()
+
+    def scaled(path):
+        state = torch.load(path, weights_only=True)
+        torch.save({key: tensor * 1.01 if tensor.is_floating_point() else tensor for key, tensor in state.items()},
+                   path)
+
+    _replace_weights(folder, "hit_selection", scaled)
+    Pipeline.load(folder)  # the checksum beside the weights only catches accidents
+    with pytest.raises(ArtifactError, match=f"not the pinned {pinned}"):
+        Pipeline.load(folder, sha256=pinned)
+    out = tmp_path / "out.parquet"
+    assert main(["reconstruct", str(events_file), "-o", str(out), "--pipeline", str(folder),
+                 "--pipeline-sha256", pinned.upper()]) == EXIT_BAD_INPUT
+    assert "not the pinned" in capsys.readouterr().err and not out.exists()
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    folder = _shipped_copy(tmp_path)
+
+    def poisoned(path):
+        state = torch.load(path, weights_only=True)
+        key = next(key for key, tensor in state.items() if tensor.is_floating_point())
+        state[key] = torch.full_like(state[key], float("nan"))
+        torch.save(state, path)
+
+    _replace_weights(folder, "hit_selection", poisoned)
+    with pytest.raises(ArtifactError, match="holds NaN or inf"):
+        Pipeline.load(folder)
+
+
+@pytest.mark.parametrize("stages", [[], ["../hit_selection"]])
+def test_a_pipeline_without_stages_or_with_unknown_ones_is_refused(stages, tmp_path):
+    folder = _shipped_copy(tmp_path)
+    (folder / "pipeline.json").write_text(json.dumps({"detector": "baikal-gvd", "stages": stages}))
+    with pytest.raises(ArtifactError, match="lists no stages" if not stages else "unknown stages"):
+        Pipeline.load(folder)

@@ -52,3 +52,16 @@ def test_empty_table_and_constructor_arguments(reconstructor):
     assert reconstructor.detector == "baikal-gvd"
     with pytest.raises(ValueError, match="either"):
         graphreco.Reconstructor()
+
+
+def test_an_event_without_hits_gives_nan_as_a_file_does(reconstructor):
+    """It was refused (its empty lists had no type) while files give NaN outputs."""
+    single = reconstructor.reconstruct_event({name: [] for name in HIT_COLUMNS}, event_id=3)
+    assert single["hit_score"].shape == (0,) and np.isnan(single["event_score"])
+
+
+@pytest.mark.parametrize("event_id", [2**63, -(2**63) - 1, "abc", 1.5, True])
+def test_an_event_id_outside_int64_names_the_column(reconstructor, simulated, event_id):
+    hits = {name: simulated.hits[name][:12] for name in HIT_COLUMNS}
+    with pytest.raises(EventFormatError, match="framework input>, column 'event_id'"):
+        reconstructor.reconstruct_event(hits, event_id=event_id)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..base import Option, SimulatedEvents
+from ..base import Option, OptionError, SimulatedEvents
 from .accidentals import LEVEL0_RATE_HZ, READOUT_HALF_WINDOW, sample_accidentals
 from .composition import PRIMARY_NAMES, sample_muon_scale, sample_xmax
 from .fluctuations import sample_layers, saturate
@@ -196,6 +196,8 @@ def simulate_events(n_events: int, seed: int = 0,
     in m beyond the array edge.
     """
     _primary_codes(primaries)  # fail early on unknown names
+    if not log10_energy_range[0] <= log10_energy_range[1]:
+        raise OptionError(f"lowest lg(E/eV) {log10_energy_range[0]} is above the highest {log10_energy_range[1]}")
     rng = np.random.default_rng(seed)
     pieces, kept = [], 0
     while kept < n_events:

@@ -17,12 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from ..detectors.base import Detector
 from ..io import EventFormatError, read_events
 from ..io.reader import open_event_file
-from .matching import hit_values, reco_rows
+from .matching import hit_values, read_reco, reco_rows
 from .metrics import WORKING_POINT, precision_recall, roc_auc
 from .shower_metrics import RECO_COLUMNS, TRUTH_COLUMNS, composition_report, energy_bins, shower_figures
 from .shower_plots import FIGURES, draw_shower_comparison
@@ -48,7 +47,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     ``plots`` also ``plots``, the PNGs drawn into that folder."""
     detector = _air_shower_array(truth_path)
     cuts, primaries = detector.shower_cuts, dict(detector.primaries)
-    reco = pq.read_table(reco_path)
+    reco = read_reco(reco_path)
     reco_ids = reco.column("event_id").to_numpy()
     gnn_columns = {name: reco.column(name).to_numpy() for name in reco.column_names
                    if name in RECO_COLUMNS or name.startswith(PROBABILITY_PREFIX)}

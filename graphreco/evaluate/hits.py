@@ -12,11 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from .. import detectors
 from ..io import EventFormatError, read_events
-from .matching import hit_values, reco_rows
+from .matching import hit_values, read_reco, reco_rows
 from .metrics import WORKING_POINT, precision_recall, roc_auc
 from .plotting import FigureFolder, FigureNote, draw_roc
 
@@ -60,7 +59,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     ``event_id``; ``baseline``: the detector's, run here on the hits of ``truth_path``),
     the ``hit_figures`` against ``true_label > 0`` of ``truth_path``; with ``plots`` also
     ``plots``, the PNGs drawn into that folder."""
-    reco = pq.read_table(reco_path)
+    reco = read_reco(reco_path)
     if "hit_score" not in reco.column_names:
         raise EventFormatError(str(reco_path), "the reconstruction has no hit score to evaluate", column="hit_score")
     reco_ids = reco.column("event_id").to_numpy()

@@ -1,9 +1,9 @@
 """Match a reconstruction's rows to the events of the truth file it was made from.
 
 Every comparison (Baikal-GVD, LHC crossings, air showers) reads a reconstruction and the
-truth file side by side: rows are found by ``event_id`` and per-hit outputs must have one
-entry per hit of the event. Both checks name the reconstruction file, the column and the
-first offending event.
+truth file side by side (``read_reco``: a readable Parquet file with ``event_id``): rows
+are found by ``event_id`` and per-hit outputs must have one entry per hit of the event.
+Every check names the reconstruction file, the column and the first offending event.
 """
 
 from __future__ import annotations
@@ -13,8 +13,21 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ..io import EventFormatError
+
+
+def read_reco(reco_path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """The reconstruction file (``columns`` of it, all by default); ``EventFormatError``
+    when it is not a readable Parquet file or has no ``event_id``."""
+    try:
+        schema = pq.read_schema(reco_path)
+        if "event_id" not in schema.names:
+            raise EventFormatError(str(reco_path), "required column is missing", column="event_id")
+        return pq.read_table(reco_path, columns=columns)
+    except (OSError, pa.ArrowException) as error:
+        raise EventFormatError(str(reco_path), f"not a readable Parquet file ({error})") from None
 
 
 def reco_rows(reco_ids: np.ndarray, event_ids: np.ndarray, reco_path: str | Path) -> np.ndarray:

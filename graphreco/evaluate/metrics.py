@@ -1,4 +1,9 @@
-"""Classification metrics on plain arrays (labels 0/1, scores any real)."""
+"""Classification metrics on plain arrays (labels 0/1, scores any real).
+
+A NaN score is an event or hit that was not scored (``reconstruct`` writes NaN for an
+event without hits): it passes no cut on the score, and on a ROC curve it ranks below
+every scored one (``ranked``), so it counts in every efficiency's denominator and in no
+numerator until the curve's last point, where everything is kept."""
 
 from __future__ import annotations
 
@@ -8,13 +13,19 @@ WORKING_POINT = 0.5
 """A hit or candidate is kept when its score is at least this."""
 
 
+def ranked(scores: np.ndarray) -> np.ndarray:
+    """``scores`` as float64 with NaN (not scored) made -inf: below every scored entry."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return np.where(np.isnan(scores), -np.inf, scores)
+
+
 def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """False- and true-positive rates at every distinct score threshold (descending), and
-    those thresholds. Ties in score move together."""
-    labels = np.asarray(labels, dtype=bool)
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    scores, labels = np.asarray(scores)[order], labels[order]
-    distinct = np.flatnonzero(np.diff(scores)) if scores.size else np.array([], dtype=int)
+    those thresholds. Ties in score move together; NaN scores rank lowest (``ranked``)."""
+    labels, scores = np.asarray(labels, dtype=bool), ranked(scores)
+    order = np.argsort(-scores, kind="stable")
+    scores, labels = scores[order], labels[order]
+    distinct = np.flatnonzero(scores[1:] != scores[:-1])  # not np.diff: -inf - -inf is NaN
     last = np.concatenate([distinct, [scores.size - 1]]) if scores.size else np.array([], dtype=int)
     true_positive = np.cumsum(labels)[last]
     false_positive = (last + 1) - true_positive

@@ -16,12 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from .. import detectors
 from ..io import EventFormatError, read_events
 from .hits import hit_figures
-from .matching import hit_values, reco_rows
+from .matching import hit_values, read_reco, reco_rows
 from .neutrino_metrics import (
     BACKGROUND_KINDS,
     DIRECTION_COLUMNS,
@@ -40,7 +39,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     """Figures of the reconstruction in ``reco_path`` and of the baseline, against the
     truth in ``truth_path`` (the input that was reconstructed, with its ``true_*``); with
     ``plots`` also ``plots``, the PNGs drawn into that folder."""
-    reco = pq.read_table(reco_path)
+    reco = read_reco(reco_path)
     reco_ids = reco.column("event_id").to_numpy()
     hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None
     event_score = reco.column("event_score").to_numpy() if "event_score" in reco.column_names else None

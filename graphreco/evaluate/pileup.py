@@ -16,13 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from .. import detectors
 from ..detectors.base import Detector
 from ..io import EventBatch, EventFormatError, read_events
 from .jets import jet_report
-from .matching import hit_values, reco_rows
+from .matching import hit_values, read_reco, reco_rows
 from .metrics import WORKING_POINT
 from .particles import particle_report
 from .pileup_plots import FIGURES, draw_pileup_comparison
@@ -88,7 +87,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path | None, plots: str | 
     offsets, hits, events = concatenated(batches)
     gnn = None
     if reco_path is not None:
-        reco = pq.read_table(reco_path, columns=["event_id", "hit_score"])
+        reco = read_reco(reco_path, columns=["event_id", "hit_score"])
         event_ids = np.concatenate([batch.event_id for batch in batches])
         rows = reco_rows(reco.column("event_id").to_numpy(), event_ids, reco_path)
         gnn = hit_values(reco.column("hit_score"), rows, np.diff(offsets), event_ids, reco_path, "hit_score")

@@ -11,7 +11,8 @@ coverage, more), each with its caption from the kind's ``FIGURES``.
 
 The folder appears complete or not at all: everything is written into a temporary folder
 beside it, which is then renamed. An existing folder is replaced only when it is empty or
-holds an earlier report (``report.md``).
+holds an earlier report (``report.md``), and never when it holds the truth or the
+reconstruction.
 
 Needs matplotlib (``pip install graphreco[plots]``).
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from .. import __version__
+from ..io.outputs import check_outputs
 from ..io.reader import open_event_file
 from .kinds import kind_of
 from .plotting import FigureNote, pyplot
@@ -56,25 +58,12 @@ class Heading:
     level: int
     text: str
 
-    def markdown(self) -> str:
-        return f"{'#' * self.level} {self.text}"
-
-    def html(self) -> str:
-        return f"<h{self.level}>{html.escape(self.text)}</h{self.level}>"
-
 
 @dataclass(frozen=True)
 class Items:
     """A bulleted list of ``(name, text)``."""
 
     items: tuple[tuple[str, str], ...]
-
-    def markdown(self) -> str:
-        return "\n".join(f"- {name}: {text}" for name, text in self.items)
-
-    def html(self) -> str:
-        rows = "".join(f"<li>{html.escape(name)}: {html.escape(text)}</li>" for name, text in self.items)
-        return f"<ul>{rows}</ul>"
 
 
 @dataclass(frozen=True)
@@ -84,18 +73,6 @@ class Table:
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
 
-    def markdown(self) -> str:
-        lines = [self.header, ("---", *("---:" for _ in self.header[1:])),
-                 *((f"`{name}`", *values) for name, *values in self.rows)]
-        return "\n".join("| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines)
-
-    def html(self) -> str:
-        header = "".join(f"<th>{html.escape(cell)}</th>" for cell in self.header)
-        rows = "".join(f"<tr><td><code>{html.escape(name)}</code></td>"
-                       + "".join(f"<td>{html.escape(value)}</td>" for value in values) + "</tr>"
-                       for name, *values in self.rows)
-        return f"<table><tr>{header}</tr>{rows}</table>"
-
 
 @dataclass(frozen=True)
 class Figure:
@@ -103,15 +80,6 @@ class Figure:
 
     path: Path
     note: FigureNote
-
-    def markdown(self) -> str:
-        return f"![{self.path.name}]({self.path.name})\n\n*{self.path.name}*: {self.note.caption}"
-
-    def html(self) -> str:
-        data = base64.b64encode(self.path.read_bytes()).decode("ascii")
-        return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(self.path.name)}">'
-                f"<figcaption><em>{html.escape(self.path.name)}</em>: {html.escape(self.note.caption)}"
-                "</figcaption></figure>")
 
 
 Block = Heading | Items | Table | Figure
@@ -226,14 +194,49 @@ def _events(path: Path) -> int:
     return pq.ParquetFile(path).metadata.num_rows
 
 
+def markdown_block(block: Block) -> str:
+    """One block in Markdown; a figure links its PNG by relative path."""
+    match block:
+        case Heading(level, text):
+            return f"{'#' * level} {text}"
+        case Items(items):
+            return "\n".join(f"- {name}: {text}" for name, text in items)
+        case Table(header, rows):
+            lines = [header, ("---", *("---:" for _ in header[1:])),
+                     *((f"`{name}`", *values) for name, *values in rows)]
+            return "\n".join("| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines)
+        case Figure(path, note):
+            return f"![{path.name}]({path.name})\n\n*{path.name}*: {note.caption}"
+
+
+def html_block(block: Block) -> str:
+    """One block in HTML; a figure embeds its PNG as a data URI."""
+    match block:
+        case Heading(level, text):
+            return f"<h{level}>{html.escape(text)}</h{level}>"
+        case Items(items):
+            bullets = "".join(f"<li>{html.escape(name)}: {html.escape(text)}</li>" for name, text in items)
+            return f"<ul>{bullets}</ul>"
+        case Table(header, rows):
+            cells = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+            body = "".join(f"<tr><td><code>{html.escape(name)}</code></td>"
+                           + "".join(f"<td>{html.escape(value)}</td>" for value in values) + "</tr>"
+                           for name, *values in rows)
+            return f"<table><tr>{cells}</tr>{body}</table>"
+        case Figure(path, note):
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(path.name)}">'
+                    f"<figcaption><em>{html.escape(path.name)}</em>: {html.escape(note.caption)}</figcaption></figure>")
+
+
 def markdown(blocks: list[Block]) -> str:
     """The blocks as a Markdown document."""
-    return "\n\n".join(block.markdown() for block in blocks) + "\n"
+    return "\n\n".join(map(markdown_block, blocks)) + "\n"
 
 
 def html_page(title: str, blocks: list[Block]) -> str:
     """The blocks as one HTML page that needs no other file."""
-    body = "\n".join(block.html() for block in blocks)
+    body = "\n".join(map(html_block, blocks))
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
 
@@ -278,6 +281,7 @@ def write_report(truth: str | Path, reco: str | Path, folder: str | Path) -> dic
     ``folder``, and ``report``: the paths of ``report.md`` and ``report.html``."""
     pyplot()  # fails, saying what to install, before any work
     truth, reco, folder = Path(truth), Path(reco), Path(folder).resolve()
+    check_outputs([folder], [truth, reco], folder=True)
     _check_replaceable(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.partial")

@@ -12,6 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import UsageError
+
 TEMPORARY_SUFFIX = ".tmp"
 ROW_GROUP_EVENTS = 16384
 """Events per Parquet row group: a reader never has to hold more than this at once."""
@@ -40,7 +42,8 @@ class EventWriter:
     hidden temporary file beside ``path`` (``temporary_files`` finds those a killed
     writer left); leaving the ``with`` block
     normally flushes, fsyncs and renames it onto ``path``; an exception (or
-    :meth:`abort`) deletes it, so no reader ever sees a half-written file.
+    :meth:`abort`) deletes it, so no reader ever sees a half-written file. An output
+    that cannot be created (its folder is not writable) is a ``UsageError``.
     """
 
     def __init__(self, path: str | Path, detector: str, compression: str = "zstd",
@@ -57,8 +60,11 @@ class EventWriter:
         if self._writer is None:
             metadata = dict(table.schema.metadata or {}) | {k.encode(): v.encode() for k, v in self.metadata.items()}
             self.schema = table.schema.with_metadata(metadata)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.temporary, self.schema, compression=self.compression)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._writer = pq.ParquetWriter(self.temporary, self.schema, compression=self.compression)
+            except OSError as error:  # pyarrow's own errors on opening a file are OSErrors too
+                raise UsageError(f"{self.path}: cannot be written ({error})") from None
         self._writer.write_table(table.replace_schema_metadata(self.schema.metadata), row_group_size=ROW_GROUP_EVENTS)
 
     def close(self) -> None:

@@ -5,15 +5,20 @@ output can be told from a stale or foreign one (``is_complete``)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..errors import UsageError
 from ..io import EventBatch, EventFormatError, EventWriter, RootMapping, event_table, read_events, summarize_source
+from ..io.outputs import check_outputs, locked
 from ..io.reader import DEFAULT_BATCH_EVENTS
 from ..pipeline import Pipeline, timed
 
@@ -42,29 +47,82 @@ def in_process(pipeline: Pipeline, keep_columns: Sequence[str] = ()) -> BatchMap
 
 
 def provenance(pipeline: Pipeline, source: str | Path, keep_columns: Sequence[str] = (),
-               root_mapping: RootMapping | None = None) -> dict:
-    """What an output of ``source`` records of how it was made: the input's name, size
-    (bytes) and number of events, the pipeline's fingerprint and the kept columns.
-    Raises ``EventFormatError`` for a file that is unreadable, of another detector or
-    lacks a column to keep."""
+               root_mapping: RootMapping | None = None, batch_size: int = DEFAULT_BATCH_EVENTS) -> dict:
+    """What an output of ``source`` records of how it was made: the input (name, size in
+    bytes, number of events and ``source_sha256``) and every setting that changes the
+    output: the pipeline's fingerprint, the kept columns, the batch size (the stages'
+    chunks, and so the last bits of a float, follow it) and, for a ROOT input, the column
+    mapping. Raises ``EventFormatError`` for a file that is unreadable, of another
+    detector or lacks a column to keep, ``UsageError`` for columns to keep that
+    ``check_keep_columns`` refuses."""
+    check_keep_columns(pipeline, keep_columns)
     summary = summarize_source(source, pipeline.detector.name, root_mapping)
     missing = [name for name in keep_columns if name not in summary.columns]
     if missing:
         raise EventFormatError(str(source), "column asked to be kept is not in the file", column=missing[0])
     source = Path(source)
+    mapping = None
+    if root_mapping is not None and source.suffix == ".root":  # as JSON gives it back
+        mapping = {"tree": root_mapping.tree, "event_id": root_mapping.event_id, "detector": root_mapping.detector,
+                   "columns": dict(root_mapping.columns), "optional": list(root_mapping.optional)}
     return {"source": source.name, "source_bytes": source.stat().st_size, "source_events": summary.events,
-            "pipeline": pipeline.fingerprint(), "keep_columns": list(keep_columns)}
+            "source_sha256": source_sha256(source), "pipeline": pipeline.fingerprint(),
+            "keep_columns": list(keep_columns), "batch_size": batch_size, "root_mapping": mapping}
 
 
-def is_complete(output: str | Path, expected: dict) -> bool:
-    """Whether ``output`` is a readable Parquet file holding every event of the input,
-    made from the same input by the same pipeline with the same kept columns."""
+def source_sha256(source: Path) -> str:
+    """SHA-256 that tells an input's content apart without reading it all: of a Parquet
+    file, its footer (schema, row groups with their offsets, sizes and statistics) with
+    the file's length; of any other file, all of it. Another file of the same name gets
+    another value unless its row groups have the same sizes and statistics; an input
+    rewritten in place is caught by its time (``is_complete``)."""
+    with open(source, "rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        tail = _read_at(file, size - PARQUET_TAIL, PARQUET_TAIL) if size >= 2 * PARQUET_TAIL else b""
+        if tail.endswith(PARQUET_MAGIC):
+            footer = int.from_bytes(tail[:4], "little") + PARQUET_TAIL
+            if footer <= size:
+                return hashlib.sha256(size.to_bytes(8, "little") + _read_at(file, size - footer, footer)).hexdigest()
+        file.seek(0)
+        digest = hashlib.sha256()
+        while block := file.read(1 << 20):
+            digest.update(block)
+        return digest.hexdigest()
+
+
+PARQUET_MAGIC = b"PAR1"
+PARQUET_TAIL = 8
+"""A Parquet file ends with its footer's length (4 bytes, little endian) and ``PAR1``."""
+
+
+def _read_at(file: BinaryIO, offset: int, length: int) -> bytes:
+    file.seek(offset)
+    return file.read(length)
+
+
+def check_keep_columns(pipeline: Pipeline, keep_columns: Sequence[str]) -> None:
+    """Refuse (``UsageError``) columns to keep that are named twice or that the output
+    already has (``event_id``, a stage's column): the output would hold two columns of
+    one name, which no reader can tell apart."""
+    written = {"event_id", *(name for stage in pipeline.stages.values() for name in stage.writes)}
+    for position, name in enumerate(keep_columns):
+        if name in written or name in keep_columns[:position]:
+            raise UsageError(f"column to keep {name!r} is {'an output' if name in written else 'named twice'}; "
+                             "each output column needs its own name")
+
+
+def is_complete(output: str | Path, expected: dict, source: str | Path) -> bool:
+    """Whether ``output`` is a readable Parquet file holding every event of the input
+    ``source``, stamped with its ``provenance`` ``expected`` (the same input content and
+    settings), and not older than the input: an input changed in place after its output
+    was made is redone, whatever the change (as ``make`` decides)."""
     try:
         file = pq.ParquetFile(output)
         stamp = json.loads((file.schema_arrow.metadata or {}).get(PROVENANCE_KEY.encode(), b"null"))
+        newer = os.stat(output).st_mtime_ns >= os.stat(source).st_mtime_ns
     except (OSError, pa.ArrowException, ValueError):
         return False
-    return stamp == expected and file.metadata.num_rows == expected["source_events"]
+    return stamp == expected and newer and file.metadata.num_rows == expected["source_events"]
 
 
 EMPTY_OUTPUT = pa.table({"event_id": pa.array([], pa.int64())})
@@ -102,10 +160,12 @@ def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
     """Reconstruct every event of ``source`` (Parquet, or ROOT read through
     ``root_mapping``) into ``output`` in this process; ``on_events(n)`` is told of every
     ``n`` events written; ``stamp`` is the source's ``provenance`` when already known.
+    ``UsageError`` when ``output`` is ``source`` or another process writes it (``locked``).
     Returns counts, seconds and the seconds per step (read and validate, graph, each
     stage, write)."""
     start = time.perf_counter()
-    stamp = stamp or provenance(pipeline, source, keep_columns, root_mapping)
+    check_outputs([output], [source])
+    stamp = stamp or provenance(pipeline, source, keep_columns, root_mapping, batch_size)
     mapper = in_process(pipeline, keep_columns)
     steps: Steps = {}
     batches = _timed_iteration(read_events(source, detector=pipeline.detector.name, batch_size=batch_size,
@@ -117,7 +177,8 @@ def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
                 steps[step] = steps.get(step, 0.0) + seconds
             yield table
 
-    events = write_output(output, pipeline.detector.name, stamp, tables(), on_events, steps)
+    with locked([output]):
+        events = write_output(output, pipeline.detector.name, stamp, tables(), on_events, steps)
     return {"input": str(source), "output": str(output), "events": events,
             "seconds": round(time.perf_counter() - start, 3),
             "seconds_per_step": {step: round(value, 3) for step, value in steps.items()}}

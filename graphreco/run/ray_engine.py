@@ -70,8 +70,9 @@ class _PipelineActor:
     in ``ERROR_COLUMN`` instead (Ray Data would keep only an exception's text, not which
     file it names)."""
 
-    def __init__(self, folder: str, keep_columns: Sequence[str], batch_size: int):
-        self.pipeline, self.keep_columns, self.batch_size = Pipeline.load(folder), tuple(keep_columns), batch_size
+    def __init__(self, folder: str, sha256: str, keep_columns: Sequence[str], batch_size: int):
+        self.pipeline = Pipeline.load(folder, sha256)  # the driver's, byte for byte, on every node
+        self.keep_columns, self.batch_size = tuple(keep_columns), batch_size
 
     def __call__(self, table: pa.Table) -> pa.Table:
         chunk = Chunk(*(table.column(name)[0].as_py() for name in Chunk._fields))
@@ -194,8 +195,9 @@ def _run_job(pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], 
     outputs = {_key(plans[index].source): _Output(index, plans[index], pipeline.detector.name, batch_size)
                for index in indices}
     work = [chunk._asdict() for path in outputs for chunk in chunks(path, wanted, batch_size)]
+    actor_arguments = (str(pipeline.folder), pipeline.sha256(), tuple(keep_columns), batch_size)
     reconstructed = ray.data.from_items(work, override_num_blocks=len(work)).map_batches(
-        _PipelineActor, fn_constructor_args=(str(pipeline.folder), tuple(keep_columns), batch_size), batch_size=1,
+        _PipelineActor, fn_constructor_args=actor_arguments, batch_size=1,
         batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
     try:
         for table in reconstructed.iter_batches(batch_size=None, batch_format="pyarrow"):

@@ -8,6 +8,7 @@ runs, so a framework and the batch command give the same numbers.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from ..io import event_table
+from ..io import EventFormatError, event_table
 from ..io.validate import check_schema, to_event_batch
 from ..pipeline import Pipeline
 
@@ -58,11 +59,31 @@ class Reconstructor:
                           event_id: int = 0) -> dict[str, np.ndarray | float]:
         """Reconstruct one event: ``hits`` maps per-hit column names to equal-length 1-D
         arrays (numpy, awkward or lists), ``event`` per-event columns to scalars. Returns
-        per-hit outputs as numpy arrays and per-event outputs as floats."""
-        columns = {"event_id": pa.array([event_id], type=pa.int64())}
-        columns |= {name: pa.array([np.asarray(values).tolist()]) for name, values in hits.items()}
+        per-hit outputs as numpy arrays and per-event outputs as floats. An event without
+        hits gives what a file gives for one: NaN per-event outputs. ``EventFormatError``
+        naming the column for an ``event_id`` that is not an integer within int64, or
+        columns that break the event format."""
+        if isinstance(event_id, bool) or not isinstance(event_id, numbers.Integral) \
+                or not INT64.min <= int(event_id) <= INT64.max:
+            raise EventFormatError(SOURCE, f"expected an integer within int64, got {event_id!r}", column="event_id")
+        dtypes = {column.name: column.dtype for column in self.pipeline.detector.columns if column.per_hit}
+        columns = {"event_id": pa.array([int(event_id)], type=pa.int64())}
+        columns |= {name: _one_list(values, dtypes.get(name)) for name, values in hits.items()}
         columns |= {name: pa.array([value]) for name, value in (event or {}).items()}
         output = self.reconstruct_table(pa.table(columns))
         return {name: (np.asarray(output.column(name)[0].as_py(), dtype=np.float32)
                        if pa.types.is_list(output.schema.field(name).type) else float(output.column(name)[0].as_py()))
                 for name in output.column_names if name != "event_id"}
+
+
+INT64 = np.iinfo(np.int64)
+
+
+def _one_list(values: object, dtype: str | None) -> pa.Array:
+    """One event's per-hit ``values`` as a one-row list column; an empty one (no hits)
+    takes the event format's ``dtype`` (``None``: a column the format does not name)."""
+    values = np.asarray(values).tolist()
+    if values or dtype is None:
+        return pa.array([values])
+    value_type = pa.string() if dtype == "string" else pa.from_numpy_dtype(np.dtype(dtype))
+    return pa.array([values], type=pa.list_(value_type))

@@ -1,7 +1,7 @@
 """Batch reconstruction of many event files: one output per input, resumable, on worker
 processes.
 
-- Resumable: an output that ``is_complete`` (same input, same pipeline, every event) is
+- Resumable: an output that ``is_complete`` (same input, same settings, every event) is
   skipped; any other is redone, and temporary files a killed run left are removed.
   Outputs appear atomically, so a killed run never leaves a partial file behind.
 - Workers: ``workers`` processes (each with one torch and one numba thread) reconstruct
@@ -35,7 +35,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ..errors import UsageError
 from ..io import EventBatch, EventFormatError, RootMapping, read_events
+from ..io.outputs import check_outputs
 from ..io.writer import temporary_files
 from ..pipeline import Pipeline
 from ..threads import set_threads, single_thread
@@ -47,14 +49,18 @@ IN_FLIGHT_PER_WORKER = 2
 def output_paths(inputs: Sequence[Path], output: str | Path) -> list[Path]:
     """One output per input: ``output`` itself for a single input file (unless it is a
     directory or, given as text, ends with a slash: a ``Path`` has lost it), else
-    ``output/<input stem>.parquet``."""
+    ``output/<input stem>.parquet``. ``UsageError`` for outputs that would replace an
+    input or each other."""
     text, output = str(output), Path(output)
     if len(inputs) == 1 and not output.is_dir() and not text.endswith(("/", os.sep)):
-        return [output]
-    stems = [path.stem for path in inputs]
-    if len(set(stems)) != len(stems):
-        raise ValueError("inputs with the same file name would write the same output")
-    return [output / f"{stem}.parquet" for stem in stems]
+        outputs = [output]
+    else:
+        stems = [path.stem for path in inputs]
+        if len(set(stems)) != len(stems):
+            raise UsageError("inputs with the same file name would write the same output")
+        outputs = [output / f"{stem}.parquet" for stem in stems]
+    check_outputs(outputs, inputs)
+    return outputs
 
 
 @dataclass(frozen=True)
@@ -76,18 +82,20 @@ class FilePlan:
 
 
 def plan_files(pipeline: Pipeline, inputs: Sequence[Path], outputs: Sequence[Path],
-               keep_columns: Sequence[str] = (), root_mapping: RootMapping | None = None) -> list[FilePlan]:
-    """Decide for each input; removes the temporary files a killed run left."""
+               keep_columns: Sequence[str] = (), root_mapping: RootMapping | None = None, *,
+               batch_size: int) -> list[FilePlan]:
+    """Decide for each input, to be reconstructed in batches of ``batch_size`` events
+    (part of the ``provenance``); removes the temporary files a killed run left."""
     plans = []
     for source, output in zip(inputs, outputs):
         for stale in temporary_files(output):
             stale.unlink(missing_ok=True)
         try:
-            expected = provenance(pipeline, source, keep_columns, root_mapping)
+            expected = provenance(pipeline, source, keep_columns, root_mapping, batch_size)
         except EventFormatError as error:
             plans.append(FilePlan(source, output, "refuse", error=str(error)))
             continue
-        done = output.exists() and is_complete(output, expected)
+        done = output.exists() and is_complete(output, expected, source)
         plans.append(FilePlan(source, output, "skip" if done else "reconstruct", expected))
     return plans
 
@@ -244,7 +252,8 @@ def batch_mapper(pipeline: Pipeline, keep_columns: Sequence[str], workers: int) 
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, pipeline.detector.build_edges.__module__])
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_worker,
-                                 initargs=(str(pipeline.folder),)) as pool, ThreadPoolExecutor(1) as starter:
+                                 initargs=(str(pipeline.folder), pipeline.sha256())) as pool, \
+                ThreadPoolExecutor(1) as starter:
             ready = starter.submit(_start_workers, pool, workers)
             yield lambda batches: _ordered(pool, ready, batches, keep_columns, IN_FLIGHT_PER_WORKER * workers,
                                            in_process(pipeline, keep_columns))
@@ -289,11 +298,12 @@ def _completed(result) -> Future:
 _worker_pipeline: Pipeline | None = None
 
 
-def _load_worker(folder: str) -> None:
-    """Initialise a worker process: one thread, the pipeline loaded once."""
+def _load_worker(folder: str, sha256: str | None = None) -> None:
+    """Initialise a worker process: one thread, the pipeline loaded once; with ``sha256``
+    only the one this process loaded (not one written into the folder since)."""
     global _worker_pipeline
     set_threads(1, 1)
-    _worker_pipeline = Pipeline.load(folder)
+    _worker_pipeline = Pipeline.load(folder, sha256)
 
 
 def _loaded() -> bool:

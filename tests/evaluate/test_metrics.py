@@ -24,3 +24,9 @@ def test_roc_curve_ends_at_one_and_precision_recall():
     fpr, tpr, _ = roc_curve(np.array([1, 0, 1]), np.array([0.9, 0.5, 0.1]))
     assert fpr[-1] == tpr[-1] == 1.0 and fpr[0] == tpr[0] == 0.0
     assert precision_recall(np.array([1, 1, 0, 0]), np.array([1, 0, 1, 0])) == (0.5, 0.5)
+
+
+def test_unscored_entries_rank_below_every_scored_one():
+    fpr, tpr, thresholds = roc_curve([1, 0, 1, 0], [0.9, np.nan, np.nan, 0.2])
+    assert not np.isnan(thresholds).any() and thresholds[-1] == -np.inf
+    assert fpr.tolist() == [0.0, 0.0, 0.5, 1.0] and tpr.tolist() == [0.0, 0.5, 0.5, 1.0]

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -59,3 +60,29 @@ def test_evaluate_reports_directions_energies_and_draws_the_figures(files, tmp_p
     assert {"hits_roc.png", "events_rejection.png", "direction_vs_signal_hits.png", "energy_numu_cc.png",
             "pulls.png"} <= drawn
     assert all((tmp_path / "plots" / name).read_bytes().startswith(b"\x89PNG") for name in drawn)
+
+
+def test_an_event_without_a_score_passes_no_cut_and_the_json_is_strict(files, tmp_path, capsys):
+    """One NaN ``event_score`` (an event without hits) made every threshold NaN: "0
+    background passing" at every efficiency, and bare NaN in the JSON."""
+    truth, reco = files
+    kinds = np.concatenate([batch.events["true_kind"].astype(str) for batch in read_events(truth)])
+    table = pq.read_table(reco)
+    scores = table.column("event_score").to_numpy().copy()
+    scores[np.flatnonzero(kinds == "numu_cc")[0]] = np.nan
+    unscored = tmp_path / "reco.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("event_score"), "event_score", pa.array(scores)),
+                   unscored)
+    capsys.readouterr()
+    assert main(["evaluate", str(truth), str(unscored)]) == 0
+
+    def refuse(constant):
+        raise ValueError(f"bare {constant} in the JSON")
+
+    report = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    numu, eas = scores[kinds == "numu_cc"], scores[kinds == "eas"]
+    for cut in report["events_numu_cc_vs_eas"]["gnn"]["rejection_at_efficiency"]:
+        assert np.isfinite(cut["threshold"])
+        assert np.mean(numu >= cut["threshold"]) == pytest.approx(cut["efficiency"], abs=2 / numu.size)
+        assert cut["background_passing"] == np.sum(eas >= cut["threshold"])
+

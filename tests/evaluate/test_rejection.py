@@ -22,3 +22,14 @@ def test_efficiency_at_rejection_and_too_small_samples():
     signal = np.r_[np.full(80, 2.0), np.zeros(20)]
     assert efficiency_at_rejection(signal, background, 1e3)["efficiency"] == pytest.approx(0.8)
     assert efficiency_at_rejection(signal, background[:500], 1e3)["efficiency"] is None
+
+
+def test_a_random_score_rejects_as_a_random_score_does():
+    rng = np.random.default_rng(3)
+    signal, background = rng.random(2000), rng.random(2000)
+    signal[:5] = np.nan
+    for efficiency in (0.5, 0.7, 0.9):
+        result = rejection_at_efficiency(signal, background, efficiency)
+        assert result["rejection"] == pytest.approx(1 / efficiency, rel=0.1)
+    out_of_reach = rejection_at_efficiency(np.r_[np.full(60, np.nan), rng.random(40)], background, 0.5)
+    assert out_of_reach["threshold"] is None and "rejection" not in out_of_reach
