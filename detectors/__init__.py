@@ -9,10 +9,21 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .base import EVALUATION_KINDS, Column, Derived, Detector, OneHot, Option, Scaled, SimulatedEvents, Simulator
+from .base import (
+    EVALUATION_KINDS,
+    Column,
+    Derived,
+    Detector,
+    DetectorConfiguration,
+    OneHot,
+    Option,
+    Scaled,
+    SimulatedEvents,
+    Simulator,
+)
 
-__all__ = ["EVALUATION_KINDS", "Column", "Derived", "Detector", "OneHot", "Option", "Scaled", "SimulatedEvents",
-           "Simulator", "available", "get", "register", "unregister"]
+__all__ = ["EVALUATION_KINDS", "Column", "Derived", "Detector", "DetectorConfiguration", "OneHot", "Option", "Scaled",
+           "SimulatedEvents", "Simulator", "available", "get", "register", "unregister"]
 
 _loaded: dict[str, Detector] = {}
 _registered: dict[str, Detector] = {}

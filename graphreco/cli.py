@@ -48,15 +48,24 @@ def _known_detector(name: str) -> str:
 
 
 def _simulate(args: argparse.Namespace) -> dict:
-    from .io import event_table, write_events
+    from .io import event_table, write_configuration, write_events
+    from .io.configuration import METADATA_KEY, SUFFIX, default_configuration
 
     start = time.perf_counter()
-    simulated = args.simulate(args.events, args.seed, **{dest: getattr(args, dest) for dest in args.options})
+    design = default_configuration(detectors.get(args.detector))
+    layout = {} if design is None else {"configuration": design}
+    simulated = args.simulate(args.events, args.seed, **layout, **{dest: getattr(args, dest) for dest in args.options})
     seconds = time.perf_counter() - start
-    write_events(args.output, event_table(**vars(simulated)), simulated.detector)
-    summary = {"output": str(args.output), "events": int(simulated.event_id.size),
-               "hits": int(simulated.offsets[-1]),
-               "signal_hit_fraction": round(float(np.mean(simulated.hits["true_label"] > 0)), 3)}
+    metadata, summary = {}, {"output": str(args.output)}
+    if simulated.configuration is not None:
+        geometry = args.output.with_name(args.output.stem + SUFFIX)
+        write_configuration(simulated.configuration, geometry)
+        metadata[METADATA_KEY] = geometry.name
+        summary |= {"geometry": str(geometry), "sensors": simulated.configuration.n_sensors,
+                    "live_sensors": int(simulated.configuration.live.sum())}
+    write_events(args.output, event_table(**simulated.columns()), simulated.detector, metadata)
+    summary |= {"events": int(simulated.event_id.size), "hits": int(simulated.offsets[-1]),
+                "signal_hit_fraction": round(float(np.mean(simulated.hits["true_label"] > 0)), 3)}
     if "true_kind" in simulated.events:
         kinds, counts = np.unique(simulated.events["true_kind"].astype(str), return_counts=True)
         summary["kinds"] = dict(zip(kinds.tolist(), counts.tolist()))

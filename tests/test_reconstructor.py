@@ -22,7 +22,7 @@ def simulated():
 
 
 def test_one_event_gives_what_the_table_call_gives_for_its_row(reconstructor, simulated):
-    table = event_table(**vars(simulated))
+    table = event_table(**simulated.columns())
     output = reconstructor.reconstruct_table(table)
     assert output.num_rows == 20 and output.column("event_id").to_pylist() == simulated.event_id.tolist()
     lo, hi = simulated.offsets[3], simulated.offsets[4]

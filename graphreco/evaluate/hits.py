@@ -75,7 +75,8 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
         scores["gnn"].append(hit_values(reco.column("hit_score"), rows, batch.hits_per_event, batch.event_id,
                                         reco_path, "hit_score"))
         detector = detectors.get(batch.detector)
-        baseline = detector.baseline(batch.offsets, batch.hits) if detector.baseline is not None else {}
+        baseline = {} if detector.baseline is None \
+            else detector.baseline(batch.offsets, batch.hits, configuration=batch.configuration)
         if "hit_score" in baseline:
             scores["baseline"].append(np.asarray(baseline["hit_score"]))
     truth = np.concatenate(signal) if signal else np.zeros(0, dtype=bool)

@@ -53,7 +53,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
             raise EventFormatError(str(truth_path), "truth columns true_label and true_kind are needed to evaluate")
         rows = reco_rows(reco_ids, batch.event_id, reco_path)
         detector = detectors.get(batch.detector)
-        baseline = detector.baseline(batch.offsets, batch.hits)
+        baseline = detector.baseline(batch.offsets, batch.hits, configuration=batch.configuration)
         kinds = batch.events["true_kind"].astype(str)
         columns["signal"].append(batch.hits["true_label"] > 0)
         columns["hit_kind"].append(np.repeat(kinds, batch.hits_per_event))

@@ -76,14 +76,17 @@ class FilePlan:
 
 
 def plan_files(pipeline: Pipeline, inputs: Sequence[Path], outputs: Sequence[Path],
-               keep_columns: Sequence[str] = (), root_mapping: RootMapping | None = None) -> list[FilePlan]:
-    """Decide for each input; removes the temporary files a killed run left."""
+               keep_columns: Sequence[str] = (), root_mapping: RootMapping | None = None,
+               geometry: Path | None = None) -> list[FilePlan]:
+    """Decide for each input (read against the geometry file ``geometry``, else the one
+    it names, else the detector's default layout: the stamp's ``geometry``); removes the
+    temporary files a killed run left."""
     plans = []
     for source, output in zip(inputs, outputs):
         for stale in temporary_files(output):
             stale.unlink(missing_ok=True)
         try:
-            expected = provenance(pipeline, source, keep_columns, root_mapping)
+            expected = provenance(pipeline, source, keep_columns, root_mapping, geometry)
         except EventFormatError as error:
             plans.append(FilePlan(source, output, "refuse", error=str(error)))
             continue
@@ -203,7 +206,7 @@ class _FileStream:
             try:
                 for batch in read_events(plan.source, detector=self.pipeline.detector.name,
                                          batch_size=self.batch_size, columns=self.keep_columns,
-                                         root_mapping=self.root_mapping):
+                                         root_mapping=self.root_mapping, geometry=plan.stamp.get("geometry")):
                     self.owners.append(index)
                     yield batch
             except EventFormatError as error:

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import torch
@@ -253,11 +254,12 @@ class EnergyDirection(Stage):
         if self.config.get("event_features"):
             if inputs.detector.event_features is None:
                 raise ValueError(f"{inputs.detector.name} has no event features; set event_features to 0")
-            graph.event_x = self.event_inputs(inputs.detector.event_features(selection.offsets, selection.hits))
+            graph.event_x = self.event_inputs(inputs.detector.event_features(selection.offsets, selection.hits,
+                                                                              configuration=selection.configuration))
         if self.config.get("fiducial"):
             if inputs.detector.fiducial is None:
                 raise ValueError(f"{inputs.detector.name} has no fiducial cut; set fiducial to false")
-            graph.fiducial = inputs.detector.fiducial
+            graph.fiducial = partial(inputs.detector.fiducial, configuration=batch.configuration)
         if self.config.get("combine"):
             graph.combination_inputs = torch.from_numpy(np.stack(
                 [np.asarray(inputs.event_columns[name], dtype=np.float64)
@@ -390,7 +392,8 @@ class EnergyDirection(Stage):
         in_fit = np.repeat(track_like, np.diff(selection.offsets))
         fit = detector.refine_direction(np.concatenate([[0], np.cumsum(sizes)]),
                                         {name: values[in_fit] for name, values in selection.hits.items()},
-                                        zenith[track_like], azimuth[track_like])
+                                        zenith[track_like], azimuth[track_like],
+                                        configuration=selection.configuration)
         refined = track_like.copy()
         refined[track_like] = np.isfinite(fit["reco_zenith"]) & np.isfinite(fit["fit_cone"])
         zenith, azimuth = zenith.copy(), azimuth.copy()

@@ -36,7 +36,7 @@ class TruthHitScore:
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("ed") / "events.parquet"
-    write_events(path, event_table(**vars(simulate_events(200, seed=5))), "baikal-gvd")
+    write_events(path, event_table(**simulate_events(200, seed=5).columns()), "baikal-gvd")
     return path
 
 
@@ -105,7 +105,7 @@ def untrained_ta_stage_and_showers(tmp_path, showers: int, seed: int, **settings
     added) and a file of ``showers`` simulated showers."""
     ta_sd = detectors.get("ta-sd")
     path = tmp_path / "showers.parquet"
-    write_events(path, event_table(**vars(simulate_showers(showers, seed=seed))), "ta-sd")
+    write_events(path, event_table(**simulate_showers(showers, seed=seed).columns()), "ta-sd")
     torch.manual_seed(0)
     model = EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, hidden=16, layers=2, min_hits=3,
                             core=True, **settings).eval()
