@@ -94,7 +94,8 @@ def _graphs(args: argparse.Namespace) -> dict:
     from .throughput import measure_graph_building
 
     numba.set_num_threads(args.threads or numba.config.NUMBA_NUM_THREADS)
-    result = measure_graph_building(args.inputs, detector=args.detector, batch_size=args.batch_size)
+    result = measure_graph_building(args.inputs, detector=args.detector, batch_size=args.batch_size,
+                                    geometry=args.geometry)
     events, hits, seconds = result["events"], result["hits"], result["seconds"]
     total = sum(seconds.values())
     return {"events": events, "hits": hits, "edges": result["edges"],
@@ -115,7 +116,7 @@ def _reconstruct(args: argparse.Namespace) -> dict:
     inputs = expand_sources(args.inputs)
     keep = [name for name in args.keep_columns.split(",") if name] if args.keep_columns else []
     mapping = load_mapping(args.root_mapping) if any(path.suffix == ".root" for path in inputs) else None
-    plans = plan_files(pipeline, inputs, output_paths(inputs, args.output), keep, mapping)
+    plans = plan_files(pipeline, inputs, output_paths(inputs, args.output), keep, mapping, args.geometry)
     progress = Progress(sum(plan.events for plan in plans if plan.action == "reconstruct"), sys.stderr) \
         if args.progress else None
     start = time.perf_counter()
@@ -170,7 +171,7 @@ def _evaluate(args: argparse.Namespace) -> dict:
         return write_report(args.truth, args.reco, args.report)
     from .evaluate import evaluate_files
 
-    return evaluate_files(args.truth, args.reco, plots=args.plots)
+    return evaluate_files(args.truth, args.reco, plots=args.plots, geometry=args.geometry)
 
 
 def _detectors(args: argparse.Namespace) -> dict:
@@ -198,6 +199,12 @@ def _export(args: argparse.Namespace) -> dict:
     return result | verify_export(pipeline, args.output, batch, repeats=args.repeats)
 
 
+def _add_geometry(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--geometry", type=Path, default=None, metavar="FILE",
+                         help="detector configuration (*.geometry.parquet) the events are read against "
+                              "(default: the one each event file names, else the detector's default layout)")
+
+
 def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     """The command line. ``simulators``: give ``simulate`` its ``NAME`` sub-commands, which
     imports every detector to find its simulator (``main`` asks for them only when the
@@ -217,6 +224,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     graphs.add_argument("--detector", type=_known_detector, help="detector name (overrides the files' metadata)")
     graphs.add_argument("--batch-size", type=int, default=8192, help="events per record batch")
     graphs.add_argument("--threads", type=int, default=0, help="numba threads (default: all cores)")
+    _add_geometry(graphs)
     graphs.set_defaults(run=_graphs)
     reconstruct = commands.add_parser("reconstruct", help="run a trained pipeline over event files")
     reconstruct.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
@@ -242,6 +250,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
                              help="progress bar with events/s and ETA on stderr (default: on a terminal)")
     reconstruct.add_argument("--keep-columns", default="",
                              help="input columns to carry into the output, comma separated")
+    _add_geometry(reconstruct)
     reconstruct.set_defaults(run=_reconstruct)
 
     training = commands.add_parser("train", help="train stages of a pipeline from event files (a JSON config)",
@@ -269,6 +278,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     drawn.add_argument("--report", type=Path, metavar="DIR",
                        help="write a report folder: report.md with its PNGs, and report.html as one self-contained "
                             "file (tables, ROC, resolution vs energy, pulls, coverage; needs matplotlib)")
+    _add_geometry(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
     export = commands.add_parser("export",
@@ -292,6 +302,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from .artifacts import ArtifactError
     from .io import EventFormatError
+    from .io.configuration import GeometryNotApplicable
     from .train.config import TrainConfigError
 
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -301,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PartialFailure as failure:
         print(json.dumps(failure.result, indent=2))
         return EXIT_BAD_INPUT
-    except MissingExtra as error:
+    except (MissingExtra, GeometryNotApplicable) as error:
         print(f"graphreco: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (EventFormatError, FileNotFoundError, FileExistsError, ArtifactError, TrainConfigError) as error:

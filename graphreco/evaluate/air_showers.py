@@ -42,7 +42,8 @@ def _air_shower_array(truth_path: str | Path) -> Detector:
     return detector
 
 
-def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None) -> dict:
+def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None,
+             geometry: str | Path | None = None) -> dict:
     """Figures of the reconstruction in ``reco_path`` and of the detector's standard fit,
     run here on the hits of ``truth_path`` (which carries the ``true_*`` columns); with
     ``plots`` also ``plots``, the PNGs drawn into that folder."""
@@ -55,7 +56,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None
     pieces: dict[str, list[np.ndarray]] = {}
     counter_pieces: dict[str, list[np.ndarray]] = {}
-    for batch in read_events(truth_path):
+    for batch in read_events(truth_path, geometry=geometry):
         missing = [name for name in TRUTH_COLUMNS if name not in batch.events] + \
             (["true_label"] if "true_label" not in batch.hits else [])
         if missing:

@@ -55,7 +55,8 @@ def draw_hits(signal: np.ndarray, scores: dict[str, np.ndarray], folder: Path) -
     return output.written
 
 
-def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None) -> dict:
+def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None,
+             geometry: str | Path | None = None) -> dict:
     """``events`` and, per method (``gnn``: the ``hit_score`` of ``reco_path``, matched by
     ``event_id``; ``baseline``: the detector's, run here on the hits of ``truth_path``),
     the ``hit_figures`` against ``true_label > 0`` of ``truth_path``; with ``plots`` also
@@ -66,7 +67,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     reco_ids = reco.column("event_id").to_numpy()
     events, signal = 0, []
     scores: dict[str, list[np.ndarray]] = {"gnn": [], "baseline": []}
-    for batch in read_events(truth_path):
+    for batch in read_events(truth_path, geometry=geometry):
         if "true_label" not in batch.hits:
             raise EventFormatError(str(truth_path), "the truth column true_label is needed to evaluate")
         rows = reco_rows(reco_ids, batch.event_id, reco_path)

@@ -154,12 +154,15 @@ def relative_reference(configuration: DetectorConfiguration | None, event_file: 
     return os.path.relpath(Path(configuration.source).resolve(), Path(event_file).resolve().parent)
 
 
-# The matcher: a hash of the live sensors by cell of MATCH_DISTANCE; a hit's nearest sensor
-# within MATCH_DISTANCE lies in one of the 27 cells around the hit's.
+CELL = 4.0 * MATCH_DISTANCE
+"""m: edge of the matcher's hash cells. A hit's sensors within MATCH_DISTANCE lie in the
+cells its MATCH_DISTANCE box overlaps: 1 to 8, 2 on average (27 with cells of MATCH_DISTANCE)."""
 
 @numba.njit(inline="always")
 def _slot(ix, iy, iz, mask):
-    return ((ix * 73856093) ^ (iy * 19349663) ^ (iz * 83492791)) & mask
+    """Slot of cell (ix, iy, iz): a multiplicative (Fibonacci) hash, the high bits kept."""
+    mixed = ix * 0x9E3779B1 + iy * 0x85EBCA77 + iz * 0x27D4EB2F  # int64, wraps
+    return (mixed ^ (mixed >> 17)) & mask
 
 
 @numba.njit(cache=True)
@@ -181,30 +184,48 @@ def _build_table(cells: np.ndarray, sensors: np.ndarray, size: int):
     return keys, head, chain
 
 
-@numba.njit(parallel=True, cache=True)
-def _match(x, y, z, position, sensors, keys, head, chain, cell, out) -> None:
+@numba.njit(inline="always")
+def _nearest_in_cell(ix, iy, iz, px, py, pz, position, sensors, keys, head, chain, best, best_d2):
+    """The nearer of (``best``, ``best_d2``) and the sensors of cell (ix, iy, iz) to the
+    point (ties: the smaller index)."""
     mask = head.size - 1
+    slot = _slot(ix, iy, iz, mask)
+    while head[slot] >= 0 and not (keys[slot, 0] == ix and keys[slot, 1] == iy and keys[slot, 2] == iz):
+        slot = (slot + 1) & mask
+    k = head[slot]
+    while k >= 0:
+        s = sensors[k]
+        d2 = (position[s, 0] - px) ** 2 + (position[s, 1] - py) ** 2 + (position[s, 2] - pz) ** 2
+        if d2 < best_d2 or (d2 == best_d2 and (best < 0 or s < best)):
+            best, best_d2 = s, d2
+        k = chain[k]
+    return best, best_d2
+
+
+@numba.njit(parallel=True, cache=True)
+def _match(x, y, z, position, sensors, keys, head, chain, cell, radius, out) -> None:
+    """``out[h]``: the nearest of the hashed ``sensors`` within ``radius`` of hit h, else
+    -1. The hit's own cell first: a sensor found there nearer than the cell's faces is
+    the answer (the usual case, a hit on its sensor); else every cell the hit's
+    ``radius`` box overlaps."""
     for h in numba.prange(x.size):
         px, py, pz = np.float64(x[h]), np.float64(y[h]), np.float64(z[h])
         out[h] = -1
         if not (math.isfinite(px) and math.isfinite(py) and math.isfinite(pz)):
             continue
         cx, cy, cz = int(math.floor(px / cell)), int(math.floor(py / cell)), int(math.floor(pz / cell))
-        best, best_d2 = -1, cell * cell
-        for ix in range(cx - 1, cx + 2):
-            for iy in range(cy - 1, cy + 2):
-                for iz in range(cz - 1, cz + 2):
-                    slot = _slot(ix, iy, iz, mask)
-                    while head[slot] >= 0 and not (keys[slot, 0] == ix and keys[slot, 1] == iy
-                                                   and keys[slot, 2] == iz):
-                        slot = (slot + 1) & mask
-                    k = head[slot]
-                    while k >= 0:
-                        s = sensors[k]
-                        d2 = (position[s, 0] - px) ** 2 + (position[s, 1] - py) ** 2 + (position[s, 2] - pz) ** 2
-                        if d2 < best_d2 or (d2 == best_d2 and (best < 0 or s < best)):
-                            best, best_d2 = s, d2
-                        k = chain[k]
+        best, best_d2 = _nearest_in_cell(cx, cy, cz, px, py, pz, position, sensors, keys, head, chain, -1,
+                                         radius * radius)
+        face = min(px - cx * cell, (cx + 1) * cell - px, py - cy * cell, (cy + 1) * cell - py,
+                   pz - cz * cell, (cz + 1) * cell - pz)
+        if best < 0 or best_d2 >= face * face:
+            for ix in range(int(math.floor((px - radius) / cell)), int(math.floor((px + radius) / cell)) + 1):
+                for iy in range(int(math.floor((py - radius) / cell)), int(math.floor((py + radius) / cell)) + 1):
+                    for iz in range(int(math.floor((pz - radius) / cell)),
+                                    int(math.floor((pz + radius) / cell)) + 1):
+                        if ix != cx or iy != cy or iz != cz:
+                            best, best_d2 = _nearest_in_cell(ix, iy, iz, px, py, pz, position, sensors, keys, head,
+                                                             chain, best, best_d2)
         out[h] = best
 
 
@@ -215,8 +236,8 @@ def _table(configuration: DetectorConfiguration) -> tuple:
     """The matcher's hash table of a configuration's live sensors (built once per configuration)."""
     if configuration not in _tables:
         sensors = np.flatnonzero(configuration.live).astype(np.int64)
-        cells = np.floor(configuration.position[sensors] / MATCH_DISTANCE).astype(np.int64)
-        size = 1 << max(int(2 * sensors.size - 1).bit_length(), 4)  # at most half full
+        cells = np.floor(configuration.position[sensors] / CELL).astype(np.int64)
+        size = 1 << max(int(4 * sensors.size - 1).bit_length(), 4)  # at most a quarter full
         _tables[configuration] = (sensors, *_build_table(cells, sensors, size))
     return _tables[configuration]
 
@@ -229,7 +250,7 @@ def sensor_index(configuration: DetectorConfiguration, x: np.ndarray, y: np.ndar
     out = np.empty(np.size(x), dtype=np.int64)
     position = np.ascontiguousarray(configuration.position, dtype=np.float64)
     _match(np.ascontiguousarray(x), np.ascontiguousarray(y), np.ascontiguousarray(z), position, sensors, keys, head,
-           chain, MATCH_DISTANCE, out)
+           chain, CELL, MATCH_DISTANCE, out)
     return out
 
 
