@@ -77,7 +77,7 @@ def test_the_edge_is_the_hull_of_the_live_counters():
     assert len(hull) == len(design_outline()) + 1
     x, y = np.meshgrid(np.linspace(-20e3, 20e3, 41), np.linspace(-20e3, 20e3, 41))
     difference = distance_to_edge(x, y, layout) - distance_to_polygon(x, y, design_outline())
-    assert np.abs(difference).max() < 1200.0 and np.count_nonzero(np.abs(difference) > 1e-6) < 0.05 * x.size
+    assert difference.min() > -1e-6 and difference.max() < 135.0  # it holds (19, 2), 130 m out of the outline
     shifted = replace(layout, position=layout.position + np.array([600.0, -300.0, 0.0]))
     np.testing.assert_allclose(distance_to_edge(x + 600.0, y - 300.0, shifted), distance_to_edge(x, y, layout),
                                atol=1e-6)
