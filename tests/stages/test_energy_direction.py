@@ -15,6 +15,7 @@ from graphreco.detectors.ta_sd.energy_combination import combination_features
 from graphreco.detectors.ta_sd.simulation import simulate_events as simulate_showers
 from graphreco.evaluate.resolution import angular_error, signal_hits
 from graphreco.io import EventFormatError, event_table, read_events, write_events
+from graphreco.io.configuration import default_configuration
 from graphreco.stages import EnergyDirection, StageInput
 from graphreco.stages.energy_direction import MIN_EVENTS_PER_BIN, N_HIT_BINS
 from graphreco.statistics import coverage, unit_vectors, zenith_azimuth
@@ -123,7 +124,7 @@ def test_fiducial_calibration_scales_showers_inside_and_outside_the_cuts_apart(t
         for graph in graphs:
             columns, _, _, calibration_bin = model.estimates(graph)
             bins.append(calibration_bin)
-            inside.append(ta_sd.fiducial(columns))
+            inside.append(ta_sd.fiducial(columns, configuration=default_configuration(ta_sd)))
     bins, inside = np.concatenate(bins), np.concatenate(inside)
     assert inside.any() and not inside.all()
     np.testing.assert_array_equal(bins >= N_HIT_BINS, inside)  # the upper bins are the fiducial showers
