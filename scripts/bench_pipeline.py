@@ -46,7 +46,7 @@ def main() -> None:
     baseline = detectors.get(args.detector).baseline
     start = time.perf_counter()
     for batch in read_events(args.events, batch_size=args.batch_size):
-        baseline(batch.offsets, batch.hits)
+        baseline(batch.offsets, batch.hits, configuration=batch.configuration)
     classical_seconds = time.perf_counter() - start
     gnn_rate = events / result["seconds"]
     print(json.dumps({
