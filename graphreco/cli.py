@@ -161,7 +161,8 @@ def _train(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     stages = [name for name in args.stages.split(",") if name] if args.stages is not None else None
     return train_from_config(args.config, log=lambda line: print(line, file=sys.stderr, flush=True), data=args.data,
-                             out=args.out, stages=stages, epochs=args.epochs, recalibrate=args.recalibrate)
+                             out=args.out, stages=stages, epochs=args.epochs, recalibrate=args.recalibrate,
+                             geometry=args.geometry)
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
@@ -268,6 +269,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     training.add_argument("--recalibrate", action="store_true",
                           help="keep the stages' weights and fit their calibration again on the validation files")
     training.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    _add_geometry(training)
     training.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a reconstruction and the classical baseline against truth")

@@ -52,3 +52,20 @@ def test_empty_table_and_constructor_arguments(reconstructor):
     assert reconstructor.detector == "baikal-gvd"
     with pytest.raises(ValueError, match="either"):
         graphreco.Reconstructor()
+
+
+def test_the_reconstructor_reads_against_its_geometry(tmp_path, simulated):
+    from dataclasses import replace
+
+    from graphreco.detectors.baikal_gvd.geometry import design_configuration
+    from graphreco.io import write_configuration
+
+    moved = replace(design_configuration(), position=design_configuration().position + np.array([0.0, 0.0, 5.0]))
+    geometry = tmp_path / "deeper.geometry.parquet"
+    write_configuration(moved, geometry)
+    shifted = dict(simulated.hits, z=simulated.hits["z"] + np.float32(5.0))
+    table = event_table(simulated.event_id, simulated.offsets, shifted, simulated.events)
+    with pytest.raises(EventFormatError, match="event_id 0: hit at .* of the configuration baikal-gvd default layout"):
+        graphreco.Reconstructor("baikal-gvd", threads=1).reconstruct_table(table)
+    output = graphreco.Reconstructor("baikal-gvd", threads=1, geometry=geometry).reconstruct_table(table)
+    assert output.num_rows == 20

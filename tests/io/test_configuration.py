@@ -173,3 +173,34 @@ def test_a_configuration_of_another_detector_is_bad_input(tmp_path):
     write_configuration(replace(configuration(), detector="ta-sd"), geometry)
     with pytest.raises(EventFormatError, match="a ta-sd configuration"):
         next(read_events(path, geometry=Path(geometry)))
+
+
+def test_reconstruct_outputs_name_the_inputs_geometry_relative_to_their_folder(tmp_path, capsys):
+    events, out = tmp_path / "in" / "run.parquet", tmp_path / "out" / "deep" / "run-reco.parquet"
+    events.parent.mkdir()
+    assert main(["simulate", "baikal-gvd", "--events", "30", "--seed", "2", "--dead-fraction", "0.1",
+                 "-o", str(events)]) == 0
+    assert main(["reconstruct", str(events), "-o", str(out), "--detector", "baikal-gvd", "--workers", "1"]) == 0
+    capsys.readouterr()
+    named = pq.read_schema(out).metadata[b"geometry"].decode()
+    assert named == "../../in/run.geometry.parquet" and (out.parent / named).resolve() == events.with_name(
+        "run.geometry.parquet").resolve()
+    # an input without a geometry file of its own gives an output without the key
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(baikal_table([2, 3]), plain)
+    assert main(["reconstruct", str(plain), "-o", str(tmp_path / "plain-reco.parquet"), "--detector", "baikal-gvd",
+                 "--workers", "1"]) == 0
+    assert b"geometry" not in pq.read_schema(tmp_path / "plain-reco.parquet").metadata
+
+
+def test_simulated_dead_modules_are_never_hit_and_clusters_can_be_added(tmp_path, capsys):
+    path = tmp_path / "grown.parquet"
+    assert main(["simulate", "baikal-gvd", "--events", "40", "--seed", "3", "--clusters", "16", "--dead-fraction",
+                 "0.2", "--origin-shift", "1000", "-500", "-o", str(path)]) == 0
+    capsys.readouterr()
+    layout = read_configuration(tmp_path / "grown.geometry.parquet")
+    assert layout.n_sensors == 16 * 288 and (~layout.live).sum() == round(0.2 * 16 * 288)
+    batch = next(read_events(path))  # every hit on a live module of the written configuration
+    index = sensor_index(layout, batch.hits["x"], batch.hits["y"], batch.hits["z"])
+    assert (index >= 0).all() and layout.live[index].all()
+    assert abs(layout.position[:, 0].mean() - 1000.0) < 1.0 and abs(layout.position[:, 1].mean() + 500.0) < 1.0

@@ -85,3 +85,21 @@ def test_the_edge_is_the_hull_of_the_live_counters():
     dead_west = replace(layout, live=layout.position[:, 0] > layout.position[west, 0])
     assert distance_to_edge(layout.position[west, 0] + 1300.0, 0.0, dead_west) \
         < distance_to_edge(layout.position[west, 0] + 1300.0, 0.0, layout)
+
+
+def test_survey_scatter_moves_the_counters_and_the_default_options_change_nothing():
+    from graphreco.detectors.ta_sd.simulation import SIMULATION_OPTIONS, simulate_from_options
+
+    defaults = {option.flag.lstrip("-").replace("-", "_"): option.settings["default"] for option in SIMULATION_OPTIONS}
+    layout = default_configuration(TA)
+    plain = simulate_from_options(30, 4, layout, **defaults)
+    direct = simulate_events(30, seed=4)
+    for name in plain.hits:
+        np.testing.assert_array_equal(plain.hits[name], direct.hits[name])
+    assert plain.configuration is layout
+    surveyed = simulate_from_options(30, 4, layout, **(defaults | {"survey_scatter": 20.0}))
+    moved = np.linalg.norm(surveyed.configuration.position - layout.position, axis=1)
+    assert 20.0 < np.median(moved) < 45.0  # a 3-D Gaussian of 20 m per axis: median 31 m
+    index = sensor_index(surveyed.configuration, surveyed.hits["x"], surveyed.hits["y"], surveyed.hits["z"])
+    assert (index >= 0).all()
+    np.testing.assert_array_equal(surveyed.hits["channel"], surveyed.configuration.channel[index])
