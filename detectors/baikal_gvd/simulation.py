@@ -19,8 +19,9 @@ selects events; the 5 us window starts 2 us before the trigger time.
 Energies are drawn log-uniform so that every decade is trained; evaluations reweight to a
 physical spectrum where they need one. Events are simulated in cluster coordinates and
 placed on a random cluster of the configuration (the shipped default layout, or the
-design lattice of ``--clusters N``), whose dead modules give no pulse; ``--origin-shift``
-moves the survey frame (survey.py).
+design lattice of ``--clusters N``), whose dead modules give no pulse and whose surveyed
+positions (``--survey-scatter``) the light reaches; ``--origin-shift`` moves the survey
+frame (survey.py).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ PMT_JITTER = 1.7  # ns
 SATURATION = 1000.0  # p.e.
 PRE_TRIGGER = 2000.0  # ns of the window before the trigger
 NOISE_SPAN = (-8000.0, 8000.0)  # ns around the event time covered by noise before the cut
+LAYOUT_PRECISION = 0.011  # m: module positions are given to 0.01 m (geometry.design_configuration)
 
 
 @dataclass(frozen=True)
@@ -160,15 +162,16 @@ def _csr_rows(rows: np.ndarray, n_events: int) -> tuple[np.ndarray, np.ndarray]:
 def _simulate_chunk(rng: np.random.Generator, kinds: np.ndarray, cluster: np.ndarray, conditions: Conditions,
                     module_xyz: np.ndarray, calibration: np.ndarray, live: np.ndarray) -> dict:
     """Pulses (signal and noise) of candidate events on the given clusters, the trigger,
-    and the pulses inside the readout window. ``calibration`` holds each channel's time
-    offset (ns); modules of channels not ``live`` give no pulse."""
-    n, n_modules = len(kinds), len(module_xyz)
+    and the pulses inside the readout window. ``module_xyz`` (clusters, modules, 3): the
+    modules of each cluster relative to its centre (m); ``calibration`` holds each
+    channel's time offset (ns); modules of channels not ``live`` give no pulse."""
+    n, n_modules = len(kinds), module_xyz.shape[1]
     track_rows, cascade_rows, truth = _sample_sources(rng, kinds)
     tracks, track_offsets = _csr_rows(track_rows, n)
     cascades, cascade_offsets = _csr_rows(cascade_rows, n)
     mu, time, path = (np.zeros((2, n, n_modules)) for _ in range(3))
     label = np.zeros((2, n, n_modules), dtype=np.int64)
-    module_light(module_xyz, tracks, track_offsets, cascades, cascade_offsets, conditions.absorption_length,
+    module_light(module_xyz, cluster, tracks, track_offsets, cascades, cascade_offsets, conditions.absorption_length,
                  mu, time, path, label)
 
     # Photo-electrons of each light component; the pulse starts with the first photon, so
@@ -216,8 +219,9 @@ def simulate_events(n_events: int, seed: int = 0, mix: dict[str, float] | None =
     """``n_events`` triggered readout windows of one Baikal-GVD cluster, with truth, on a
     random cluster of ``configuration`` (None: the design layout of 14 clusters; channels
     ``(cluster * 8 + string) * 36 + module`` in order, one per module; dead modules give
-    no pulse). The light is computed at cluster 0's module positions relative to its
-    design centre, for every cluster.
+    no pulse). The light is computed at the modules' positions relative to their
+    cluster's design centre; clusters laid out as cluster 0 to the 0.01 m the layout is
+    given to share its positions.
 
     ``mix`` gives the relative frequency of the kinds among simulated (not triggered)
     events, by default equal parts of each of ``KINDS``.
@@ -233,7 +237,9 @@ def simulate_events(n_events: int, seed: int = 0, mix: dict[str, float] | None =
             or configuration.n_sensors % cluster_size:
         raise ValueError(f"{configuration.source}: the simulation needs whole clusters, channels 0, 1, ... in order")
     centres = cluster_centres(configuration.n_sensors // cluster_size)
-    module_xyz = configuration.position[:cluster_size] - np.array([centres[0, 0], centres[0, 1], 0.0])
+    module_xyz = configuration.position.reshape(len(centres), cluster_size, 3) \
+        - np.column_stack([centres, np.zeros(len(centres))])[:, None, :]
+    module_xyz[np.all(np.abs(module_xyz - module_xyz[0]) <= LAYOUT_PRECISION, axis=(1, 2))] = module_xyz[0]
     calibration = rng.normal(0.0, conditions.time_offset_rms, configuration.n_sensors) \
         if conditions.time_offset_rms else np.zeros(configuration.n_sensors)
     names = list(mix)
@@ -275,7 +281,7 @@ SIMULATION_OPTIONS = (
     Option("--clusters", {"type": int, "default": None,
                           "help": "clusters of the array, from the design lattice (default: the shipped layout's "
                                   "14, the 2025 array)"}),
-    *(option for option in SURVEY_OPTIONS if option.flag != "--survey-scatter"),
+    *SURVEY_OPTIONS,
 )
 """What ``graphreco simulate baikal-gvd`` offers; ``simulate_from_options`` takes them."""
 
@@ -283,7 +289,7 @@ SIMULATION_OPTIONS = (
 def simulate_from_options(events: int, seed: int, configuration: DetectorConfiguration,
                           mix: dict[str, float] | None, noise_rate_khz: float, absorption_m: float,
                           time_offset_ns: float, clusters: int | None, origin_shift: tuple[float, float],
-                          dead_fraction: float) -> SimulatedEvents:
+                          survey_scatter: float, dead_fraction: float) -> SimulatedEvents:
     """``simulate_events`` under the conditions and on the array the command-line options give.
 
     Args:
@@ -299,6 +305,13 @@ def simulate_from_options(events: int, seed: int, configuration: DetectorConfigu
             14 in 2025; PoS(ICRC2021)002).
         origin_shift: m (x, y): the survey frame's origin lies this much the other way;
             hits, true positions and the configuration move by it.
+        survey_scatter: m, rms per axis of each module's displacement from its design
+            position; light and configuration use the displaced positions (the
+            configuration is the survey, exact here). The value is the user's: the strings
+            drift with the lake's currents, up to tens of metres from their initial
+            positions (Baikal-GVD, PoS(ICRC2019)1012), and the acoustic positioning
+            system measures a module to better than 13 cm on average (Baikal-GVD, EPJ Web
+            Conf. 207 (2019) 07004).
         dead_fraction: fraction of the optical modules not taking data (the user's value;
             a few percent of Baikal-GVD's channels are off in a typical season).
     """
@@ -306,7 +319,7 @@ def simulate_from_options(events: int, seed: int, configuration: DetectorConfigu
                             time_offset_rms=time_offset_ns)
     layout = configuration if clusters is None else design_configuration(clusters)
     simulated = simulate_events(events, seed=seed, mix=mix, conditions=conditions,
-                                configuration=surveyed(layout, seed, 0.0, dead_fraction))
+                                configuration=surveyed(layout, seed, survey_scatter, dead_fraction))
     return shifted(simulated, origin_shift, ("true_x", "true_y"))
 
 

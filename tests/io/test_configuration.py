@@ -204,3 +204,19 @@ def test_simulated_dead_modules_are_never_hit_and_clusters_can_be_added(tmp_path
     index = sensor_index(layout, batch.hits["x"], batch.hits["y"], batch.hits["z"])
     assert (index >= 0).all() and layout.live[index].all()
     assert abs(layout.position[:, 0].mean() - 1000.0) < 1.0 and abs(layout.position[:, 1].mean() + 500.0) < 1.0
+
+
+def test_simulated_baikal_light_reaches_the_surveyed_modules(tmp_path, capsys):
+    from graphreco.detectors.baikal_gvd.simulation import simulate_from_options
+
+    layout = default_configuration(detectors.get("baikal-gvd"))
+    options = {"mix": {"nue_cc": 1.0}, "noise_rate_khz": 0.0, "absorption_m": 22.0, "time_offset_ns": 0.0,
+               "clusters": None, "origin_shift": (0.0, 0.0), "dead_fraction": 0.0}
+    nominal = simulate_from_options(60, 6, layout, survey_scatter=0.0, **options)
+    surveyed = simulate_from_options(60, 6, layout, survey_scatter=5.0, **options)
+    assert nominal.configuration is layout
+    index = sensor_index(surveyed.configuration, surveyed.hits["x"], surveyed.hits["y"], surveyed.hits["z"])
+    assert (index >= 0).all()
+    np.testing.assert_array_equal(surveyed.hits["channel"], surveyed.configuration.channel[index])
+    # the same showers: the light, and so the hit times and charges, follow the displaced modules
+    assert not np.array_equal(nominal.hits["charge"][:20], surveyed.hits["charge"][:20])
