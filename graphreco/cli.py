@@ -169,7 +169,7 @@ def _evaluate(args: argparse.Namespace) -> dict:
     if args.report is not None:
         from .evaluate.report import write_report
 
-        return write_report(args.truth, args.reco, args.report)
+        return write_report(args.truth, args.reco, args.report, args.geometry)
     from .evaluate import evaluate_files
 
     return evaluate_files(args.truth, args.reco, plots=args.plots, geometry=args.geometry)
@@ -188,7 +188,8 @@ def _export(args: argparse.Namespace) -> dict:
     pipeline = Pipeline.load(args.pipeline) if args.pipeline else Pipeline.shipped(args.detector)
     batch = None
     if args.events is not None:
-        batch = next(read_events(args.events, detector=pipeline.detector.name, batch_size=args.batch_events), None)
+        batch = next(read_events(args.events, detector=pipeline.detector.name, batch_size=args.batch_events,
+                                 geometry=args.geometry), None)
         if batch is None:
             raise FileNotFoundError(f"{args.events}: holds no events to check the export on")
     manifest = export_pipeline(pipeline, args.output, torchscript=args.torchscript)
@@ -297,6 +298,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     export.add_argument("--repeats", type=int, default=5, help="timed runs per stage and runtime (the median counts)")
     export.add_argument("--torchscript", action="store_true",
                         help="also write <stage>.torchscript.pt (torch.jit.script)")
+    _add_geometry(export)
     export.set_defaults(run=_export)
     return parser
 

@@ -13,7 +13,6 @@ shipped default layout (``Detector.default_configuration``) is used.
 from __future__ import annotations
 
 import math
-import os
 import weakref
 from functools import cache
 from pathlib import Path
@@ -133,9 +132,7 @@ def resolve_configuration(detector: Detector, event_file: str | Path,
     without sensors."""
     if file is None:
         return default_configuration(detector)
-    if detector.default_configuration is None:
-        raise GeometryNotApplicable(f"{detector.name} has no fixed sensors: a geometry file does not apply "
-                                    f"(given {file})")
+    require_sensors(detector, file)
     if not file.exists():
         raise EventFormatError(str(event_file), f"its configuration {file} does not exist", column=METADATA_KEY)
     configuration = read_configuration(file)
@@ -145,22 +142,23 @@ def resolve_configuration(detector: Detector, event_file: str | Path,
     return configuration
 
 
-def relative_reference(configuration: DetectorConfiguration | None, event_file: str | Path) -> str | None:
-    """What an event file written at ``event_file`` stores under the ``geometry`` key to
-    name ``configuration``: its path relative to that file's folder; None for a default
-    layout (which files need not name) or no configuration."""
-    if configuration is None or not is_geometry_file(configuration.source):
-        return None
-    return os.path.relpath(Path(configuration.source).resolve(), Path(event_file).resolve().parent)
+def require_sensors(detector: Detector, geometry: str | Path) -> None:
+    """``GeometryNotApplicable`` where ``detector`` has no fixed sensors for the geometry
+    file ``geometry`` to describe."""
+    if detector.default_configuration is None:
+        raise GeometryNotApplicable(f"{detector.name} has no fixed sensors: a geometry file does not apply "
+                                    f"(given {geometry})")
 
 
 CELL = 4.0 * MATCH_DISTANCE
 """m: edge of the matcher's hash cells. A hit's sensors within MATCH_DISTANCE lie in the
 cells its MATCH_DISTANCE box overlaps: 1 to 8, 2 on average (27 with cells of MATCH_DISTANCE)."""
 
+
 @numba.njit(inline="always")
 def _slot(ix, iy, iz, mask):
-    """Slot of cell (ix, iy, iz): a multiplicative (Fibonacci) hash, the high bits kept."""
+    """Slot of cell (ix, iy, iz) in a table of ``mask + 1`` slots: a multiplicative hash
+    with its high bits folded down."""
     mixed = ix * 0x9E3779B1 + iy * 0x85EBCA77 + iz * 0x27D4EB2F  # int64, wraps
     return (mixed ^ (mixed >> 17)) & mask
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..io import EventBatch, EventFormatError, EventWriter, RootMapping, event_table, read_events, summarize_source
-from ..io.configuration import METADATA_KEY
+from ..io.configuration import METADATA_KEY, require_sensors
 from ..io.reader import DEFAULT_BATCH_EVENTS, event_file_configuration
 from ..pipeline import Pipeline, timed
 
@@ -50,6 +50,8 @@ def provenance(pipeline: Pipeline, source: str | Path, keep_columns: Sequence[st
     the input is read against a geometry file (``geometry``, else the one it names), that
     file's absolute path. Raises ``EventFormatError`` for a file that is unreadable, of
     another detector or lacks a column to keep."""
+    if geometry is not None:
+        require_sensors(pipeline.detector, geometry)
     summary = summarize_source(source, pipeline.detector.name, root_mapping)
     configuration = event_file_configuration(source, geometry)
     missing = [name for name in keep_columns if name not in summary.columns]

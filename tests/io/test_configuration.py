@@ -157,6 +157,10 @@ def test_geometry_for_a_detector_without_sensors_is_a_usage_error(tmp_path, caps
     write_configuration(configuration(), geometry)
     assert main(["graphs", str(path), "--geometry", str(geometry)]) == EXIT_USAGE
     assert "no fixed sensors" in capsys.readouterr().err
+    out = tmp_path / "reco.parquet"
+    assert main(["reconstruct", str(path), "-o", str(out), "--detector", "lhc-pf", "--workers", "1",
+                 "--geometry", str(geometry)]) == EXIT_USAGE
+    assert "no fixed sensors" in capsys.readouterr().err and not out.exists()
 
 
 def test_a_missing_configuration_file_is_bad_input(tmp_path, capsys):
