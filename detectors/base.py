@@ -197,11 +197,13 @@ class Option:
 
 @dataclass(frozen=True)
 class Simulator:
-    """How a detector makes training and test data: ``simulate(events, seed,
-    configuration, **options)`` -> ``SimulatedEvents`` with truth, simulated on the
-    detector's ``default_configuration`` (or the configuration the options derive from
-    it: shifted, surveyed, with dead sensors), and the ``options`` ``graphreco simulate
-    NAME`` offers for it (beside ``--events``, ``--seed`` and ``-o``)."""
+    """How a detector makes training and test data: ``simulate(events, seed, **options)``
+    -> ``SimulatedEvents`` with truth, and the ``options`` ``graphreco simulate NAME``
+    offers for it (beside ``--events``, ``--seed`` and ``-o``). A detector with a
+    ``default_configuration`` also gets that layout as ``configuration=`` and returns the
+    configuration it simulated on (derived from it by its options: shifted, surveyed,
+    with dead sensors) in ``SimulatedEvents.configuration``, which ``graphreco simulate``
+    writes beside the events."""
 
     help: str
     simulate: Callable[..., SimulatedEvents]

@@ -2,7 +2,8 @@
 the design code of each detector: TA SD's 507 counters on the 1.2 km grid
 (``ta_sd.geometry.design_configuration``, channel XXYY) and Baikal-GVD's 14 clusters
 (``baikal_gvd.geometry.design_configuration``, positions to 0.01 m as surveyed tables
-give them). Run once when a design changes; the detectors read only the files.
+give them). Run once when a design changes: reading events (and so every fit) uses
+only the files.
 
     python scripts/make_default_layouts.py
 """

@@ -224,3 +224,25 @@ def test_simulated_baikal_light_reaches_the_surveyed_modules(tmp_path, capsys):
     np.testing.assert_array_equal(surveyed.hits["channel"], surveyed.configuration.channel[index])
     # the same showers: the light, and so the hit times and charges, follow the displaced modules
     assert not np.array_equal(nominal.hits["charge"][:20], surveyed.hits["charge"][:20])
+
+
+def test_ray_chunks_are_read_against_the_plans_geometry(tmp_path):
+    pytest.importorskip("ray")
+    from graphreco.run.ray_engine import chunks, read_chunk
+
+    layout = default_configuration(detectors.get("baikal-gvd"))
+    moved = replace(layout, position=layout.position + np.array([0.0, 0.0, 3.0]))
+    geometry = tmp_path / "moved.geometry.parquet"
+    write_configuration(moved, geometry)
+    table = baikal_table([2, 3, 4])
+    column = table.column("z").combine_chunks()
+    z = pa.ListArray.from_arrays(column.offsets, pa.array(column.values.to_numpy() + np.float32(3.0)))
+    path = tmp_path / "moved.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("z"), "z", z), path)
+    baikal = detectors.get("baikal-gvd")
+    wanted = {"event_id", *(c.name for c in baikal.columns)}
+    (chunk,) = chunks(str(path), wanted, 2, str(geometry))
+    assert [batch.configuration.source for batch in read_chunk(chunk, baikal, 2)] == [str(geometry)] * 2
+    (default,) = chunks(str(path), wanted, 2)
+    with pytest.raises(EventFormatError, match="event_id 0: .*baikal-gvd default layout"):
+        list(read_chunk(default, baikal, 2))
