@@ -312,8 +312,9 @@ def simulate_from_options(events: int, seed: int, configuration: DetectorConfigu
             positions (Baikal-GVD, PoS(ICRC2019)1012), and the acoustic positioning
             system measures a module to better than 13 cm on average (Baikal-GVD, EPJ Web
             Conf. 207 (2019) 07004).
-        dead_fraction: fraction of the optical modules not taking data (the user's value;
-            a few percent of Baikal-GVD's channels are off in a typical season).
+        dead_fraction: fraction of the optical modules not taking data, drawn uniformly
+            at random (the value is the user's; correlated outages, such as a whole
+            string, are not modelled).
     """
     conditions = Conditions(noise_rate_hz=noise_rate_khz * 1e3, absorption_length=absorption_m,
                             time_offset_rms=time_offset_ns)

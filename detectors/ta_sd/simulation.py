@@ -255,13 +255,15 @@ def simulate_from_options(events: int, seed: int, configuration: DetectorConfigu
         timing_resolution_ns: counter timing resolution (ns rms).
         calibration_scale: reported VEM per true VEM.
         origin_shift: m (x, y): the survey frame's origin lies this much the other way;
-            hits, true cores and the configuration move by it. TA's survey frame is
-            CLF-centred, so another sample's frame may differ by any offset.
+            hits, true cores and the configuration move by it (the frame here is centred
+            on counter 1313, geometry.py; a sample in another frame differs by an offset:
+            the value is the user's).
         survey_scatter: m, rms per axis of the counters' displacement from their design
-            sites (the real counters stand tens of metres off them: NIM A 689 (2012) 87,
-            geometry.py).
-        dead_fraction: fraction of counters not taking data (TA's SD runs with a few
-            percent of its counters down at any time; the value is the user's).
+            sites (the real counters stand up to tens of metres off them, NIM A 689
+            (2012) 87, geometry.py; the value is the user's).
+        dead_fraction: fraction of counters not taking data, drawn uniformly at random
+            (the value is the user's; correlated outages, such as a whole subarray, are
+            not modelled).
     """
     conditions = Conditions(accidental_rate_scale=accidental_rate_scale, timing_resolution_ns=timing_resolution_ns,
                             calibration_scale=calibration_scale)
