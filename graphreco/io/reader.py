@@ -28,8 +28,9 @@ Sources = str | Path | Iterable[str | Path]
 
 
 def expand_sources(sources: Sources) -> list[Path]:
-    """Event files named by paths, directories (their ``*.parquet``, not the geometry
-    files ``*.geometry.parquet``) or glob patterns (which may name ``.root`` files too)."""
+    """Event files named by paths, directories (their ``*.parquet``) or glob patterns
+    (which may name ``.root`` files too); directories and patterns never give geometry
+    files (``*.geometry.parquet``)."""
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
     files: list[Path] = []
     for item in items:
@@ -39,7 +40,7 @@ def expand_sources(sources: Sources) -> list[Path]:
         elif path.exists():
             found = [path]
         else:
-            found = sorted(Path(p) for p in glob.glob(str(item)))
+            found = sorted(Path(p) for p in glob.glob(str(item)) if not is_geometry_file(p))
         if not found:
             raise FileNotFoundError(f"no event files at {str(item)!r}")
         files.extend(found)

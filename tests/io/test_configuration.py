@@ -114,6 +114,7 @@ def test_a_folder_is_read_as_its_event_files_without_geometry_files(tmp_path):
     pq.write_table(baikal_table([2, 3]), tmp_path / "a.parquet")
     write_configuration(default_configuration(detectors.get("baikal-gvd")), tmp_path / "a.geometry.parquet")
     assert expand_sources(tmp_path) == [tmp_path / "a.parquet"]
+    assert expand_sources(str(tmp_path / "a*.parquet")) == [tmp_path / "a.parquet"]
     assert sum(batch.n_events for batch in read_events(tmp_path)) == 2
 
 
