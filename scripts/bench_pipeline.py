@@ -23,6 +23,7 @@ import torch
 
 from graphreco import detectors
 from graphreco.io import read_events
+from graphreco.io.configuration import moved
 from graphreco.pipeline import Pipeline
 from graphreco.run.file import reconstruct_file
 
@@ -39,7 +40,7 @@ def main() -> None:
     pipeline = Pipeline.shipped(args.detector)
     with tempfile.TemporaryDirectory() as folder:
         warm_up = Path(folder) / "warm_up.parquet"
-        pq.write_table(pq.read_table(args.events).slice(0, 64), warm_up)
+        pq.write_table(moved(pq.read_table(args.events).slice(0, 64), args.events, warm_up), warm_up)
         reconstruct_file(pipeline, warm_up, Path(folder) / "warm_up_out.parquet")
         result = reconstruct_file(pipeline, args.events, Path(folder) / "out.parquet", args.batch_size)
     events, steps = result["events"], result["seconds_per_step"]

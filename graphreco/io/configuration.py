@@ -13,6 +13,7 @@ shipped default layout (``Detector.default_configuration``) is used.
 from __future__ import annotations
 
 import math
+import os
 import weakref
 from functools import cache
 from pathlib import Path
@@ -122,6 +123,17 @@ def configuration_file(event_file: str | Path, metadata: dict[bytes, bytes] | No
         return Path(geometry)
     named = (metadata or {}).get(METADATA_KEY.encode(), b"").decode(errors="replace")
     return Path(event_file).parent / named if named else None
+
+
+def moved(table: pa.Table, source: str | Path, target: str | Path) -> pa.Table:
+    """``table``, read from the event file ``source``, with its ``geometry`` metadata key
+    (if any) rewritten to name the same geometry file from ``target``'s folder: for
+    writing the events, or part of them, somewhere else."""
+    named = configuration_file(source, table.schema.metadata, None)
+    if named is None:
+        return table
+    reference = os.path.relpath(named.resolve(), Path(target).resolve().parent)
+    return table.replace_schema_metadata(table.schema.metadata | {METADATA_KEY.encode(): reference.encode()})
 
 
 def resolve_configuration(detector: Detector, event_file: str | Path,

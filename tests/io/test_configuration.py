@@ -247,3 +247,20 @@ def test_ray_chunks_are_read_against_the_plans_geometry(tmp_path):
     (default,) = chunks(str(path), wanted, 2)
     with pytest.raises(EventFormatError, match="event_id 0: .*baikal-gvd default layout"):
         list(read_chunk(default, baikal, 2))
+
+
+def test_events_moved_elsewhere_still_name_their_geometry_file(tmp_path, capsys):
+    from graphreco.io.configuration import moved
+
+    source = tmp_path / "a" / "run.parquet"
+    source.parent.mkdir()
+    assert main(["simulate", "ta-sd", "--events", "5", "--seed", "1", "--origin-shift", "50", "0",
+                 "-o", str(source)]) == 0
+    capsys.readouterr()
+    target = tmp_path / "b" / "c" / "part.parquet"
+    target.parent.mkdir(parents=True)
+    pq.write_table(moved(pq.read_table(source).slice(0, 3), source, target), target)
+    assert pq.read_schema(target).metadata[b"geometry"] == b"../../a/run.geometry.parquet"
+    assert sum(batch.n_events for batch in read_events(target)) == 3
+    plain = pq.read_table(source).replace_schema_metadata({"detector": "ta-sd"})
+    assert moved(plain, source, target).schema.metadata == plain.schema.metadata
