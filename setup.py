@@ -21,5 +21,5 @@ for package, folder in PACKAGE_DIRS.items():
 
 setup(packages=packages, package_dir=PACKAGE_DIRS,
       package_data={"graphreco.io": ["*.json"],
-                    "graphreco.detectors": ["*/*.csv", "*/artifacts/*.json",
+                    "graphreco.detectors": ["*/*.csv", "*/*.geometry.parquet", "*/artifacts/*.json",
                                             "*/artifacts/*/*.json", "*/artifacts/*/*.pt"]})

@@ -14,6 +14,7 @@ from .base import (
     Column,
     Derived,
     Detector,
+    DetectorConfiguration,
     OneHot,
     Option,
     OptionError,
@@ -22,8 +23,8 @@ from .base import (
     Simulator,
 )
 
-__all__ = ["EVALUATION_KINDS", "Column", "Derived", "Detector", "OneHot", "Option", "OptionError", "Scaled",
-           "SimulatedEvents", "Simulator", "available", "get", "register", "unregister"]
+__all__ = ["EVALUATION_KINDS", "Column", "Derived", "Detector", "DetectorConfiguration", "OneHot", "Option",
+           "OptionError", "Scaled", "SimulatedEvents", "Simulator", "available", "get", "register", "unregister"]
 
 _loaded: dict[str, Detector] = {}
 _registered: dict[str, Detector] = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -132,16 +133,55 @@ class Derived:
 NodeFeature = Scaled | OneHot | Derived
 
 
+@dataclass(frozen=True, eq=False)
+class DetectorConfiguration:
+    """The sensors of one detector configuration (docs/event-format.md, "Detector
+    configuration"): what a geometry file holds, and what fits that need the sensors
+    without hits read.
+
+    Args:
+        detector: the detector's registry name.
+        position: (n, 3) float64, sensor positions (m) in the frame of the event files' hits.
+        channel: (n,) int32 sensor ids, or None where the file gives none.
+        live: (n,) bool, False for a sensor that was not taking data: it gives no hit and
+            is not "silent" either.
+        source: where it came from: a file path, or e.g. ``"ta-sd default layout"``.
+    """
+
+    detector: str
+    position: np.ndarray
+    channel: np.ndarray | None
+    live: np.ndarray
+    source: str
+
+    @property
+    def n_sensors(self) -> int:
+        return int(self.live.size)
+
+    @property
+    def live_positions(self) -> np.ndarray:
+        """Positions (n_live, 3) float64 m of the live sensors."""
+        return self.position[self.live]
+
+
 @dataclass(frozen=True)
 class SimulatedEvents:
     """Events in CSR form as a simulator makes them: per-hit arrays aligned with
-    ``offsets`` and per-event arrays aligned with ``event_id``, named as in the format."""
+    ``offsets`` and per-event arrays aligned with ``event_id``, named as in the format;
+    ``configuration``: the sensors the events were simulated on (written beside them)."""
 
     detector: str
     event_id: np.ndarray
     offsets: np.ndarray
     hits: dict[str, np.ndarray]
     events: dict[str, np.ndarray]
+    configuration: DetectorConfiguration | None = None
+
+    def columns(self) -> dict:
+        """The event-format fields (``detector``, ``event_id``, ``offsets``, ``hits``,
+        ``events``), as ``graphreco.io.event_table(**simulated.columns())`` takes them."""
+        return {"detector": self.detector, "event_id": self.event_id, "offsets": self.offsets, "hits": self.hits,
+                "events": self.events}
 
 
 @dataclass(frozen=True)
@@ -165,7 +205,11 @@ class Simulator:
     """How a detector makes training and test data: ``simulate(events, seed, **options)``
     -> ``SimulatedEvents`` with truth, and the ``options`` ``graphreco simulate NAME``
     offers for it (beside ``--events``, ``--seed`` and ``-o``); ``simulate`` raises
-    ``OptionError`` for options that cannot be simulated together."""
+    ``OptionError`` for options that cannot be simulated together. A detector with a
+    ``default_configuration`` also gets that layout as ``configuration=`` and returns the
+    configuration it simulated on (derived from it by its options: shifted, surveyed,
+    with dead sensors) in ``SimulatedEvents.configuration``, which ``graphreco simulate``
+    writes beside the events."""
 
     help: str
     simulate: Callable[..., SimulatedEvents]
@@ -181,14 +225,15 @@ class ShowerCuts:
         max_zenith: rad; the true zenith must be below it.
         min_shower_counters: the fewest counters hit by the shower (``true_label == 1``).
         min_edge_distance: m; the true core must lie at least this far inside the array.
-        distance_to_edge: ``(x, y) -> distance``: signed distance (m) of ground points
-            (x, y in m, arrays of one shape) to the array's edge, positive inside.
+        distance_to_edge: ``(x, y, configuration) -> distance``: signed distance (m) of
+            ground points (x, y in m, arrays of one shape) to the edge of the array of the
+            ``DetectorConfiguration``, positive inside.
     """
 
     max_zenith: float
     min_shower_counters: int
     min_edge_distance: float
-    distance_to_edge: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    distance_to_edge: Callable[[np.ndarray, np.ndarray, DetectorConfiguration], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -208,6 +253,9 @@ class EnergyCombination:
     n_features: int
 
 
+Configuration = DetectorConfiguration | None
+"""What detector functions get as ``configuration``: the batch's, None where the detector has none."""
+
 EVALUATION_KINDS = ("hits", "neutrino_events", "air_showers", "pileup")
 """What ``Detector.evaluation`` may name: how ``graphreco evaluate`` scores the detector's
 reconstructions against truth (``graphreco.evaluate`` holds one module per kind)."""
@@ -226,27 +274,35 @@ class Detector:
     relative_features: tuple[int, ...] = ()
     """Node-feature indices whose differences along an edge (and their norm) are edge
     inputs of the GNN: positions and times, so that messages see relative geometry."""
-    baseline: Callable[[np.ndarray, HitColumns], dict[str, np.ndarray]] | None = None
-    """The classical reconstruction, ``(offsets, hits) -> output columns`` of the event
-    format, which evaluations score beside the GNN on the same events."""
-    refine_direction: Callable[[np.ndarray, HitColumns, np.ndarray, np.ndarray], dict[str, np.ndarray]] | None = None
-    """A direction fit ``(offsets, hits, zenith, azimuth) -> {reco_zenith, reco_azimuth,
-    fit_cone, ...}`` started at the given directions (rad), NaN where it fails; the
-    ``refit`` stage refits (track-like) events with it, and passes on the energy
-    (``log10_energy``, ``log10_energy_sigma``) and core (``reco_core_x``, ``reco_core_y``)
-    where the fit gives them (TA SD's refit; ``stages.refit.FROM_FIT``)."""
-    event_features: Callable[[np.ndarray, HitColumns], np.ndarray] | None = None
+    default_configuration: Path | None = None
+    """The geometry file of the shipped default layout (package data; None: a detector
+    without fixed sensors). The reader uses it for event files that name no configuration."""
+    baseline: Callable[[np.ndarray, HitColumns, Configuration], dict[str, np.ndarray]] | None = None
+    """The classical reconstruction, ``(offsets, hits, configuration=...) -> output
+    columns`` of the event format, which evaluations score beside the GNN on the same
+    events. ``configuration`` (passed by keyword: the batch's ``DetectorConfiguration``,
+    None for a detector without one) gives the sensors without hits to fits that need
+    them; the others ignore it. So do ``refine_direction``, ``event_features`` and
+    ``fiducial``."""
+    refine_direction: Callable[[np.ndarray, HitColumns, np.ndarray, np.ndarray, Configuration],
+                               dict[str, np.ndarray]] | None = None
+    """A direction fit ``(offsets, hits, zenith, azimuth, configuration=...) -> {reco_zenith,
+    reco_azimuth, fit_cone, ...}`` started at the given directions (rad), NaN where it
+    fails; the ``refit`` stage refits (track-like) events with it, and passes on the
+    energy (``log10_energy``, ``log10_energy_sigma``) and core (``reco_core_x``,
+    ``reco_core_y``) where the fit gives them (TA SD's refit; ``stages.refit.FROM_FIT``)."""
+    event_features: Callable[[np.ndarray, HitColumns, Configuration], np.ndarray] | None = None
     """Event-level inputs for regression heads from a classical fit of the (selected)
-    hits, ``(offsets, hits) -> (n_events, len(event_feature_names))`` float, NaN where the
+    hits, ``(offsets, hits, configuration=...) -> (n_events, len(event_feature_names))`` float, NaN where the
     fit fails: what a physicist's fit measures precisely (TA SD: log10 S800, sec(theta)),
     for the network to correct rather than re-learn."""
     event_feature_names: tuple[str, ...] = ()
-    fiducial: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
-    """Which events pass the detector's fiducial cuts, from reconstructed event columns
-    (``reco_zenith``, ``reco_core_x``, ...) -> bool, False where they are NaN. Stages
-    with ``fiducial`` calibrate the uncertainties of the events inside and outside apart
-    (``stages.calibration``): showers clipped by the array's edge or inclined are
-    misjudged differently."""
+    fiducial: Callable[[dict[str, np.ndarray], Configuration], np.ndarray] | None = None
+    """Which events pass the detector's fiducial cuts, ``(reconstructed event columns
+    (reco_zenith, reco_core_x, ...), configuration=...) -> bool``, False where they are
+    NaN. Stages with ``fiducial`` calibrate the uncertainties of the events inside and
+    outside apart (``stages.calibration``): showers clipped by the array's edge or
+    inclined are misjudged differently."""
     max_hits_per_event: int | None = None
     """The most hits one event may hold (None: no limit); the reader refuses larger
     events, naming them, instead of running out of memory or time in the graph builders

@@ -78,15 +78,24 @@ def _sha256(text: str) -> str:
 
 
 def _simulate(args: argparse.Namespace) -> dict:
-    from .io import event_table, write_events
+    from .io import event_table, write_configuration, write_events
+    from .io.configuration import METADATA_KEY, SUFFIX, default_configuration
 
     start = time.perf_counter()
-    simulated = args.simulate(args.events, args.seed, **{dest: getattr(args, dest) for dest in args.options})
+    design = default_configuration(detectors.get(args.detector))
+    layout = {} if design is None else {"configuration": design}
+    simulated = args.simulate(args.events, args.seed, **layout, **{dest: getattr(args, dest) for dest in args.options})
     seconds = time.perf_counter() - start
-    write_events(args.output, event_table(**vars(simulated)), simulated.detector)
-    summary = {"output": str(args.output), "events": int(simulated.event_id.size),
-               "hits": int(simulated.offsets[-1]),
-               "signal_hit_fraction": round(float(np.mean(simulated.hits["true_label"] > 0)), 3)}
+    metadata, summary = {}, {"output": str(args.output)}
+    if simulated.configuration is not None:
+        geometry = args.output.with_name(args.output.stem + SUFFIX)
+        write_configuration(simulated.configuration, geometry)
+        metadata[METADATA_KEY] = geometry.name
+        summary |= {"geometry": str(geometry), "sensors": simulated.configuration.n_sensors,
+                    "live_sensors": int(simulated.configuration.live.sum())}
+    write_events(args.output, event_table(**simulated.columns()), simulated.detector, metadata)
+    summary |= {"events": int(simulated.event_id.size), "hits": int(simulated.offsets[-1]),
+                "signal_hit_fraction": round(float(np.mean(simulated.hits["true_label"] > 0)), 3)}
     if "true_kind" in simulated.events:
         kinds, counts = np.unique(simulated.events["true_kind"].astype(str), return_counts=True)
         summary["kinds"] = dict(zip(kinds.tolist(), counts.tolist()))
@@ -115,7 +124,8 @@ def _graphs(args: argparse.Namespace) -> dict:
     from .throughput import measure_graph_building
 
     numba.set_num_threads(args.threads or numba.config.NUMBA_NUM_THREADS)
-    result = measure_graph_building(args.inputs, detector=args.detector, batch_size=args.batch_size)
+    result = measure_graph_building(args.inputs, detector=args.detector, batch_size=args.batch_size,
+                                    geometry=args.geometry)
     events, hits, seconds = result["events"], result["hits"], result["seconds"]
     total = sum(seconds.values())
     return {"events": events, "hits": hits, "edges": result["edges"],
@@ -140,7 +150,7 @@ def _reconstruct(args: argparse.Namespace) -> dict:
     mapping = load_mapping(args.root_mapping) if any(path.suffix == ".root" for path in inputs) else None
     outputs = output_paths(inputs, args.output)
     with locked(outputs):  # before what killed runs left is cleared, until every output is in place
-        plans = plan_files(pipeline, inputs, outputs, keep, mapping, batch_size=args.batch_size)
+        plans = plan_files(pipeline, inputs, outputs, keep, mapping, args.geometry, batch_size=args.batch_size)
         progress = Progress(sum(plan.events for plan in plans if plan.action == "reconstruct"), sys.stderr) \
             if args.progress else None
         start = time.perf_counter()
@@ -186,17 +196,18 @@ def _train(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     stages = [name for name in args.stages.split(",") if name] if args.stages is not None else None
     return train_from_config(args.config, log=lambda line: print(line, file=sys.stderr, flush=True), data=args.data,
-                             out=args.out, stages=stages, epochs=args.epochs, recalibrate=args.recalibrate)
+                             out=args.out, stages=stages, epochs=args.epochs, recalibrate=args.recalibrate,
+                             geometry=args.geometry)
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
     if args.report is not None:
         from .evaluate.report import write_report
 
-        return write_report(args.truth, args.reco, args.report)
+        return write_report(args.truth, args.reco, args.report, args.geometry)
     from .evaluate import evaluate_files
 
-    return evaluate_files(args.truth, args.reco, plots=args.plots)
+    return evaluate_files(args.truth, args.reco, plots=args.plots, geometry=args.geometry)
 
 
 def _detectors(args: argparse.Namespace) -> dict:
@@ -212,7 +223,8 @@ def _export(args: argparse.Namespace) -> dict:
     pipeline = Pipeline.load(args.pipeline) if args.pipeline else Pipeline.shipped(args.detector)
     batch = None
     if args.events is not None:
-        batch = next(read_events(args.events, detector=pipeline.detector.name, batch_size=args.batch_events), None)
+        batch = next(read_events(args.events, detector=pipeline.detector.name, batch_size=args.batch_events,
+                                 geometry=args.geometry), None)
         if batch is None:
             raise FileNotFoundError(f"{args.events}: holds no events to check the export on")
     manifest = export_pipeline(pipeline, args.output, torchscript=args.torchscript)
@@ -222,6 +234,12 @@ def _export(args: argparse.Namespace) -> dict:
     if batch is None:
         return result | {"parity": None, "timings": None, "note": "give --events FILE to check parity and time"}
     return result | verify_export(pipeline, args.output, batch, repeats=args.repeats)
+
+
+def _add_geometry(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--geometry", type=Path, default=None, metavar="FILE",
+                         help="detector configuration (*.geometry.parquet) the events are read against "
+                              "(default: the one each event file names, else the detector's default layout)")
 
 
 def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
@@ -243,6 +261,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     graphs.add_argument("--detector", type=_known_detector, help="detector name (overrides the files' metadata)")
     graphs.add_argument("--batch-size", type=_positive, default=8192, help="events per record batch")
     graphs.add_argument("--threads", type=_not_negative, default=0, help="numba threads (default: all cores)")
+    _add_geometry(graphs)
     graphs.set_defaults(run=_graphs)
     reconstruct = commands.add_parser("reconstruct", help="run a trained pipeline over event files")
     reconstruct.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
@@ -271,6 +290,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
                              help="progress bar with events/s and ETA on stderr (default: on a terminal)")
     reconstruct.add_argument("--keep-columns", default="",
                              help="input columns to carry into the output, comma separated")
+    _add_geometry(reconstruct)
     reconstruct.set_defaults(run=_reconstruct)
 
     training = commands.add_parser("train", help="train stages of a pipeline from event files (a JSON config)",
@@ -288,6 +308,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     training.add_argument("--recalibrate", action="store_true",
                           help="keep the stages' weights and fit their calibration again on the validation files")
     training.add_argument("--threads", type=_not_negative, default=0, help="torch threads (default: torch's choice)")
+    _add_geometry(training)
     training.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a reconstruction and the classical baseline against truth")
@@ -298,6 +319,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     drawn.add_argument("--report", type=Path, metavar="DIR",
                        help="write a report folder: report.md with its PNGs, and report.html as one self-contained "
                             "file (tables, ROC, resolution vs energy, pulls, coverage; needs matplotlib)")
+    _add_geometry(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
     export = commands.add_parser("export",
@@ -316,6 +338,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
                         help="timed runs per stage and runtime (the median counts)")
     export.add_argument("--torchscript", action="store_true",
                         help="also write <stage>.torchscript.pt (torch.jit.script)")
+    _add_geometry(export)
     export.set_defaults(run=_export)
     return parser
 
@@ -343,9 +366,10 @@ def exit_code(error: Exception) -> int:
     ``EXIT_INTERNAL`` for anything else (a bug)."""
     from .artifacts import ArtifactError
     from .io import EventFormatError
+    from .io.configuration import GeometryNotApplicable
     from .train.config import TrainConfigError
 
-    if isinstance(error, UsageError | MissingExtra | detectors.OptionError):
+    if isinstance(error, UsageError | MissingExtra | detectors.OptionError | GeometryNotApplicable):
         return EXIT_USAGE
     if isinstance(error, EventFormatError | FileNotFoundError | FileExistsError | ArtifactError | TrainConfigError):
         return EXIT_BAD_INPUT

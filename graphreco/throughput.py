@@ -15,9 +15,11 @@ from .io.reader import DEFAULT_BATCH_EVENTS
 
 
 def measure_graph_building(sources: str | Path | Iterable[str | Path], detector: str | None = None,
-                           batch_size: int = DEFAULT_BATCH_EVENTS, assemble: bool = True) -> dict:
-    """Stream ``sources`` through read + validate, the detector's graph and node features
-    (and the ``GraphBatch`` when ``assemble``); count and time each step (s).
+                           batch_size: int = DEFAULT_BATCH_EVENTS, assemble: bool = True,
+                           geometry: str | Path | None = None) -> dict:
+    """Stream ``sources`` through read + validate (against the geometry file ``geometry``
+    where given), the detector's graph and node features (and the ``GraphBatch`` when
+    ``assemble``); count and time each step (s).
 
     The kernels are compiled (or loaded from numba's cache) on the first few events
     before timing starts; ``warm_up_s`` says how long that took.
@@ -26,9 +28,9 @@ def measure_graph_building(sources: str | Path | Iterable[str | Path], detector:
         from .graph import build_graph
     seconds = {"read_validate": 0.0, "edges": 0.0, "features_batch": 0.0}
     events = hits = edges = 0
-    stream = read_events(sources, detector=detector, batch_size=batch_size)
+    stream = read_events(sources, detector=detector, batch_size=batch_size, geometry=geometry)
     tick = time.perf_counter()
-    first = next(read_events(sources, detector=detector, batch_size=16), None)
+    first = next(read_events(sources, detector=detector, batch_size=16, geometry=geometry), None)
     if first is not None:  # compile (or load from cache) the kernels before timing
         detectors.get(first.detector).build_edges(first.offsets.astype(np.int64), first.hits)
     warm_up = time.perf_counter() - tick

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from graphreco.io import write_events
+from graphreco.io.configuration import moved
 from graphreco.pipeline import Pipeline
 from graphreco.run.file import reconstruct_file
 from graphreco.run.workers import output_paths, plan_files, reconstruct_files
@@ -84,8 +85,9 @@ def main() -> None:
 
 def _copies(sources: list[Path], copies: int, as_files: bool, folder: Path, detector: str) -> list[Path]:
     """The events of ``sources`` ``copies`` times, the event ids of copy k shifted by
-    k * ``ID_STEP``, written into ``folder`` as one file or one per copy."""
-    table = pa.concat_tables(pq.read_table(path) for path in sources)
+    k * ``ID_STEP``, written into ``folder`` as one file or one per copy (naming the
+    geometry file of the first source)."""
+    table = moved(pa.concat_tables(pq.read_table(path) for path in sources), sources[0], folder / "copies.parquet")
     column = table.schema.get_field_index("event_id")
     parts = [table.set_column(column, "event_id", pc.add(table.column("event_id"), k * ID_STEP))
              for k in range(copies)]
@@ -102,7 +104,7 @@ def _single_process(pipeline: Pipeline, sources: list[Path], folder: Path, batch
     """The pipeline on one thread in this process, warmed up first."""
     with single_thread():
         warm_up = folder / "warm_up.parquet"
-        pq.write_table(pq.read_table(sources[0]).slice(0, 64), warm_up)
+        pq.write_table(moved(pq.read_table(sources[0]).slice(0, 64), sources[0], warm_up), warm_up)
         reconstruct_file(pipeline, warm_up, folder / "warm_up_out.parquet", batch_size)
         start, events = time.perf_counter(), 0
         for source in sources:

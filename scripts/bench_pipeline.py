@@ -23,6 +23,7 @@ import torch
 
 from graphreco import detectors
 from graphreco.io import read_events
+from graphreco.io.configuration import moved
 from graphreco.pipeline import Pipeline
 from graphreco.run.file import reconstruct_file
 
@@ -39,14 +40,14 @@ def main() -> None:
     pipeline = Pipeline.shipped(args.detector)
     with tempfile.TemporaryDirectory() as folder:
         warm_up = Path(folder) / "warm_up.parquet"
-        pq.write_table(pq.read_table(args.events).slice(0, 64), warm_up)
+        pq.write_table(moved(pq.read_table(args.events).slice(0, 64), args.events, warm_up), warm_up)
         reconstruct_file(pipeline, warm_up, Path(folder) / "warm_up_out.parquet")
         result = reconstruct_file(pipeline, args.events, Path(folder) / "out.parquet", args.batch_size)
     events, steps = result["events"], result["seconds_per_step"]
     baseline = detectors.get(args.detector).baseline
     start = time.perf_counter()
     for batch in read_events(args.events, batch_size=args.batch_size):
-        baseline(batch.offsets, batch.hits)
+        baseline(batch.offsets, batch.hits, configuration=batch.configuration)
     classical_seconds = time.perf_counter() - start
     gnn_rate = events / result["seconds"]
     print(json.dumps({

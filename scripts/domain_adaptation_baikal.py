@@ -38,7 +38,7 @@ def unlabelled_sample(folder: Path) -> Path:
     path = folder / "unlabelled_noise80khz.parquet"
     if not path.exists():
         events, seed, conditions = UNLABELLED
-        table = event_table(**vars(simulate_events(events, seed=seed, mix=MIX, conditions=conditions)))
+        table = event_table(**simulate_events(events, seed=seed, mix=MIX, conditions=conditions).columns())
         write_events(path, table.drop([name for name in table.column_names if name.startswith("true_")]), "baikal-gvd")
     return path
 

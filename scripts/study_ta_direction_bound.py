@@ -54,6 +54,7 @@ import numba
 import numpy as np
 import pyarrow.parquet as pq
 
+from graphreco.detectors import DetectorConfiguration
 from graphreco.detectors.ta_sd.baseline import (
     CORE_PRIOR,
     CORE_X,
@@ -156,8 +157,9 @@ def _event_study(x, y, z, t, rho, sigma_rho, in_ldf, in_time, p_true, fits, fish
     fisher_spread[:, :] = derivative.T @ derivative
 
 
-def load(path: str, limit: int | None) -> tuple[np.ndarray, np.ndarray, dict, dict]:
-    """Event ids, CSR offsets, hits and event columns of the first ``limit`` events."""
+def load(path: str, limit: int | None) -> tuple[np.ndarray, np.ndarray, dict, dict, DetectorConfiguration]:
+    """Event ids, CSR offsets, hits and event columns of the first ``limit`` events, and
+    the file's detector configuration."""
     batches = []
     for batch in read_events(path):
         batches.append(batch)
@@ -170,7 +172,7 @@ def load(path: str, limit: int | None) -> tuple[np.ndarray, np.ndarray, dict, di
         event_id, offsets = event_id[:limit], offsets[:limit + 1]
         hits = {name: values[:last] for name, values in hits.items()}
         events = {name: values[:limit] for name, values in events.items()}
-    return event_id, offsets, hits, events
+    return event_id, offsets, hits, events, batches[0].configuration
 
 
 def study_events(offsets: np.ndarray, hits: dict, events: dict, chosen: np.ndarray) -> dict[str, np.ndarray]:
@@ -263,15 +265,15 @@ def main() -> None:
     parser.add_argument("--deviates", type=int, default=200, help="Gaussian draws per event for the CRB angles")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    event_id, offsets, hits, events = load(args.events_file, args.events)
+    event_id, offsets, hits, events, configuration = load(args.events_file, args.events)
     sizes = np.diff(offsets)
     c = {name: events[name] for name in ("true_energy", "true_zenith")}
     c["shower_counters"] = np.bincount(np.repeat(np.arange(sizes.size), sizes), hits["true_label"] == 1,
                                        minlength=sizes.size)
-    c["edge_distance"] = distance_to_edge(events["true_core_x"], events["true_core_y"])
+    c["edge_distance"] = distance_to_edge(events["true_core_x"], events["true_core_y"], configuration)
     chosen = selected(c, DETECTOR.shower_cuts)
     truth = {name: events[name][chosen] for name in ("true_zenith", "true_azimuth")}
-    standard = reconstruct_classically(offsets, hits)
+    standard = reconstruct_classically(offsets, hits, configuration)
     errors = {"standard_fit": np.degrees(angular_error(truth, {name: standard[name][chosen]
                                                               for name in ("reco_zenith", "reco_azimuth")}))}
     if args.reco:

@@ -32,6 +32,7 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 
+from graphreco.detectors import DetectorConfiguration
 from graphreco.detectors.ta_sd.baseline import fit_showers, reconstruct_classically
 from graphreco.detectors.ta_sd.composition import IRON, PHOTON, PROTON
 from graphreco.detectors.ta_sd.detector import DETECTOR
@@ -56,13 +57,15 @@ def showers(truth: str, reco: str, refit: bool) -> dict[str, np.ndarray]:
     for batch in read_events(truth):
         rows = np.array([row_of[event] for event in batch.event_id])
         sizes = np.diff(batch.offsets)
-        standard = reconstruct_classically(batch.offsets, batch.hits)
-        fit = _refit(batch.offsets, batch.hits, [hit_scores[row] for row in rows]) if refit else standard
+        standard = reconstruct_classically(batch.offsets, batch.hits, batch.configuration)
+        fit = _refit(batch.offsets, batch.hits, [hit_scores[row] for row in rows], batch.configuration) \
+            if refit else standard
         columns = {
             **{name: batch.events[name] for name in ("true_energy", "true_zenith", "true_primary")},
             "shower_counters": np.bincount(np.repeat(np.arange(sizes.size), sizes), batch.hits["true_label"] == 1,
                                            minlength=sizes.size),
-            "edge_distance": distance_to_edge(batch.events["true_core_x"], batch.events["true_core_y"]),
+            "edge_distance": distance_to_edge(batch.events["true_core_x"], batch.events["true_core_y"],
+                                              batch.configuration),
             "true": np.log10(batch.events["true_energy"]) + EV_PER_GEV,
             "gnn": gnn["reco_log10_energy"][rows] + EV_PER_GEV,
             "standard": standard["reco_log10_energy"] + EV_PER_GEV,
@@ -78,13 +81,16 @@ def showers(truth: str, reco: str, refit: bool) -> dict[str, np.ndarray]:
     return c
 
 
-def _refit(offsets: np.ndarray, hits: dict[str, np.ndarray], scores: list[list[float]]) -> dict[str, np.ndarray]:
-    """The fit on the counters with ``hit_score >= 0.5``: log10 E (GeV, from the shipped
-    energy table) and zenith (rad), NaN where it failed."""
+def _refit(offsets: np.ndarray, hits: dict[str, np.ndarray], scores: list[list[float]],
+           configuration: DetectorConfiguration) -> dict[str, np.ndarray]:
+    """The fit on the counters with ``hit_score >= 0.5`` (silent counters from
+    ``configuration``): log10 E (GeV, from the shipped energy table) and zenith (rad),
+    NaN where it failed."""
     keep = np.concatenate([np.asarray(event, dtype=float) for event in scores]) >= 0.5
     event_of_hit = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
     kept_offsets = np.concatenate([[0], np.cumsum(np.bincount(event_of_hit[keep], minlength=offsets.size - 1))])
-    fit = fit_showers(kept_offsets, {name: values[keep] for name, values in hits.items()}, preselected=True)
+    fit = fit_showers(kept_offsets, {name: values[keep] for name, values in hits.items()},
+                      configuration.live_positions, preselected=True)
     log10_energy, _ = load_shipped_table().log10_energy(fit["s800"], fit["reco_zenith"], fit["s800_sigma_log10"])
     ok = fit["fit_ok"] == 1.0
     return {"reco_log10_energy": np.where(ok, log10_energy, np.nan),

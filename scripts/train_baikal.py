@@ -70,7 +70,7 @@ def simulate_samples(folder: Path, specs: dict[str, dict]) -> dict[str, Path]:
         if not path.exists():
             simulated = simulate_events(spec["events"], seed=spec["seed"], mix=spec["mix"],
                                         conditions=spec["conditions"])
-            write_events(path, event_table(**vars(simulated)), "baikal-gvd")
+            write_events(path, event_table(**simulated.columns()), "baikal-gvd")
         paths[name] = path
     return paths
 

@@ -54,7 +54,7 @@ def simulate_samples(folder: Path, scale: float) -> dict[str, Path]:
             hits = simulated.hits
             hits["true_jet"] = jet_membership(simulated.offsets, hits["pt"], hits["eta"], hits["phi"],
                                               hits["energy"], hits["true_label"])
-            write_events(paths[name], event_table(**vars(simulated)), "lhc-pf")
+            write_events(paths[name], event_table(**simulated.columns()), "lhc-pf")
     return paths
 
 

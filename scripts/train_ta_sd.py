@@ -49,7 +49,7 @@ def simulate_samples(folder: Path, scale: float) -> dict[str, Path]:
         paths[name] = folder / f"{name}.parquet"
         if not paths[name].exists():
             simulated = simulate_events(max(200, int(events * scale)), seed=seed, conditions=conditions)
-            write_events(paths[name], event_table(**vars(simulated)), "ta-sd")
+            write_events(paths[name], event_table(**simulated.columns()), "ta-sd")
     return paths
 
 

@@ -37,7 +37,7 @@ def simulated_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Pa
         if key not in written:
             path = tmp_path_factory.mktemp(detector) / f"{n_events}-events-seed{seed}.parquet"
             events = SIMULATORS[detector](n_events, seed=seed, **options)
-            write_events(path, event_table(**vars(events)), detector)
+            write_events(path, event_table(**events.columns()), detector)
             written[key] = path
         return written[key]
 

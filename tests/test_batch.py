@@ -39,7 +39,7 @@ def inputs(tmp_path_factory):
         simulated = simulate_events(events, seed=seed)
         path = folder / "in" / f"showers_{seed}.parquet"
         path.parent.mkdir(exist_ok=True)
-        write_events(path, event_table(**vars(simulated)), simulated.detector)
+        write_events(path, event_table(**simulated.columns()), simulated.detector)
         sources.append(path)
     reference = folder / "reference"
     assert main(["reconstruct", "--detector", "ta-sd", str(folder / "in"), "-o", str(reference) + "/",
@@ -240,7 +240,7 @@ def test_chunks_are_the_local_readers_batches(tmp_path, monkeypatch, row_groups)
     monkeypatch.setattr(ray_engine, "CHUNK_EVENTS", 4 * BATCH)
     simulated = simulate_events(sum(row_groups), seed=34)
     path = tmp_path / "events.parquet"
-    table = event_table(**vars(simulated))
+    table = event_table(**simulated.columns())
     with pq.ParquetWriter(path, table.schema) as writer:
         start = 0
         for size in row_groups:

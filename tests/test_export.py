@@ -48,7 +48,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def baikal_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("export") / "baikal.parquet"
-    write_events(path, event_table(**vars(simulate_events(200, seed=5))), "baikal-gvd")
+    write_events(path, event_table(**simulate_events(200, seed=5).columns()), "baikal-gvd")
     return path
 
 
@@ -179,7 +179,7 @@ def test_the_air_shower_chain_exports_with_the_probabilities_its_energy_step_rea
     from graphreco.detectors.ta_sd.simulation import simulate_events as simulate_showers
 
     path = tmp_path / "showers.parquet"
-    write_events(path, event_table(**vars(simulate_showers(60, seed=5))), "ta-sd")
+    write_events(path, event_table(**simulate_showers(60, seed=5).columns()), "ta-sd")
     assert main(["export", "--detector", "ta-sd", "-o", str(tmp_path / "onnx"), "--events", str(path),
                  "--batch-events", "30", "--repeats", "1"]) == 0
     report = json.loads(capsys.readouterr().out)

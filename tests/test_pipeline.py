@@ -20,7 +20,7 @@ from graphreco.pipeline import Pipeline, _chunks
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("reco") / "events.parquet"
-    write_events(path, event_table(**vars(simulate_events(300, seed=21))), "baikal-gvd")
+    write_events(path, event_table(**simulate_events(300, seed=21).columns()), "baikal-gvd")
     return path
 
 

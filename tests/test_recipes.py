@@ -50,7 +50,7 @@ def recipe(tmp_path_factory):
     root = tmp_path_factory.mktemp("recipes")
     for folder, name, seed in (("data", "train", 1), ("data", "validation", 2), ("other", "validation", 3)):
         (root / folder).mkdir(exist_ok=True)
-        events = event_table(**vars(simulate_events(150, seed=seed)))
+        events = event_table(**simulate_events(150, seed=seed).columns())
         write_events(root / folder / f"{name}.parquet", events, "baikal-gvd")
     (root / "recipe").mkdir()
     files = {"train": ["train.parquet"], "validation": ["validation.parquet"], **SMALL}

@@ -22,7 +22,7 @@ def simulated():
 
 
 def test_one_event_gives_what_the_table_call_gives_for_its_row(reconstructor, simulated):
-    table = event_table(**vars(simulated))
+    table = event_table(**simulated.columns())
     output = reconstructor.reconstruct_table(table)
     assert output.num_rows == 20 and output.column("event_id").to_pylist() == simulated.event_id.tolist()
     lo, hi = simulated.offsets[3], simulated.offsets[4]
@@ -65,3 +65,18 @@ def test_an_event_id_outside_int64_names_the_column(reconstructor, simulated, ev
     hits = {name: simulated.hits[name][:12] for name in HIT_COLUMNS}
     with pytest.raises(EventFormatError, match="framework input>, column 'event_id'"):
         reconstructor.reconstruct_event(hits, event_id=event_id)
+def test_the_reconstructor_reads_against_its_geometry(tmp_path, simulated):
+    from dataclasses import replace
+
+    from graphreco.detectors.baikal_gvd.geometry import design_configuration
+    from graphreco.io import write_configuration
+
+    moved = replace(design_configuration(), position=design_configuration().position + np.array([0.0, 0.0, 5.0]))
+    geometry = tmp_path / "deeper.geometry.parquet"
+    write_configuration(moved, geometry)
+    shifted = dict(simulated.hits, z=simulated.hits["z"] + np.float32(5.0))
+    table = event_table(simulated.event_id, simulated.offsets, shifted, simulated.events)
+    with pytest.raises(EventFormatError, match="event_id 0: hit at .* of the configuration baikal-gvd default layout"):
+        graphreco.Reconstructor("baikal-gvd", threads=1).reconstruct_table(table)
+    output = graphreco.Reconstructor("baikal-gvd", threads=1, geometry=geometry).reconstruct_table(table)
+    assert output.num_rows == 20

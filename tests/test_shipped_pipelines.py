@@ -32,7 +32,8 @@ def reconstructed(detector: str, path: Path) -> tuple[EventBatch, Columns, Colum
 def beside_the_baseline(detector: str, path: Path) -> tuple[EventBatch, Columns, Columns, Columns]:
     """``reconstructed`` and the detector's classical reconstruction of the same events."""
     batch, hits, events = reconstructed(detector, path)
-    return batch, hits, events, Pipeline.shipped(detector).detector.baseline(batch.offsets, batch.hits)
+    return batch, hits, events, Pipeline.shipped(detector).detector.baseline(
+        batch.offsets, batch.hits, configuration=batch.configuration)
 
 
 def angular_errors_deg(events: Columns, columns: Columns) -> np.ndarray:

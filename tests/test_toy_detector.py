@@ -42,7 +42,7 @@ def sample(toy_line, tmp_path_factory):
     folder = tmp_path_factory.mktemp("toy-line")
     for name, (events, seed) in SAMPLES.items():
         simulated = toy_line.simulator.simulate(events, seed=seed)
-        write_events(folder / f"{name}.parquet", event_table(**vars(simulated)), simulated.detector)
+        write_events(folder / f"{name}.parquet", event_table(**simulated.columns()), simulated.detector)
     return folder
 
 
@@ -99,7 +99,7 @@ def test_simulate_command_runs_the_detector_simulator(toy_line, tmp_path):
     assert main(["simulate", "toy-line", "--events", "20", "--seed", "4", "--noise-rate-khz", "100",
                  "-o", str(output)]) == 0
     direct = toy_line.simulator.simulate(20, seed=4, noise_rate_khz=100.0)
-    assert pq.read_table(output).equals(event_table(**vars(direct)))
+    assert pq.read_table(output).equals(event_table(**direct.columns()))
 
 
 def test_detectors_command_lists_the_toy_while_registered(toy_line, capsys):

@@ -19,7 +19,7 @@ class Interrupted(Exception):
 def graphs(tmp_path_factory):
     path = tmp_path_factory.mktemp("train") / "sim.parquet"
     events = simulate_events(240, seed=9, mix={"numu_cc": 1.0, "eas": 1.0})
-    write_events(path, event_table(**vars(events)), "baikal-gvd")
+    write_events(path, event_table(**events.columns()), "baikal-gvd")
     loaded = load_graphs(path, 40, model())
     return loaded[:4], loaded[4:]
 
@@ -109,6 +109,6 @@ def test_labels_outside_the_stage_classes_are_refused_naming_the_event(tmp_path)
     events = simulate_events(30, seed=4, mix={"numu_cc": 1.0})
     events.hits["true_label"][events.offsets[3]] = 5  # first hit of the fourth event
     path = tmp_path / "labels.parquet"
-    write_events(path, event_table(**vars(events)), "baikal-gvd")
+    write_events(path, event_table(**events.columns()), "baikal-gvd")
     with pytest.raises(EventFormatError, match=f"column 'true_label', event_id {events.event_id[3]}: training needs"):
         load_graphs(path, 40, model())

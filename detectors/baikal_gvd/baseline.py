@@ -32,6 +32,7 @@ import math
 import numba
 import numpy as np
 
+from ..base import DetectorConfiguration
 from .light import cherenkov_geometry, cherenkov_time
 from .water import GROUP_VELOCITY
 
@@ -344,9 +345,10 @@ def _refit_tracks(offsets, x, y, z, t, keep, zenith, azimuth, results) -> None:
 
 
 def refit_tracks(offsets: np.ndarray, hits: dict[str, np.ndarray], zenith: np.ndarray,
-                 azimuth: np.ndarray) -> dict[str, np.ndarray]:
+                 azimuth: np.ndarray, configuration: DetectorConfiguration | None = None) -> dict[str, np.ndarray]:
     """The chi-square track fit of every event started from a given direction (rad) on
-    all its hits (give it selected hits), with the residual-window reselection; returns
+    all its hits (give it selected hits; ``configuration`` is not needed: the fit uses
+    the hit modules only), with the residual-window reselection; returns
     ``reco_zenith``, ``reco_azimuth``, ``fit_cone`` (68 % cone from the covariance, rad),
     ``fit_chi2_ndf`` and ``fit_hits``; NaN where fewer than six hits fit."""
     offsets = np.asarray(offsets, dtype=np.int64)
@@ -367,8 +369,10 @@ def fit_tracks(offsets, x, y, z, t, q, keep, results) -> None:
         _reconstruct_event(x[lo:hi], y[lo:hi], z[lo:hi], t[lo:hi], q[lo:hi], keep[lo:hi], results[e])
 
 
-def reconstruct_classically(offsets: np.ndarray, hits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The classical chain on CSR hits; returns output columns of the event format.
+def reconstruct_classically(offsets: np.ndarray, hits: dict[str, np.ndarray],
+                            configuration: DetectorConfiguration | None = None) -> dict[str, np.ndarray]:
+    """The classical chain on CSR hits (the hit modules only: ``configuration`` is not
+    needed); returns output columns of the event format.
 
     ``hit_score`` is 1 for the hits the causality cleaning keeps; ``reco_zenith`` /
     ``reco_azimuth`` / ``reco_angle_sigma`` come from the track fit (NaN where fewer than

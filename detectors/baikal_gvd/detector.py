@@ -10,6 +10,8 @@ to the event mean are in microseconds. Charges span 0.3 to >1000 photo-electrons
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from graphreco.kernels import spacetime_string_graph
@@ -39,6 +41,10 @@ def build_edges(offsets: np.ndarray, hits) -> np.ndarray:
                                   GROUP_VELOCITY, MODULE_SPACING, max_module_steps=2, string_spacing=STRING_RADIUS)
 
 
+LAYOUT = Path(__file__).with_name("layout.geometry.parquet")
+"""The shipped default layout (scripts/make_default_layouts.py writes it from geometry.py)."""
+
+
 DETECTOR = Detector(
     name="baikal-gvd",
     description="Baikal-GVD deep underwater neutrino telescope (optical modules on strings)",
@@ -62,6 +68,7 @@ DETECTOR = Detector(
         Scaled("charge", 1.0, log10=True, floor=0.1),
     ),
     build_edges=build_edges,
+    default_configuration=LAYOUT,
     max_hits_per_event=MAX_HITS,
     relative_features=(0, 1, 2, 3),
     baseline=reconstruct_classically,

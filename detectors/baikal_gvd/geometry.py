@@ -16,10 +16,10 @@ central one, module 0 the deepest.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import numpy as np
+
+from ..base import DetectorConfiguration
 
 STRINGS_PER_CLUSTER = 8
 MODULES_PER_STRING = 36
@@ -29,7 +29,6 @@ CLUSTER_SPACING = 300.0  # m
 TOP_DEPTH, BOTTOM_DEPTH = 750.0, 1275.0  # m below the surface
 CENTRE_DEPTH = 0.5 * (TOP_DEPTH + BOTTOM_DEPTH)
 N_CLUSTERS_2025 = 14
-TABLE = Path(__file__).with_name("geometry.csv")
 
 
 @dataclass(frozen=True)
@@ -47,10 +46,6 @@ class Geometry:
     @property
     def n_modules(self) -> int:
         return int(self.channel.size)
-
-    def select_clusters(self, clusters: np.ndarray) -> Geometry:
-        keep = np.isin(self.cluster, clusters)
-        return Geometry(**{name: getattr(self, name)[keep] for name in self.__dataclass_fields__})
 
 
 def cluster_centres(n_clusters: int) -> np.ndarray:
@@ -79,18 +74,12 @@ def design_geometry(n_clusters: int = N_CLUSTERS_2025) -> Geometry:
                     x=xy[:, 0], y=xy[:, 1], z=CENTRE_DEPTH - depth)
 
 
-def write_table(geometry: Geometry, path: Path = TABLE) -> None:
-    """Write the geometry as the shipped CSV table (positions to 0.01 m)."""
-    rows = np.stack([geometry.channel, geometry.cluster, geometry.string, geometry.module,
-                     geometry.x, geometry.y, geometry.z], axis=1)
-    np.savetxt(path, rows, fmt=["%d", "%d", "%d", "%d", "%.2f", "%.2f", "%.2f"], delimiter=",",
-               header="channel,cluster,string,module,x_m,y_m,z_m", comments="")
-
-
-@cache
-def load_geometry(path: Path = TABLE) -> Geometry:
-    """The shipped module table (``geometry.csv``): 14 clusters, 4032 modules."""
-    table = np.loadtxt(path, delimiter=",", skiprows=1)
-    ints = table[:, :4].astype(np.int64)
-    return Geometry(channel=ints[:, 0], cluster=ints[:, 1], string=ints[:, 2], module=ints[:, 3],
-                    x=table[:, 4], y=table[:, 5], z=table[:, 6])
+def design_configuration(n_clusters: int = N_CLUSTERS_2025) -> DetectorConfiguration:
+    """The design layout of ``n_clusters`` clusters as a configuration: every module live,
+    positions to 0.01 m (as a surveyed table gives them). The shipped default layout
+    (``layout.geometry.parquet``, scripts/make_default_layouts.py) is that of 14 clusters."""
+    design = design_geometry(n_clusters)
+    position = np.round(np.column_stack([design.x, design.y, design.z]), 2)
+    return DetectorConfiguration("baikal-gvd", position, design.channel.astype(np.int32),
+                                 np.ones(design.n_modules, dtype=bool),
+                                 f"baikal-gvd design layout, {n_clusters} clusters")

@@ -111,20 +111,22 @@ def cascade_light(px, py, pz, x0, y0, z0, ux, uy, uz, t0, energy, absorption):
 
 
 @numba.njit(parallel=True, cache=True)
-def module_light(modules, tracks, track_offsets, cascades, cascade_offsets, absorption, mu, time, path, label):
+def module_light(modules, layout, tracks, track_offsets, cascades, cascade_offsets, absorption, mu, time, path,
+                 label):
     """For every event and module, two light components: 0, muon tracks (direct Cherenkov
     light, the earliest any light from a track can arrive) and 1, point cascades. Each
     gets the summed expected p.e. ``mu`` and the arrival time, photon path and truth
     label of its brightest source.
 
-    ``modules`` (M, 3) positions; ``tracks`` (T, 9): x0, y0, z0, ux, uy, uz, t0, s_end,
-    label; ``cascades`` (C, 9): x, y, z, ux, uy, uz, t0, energy, label; both CSR per event.
+    ``modules`` (L, M, 3): positions (m) of the modules of L layouts; event e sees
+    layout ``layout[e]``; ``tracks`` (T, 9): x0, y0, z0, ux, uy, uz, t0, s_end, label;
+    ``cascades`` (C, 9): x, y, z, ux, uy, uz, t0, energy, label; both CSR per event.
     Outputs have shape (2, n_events, M).
     """
-    n_modules = modules.shape[0]
+    n_modules = modules.shape[1]
     for e in numba.prange(track_offsets.shape[0] - 1):
         for m in range(n_modules):
-            px, py, pz = modules[m, 0], modules[m, 1], modules[m, 2]
+            px, py, pz = modules[layout[e], m, 0], modules[layout[e], m, 1], modules[layout[e], m, 2]
             for component in range(2):
                 sources = tracks if component == 0 else cascades
                 offsets = track_offsets if component == 0 else cascade_offsets

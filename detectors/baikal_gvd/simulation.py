@@ -18,7 +18,10 @@ selects events; the 5 us window starts 2 us before the trigger time.
 
 Energies are drawn log-uniform so that every decade is trained; evaluations reweight to a
 physical spectrum where they need one. Events are simulated in cluster coordinates and
-placed on a random cluster of the shipped geometry.
+placed on a random cluster of the configuration (the shipped default layout, or the
+design lattice of ``--clusters N``), whose dead modules give no pulse and whose surveyed
+positions (``--survey-scatter``) the light reaches; ``--origin-shift`` moves the survey
+frame (survey.py).
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..base import Option, SimulatedEvents
-from .geometry import MODULES_PER_STRING, STRINGS_PER_CLUSTER, cluster_centres, load_geometry
+from ..base import DetectorConfiguration, Option, SimulatedEvents
+from ..survey import SURVEY_OPTIONS, shifted, surveyed
+from .geometry import MODULES_PER_STRING, STRINGS_PER_CLUSTER, cluster_centres, design_configuration
 from .light import direction_vector, module_light
 from .muons import (
     BUNDLE_LATERAL_RMS,
@@ -52,6 +56,7 @@ PMT_JITTER = 1.7  # ns
 SATURATION = 1000.0  # p.e.
 PRE_TRIGGER = 2000.0  # ns of the window before the trigger
 NOISE_SPAN = (-8000.0, 8000.0)  # ns around the event time covered by noise before the cut
+LAYOUT_PRECISION = 0.011  # m: module positions are given to 0.01 m (geometry.design_configuration)
 
 
 @dataclass(frozen=True)
@@ -155,17 +160,18 @@ def _csr_rows(rows: np.ndarray, n_events: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _simulate_chunk(rng: np.random.Generator, kinds: np.ndarray, cluster: np.ndarray, conditions: Conditions,
-                    module_xyz: np.ndarray, calibration: np.ndarray) -> dict:
+                    module_xyz: np.ndarray, calibration: np.ndarray, live: np.ndarray) -> dict:
     """Pulses (signal and noise) of candidate events on the given clusters, the trigger,
-    and the pulses inside the readout window. ``calibration`` holds each channel's time
-    offset (ns)."""
-    n, n_modules = len(kinds), len(module_xyz)
+    and the pulses inside the readout window. ``module_xyz`` (clusters, modules, 3): the
+    modules of each cluster relative to its centre (m); ``calibration`` holds each
+    channel's time offset (ns); modules of channels not ``live`` give no pulse."""
+    n, n_modules = len(kinds), module_xyz.shape[1]
     track_rows, cascade_rows, truth = _sample_sources(rng, kinds)
     tracks, track_offsets = _csr_rows(track_rows, n)
     cascades, cascade_offsets = _csr_rows(cascade_rows, n)
     mu, time, path = (np.zeros((2, n, n_modules)) for _ in range(3))
     label = np.zeros((2, n, n_modules), dtype=np.int64)
-    module_light(module_xyz, tracks, track_offsets, cascades, cascade_offsets, conditions.absorption_length,
+    module_light(module_xyz, cluster, tracks, track_offsets, cascades, cascade_offsets, conditions.absorption_length,
                  mu, time, path, label)
 
     # Photo-electrons of each light component; the pulse starts with the first photon, so
@@ -193,6 +199,8 @@ def _simulate_chunk(rng: np.random.Generator, kinds: np.ndarray, cluster: np.nda
     t = np.concatenate([signal_t, noise_t])
     q = np.concatenate([signal_q, noise_q])
     hit_label = np.concatenate([signal_label, np.zeros(noise_event.size, dtype=np.int64)])
+    on = live[cluster[event] * n_modules + module]
+    event, module, t, q, hit_label = event[on], module[on], t[on], q[on], hit_label[on]
     t = t + calibration[cluster[event] * n_modules + module]
     order = np.lexsort((t, event))
     event, module, t, q, hit_label = event[order], module[order], t[order], q[order], hit_label[order]
@@ -206,8 +214,14 @@ def _simulate_chunk(rng: np.random.Generator, kinds: np.ndarray, cluster: np.nda
 
 
 def simulate_events(n_events: int, seed: int = 0, mix: dict[str, float] | None = None,
-                    conditions: Conditions = Conditions(), chunk: int = 4096) -> SimulatedEvents:
-    """``n_events`` triggered readout windows of one Baikal-GVD cluster, with truth.
+                    conditions: Conditions = Conditions(), chunk: int = 4096,
+                    configuration: DetectorConfiguration | None = None) -> SimulatedEvents:
+    """``n_events`` triggered readout windows of one Baikal-GVD cluster, with truth, on a
+    random cluster of ``configuration`` (None: the design layout of 14 clusters; channels
+    ``(cluster * 8 + string) * 36 + module`` in order, one per module; dead modules give
+    no pulse). The light is computed at the modules' positions relative to their
+    cluster's design centre; clusters laid out as cluster 0 to the 0.01 m the layout is
+    given to share its positions.
 
     ``mix`` gives the relative frequency of the kinds among simulated (not triggered)
     events, by default equal parts of each of ``KINDS``.
@@ -217,24 +231,28 @@ def simulate_events(n_events: int, seed: int = 0, mix: dict[str, float] | None =
     if unknown:
         raise ValueError(f"unknown event kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
     rng = np.random.default_rng(seed)
-    geometry = load_geometry()
+    configuration = configuration or design_configuration()
     cluster_size = STRINGS_PER_CLUSTER * MODULES_PER_STRING
-    local = geometry.select_clusters(np.array([0]))
-    centres = cluster_centres(int(geometry.cluster.max()) + 1)
-    module_xyz = np.column_stack([local.x - centres[0, 0], local.y - centres[0, 1], local.z])
-    calibration = rng.normal(0.0, conditions.time_offset_rms, geometry.n_modules) if conditions.time_offset_rms \
-        else np.zeros(geometry.n_modules)
+    if not np.array_equal(configuration.channel, np.arange(configuration.n_sensors)) \
+            or configuration.n_sensors % cluster_size:
+        raise ValueError(f"{configuration.source}: the simulation needs whole clusters, channels 0, 1, ... in order")
+    centres = cluster_centres(configuration.n_sensors // cluster_size)
+    module_xyz = configuration.position.reshape(len(centres), cluster_size, 3) \
+        - np.column_stack([centres, np.zeros(len(centres))])[:, None, :]
+    module_xyz[np.all(np.abs(module_xyz - module_xyz[0]) <= LAYOUT_PRECISION, axis=(1, 2))] = module_xyz[0]
+    calibration = rng.normal(0.0, conditions.time_offset_rms, configuration.n_sensors) \
+        if conditions.time_offset_rms else np.zeros(configuration.n_sensors)
     names = list(mix)
     probability = np.array([mix[k] for k in names], dtype=float)
     pieces, kept = [], 0
     while kept < n_events:
         kinds = rng.choice(names, size=chunk, p=probability / probability.sum())
         cluster = rng.integers(0, len(centres), chunk)
-        result = _simulate_chunk(rng, kinds, cluster, conditions, module_xyz, calibration)
+        result = _simulate_chunk(rng, kinds, cluster, conditions, module_xyz, calibration, configuration.live)
         result["cluster"] = cluster
         pieces.append(result)
         kept += int(result["triggered"].sum())
-    return _assemble(pieces, n_events, geometry, centres, cluster_size)
+    return _assemble(pieces, n_events, configuration, centres, cluster_size)
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -260,28 +278,54 @@ SIMULATION_OPTIONS = (
                               "help": "absorption length of the water (m)"}),
     Option("--time-offset-ns", {"type": float, "default": 0.0,
                                 "help": "rms of per-module time-calibration errors (ns)"}),
+    Option("--clusters", {"type": int, "default": None,
+                          "help": "clusters of the array, from the design lattice (default: the shipped layout's "
+                                  "14, the 2025 array)"}),
+    *SURVEY_OPTIONS,
 )
 """What ``graphreco simulate baikal-gvd`` offers; ``simulate_from_options`` takes them."""
 
 
-def simulate_from_options(events: int, seed: int, mix: dict[str, float] | None, noise_rate_khz: float,
-                          absorption_m: float, time_offset_ns: float) -> SimulatedEvents:
-    """``simulate_events`` under the conditions the command-line options give.
+def simulate_from_options(events: int, seed: int, configuration: DetectorConfiguration,
+                          mix: dict[str, float] | None, noise_rate_khz: float, absorption_m: float,
+                          time_offset_ns: float, clusters: int | None, origin_shift: tuple[float, float],
+                          survey_scatter: float, dead_fraction: float) -> SimulatedEvents:
+    """``simulate_events`` under the conditions and on the array the command-line options give.
 
     Args:
         events: triggered events to make.
         seed: random seed.
+        configuration: the layout as built (the shipped default layout).
         mix: relative frequency of the kinds (None: equal parts).
         noise_rate_khz: optical noise rate per module (kHz).
         absorption_m: absorption length of the water (m).
         time_offset_ns: rms of the per-module time-calibration errors (ns).
+        clusters: clusters of the array (None: those of ``configuration``), placed on the
+            design lattice (geometry.py): Baikal-GVD adds clusters every year (8 in 2021,
+            14 in 2025; PoS(ICRC2021)002).
+        origin_shift: m (x, y): the survey frame's origin lies this much the other way;
+            hits, true positions and the configuration move by it.
+        survey_scatter: m, rms per axis of each module's displacement from its design
+            position; light and configuration use the displaced positions (the
+            configuration is the survey, exact here). The value is the user's: the strings
+            drift with the lake's currents, up to tens of metres from their initial
+            positions (Baikal-GVD, PoS(ICRC2019)1012), and the acoustic positioning
+            system measures a module to better than 13 cm on average (Baikal-GVD, EPJ Web
+            Conf. 207 (2019) 07004).
+        dead_fraction: fraction of the optical modules not taking data, drawn uniformly
+            at random (the value is the user's; correlated outages, such as a whole
+            string, are not modelled).
     """
     conditions = Conditions(noise_rate_hz=noise_rate_khz * 1e3, absorption_length=absorption_m,
                             time_offset_rms=time_offset_ns)
-    return simulate_events(events, seed=seed, mix=mix, conditions=conditions)
+    layout = configuration if clusters is None else design_configuration(clusters)
+    simulated = simulate_events(events, seed=seed, mix=mix, conditions=conditions,
+                                configuration=surveyed(layout, seed, survey_scatter, dead_fraction))
+    return shifted(simulated, origin_shift, ("true_x", "true_y"))
 
 
-def _assemble(pieces: list[dict], n_events: int, geometry, centres: np.ndarray, cluster_size: int) -> SimulatedEvents:
+def _assemble(pieces: list[dict], n_events: int, configuration: DetectorConfiguration, centres: np.ndarray,
+              cluster_size: int) -> SimulatedEvents:
     """The first ``n_events`` triggered events of the chunks, in the event format."""
     hits = {name: [] for name in ("x", "y", "z", "t", "charge", "channel", "true_label")}
     events = {name: [] for name in ("true_kind", "true_energy", "true_zenith", "true_azimuth",
@@ -293,7 +337,8 @@ def _assemble(pieces: list[dict], n_events: int, geometry, centres: np.ndarray, 
         keep = np.isin(piece["event"], selected)
         event, module = piece["event"][keep], piece["module"][keep]
         channel = piece["cluster"][event] * cluster_size + module
-        for name, values in (("x", geometry.x[channel]), ("y", geometry.y[channel]), ("z", geometry.z[channel]),
+        position = configuration.position[channel]
+        for name, values in (("x", position[:, 0]), ("y", position[:, 1]), ("z", position[:, 2]),
                              ("t", piece["t"][keep]), ("charge", piece["charge"][keep]), ("channel", channel),
                              ("true_label", piece["label"][keep])):
             hits[name].append(values)
@@ -317,18 +362,21 @@ def _assemble(pieces: list[dict], n_events: int, geometry, centres: np.ndarray, 
     hits = {name: np.concatenate(v).astype(dtypes.get(name, np.float32)) for name, v in hits.items()}
     events = {name: np.concatenate(v) for name, v in events.items()}
     events["true_kind"] = events["true_kind"].astype(object)
-    return SimulatedEvents("baikal-gvd", np.arange(n_events, dtype=np.int64), offsets, hits, events)
+    return SimulatedEvents("baikal-gvd", np.arange(n_events, dtype=np.int64), offsets, hits, events, configuration)
 
 
 def simulate_noise_events(n_events: int, seed: int = 0, n_clusters: int = 1,
                           noise_rate_hz: float = DEFAULT_RATE_HZ,
                           window_ns: float = DEFAULT_WINDOW_NS) -> SimulatedEvents:
-    """Readout windows of ``n_clusters`` clusters holding only optical noise (untriggered)."""
+    """Readout windows of the first ``n_clusters`` clusters of the design layout holding
+    only optical noise (untriggered)."""
     rng = np.random.default_rng(seed)
-    geometry = load_geometry().select_clusters(np.arange(n_clusters))
-    offsets, module, t, charge = sample_noise(rng, n_events, geometry.n_modules, noise_rate_hz, window_ns)
-    hits = {"x": geometry.x[module].astype(np.float32), "y": geometry.y[module].astype(np.float32),
-            "z": geometry.z[module].astype(np.float32), "t": t, "charge": charge,
-            "channel": geometry.channel[module].astype(np.int32), "true_label": np.zeros(t.size, dtype=np.int8)}
+    configuration = design_configuration()
+    n_modules = n_clusters * STRINGS_PER_CLUSTER * MODULES_PER_STRING
+    offsets, module, t, charge = sample_noise(rng, n_events, n_modules, noise_rate_hz, window_ns)
+    position = configuration.position[module]
+    hits = {"x": position[:, 0].astype(np.float32), "y": position[:, 1].astype(np.float32),
+            "z": position[:, 2].astype(np.float32), "t": t, "charge": charge,
+            "channel": configuration.channel[module].astype(np.int32), "true_label": np.zeros(t.size, dtype=np.int8)}
     events = {"true_kind": np.full(n_events, "noise", dtype=object)}
-    return SimulatedEvents("baikal-gvd", np.arange(n_events, dtype=np.int64), offsets, hits, events)
+    return SimulatedEvents("baikal-gvd", np.arange(n_events, dtype=np.int64), offsets, hits, events, configuration)

@@ -55,10 +55,11 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
+from ..base import DetectorConfiguration
 from . import shower
 from .energy_table import SHIPPED_TABLE, EnergyTable, fit_energy_table, load_shipped_table
 from .fluctuations import FADC_BIN, FADC_NONLINEAR, FADC_PER_VEM, SINGLE_PULSE_FWHM
-from .geometry import GRID_SPACING, LAYER_AREA, counter_positions
+from .geometry import GRID_SPACING, LAYER_AREA
 
 register_jitable(shower.ldf_slope)  # lets numba compile shower.py's own formulas below
 _ldf_shape = numba.njit(cache=True)(shower.ldf_shape)
@@ -391,8 +392,8 @@ def _reconstruct_event(x_in, y_in, z_in, t_in, upper, lower, counters, preselect
         return
     signal = 0.5 * (upper + lower)
     rho_hit = signal / LAYER_AREA
-    if preselected:
-        keep[:] = True
+    if preselected:  # a counter without a positive signal has no density to fit
+        keep[:] = signal > 0.0
     else:
         _space_time_cluster(x_in, y_in, z_in, t_in, signal, keep)
     n_keep = 0
@@ -526,23 +527,22 @@ def _reconstruct(offsets, x, y, z, t, upper, lower, counters, preselected, clean
                            preselected, clean_dchi2, keep[lo:hi], results[e])
 
 
-def fit_showers(offsets: np.ndarray, hits: dict[str, np.ndarray], counters: np.ndarray | None = None,
+def fit_showers(offsets: np.ndarray, hits: dict[str, np.ndarray], counters: np.ndarray,
                 preselected: bool = False, clean_dchi2: float = CLEAN_DCHI2) -> dict[str, np.ndarray]:
     """Pattern recognition, geometry, LDF and combined fits of every event (no energy).
-    With ``preselected`` the hits are taken as the shower's counters as they are (another
-    selection, e.g. the GNN's, replaces the pattern recognition; the counters it dropped
-    count as silent). ``clean_dchi2``: a counter leaves the time fit when that lowers the
-    chi2 by this much (TA's value by default).
+    With ``preselected`` the hits with a positive signal are taken as the shower's
+    counters as they are (another selection, e.g. the GNN's, replaces the pattern
+    recognition; the counters it dropped count as silent). ``clean_dchi2``: a counter
+    leaves the time fit when that lowers the chi2 by this much (TA's value by default).
 
     ``hits``: ``x``, ``y``, ``z`` (m), ``t`` (ns, any offset), ``signal_upper``,
-    ``signal_lower`` (VEM); ``counters`` (K, 3) m: the working counters, by default all of
-    ``counter_positions()``. Returns float64 columns RESULT_COLUMNS per event (angles in
-    rad, core in m, S800 in VEM/m^2, ``s800_sigma_log10`` its uncertainty in log10,
-    ``curvature`` the factor ``a``, ``fit_ok`` 1/0) and ``hit_score`` per hit (1 for the
-    counters of the final time fit). NaN where no fit was possible.
+    ``signal_lower`` (VEM); ``counters`` (K, 3) m: the working (live) counters of the
+    configuration, those without a hit near the shower being its silent counters. Returns
+    float64 columns RESULT_COLUMNS per event (angles in rad, core in m, S800 in VEM/m^2,
+    ``s800_sigma_log10`` its uncertainty in log10, ``curvature`` the factor ``a``,
+    ``fit_ok`` 1/0) and ``hit_score`` per hit (1 for the counters of the final time fit).
+    NaN where no fit was possible.
     """
-    if counters is None:
-        counters = counter_positions()
     offsets = np.asarray(offsets, dtype=np.int64)
     columns = [np.ascontiguousarray(hits[name], dtype=np.float64)
                for name in ("x", "y", "z", "t", "signal_upper", "signal_lower")]
@@ -555,17 +555,25 @@ def fit_showers(offsets: np.ndarray, hits: dict[str, np.ndarray], counters: np.n
     return out
 
 
-def reconstruct_classically(offsets: np.ndarray, hits: dict[str, np.ndarray], *,
-                            energy_table: EnergyTable | None = None,
-                            counters: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The standard TA SD reconstruction on CSR hits; returns output columns of the event
-    format (float32): ``reco_zenith``, ``reco_azimuth``, ``reco_angle_sigma`` (rad),
-    ``reco_core_x``, ``reco_core_y`` (m), ``s800`` (VEM/m^2), ``reco_log10_energy`` and
-    ``reco_log10_energy_sigma`` (log10 GeV, from ``energy_table``, by default the shipped
-    one), ``hit_score`` per hit, and the diagnostics of :func:`fit_showers`. NaN where the
-    fit failed (``fit_ok`` 0)."""
+def live_counters(configuration: DetectorConfiguration | None) -> np.ndarray:
+    """Positions (K, 3) m of the live counters of ``configuration``; ``ValueError`` for
+    None (the fits need the counters without hits and take no default layout)."""
+    if configuration is None:
+        raise ValueError("the TA SD fits need the detector configuration (its silent counters)")
+    return configuration.live_positions
+
+
+def reconstruct_classically(offsets: np.ndarray, hits: dict[str, np.ndarray],
+                            configuration: DetectorConfiguration | None, *,
+                            energy_table: EnergyTable | None = None) -> dict[str, np.ndarray]:
+    """The standard TA SD reconstruction on CSR hits of ``configuration``'s array; returns
+    output columns of the event format (float32): ``reco_zenith``, ``reco_azimuth``,
+    ``reco_angle_sigma`` (rad), ``reco_core_x``, ``reco_core_y`` (m), ``s800``
+    (VEM/m^2), ``reco_log10_energy`` and ``reco_log10_energy_sigma`` (log10 GeV, from
+    ``energy_table``, by default the shipped one), ``hit_score`` per hit, and the
+    diagnostics of :func:`fit_showers`. NaN where the fit failed (``fit_ok`` 0)."""
     table = load_shipped_table() if energy_table is None else energy_table
-    fit = fit_showers(offsets, hits, counters)
+    fit = fit_showers(offsets, hits, live_counters(configuration))
     ok = fit["fit_ok"] == 1.0
     log10_energy, sigma = table.log10_energy(fit["s800"], fit["reco_zenith"], fit["s800_sigma_log10"])
     out = {name: np.where(ok, values, np.nan).astype(np.float32) for name, values in fit.items()
@@ -578,17 +586,18 @@ def reconstruct_classically(offsets: np.ndarray, hits: dict[str, np.ndarray], *,
 
 
 def refit_showers(offsets: np.ndarray, hits: dict[str, np.ndarray], zenith: np.ndarray,
-                  azimuth: np.ndarray) -> dict[str, np.ndarray]:
+                  azimuth: np.ndarray, configuration: DetectorConfiguration | None) -> dict[str, np.ndarray]:
     """The standard geometry, LDF and combined fits on counters another method selected
     (``Detector.refine_direction``: the energy-direction stage hands over the counters its
-    hit selection kept). The fits start from their own plane fit, so ``zenith`` and
+    hit selection kept), with the silent counters of ``configuration``. The fits start
+    from their own plane fit, so ``zenith`` and
     ``azimuth`` (the caller's estimate, rad) only fix the number of events. Returns
     ``reco_zenith``, ``reco_azimuth``, ``fit_cone`` (the 68 % cone, rad),
     ``log10_energy`` (GeV, from S800 with the shipped energy table) and its 1-sigma
     ``log10_energy_sigma``, the core ``reco_core_x``, ``reco_core_y`` (m), NaN where the
     fit failed. The time fit drops a counter only at a chi2 drop of ``REFIT_CLEAN_DCHI2``:
     the selection has already removed the accidentals TA's tighter cut is there for."""
-    fit = fit_showers(offsets, hits, preselected=True, clean_dchi2=REFIT_CLEAN_DCHI2)
+    fit = fit_showers(offsets, hits, live_counters(configuration), preselected=True, clean_dchi2=REFIT_CLEAN_DCHI2)
     ok = fit["fit_ok"] == 1.0
     if ok.size != np.size(zenith) or ok.size != np.size(azimuth):
         raise ValueError(f"{ok.size} events but {np.size(zenith)} start directions")
@@ -602,12 +611,14 @@ def refit_showers(offsets: np.ndarray, hits: dict[str, np.ndarray], zenith: np.n
 FIT_FEATURE_NAMES = ("log10_s800", "sec_zenith", "s800_sigma_log10", "curvature")
 
 
-def fit_features(offsets: np.ndarray, hits: dict[str, np.ndarray]) -> np.ndarray:
-    """The standard fit on counters another method selected, as event-level inputs of a
-    regression head (``Detector.event_features``): log10 S800 (VEM/m^2), sec(zenith), the
-    fit's log10 uncertainty of S800 and the front-curvature factor, (n_events, 4), NaN
-    where the fit failed."""
-    fit = fit_showers(offsets, hits, preselected=True)
+def fit_features(offsets: np.ndarray, hits: dict[str, np.ndarray],
+                 configuration: DetectorConfiguration | None) -> np.ndarray:
+    """The standard fit on counters another method selected (silent counters from
+    ``configuration``), as event-level inputs of a regression head
+    (``Detector.event_features``): log10 S800 (VEM/m^2), sec(zenith), the fit's log10
+    uncertainty of S800 and the front-curvature factor, (n_events, 4), NaN where the fit
+    failed."""
+    fit = fit_showers(offsets, hits, live_counters(configuration), preselected=True)
     ok = fit["fit_ok"] == 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         columns = (np.log10(fit["s800"]), 1.0 / np.cos(fit["reco_zenith"]), fit["s800_sigma_log10"], fit["curvature"])
@@ -615,12 +626,13 @@ def fit_features(offsets: np.ndarray, hits: dict[str, np.ndarray]) -> np.ndarray
 
 
 def build_energy_table_from_simulation(n_events: int, seed: int) -> EnergyTable:
-    """Simulate ``n_events`` showers (``simulation.simulate_events``), reconstruct them and
-    fit the energy table to the well-reconstructed ones (fit_ok, at least 4 counters)."""
+    """Simulate ``n_events`` showers on the design layout (``simulation.simulate_events``),
+    reconstruct them and fit the energy table to the well-reconstructed ones (fit_ok, at
+    least 4 counters)."""
     from .simulation import simulate_events
 
     simulated = simulate_events(n_events, seed)
-    fit = fit_showers(simulated.offsets, simulated.hits)
+    fit = fit_showers(simulated.offsets, simulated.hits, live_counters(simulated.configuration))
     good = (fit["fit_ok"] == 1.0) & (fit["n_used"] >= 4)
     return fit_energy_table(fit["s800"][good], fit["reco_zenith"][good],
                             np.log10(simulated.events["true_energy"][good]), fit["s800_sigma_log10"][good],

@@ -9,11 +9,13 @@ relative to the event mean are in units of 10 us. Signals of 1 to >1000 VEM: log
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from graphreco.kernels import surface_grid_graph
 
-from ..base import Column, Detector, Scaled, ShowerCuts, Simulator
+from ..base import Column, Detector, DetectorConfiguration, Scaled, ShowerCuts, Simulator
 from .baseline import FIT_FEATURE_NAMES, fit_features, reconstruct_classically, refit_showers
 from .composition import PRIMARY_NAMES
 from .energy_combination import ENERGY_COMBINATION
@@ -33,14 +35,19 @@ MIN_SHOWER_COUNTERS = 5
 """Counters hit by the shower that an evaluated event needs."""
 
 
-def fiducial(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """Whether reconstructed showers pass TA's fiducial cuts (zenith, core inside the edge)."""
-    return in_fiducial_volume(columns["reco_zenith"], columns["reco_core_x"], columns["reco_core_y"])
+def fiducial(columns: dict[str, np.ndarray], configuration: DetectorConfiguration) -> np.ndarray:
+    """Whether reconstructed showers pass TA's fiducial cuts (zenith, core inside the edge
+    of the array of ``configuration``)."""
+    return in_fiducial_volume(columns["reco_zenith"], columns["reco_core_x"], columns["reco_core_y"], configuration)
 
 
 def build_edges(offsets: np.ndarray, hits) -> np.ndarray:
     """Counters of an event within two grid spacings of each other."""
     return surface_grid_graph(offsets, hits["x"], hits["y"], GRID_SPACING, NEIGHBOUR_STEPS, MAX_NEIGHBOURS)
+
+
+LAYOUT = Path(__file__).with_name("layout.geometry.parquet")
+"""The shipped default layout (scripts/make_default_layouts.py writes it from geometry.py)."""
 
 
 DETECTOR = Detector(
@@ -65,6 +72,7 @@ DETECTOR = Detector(
         Scaled("signal_lower", 1.0, log10=True, floor=0.1),
     ),
     build_edges=build_edges,
+    default_configuration=LAYOUT,
     max_hits_per_event=N_COUNTERS,  # one hit per counter; the fits grow as the square of the hits
     relative_features=(0, 1, 2, 3),
     baseline=reconstruct_classically,

@@ -7,7 +7,9 @@ layers (upper, lower) of 1.2 cm plastic scintillator of 3 m^2 each.
 
 Outline. TA labels a counter by its grid position XXYY (column XX, row YY, 1.2 km steps;
 x east, y north). Its reconstruction cuts on the distance of the core to the array edge,
-a convex polygon through the outermost counters given in grid units in D. Ivanov's
+a convex polygon through the outermost counters: here the convex hull of the live
+counters of the configuration in use (``edge_polygon``). The design outline, which
+places the counters of the design layout, is given in grid units in D. Ivanov's
 ``sdanalysis`` (``sdparamborder.c``, ``sdedgelinesRAW``):
 (6,1) (18,1) (24,8) (24,12) (23,17) (21,23) (19,28) (15,28) (11,26) (1,16) (1,6).
 Its area is 479 grid cells = 690 km^2. The grid sites inside or on it number 506; the real
@@ -20,7 +22,8 @@ Frame: x east, y north, origin at the grid site nearest the counters' centroid (
 counter: a smooth synthetic relief (-58 to +22 m, rms 18 m; the surveyed altitudes are
 not public in a form we could ship) plus the drop of the Earth's surface below the
 tangent plane, d^2 / (2 R_earth) (up to 30 m at the far corners), which the TA SD Monte
-Carlo applies too. Channel ids are TA's XXYY numbers.
+Carlo applies too. Channel ids are TA's XXYY numbers. The shipped default layout
+(``layout.geometry.parquet``, written by scripts/make_default_layouts.py) is this design.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import math
 from functools import cache
 
 import numpy as np
+
+from ..base import DetectorConfiguration
 
 GRID_SPACING = 1200.0  # m
 N_COUNTERS = 507
@@ -92,28 +97,67 @@ def _positions() -> np.ndarray:
 
 
 def counter_positions() -> np.ndarray:
-    """Counter positions (507, 3) float64 in m: x east, y north, z up relative to the
-    array centre; row i is counter ``counter_ids()[i]``."""
+    """Design counter positions (507, 3) float64 in m: x east, y north, z up relative to
+    the array centre; row i is counter ``counter_ids()[i]``. The shipped default layout
+    (``layout.geometry.parquet``) is written from these; reconstruction reads the
+    configuration in use instead."""
     return _positions().copy()
 
 
-def edge_polygon() -> np.ndarray:
-    """Vertices (m) of the array edge used for the border cut, counter-clockwise."""
+def design_configuration() -> DetectorConfiguration:
+    """The design layout as a configuration: every counter of :func:`counter_positions`
+    live, channel XXYY."""
+    return DetectorConfiguration("ta-sd", counter_positions(), counter_ids(), np.ones(N_COUNTERS, dtype=bool),
+                                 "ta-sd design layout")
+
+
+def design_outline() -> np.ndarray:
+    """Vertices (m) of the design outline (``EDGE_GRID``), counter-clockwise: where the
+    simulation throws cores."""
     return (EDGE_GRID - np.array(ORIGIN_SITE, dtype=float)) * GRID_SPACING
 
 
-def array_area() -> float:
-    """Area (m^2) inside the array edge."""
-    v = edge_polygon()
+def _convex_hull(points: np.ndarray) -> np.ndarray:
+    """Vertices of the convex hull of ``points`` (n, 2), counter-clockwise, without
+    collinear points (Andrew's monotone chain)."""
+    points = np.unique(points, axis=0)  # sorted by x, then y
+
+    def half(ordered: np.ndarray) -> list:
+        chain: list = []
+        for point in ordered:
+            while len(chain) >= 2 and ((chain[-1][0] - chain[-2][0]) * (point[1] - chain[-2][1])
+                                       - (chain[-1][1] - chain[-2][1]) * (point[0] - chain[-2][0])) <= 1e-9:
+                chain.pop()
+            chain.append(point)
+        return chain[:-1]
+
+    return np.array(half(points) + half(points[::-1]))
+
+
+def edge_polygon(configuration: DetectorConfiguration) -> np.ndarray:
+    """Vertices (m) of the array edge of ``configuration``, counter-clockwise: the convex
+    hull of its live counters (x, y). TA's border cut uses a polygon through the outermost
+    counters (``EDGE_GRID``, from sdanalysis); the hull is that polygon for any survey
+    frame, layout or set of dead counters (for the design layout it adds the one counter
+    outside the sdanalysis polygon, (19, 2): 0.5 grid cells more area)."""
+    live = configuration.live_positions[:, :2]
+    if len(live) < 3:
+        raise ValueError(f"{configuration.source}: {len(live)} live counters do not span an array")
+    return _convex_hull(live)
+
+
+def array_area(configuration: DetectorConfiguration) -> float:
+    """Area (m^2) inside the array edge of ``configuration``."""
+    v = edge_polygon(configuration)
     return 0.5 * float(np.sum(v[:, 0] * np.roll(v[:, 1], -1) - np.roll(v[:, 0], -1) * v[:, 1]))
 
 
-def distance_to_edge(x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
-    """Signed distance (m) of ground points (x, y) in m to the array edge: positive
-    inside, negative outside. The TA border cut keeps cores >= 1200 m inside."""
+def distance_to_polygon(x: np.ndarray | float, y: np.ndarray | float, polygon: np.ndarray) -> np.ndarray:
+    """Signed distance (m) of ground points (x, y) in m to a convex counter-clockwise
+    ``polygon`` (k, 2) m: positive inside, negative outside; the shape of x and y."""
     x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
     points = np.stack([x.ravel(), y.ravel()], axis=1)
-    start = edge_polygon()
+    start = polygon
     edge = np.roll(start, -1, axis=0) - start
     length = np.hypot(edge[:, 0], edge[:, 1])
     relative = points[:, None, :] - start[None, :, :]
@@ -125,7 +169,18 @@ def distance_to_edge(x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray
     return np.where(inside >= 0.0, inside, -outside).reshape(x.shape)
 
 
-def in_fiducial_volume(zenith: np.ndarray, core_x: np.ndarray, core_y: np.ndarray) -> np.ndarray:
+def distance_to_edge(x: np.ndarray | float, y: np.ndarray | float,
+                     configuration: DetectorConfiguration) -> np.ndarray:
+    """Signed distance (m) of ground points (x, y) in m to the array edge of
+    ``configuration`` (:func:`edge_polygon`): positive inside, negative outside. The TA
+    border cut keeps cores >= 1200 m inside."""
+    return distance_to_polygon(x, y, edge_polygon(configuration))
+
+
+def in_fiducial_volume(zenith: np.ndarray, core_x: np.ndarray, core_y: np.ndarray,
+                       configuration: DetectorConfiguration) -> np.ndarray:
     """Whether showers of ``zenith`` (rad) and core (m) pass TA's fiducial cuts
-    (``FIDUCIAL_MAX_ZENITH``, ``FIDUCIAL_MIN_EDGE_DISTANCE``); False where any is NaN."""
-    return (np.asarray(zenith) < FIDUCIAL_MAX_ZENITH) & (distance_to_edge(core_x, core_y) >= FIDUCIAL_MIN_EDGE_DISTANCE)
+    (``FIDUCIAL_MAX_ZENITH``, ``FIDUCIAL_MIN_EDGE_DISTANCE`` inside the edge of
+    ``configuration``); False where any is NaN."""
+    return (np.asarray(zenith) < FIDUCIAL_MAX_ZENITH) \
+        & (distance_to_edge(core_x, core_y, configuration) >= FIDUCIAL_MIN_EDGE_DISTANCE)

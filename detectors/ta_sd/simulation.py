@@ -35,11 +35,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..base import Option, OptionError, SimulatedEvents
+from ..base import DetectorConfiguration, Option, OptionError, SimulatedEvents
+from ..survey import SURVEY_OPTIONS, shifted, surveyed
 from .accidentals import LEVEL0_RATE_HZ, READOUT_HALF_WINDOW, sample_accidentals
 from .composition import PRIMARY_NAMES, sample_muon_scale, sample_xmax
 from .fluctuations import sample_layers, saturate
-from .geometry import GRID_SPACING, LAYER_AREA, counter_grid, counter_ids, counter_positions, distance_to_edge
+from .geometry import GRID_SPACING, LAYER_AREA, design_configuration, design_outline, distance_to_polygon
 from .s800 import shower_size
 from .shower import SPEED_OF_LIGHT, axis_vector, front_delay, front_spread, ldf_shape
 from .trigger import LEVEL0_VEM, LEVEL1_VEM, level2_trigger_times, passes
@@ -76,15 +77,17 @@ def sample_zenith(rng: np.random.Generator, n: int, max_zenith: float) -> np.nda
     return np.arccos(np.sqrt(rng.uniform(np.cos(max_zenith) ** 2, 1.0, n)))
 
 
-def sample_cores(rng: np.random.Generator, n: int, margin: float) -> np.ndarray:
-    """Core positions (n, 2) in m, uniform over the array and ``margin`` m beyond its edge."""
-    positions = counter_positions()
+def sample_cores(rng: np.random.Generator, n: int, margin: float, positions: np.ndarray) -> np.ndarray:
+    """Core positions (n, 2) in m, uniform over the design outline of the array and
+    ``margin`` m beyond it; ``positions`` (K, 3) m, the counters, bound the box drawn from."""
+    outline = design_outline()
     low, high = (positions[:, :2].min(axis=0) - margin - GRID_SPACING,
                  positions[:, :2].max(axis=0) + margin + GRID_SPACING)
     cores = np.empty((0, 2))
     while len(cores) < n:
         candidates = rng.uniform(low, high, (2 * n, 2))
-        cores = np.vstack([cores, candidates[distance_to_edge(candidates[:, 0], candidates[:, 1]) >= -margin]])
+        cores = np.vstack([cores, candidates[distance_to_polygon(candidates[:, 0], candidates[:, 1], outline)
+                                             >= -margin]])
     return cores[:n]
 
 
@@ -97,22 +100,23 @@ def _primary_codes(primaries: Sequence[str] | Mapping[str, float]) -> tuple[np.n
     return np.array([PRIMARY_NAMES[name] for name in weights]), probability / probability.sum()
 
 
-def _throw_showers(rng, n, codes, probability, log10_range, spectral_index, max_zenith, margin) -> dict:
+def _throw_showers(rng, n, codes, probability, log10_range, spectral_index, max_zenith, margin, positions) -> dict:
     """Primary, energy, direction, core, Xmax, muon content and size of ``n`` showers."""
     pdg = rng.choice(codes, size=n, p=probability)
     log10_energy = sample_log10_energy(rng, n, log10_range, spectral_index)
     energy = 10.0 ** log10_energy
     zenith = sample_zenith(rng, n, max_zenith)
     azimuth = rng.uniform(0.0, 2 * np.pi, n)
-    core = sample_cores(rng, n, margin)
+    core = sample_cores(rng, n, margin, positions)
     xmax = sample_xmax(rng, pdg, log10_energy)
     size = shower_size(energy, zenith, xmax, sample_muon_scale(rng, pdg))
     return {"pdg": pdg, "energy": energy, "zenith": zenith, "azimuth": azimuth, "core": core, "xmax": xmax} | size
 
 
-def _shower_hits(rng, showers: dict, positions: np.ndarray, conditions: Conditions) -> dict:
-    """Level-0 counters of every shower: event, counter, time (ns from the core's plane
-    front at the ground) and the layer signals after saturation (true VEM)."""
+def _shower_hits(rng, showers: dict, positions: np.ndarray, live: np.ndarray, conditions: Conditions) -> dict:
+    """Level-0 counters of every shower (of the ``live`` ones among ``positions``): event,
+    counter, time (ns from the core's plane front at the ground) and the layer signals
+    after saturation (true VEM)."""
     axis = axis_vector(showers["zenith"], showers["azimuth"])
     dx = positions[None, :, 0] - showers["core"][:, 0:1]
     dy = positions[None, :, 1] - showers["core"][:, 1:2]
@@ -121,7 +125,7 @@ def _shower_hits(rng, showers: dict, positions: np.ndarray, conditions: Conditio
     r = np.sqrt(np.maximum(dx * dx + dy * dy + dz * dz - along * along, 0.0))
     mean = showers["s800"][:, None] * LAYER_AREA * ldf_shape(r, showers["zenith"][:, None],
                                                              showers["slope_shift"][:, None])
-    event, counter = np.nonzero(mean >= MIN_EXPECTED_SIGNAL)
+    event, counter = np.nonzero((mean >= MIN_EXPECTED_SIGNAL) & live[None, :])
     upper, lower = sample_layers(rng, mean[event, counter])
     keep = passes(upper, lower, LEVEL0_VEM)
     event, counter, upper, lower = event[keep], counter[keep], upper[keep], lower[keep]
@@ -139,22 +143,24 @@ def throw_and_trigger(rng: np.random.Generator, n: int,
                       primaries: Sequence[str] | Mapping[str, float] = ("proton", "iron", "photon"),
                       log10_energy_range: tuple[float, float] = (18.0, 20.5),
                       spectral_index: float = DEFAULT_SPECTRAL_INDEX, max_zenith_deg: float = 60.0,
-                      conditions: Conditions = Conditions(), core_margin: float = CORE_MARGIN) -> dict:
+                      conditions: Conditions = Conditions(), core_margin: float = CORE_MARGIN,
+                      configuration: DetectorConfiguration | None = None) -> dict:
     """Throw ``n`` showers (arguments as :func:`simulate_events`; a negative ``core_margin``
     keeps cores that far inside the edge) and read out the ones that trigger.
 
     Returns per readout hit, ordered by event and time: ``event`` (0 .. triggered - 1),
-    ``counter`` (index into ``counter_positions()``), ``t`` (ns from the window start),
+    ``counter`` (index into the configuration's sensors), ``t`` (ns from the window start),
     ``signal_upper``, ``signal_lower`` (VEM), ``true_label``; and ``truth``, the triggered
     showers' ``pdg``, ``energy`` (eV), ``zenith``, ``azimuth``, ``core``, ``xmax``, ``s800``
     and the other outputs of ``s800.shower_size``.
     """
     codes, probability = _primary_codes(primaries)
-    positions = counter_positions()
-    column, row = counter_grid()
+    configuration = configuration or design_configuration()
+    positions, live = configuration.position, configuration.live
+    column, row = np.divmod(configuration.channel, 100)  # the trigger's grid: channel XXYY
     showers = _throw_showers(rng, n, codes, probability, log10_energy_range, spectral_index,
-                             np.radians(max_zenith_deg), core_margin)
-    hits = _shower_hits(rng, showers, positions, conditions)
+                             np.radians(max_zenith_deg), core_margin, positions)
+    hits = _shower_hits(rng, showers, positions, live, conditions)
     offsets = np.searchsorted(hits["event"], np.arange(n + 1))
     level1 = passes(hits["upper"], hits["lower"], LEVEL1_VEM)
     trigger = level2_trigger_times(offsets, column[hits["counter"]], row[hits["counter"]], hits["t"], level1)
@@ -167,6 +173,7 @@ def throw_and_trigger(rng: np.random.Generator, n: int,
     event, counter = local[hits["event"][inside]], hits["counter"][inside]
     busy = np.zeros((triggered.size, len(positions)), dtype=bool)
     busy[event, counter] = True
+    busy[:, ~live] = True  # a dead counter records no accidental either
     noise = sample_accidentals(rng, triggered.size, len(positions), busy,
                                LEVEL0_RATE_HZ * conditions.accidental_rate_scale)
     noisy = passes(noise["signal_upper"], noise["signal_lower"], LEVEL0_VEM)
@@ -188,24 +195,27 @@ def simulate_events(n_events: int, seed: int = 0,
                     log10_energy_range: tuple[float, float] = (18.0, 20.5),
                     spectral_index: float = DEFAULT_SPECTRAL_INDEX, max_zenith_deg: float = 60.0,
                     conditions: Conditions = Conditions(), core_margin: float = CORE_MARGIN,
-                    chunk: int = 2048) -> SimulatedEvents:
-    """``n_events`` triggered TA SD readouts, with truth.
+                    chunk: int = 2048, configuration: DetectorConfiguration | None = None) -> SimulatedEvents:
+    """``n_events`` triggered TA SD readouts, with truth, on the counters of
+    ``configuration`` (None: the design layout; its channels must be TA's XXYY numbers,
+    which place the counters on the trigger's grid; dead counters give no signal).
 
     ``primaries`` names the primaries thrown in equal parts, or maps names to relative
     weights (among thrown, not triggered, showers); energies in lg(E/eV), ``core_margin``
-    in m beyond the array edge.
+    in m beyond the design outline of the array.
     """
     _primary_codes(primaries)  # fail early on unknown names
     if not log10_energy_range[0] <= log10_energy_range[1]:
         raise OptionError(f"lowest lg(E/eV) {log10_energy_range[0]} is above the highest {log10_energy_range[1]}")
+    configuration = configuration or design_configuration()
     rng = np.random.default_rng(seed)
     pieces, kept = [], 0
     while kept < n_events:
         piece = throw_and_trigger(rng, chunk, primaries, log10_energy_range, spectral_index, max_zenith_deg,
-                                  conditions, core_margin)
+                                  conditions, core_margin, configuration)
         pieces.append(piece)
         kept += len(piece["truth"]["pdg"])
-    return _assemble(pieces, n_events)
+    return _assemble(pieces, n_events, configuration)
 
 
 SIMULATION_OPTIONS = (
@@ -222,19 +232,23 @@ SIMULATION_OPTIONS = (
     Option("--timing-resolution-ns", {"type": float, "default": TIMING_RESOLUTION,
                                       "help": "counter timing resolution (ns rms)"}),
     Option("--calibration-scale", {"type": float, "default": 1.0, "help": "reported VEM per true VEM"}),
+    *SURVEY_OPTIONS,
 )
 """What ``graphreco simulate ta-sd`` offers; ``simulate_from_options`` takes them."""
 
 
-def simulate_from_options(events: int, seed: int, primaries: Sequence[str], log10_energy_min: float,
-                          log10_energy_max: float, spectral_index: float, max_zenith_deg: float,
-                          accidental_rate_scale: float, timing_resolution_ns: float,
-                          calibration_scale: float) -> SimulatedEvents:
-    """``simulate_events`` with the thrown showers and conditions the command-line options give.
+def simulate_from_options(events: int, seed: int, configuration: DetectorConfiguration, primaries: Sequence[str],
+                          log10_energy_min: float, log10_energy_max: float, spectral_index: float,
+                          max_zenith_deg: float, accidental_rate_scale: float, timing_resolution_ns: float,
+                          calibration_scale: float, origin_shift: tuple[float, float], survey_scatter: float,
+                          dead_fraction: float) -> SimulatedEvents:
+    """``simulate_events`` with the thrown showers, conditions and array the command-line
+    options give.
 
     Args:
         events: triggered events to make.
         seed: random seed.
+        configuration: the layout as designed (the shipped default layout).
         primaries: names of the primaries thrown in equal parts.
         log10_energy_min, log10_energy_max: range of the thrown energies, lg(E/eV).
         spectral_index: dN/dE ~ E^-index of the thrown energies.
@@ -242,17 +256,29 @@ def simulate_from_options(events: int, seed: int, primaries: Sequence[str], log1
         accidental_rate_scale: times the level-0 rate of accidental particles.
         timing_resolution_ns: counter timing resolution (ns rms).
         calibration_scale: reported VEM per true VEM.
+        origin_shift: m (x, y): the survey frame's origin lies this much the other way;
+            hits, true cores and the configuration move by it (the frame here is centred
+            on counter 1313, geometry.py; a sample in another frame differs by an offset:
+            the value is the user's).
+        survey_scatter: m, rms per axis of the counters' displacement from their design
+            sites (the real counters stand up to tens of metres off them, NIM A 689
+            (2012) 87, geometry.py; the value is the user's).
+        dead_fraction: fraction of counters not taking data, drawn uniformly at random
+            (the value is the user's; correlated outages, such as a whole subarray, are
+            not modelled).
     """
     conditions = Conditions(accidental_rate_scale=accidental_rate_scale, timing_resolution_ns=timing_resolution_ns,
                             calibration_scale=calibration_scale)
-    return simulate_events(events, seed=seed, primaries=primaries,
-                           log10_energy_range=(log10_energy_min, log10_energy_max), spectral_index=spectral_index,
-                           max_zenith_deg=max_zenith_deg, conditions=conditions)
+    simulated = simulate_events(events, seed=seed, primaries=primaries,
+                                log10_energy_range=(log10_energy_min, log10_energy_max),
+                                spectral_index=spectral_index, max_zenith_deg=max_zenith_deg, conditions=conditions,
+                                configuration=surveyed(configuration, seed, survey_scatter, dead_fraction))
+    return shifted(simulated, origin_shift, ("true_core_x", "true_core_y"))
 
 
-def _assemble(pieces: list[dict], n_events: int) -> SimulatedEvents:
+def _assemble(pieces: list[dict], n_events: int, configuration: DetectorConfiguration) -> SimulatedEvents:
     """The first ``n_events`` triggered events of the chunks in the event format."""
-    positions, ids = counter_positions(), counter_ids()
+    positions, ids = configuration.position, configuration.channel
     hit_parts, truth_parts, sizes, remaining = [], [], [], n_events
     for piece in pieces:
         n = min(remaining, len(piece["truth"]["pdg"]))
@@ -277,4 +303,4 @@ def _assemble(pieces: list[dict], n_events: int) -> SimulatedEvents:
               "true_core_y": truth["core"][:, 1], "true_primary": truth["pdg"].astype(np.int32),
               "true_xmax": truth["xmax"], "true_s800": truth["s800"]}
     offsets = np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64)
-    return SimulatedEvents("ta-sd", np.arange(n_events, dtype=np.int64), offsets, out_hits, events)
+    return SimulatedEvents("ta-sd", np.arange(n_events, dtype=np.int64), offsets, out_hits, events, configuration)

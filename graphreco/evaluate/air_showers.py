@@ -41,7 +41,8 @@ def _air_shower_array(truth_path: str | Path) -> Detector:
     return detector
 
 
-def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None) -> dict:
+def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None,
+             geometry: str | Path | None = None) -> dict:
     """Figures of the reconstruction in ``reco_path`` and of the detector's standard fit,
     run here on the hits of ``truth_path`` (which carries the ``true_*`` columns); with
     ``plots`` also ``plots``, the PNGs drawn into that folder."""
@@ -54,7 +55,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None
     pieces: dict[str, list[np.ndarray]] = {}
     counter_pieces: dict[str, list[np.ndarray]] = {}
-    for batch in read_events(truth_path):
+    for batch in read_events(truth_path, geometry=geometry):
         missing = [name for name in TRUTH_COLUMNS if name not in batch.events] + \
             (["true_label"] if "true_label" not in batch.hits else [])
         if missing:
@@ -64,11 +65,12 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
         event_of_hit = np.repeat(np.arange(sizes.size), sizes)
         columns = {name: batch.events[name] for name in TRUTH_COLUMNS}
         columns["shower_counters"] = np.bincount(event_of_hit, batch.hits["true_label"] == 1, minlength=sizes.size)
-        columns["edge_distance"] = cuts.distance_to_edge(batch.events["true_core_x"], batch.events["true_core_y"])
+        columns["edge_distance"] = cuts.distance_to_edge(batch.events["true_core_x"], batch.events["true_core_y"],
+                                                         batch.configuration)
         columns |= {f"gnn_{name}": values[rows] for name, values in gnn_columns.items()}
         if "true_primary" in batch.events:
             columns["true_primary"] = batch.events["true_primary"]
-        baseline = detector.baseline(batch.offsets, batch.hits)
+        baseline = detector.baseline(batch.offsets, batch.hits, configuration=batch.configuration)
         columns |= {f"baseline_{name}": baseline[name] for name in RECO_COLUMNS if name in baseline}
         counters = {"shower_counter": batch.hits["true_label"] == 1, "baseline": baseline["hit_score"]}
         if hit_score is not None:

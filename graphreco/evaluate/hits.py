@@ -54,7 +54,8 @@ def draw_hits(signal: np.ndarray, scores: dict[str, np.ndarray], folder: Path) -
     return output.written
 
 
-def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None) -> dict:
+def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None,
+             geometry: str | Path | None = None) -> dict:
     """``events`` and, per method (``gnn``: the ``hit_score`` of ``reco_path``, matched by
     ``event_id``; ``baseline``: the detector's, run here on the hits of ``truth_path``),
     the ``hit_figures`` against ``true_label > 0`` of ``truth_path``; with ``plots`` also
@@ -65,7 +66,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     reco_ids = reco.column("event_id").to_numpy()
     events, signal = 0, []
     scores: dict[str, list[np.ndarray]] = {"gnn": [], "baseline": []}
-    for batch in read_events(truth_path):
+    for batch in read_events(truth_path, geometry=geometry):
         if "true_label" not in batch.hits:
             raise EventFormatError(str(truth_path), "the truth column true_label is needed to evaluate")
         rows = reco_rows(reco_ids, batch.event_id, reco_path)
@@ -74,7 +75,8 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
         scores["gnn"].append(hit_values(reco.column("hit_score"), rows, batch.hits_per_event, batch.event_id,
                                         reco_path, "hit_score"))
         detector = detectors.get(batch.detector)
-        baseline = detector.baseline(batch.offsets, batch.hits) if detector.baseline is not None else {}
+        baseline = {} if detector.baseline is None \
+            else detector.baseline(batch.offsets, batch.hits, configuration=batch.configuration)
         if "hit_score" in baseline:
             scores["baseline"].append(np.asarray(baseline["hit_score"]))
     truth = np.concatenate(signal) if signal else np.zeros(0, dtype=bool)

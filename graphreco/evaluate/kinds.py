@@ -46,9 +46,11 @@ def kind_of(truth: str | Path) -> Kind:
     return KINDS[detector.evaluation]
 
 
-def evaluate_files(truth: str | Path, reco: str | Path, plots: str | Path | None = None) -> dict:
+def evaluate_files(truth: str | Path, reco: str | Path, plots: str | Path | None = None,
+                   geometry: str | Path | None = None) -> dict:
     """Figures of the reconstruction ``reco`` and of the classical methods against the
-    truth in ``truth`` (the input that was reconstructed, with its ``true_*``), as the
-    detector's evaluation kind scores them; with ``plots``, the PNGs drawn into that
-    folder, listed under ``plots``."""
-    return kind_of(truth).evaluate(truth, reco, plots)
+    truth in ``truth`` (the input that was reconstructed, with its ``true_*``, read
+    against the geometry file ``geometry`` where given), as the detector's evaluation
+    kind scores them; with ``plots``, the PNGs drawn into that folder, listed under
+    ``plots``."""
+    return kind_of(truth).evaluate(truth, reco, plots, geometry)

@@ -35,7 +35,8 @@ from .resolution import signal_hits
 __all__ = ["FIGURES", "evaluate"]
 
 
-def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None) -> dict:
+def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None,
+             geometry: str | Path | None = None) -> dict:
     """Figures of the reconstruction in ``reco_path`` and of the baseline, against the
     truth in ``truth_path`` (the input that was reconstructed, with its ``true_*``); with
     ``plots`` also ``plots``, the PNGs drawn into that folder."""
@@ -47,12 +48,12 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     columns = {name: [] for name in ("signal", "gnn_hit", "base_hit", "hit_kind", "kind", "gnn_event", "base_event",
                                      "signal_hits", *TRUTH_COLUMNS, *(f"gnn_{n}" for n in regression),
                                      *(f"base_{n}" for n in DIRECTION_COLUMNS))}
-    for batch in read_events(truth_path):
+    for batch in read_events(truth_path, geometry=geometry):
         if "true_label" not in batch.hits or "true_kind" not in batch.events:
             raise EventFormatError(str(truth_path), "truth columns true_label and true_kind are needed to evaluate")
         rows = reco_rows(reco_ids, batch.event_id, reco_path)
         detector = detectors.get(batch.detector)
-        baseline = detector.baseline(batch.offsets, batch.hits)
+        baseline = detector.baseline(batch.offsets, batch.hits, configuration=batch.configuration)
         kinds = batch.events["true_kind"].astype(str)
         columns["signal"].append(batch.hits["true_label"] > 0)
         columns["hit_kind"].append(np.repeat(kinds, batch.hits_per_event))

@@ -78,10 +78,11 @@ def concatenated(batches: list[EventBatch]) -> tuple[np.ndarray, dict[str, np.nd
             {name: np.concatenate([batch.events[name] for batch in batches]) for name in batches[0].events})
 
 
-def evaluate(truth_path: str | Path, reco_path: str | Path | None, plots: str | Path | None = None) -> dict:
+def evaluate(truth_path: str | Path, reco_path: str | Path | None, plots: str | Path | None = None,
+             geometry: str | Path | None = None) -> dict:
     """``pileup_figures`` of the crossings in ``truth_path`` (with ``true_label``), the GNN's
     scores read from the reconstruction ``reco_path`` (matched by ``event_id``)."""
-    batches = list(read_events(truth_path))
+    batches = list(read_events(truth_path, geometry=geometry))
     if not batches or "true_label" not in batches[0].hits:
         raise EventFormatError(str(truth_path), "the truth column true_label is needed to evaluate")
     offsets, hits, events = concatenated(batches)

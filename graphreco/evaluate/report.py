@@ -262,11 +262,11 @@ def _move_into_place(staging: Path, folder: Path) -> None:
     shutil.rmtree(previous)
 
 
-def _write(truth: Path, reco: Path, staging: Path, folder: Path) -> dict:
+def _write(truth: Path, reco: Path, staging: Path, folder: Path, geometry: Path | None) -> dict:
     """The comparison with its PNGs and both reports, written into ``staging`` (paths as
     they will be once it is renamed to ``folder``)."""
     kind = kind_of(truth)
-    figures = kind.evaluate(truth, reco, staging)
+    figures = kind.evaluate(truth, reco, staging, geometry)
     detector = open_event_file(truth)[1].name
     blocks = report_blocks(figures, kind.figures, detector, truth, reco)
     (staging / MARKDOWN).write_text(markdown(blocks), encoding="utf-8")
@@ -275,10 +275,11 @@ def _write(truth: Path, reco: Path, staging: Path, folder: Path) -> dict:
     return figures | {"plots": plots, "report": {"markdown": str(folder / MARKDOWN), "html": str(folder / HTML)}}
 
 
-def write_report(truth: str | Path, reco: str | Path, folder: str | Path) -> dict:
-    """Compare the reconstruction ``reco`` with the baseline on ``truth`` and write the
-    report folder (module docstring). Returns the comparison dict, its ``plots`` in
-    ``folder``, and ``report``: the paths of ``report.md`` and ``report.html``."""
+def write_report(truth: str | Path, reco: str | Path, folder: str | Path, geometry: str | Path | None = None) -> dict:
+    """Compare the reconstruction ``reco`` with the baseline on ``truth`` (read against the
+    geometry file ``geometry`` where given) and write the report folder (module
+    docstring). Returns the comparison dict, its ``plots`` in ``folder``, and ``report``:
+    the paths of ``report.md`` and ``report.html``."""
     pyplot()  # fails, saying what to install, before any work
     truth, reco, folder = Path(truth), Path(reco), Path(folder).resolve()
     check_outputs([folder], [truth, reco], folder=True)
@@ -287,7 +288,7 @@ def write_report(truth: str | Path, reco: str | Path, folder: str | Path) -> dic
     staging = folder.with_name(f".{folder.name}.{secrets.token_hex(4)}.partial")
     staging.mkdir()
     try:
-        result = _write(truth, reco, staging, folder)
+        result = _write(truth, reco, staging, folder, None if geometry is None else Path(geometry))
         _move_into_place(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pyarrow as pa
 
+from ..detectors import DetectorConfiguration
+
 
 @dataclass(frozen=True)
 class EventBatch:
@@ -16,7 +18,9 @@ class EventBatch:
     of event ``e`` are ``offsets[e]:offsets[e + 1]`` in every array of ``hits``. ``hits``
     and ``events`` hold the detector's contract columns present in the file as numpy
     arrays in the contract's dtypes; ``record_batch`` is the batch as read, for carrying
-    any other column through.
+    any other column through. ``configuration`` is the detector configuration the file is
+    read against (every hit sits on one of its live sensors; None for a detector without
+    fixed sensors): fits that need the sensors without hits take it from here.
     """
 
     detector: str
@@ -26,6 +30,7 @@ class EventBatch:
     hits: dict[str, np.ndarray]
     events: dict[str, np.ndarray]
     record_batch: pa.RecordBatch
+    configuration: DetectorConfiguration | None = None
 
     @property
     def n_events(self) -> int:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import detectors
-from ..detectors import Detector
+from ..detectors import Detector, DetectorConfiguration
 from .batch import EventBatch
+from .configuration import check_on_sensors, configuration_file, is_geometry_file, resolve_configuration
 from .errors import EventFormatError
 from .root import RootMapping, check_mapping, count_root_events, iter_root_batches, load_mapping
 from .validate import check_schema, to_event_batch
@@ -28,17 +29,18 @@ Sources = str | Path | Iterable[str | Path]
 
 def expand_sources(sources: Sources) -> list[Path]:
     """Event files named by paths, directories (their ``*.parquet``) or glob patterns
-    (which may name ``.root`` files too)."""
+    (which may name ``.root`` files too); directories and patterns never give geometry
+    files (``*.geometry.parquet``)."""
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
     files: list[Path] = []
     for item in items:
         path = Path(item)
         if path.is_dir():
-            found = sorted(path.glob("*.parquet"))
+            found = sorted(file for file in path.glob("*.parquet") if not is_geometry_file(file))
         elif path.exists():
             found = [path]
         else:
-            found = sorted(Path(p) for p in glob.glob(str(item)))
+            found = sorted(Path(p) for p in glob.glob(str(item)) if not is_geometry_file(p))
         if not found:
             raise FileNotFoundError(f"no event files at {str(item)!r}")
         files.extend(found)
@@ -73,25 +75,54 @@ def _detector(file: str, name: str) -> Detector:
 
 def read_events(sources: Sources, detector: str | None = None, batch_size: int = DEFAULT_BATCH_EVENTS,
                 columns: Iterable[str] | None = None,
-                root_mapping: RootMapping | str | Path | None = None) -> Iterator[EventBatch]:
+                root_mapping: RootMapping | str | Path | None = None,
+                geometry: str | Path | None = None) -> Iterator[EventBatch]:
     """Stream validated event batches from every file in ``sources``, in order.
 
     ``columns`` limits what is read beyond the detector's contract columns (which are
     always read when present); ``None`` reads every column. ``.root`` files are read
     through ``root_mapping``: a ``RootMapping``, the path of one in JSON or ``None`` for
     the shipped NanoAOD PF-candidate mapping; ``detector`` overrides its detector.
+    Each file is read against one detector configuration (``EventBatch.configuration``):
+    the geometry file ``geometry`` where given, else the one its schema metadata names,
+    else the detector's default layout; a hit off its live sensors is an
+    ``EventFormatError``.
     """
     for path in expand_sources(sources):
         seen: set[int] = set()
         try:
             if path.suffix == ".root":
                 resolved, record_batches = _root_batches(path, detector, batch_size, columns, root_mapping)
+                metadata = None
             else:
-                resolved, record_batches = _parquet_batches(path, detector, batch_size, columns)
+                resolved, record_batches, metadata = _parquet_batches(path, detector, batch_size, columns)
+            configuration = resolve_configuration(resolved, path, configuration_file(path, metadata, geometry))
             for record_batch in record_batches:
-                yield to_event_batch(record_batch, resolved, str(path), seen)
+                yield validated_batch(record_batch, resolved, str(path), seen, configuration)
         except (pa.ArrowException, OSError) as error:
             raise EventFormatError(str(path), f"unreadable data ({error})") from None
+
+
+def validated_batch(record_batch: pa.RecordBatch, detector: Detector, file: str, seen_ids: set[int],
+                    configuration: DetectorConfiguration | None) -> EventBatch:
+    """A record batch validated and converted (``validate.to_event_batch``), its hits
+    checked against the file's ``configuration``, which it carries."""
+    batch = to_event_batch(record_batch, detector, file, seen_ids)
+    if configuration is not None:
+        check_on_sensors(file, batch.hits, batch.offsets, batch.event_id, configuration)
+    return replace(batch, configuration=configuration)
+
+
+def event_file_configuration(path: str | Path, geometry: str | Path | None = None) -> Path | None:
+    """The geometry file an event file is read against (``configuration.configuration_file``):
+    ``geometry``, else the one a Parquet file's schema metadata names, else None."""
+    if geometry is not None or Path(path).suffix == ".root":
+        return configuration_file(path, None, geometry)
+    try:
+        metadata = pq.read_schema(str(path)).metadata
+    except (pa.ArrowException, OSError) as error:
+        raise EventFormatError(str(path), f"not a readable Parquet file ({error})") from None
+    return configuration_file(path, metadata, None)
 
 
 @dataclass(frozen=True)
@@ -127,14 +158,14 @@ def wanted_columns(detector: Detector, columns: Iterable[str]) -> set[str]:
 
 
 def _parquet_batches(path: Path, detector: str | None, batch_size: int,
-                     columns: Iterable[str] | None) -> RecordBatches:
-    """A Parquet event file, its schema checked against the detector."""
+                     columns: Iterable[str] | None) -> tuple[Detector, Iterator[pa.RecordBatch], dict]:
+    """A Parquet event file, its schema checked against the detector, and its schema metadata."""
     parquet, resolved = open_event_file(path, detector)
     selected = None
     if columns is not None:
         wanted = wanted_columns(resolved, columns)
         selected = [name for name in parquet.schema_arrow.names if name in wanted]
-    return resolved, parquet.iter_batches(batch_size=batch_size, columns=selected)
+    return resolved, parquet.iter_batches(batch_size=batch_size, columns=selected), parquet.schema_arrow.metadata
 
 
 def _root_batches(path: Path, detector: str | None, batch_size: int, columns: Iterable[str] | None,

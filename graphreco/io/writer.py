@@ -27,7 +27,7 @@ def hit_list(offsets: np.ndarray, values: np.ndarray) -> pa.ListArray:
 def event_table(event_id: np.ndarray, offsets: np.ndarray, hits: Mapping[str, np.ndarray],
                 events: Mapping[str, np.ndarray] | None = None, detector: str | None = None) -> pa.Table:
     """A table in the event format: ``event_id``, the per-hit lists, then event columns
-    (``SimulatedEvents`` fields map one to one: ``event_table(**vars(simulated))``)."""
+    (``event_table(**simulated.columns())`` for ``SimulatedEvents``)."""
     columns = {"event_id": pa.array(np.asarray(event_id, dtype=np.int64))}
     columns |= {name: hit_list(offsets, values) for name, values in hits.items()}
     columns |= {name: pa.array(values) for name, values in (events or {}).items()}
@@ -99,7 +99,8 @@ def temporary_files(path: str | Path) -> list[Path]:
     return sorted(path.parent.glob(f".{glob.escape(path.name)}.*{TEMPORARY_SUFFIX}"))
 
 
-def write_events(path: str | Path, table: pa.Table, detector: str) -> None:
-    """Write one table as an event file, atomically."""
-    with EventWriter(path, detector) as writer:
+def write_events(path: str | Path, table: pa.Table, detector: str, metadata: Mapping[str, str] | None = None) -> None:
+    """Write one table as an event file, atomically (``metadata``: schema-metadata keys
+    beside ``detector``, e.g. ``geometry``)."""
+    with EventWriter(path, detector, metadata=metadata) as writer:
         writer.write(table)

@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 
 from ..errors import UsageError
 from ..io import EventBatch, EventFormatError, EventWriter, RootMapping, event_table, read_events, summarize_source
+from ..io.configuration import METADATA_KEY, require_sensors
 from ..io.outputs import check_outputs, locked
-from ..io.reader import DEFAULT_BATCH_EVENTS
+from ..io.reader import DEFAULT_BATCH_EVENTS, event_file_configuration
 from ..pipeline import Pipeline, timed
 
 PROVENANCE_KEY = "graphreco"
@@ -47,16 +48,21 @@ def in_process(pipeline: Pipeline, keep_columns: Sequence[str] = ()) -> BatchMap
 
 
 def provenance(pipeline: Pipeline, source: str | Path, keep_columns: Sequence[str] = (),
-               root_mapping: RootMapping | None = None, batch_size: int = DEFAULT_BATCH_EVENTS) -> dict:
+               root_mapping: RootMapping | None = None, batch_size: int = DEFAULT_BATCH_EVENTS,
+               geometry: str | Path | None = None) -> dict:
     """What an output of ``source`` records of how it was made: the input (name, size in
     bytes, number of events and ``source_sha256``) and every setting that changes the
     output: the pipeline's fingerprint, the kept columns, the batch size (the stages'
-    chunks, and so the last bits of a float, follow it) and, for a ROOT input, the column
-    mapping. Raises ``EventFormatError`` for a file that is unreadable, of another
-    detector or lacks a column to keep, ``UsageError`` for columns to keep that
-    ``check_keep_columns`` refuses."""
+    chunks, and so the last bits of a float, follow it), for a ROOT input the column
+    mapping and, where the input is read against a geometry file (``geometry``, else the
+    one it names), that file's absolute path. Raises ``EventFormatError`` for a file that
+    is unreadable, of another detector or lacks a column to keep, ``UsageError`` for
+    columns to keep that ``check_keep_columns`` refuses."""
     check_keep_columns(pipeline, keep_columns)
+    if geometry is not None:
+        require_sensors(pipeline.detector, geometry)
     summary = summarize_source(source, pipeline.detector.name, root_mapping)
+    configuration = event_file_configuration(source, geometry)
     missing = [name for name in keep_columns if name not in summary.columns]
     if missing:
         raise EventFormatError(str(source), "column asked to be kept is not in the file", column=missing[0])
@@ -65,9 +71,10 @@ def provenance(pipeline: Pipeline, source: str | Path, keep_columns: Sequence[st
     if root_mapping is not None and source.suffix == ".root":  # as JSON gives it back
         mapping = {"tree": root_mapping.tree, "event_id": root_mapping.event_id, "detector": root_mapping.detector,
                    "columns": dict(root_mapping.columns), "optional": list(root_mapping.optional)}
-    return {"source": source.name, "source_bytes": source.stat().st_size, "source_events": summary.events,
-            "source_sha256": source_sha256(source), "pipeline": pipeline.fingerprint(),
-            "keep_columns": list(keep_columns), "batch_size": batch_size, "root_mapping": mapping}
+    stamp = {"source": source.name, "source_bytes": source.stat().st_size, "source_events": summary.events,
+             "source_sha256": source_sha256(source), "pipeline": pipeline.fingerprint(),
+             "keep_columns": list(keep_columns), "batch_size": batch_size, "root_mapping": mapping}
+    return stamp | ({"geometry": str(configuration.resolve())} if configuration is not None else {})
 
 
 def source_sha256(source: Path) -> str:
@@ -131,8 +138,12 @@ EMPTY_OUTPUT = pa.table({"event_id": pa.array([], pa.int64())})
 
 def stamped_writer(output: str | Path, detector: str, stamp: dict) -> EventWriter:
     """The atomic writer of ``output``, its schema metadata stamped with the provenance
-    ``stamp`` that ``is_complete`` checks."""
-    return EventWriter(output, detector, metadata={PROVENANCE_KEY: json.dumps(stamp)})
+    ``stamp`` that ``is_complete`` checks, and naming the input's geometry file (the
+    stamp's ``geometry``, when it has one) relative to the output's folder."""
+    metadata = {PROVENANCE_KEY: json.dumps(stamp)}
+    if stamp.get("geometry"):
+        metadata[METADATA_KEY] = os.path.relpath(stamp["geometry"], Path(output).resolve().parent)
+    return EventWriter(output, detector, metadata=metadata)
 
 
 def write_output(output: str | Path, detector: str, stamp: dict, tables: Iterable[pa.Table],
@@ -156,20 +167,23 @@ def write_output(output: str | Path, detector: str, stamp: dict, tables: Iterabl
 def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
                      batch_size: int = DEFAULT_BATCH_EVENTS, keep_columns: Sequence[str] = (),
                      on_events: Callable[[int], None] | None = None,
-                     root_mapping: RootMapping | None = None, stamp: dict | None = None) -> dict:
+                     root_mapping: RootMapping | None = None, stamp: dict | None = None,
+                     geometry: str | Path | None = None) -> dict:
     """Reconstruct every event of ``source`` (Parquet, or ROOT read through
-    ``root_mapping``) into ``output`` in this process; ``on_events(n)`` is told of every
-    ``n`` events written; ``stamp`` is the source's ``provenance`` when already known.
-    ``UsageError`` when ``output`` is ``source`` or another process writes it (``locked``).
-    Returns counts, seconds and the seconds per step (read and validate, graph, each
-    stage, write)."""
+    ``root_mapping``) into ``output`` in this process, against the geometry file
+    ``geometry`` (None: the one the file names, else the detector's default layout);
+    ``on_events(n)`` is told of every ``n`` events written; ``stamp`` is the source's
+    ``provenance`` when already known. ``UsageError`` when ``output`` is ``source`` or
+    another process writes it (``locked``). Returns counts, seconds and the seconds per
+    step (read and validate, graph, each stage, write)."""
     start = time.perf_counter()
     check_outputs([output], [source])
-    stamp = stamp or provenance(pipeline, source, keep_columns, root_mapping, batch_size)
+    stamp = stamp or provenance(pipeline, source, keep_columns, root_mapping, batch_size, geometry)
     mapper = in_process(pipeline, keep_columns)
     steps: Steps = {}
     batches = _timed_iteration(read_events(source, detector=pipeline.detector.name, batch_size=batch_size,
-                                           columns=keep_columns, root_mapping=root_mapping), steps, "read_validate")
+                                           columns=keep_columns, root_mapping=root_mapping,
+                                           geometry=stamp.get("geometry")), steps, "read_validate")
 
     def tables() -> Iterator[pa.Table]:
         for table, batch_steps in mapper(batches):

@@ -39,8 +39,9 @@ from ..console import stdout_to_stderr
 from ..detectors import Detector
 from ..extras import require
 from ..io import EventBatch, EventFormatError
-from ..io.reader import wanted_columns
-from ..io.validate import refuse_duplicate_ids, to_event_batch
+from ..io.configuration import resolve_configuration
+from ..io.reader import validated_batch, wanted_columns
+from ..io.validate import refuse_duplicate_ids
 from ..pipeline import Pipeline
 from ..threads import single_thread
 from .file import reconstruct_batch, write_output
@@ -99,14 +100,17 @@ class Chunk(NamedTuple):
     row_groups: list[int]
     skip: int
     batches: int
+    geometry: str | None
+    """The geometry file the input is read against (None: the detector's default layout)."""
 
 
-def chunks(path: str, wanted: set[str], batch_size: int) -> list[Chunk]:
+def chunks(path: str, wanted: set[str], batch_size: int, geometry: str | None = None) -> list[Chunk]:
     """An input file as chunks of at least ``CHUNK_EVENTS`` events (but the last), in
     order. The file is cut into runs of row groups of at least ``CHUNK_EVENTS`` events,
     only where a row group starts at a multiple of ``batch_size`` events, and a run into
     at most ``MAX_CHUNKS_PER_RUN`` chunks (a chunk decodes its run from the start to its
-    own end, so a run is decoded at most 2.5 times over)."""
+    own end, so a run is decoded at most 2.5 times over). ``geometry``: the input's
+    geometry file (None: the detector's default layout)."""
     metadata = pq.ParquetFile(path).metadata
     columns = [name for name in metadata.schema.to_arrow_schema().names if name in wanted]
     runs: list[tuple[list[int], int]] = []  # (row groups, events)
@@ -121,18 +125,20 @@ def chunks(path: str, wanted: set[str], batch_size: int) -> list[Chunk]:
     for row_groups, events in runs:
         run_batches = -(-events // batch_size)
         per_chunk = max(-(-CHUNK_EVENTS // batch_size), -(-run_batches // MAX_CHUNKS_PER_RUN))
-        cut += [Chunk(path, columns, row_groups, skip, min(per_chunk, run_batches - skip))
+        cut += [Chunk(path, columns, row_groups, skip, min(per_chunk, run_batches - skip), geometry)
                 for skip in range(0, run_batches, per_chunk)]
     return cut
 
 
 def read_chunk(chunk: Chunk, detector: Detector, batch_size: int) -> Iterator[EventBatch]:
-    """The validated event batches of ``chunk`` (event ids checked within each batch only)."""
+    """The validated event batches of ``chunk`` (event ids checked within each batch only,
+    hits against the chunk's configuration)."""
     try:
+        configuration = resolve_configuration(detector, chunk.path, chunk.geometry and Path(chunk.geometry))
         record_batches = pq.ParquetFile(chunk.path).iter_batches(batch_size, row_groups=chunk.row_groups,
                                                                  columns=chunk.columns)
         for record_batch in islice(record_batches, chunk.skip, chunk.skip + chunk.batches):
-            yield to_event_batch(record_batch, detector, chunk.path, set())
+            yield validated_batch(record_batch, detector, chunk.path, set(), configuration)
     except (pa.ArrowException, OSError) as error:
         raise EventFormatError(chunk.path, f"unreadable data ({error})") from None
 
@@ -194,7 +200,8 @@ def _run_job(pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], 
     wanted = wanted_columns(pipeline.detector, keep_columns)
     outputs = {_key(plans[index].source): _Output(index, plans[index], pipeline.detector.name, batch_size)
                for index in indices}
-    work = [chunk._asdict() for path in outputs for chunk in chunks(path, wanted, batch_size)]
+    work = [chunk._asdict() for path, output in outputs.items()
+            for chunk in chunks(path, wanted, batch_size, output.plan.stamp.get("geometry"))]
     actor_arguments = (str(pipeline.folder), pipeline.sha256(), tuple(keep_columns), batch_size)
     reconstructed = ray.data.from_items(work, override_num_blocks=len(work)).map_batches(
         _PipelineActor, fn_constructor_args=actor_arguments, batch_size=1,

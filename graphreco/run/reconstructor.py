@@ -17,7 +17,9 @@ import pyarrow as pa
 import torch
 
 from ..io import EventFormatError, event_table
-from ..io.validate import check_schema, to_event_batch
+from ..io.configuration import resolve_configuration
+from ..io.reader import validated_batch
+from ..io.validate import check_schema
 from ..pipeline import Pipeline
 
 SOURCE = "<framework input>"
@@ -27,13 +29,17 @@ SOURCE = "<framework input>"
 class Reconstructor:
     """The shipped pipeline of ``detector`` or the one in the folder ``pipeline``, ready to
     reconstruct. ``threads`` sets torch's intra-op threads (None leaves them as they are;
-    a framework running one reconstructor per worker wants 1)."""
+    a framework running one reconstructor per worker wants 1). ``geometry``: the geometry
+    file of the detector configuration the events come from (None: the detector's
+    default layout); every hit must sit on one of its live sensors."""
 
     def __init__(self, detector: str | None = None, pipeline: str | Path | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, geometry: str | Path | None = None):
         if (detector is None) == (pipeline is None):
             raise ValueError("give either a detector name or a pipeline folder")
         self.pipeline = Pipeline.shipped(detector) if pipeline is None else Pipeline.load(pipeline)
+        self.configuration = resolve_configuration(self.pipeline.detector, SOURCE,
+                                                   None if geometry is None else Path(geometry))
         if threads is not None:
             torch.set_num_threads(threads)
 
@@ -51,7 +57,7 @@ class Reconstructor:
         check_schema(record_batch.schema, detector, source, None)
         if record_batch.num_rows == 0:
             return event_table(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), {}, {})
-        batch = to_event_batch(record_batch, detector, source, set())
+        batch = validated_batch(record_batch, detector, source, set(), self.configuration)
         hits, events = self.pipeline.reconstruct(batch)
         return event_table(batch.event_id, batch.offsets, hits, events)
 

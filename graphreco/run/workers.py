@@ -82,16 +82,18 @@ class FilePlan:
 
 
 def plan_files(pipeline: Pipeline, inputs: Sequence[Path], outputs: Sequence[Path],
-               keep_columns: Sequence[str] = (), root_mapping: RootMapping | None = None, *,
-               batch_size: int) -> list[FilePlan]:
+               keep_columns: Sequence[str] = (), root_mapping: RootMapping | None = None,
+               geometry: Path | None = None, *, batch_size: int) -> list[FilePlan]:
     """Decide for each input, to be reconstructed in batches of ``batch_size`` events
-    (part of the ``provenance``); removes the temporary files a killed run left."""
+    (part of the ``provenance``) against the geometry file ``geometry``, else the one it
+    names, else the detector's default layout (the stamp's ``geometry``); removes the
+    temporary files a killed run left."""
     plans = []
     for source, output in zip(inputs, outputs):
         for stale in temporary_files(output):
             stale.unlink(missing_ok=True)
         try:
-            expected = provenance(pipeline, source, keep_columns, root_mapping, batch_size)
+            expected = provenance(pipeline, source, keep_columns, root_mapping, batch_size, geometry)
         except EventFormatError as error:
             plans.append(FilePlan(source, output, "refuse", error=str(error)))
             continue
@@ -211,7 +213,7 @@ class _FileStream:
             try:
                 for batch in read_events(plan.source, detector=self.pipeline.detector.name,
                                          batch_size=self.batch_size, columns=self.keep_columns,
-                                         root_mapping=self.root_mapping):
+                                         root_mapping=self.root_mapping, geometry=plan.stamp.get("geometry")):
                     self.owners.append(index)
                     yield batch
             except EventFormatError as error:

@@ -137,7 +137,8 @@ class Combination(UntrainedStage):
         if self.config.get("fiducial"):
             inside = detectors.get(selection.detector).fiducial(
                 {"reco_zenith": values["reco_zenith"], "reco_azimuth": values["reco_azimuth"],
-                 "reco_core_x": columns["reco_core_x"], "reco_core_y": columns["reco_core_y"]})
+                 "reco_core_x": columns["reco_core_x"], "reco_core_y": columns["reco_core_y"]},
+                configuration=selection.configuration)
         calibration_bin = calibration_bins(kept, inside)
         if self.config.get("energy"):
             scale = np.asarray(self.config["energy_scale_combined"])[calibration_bin]

@@ -177,8 +177,8 @@ class EnergyDirection(Stage):
         if self.config.get("event_features"):
             if detector.event_features is None:
                 raise ValueError(f"{detector.name} has no event features; set event_features to 0")
-            graph = replace(graph, event_x=self.event_inputs(detector.event_features(selection.offsets,
-                                                                                      selection.hits)))
+            features = detector.event_features(selection.offsets, selection.hits, configuration=selection.configuration)
+            graph = replace(graph, event_x=self.event_inputs(features))
         if self.config.get("fiducial") and detector.fiducial is None:
             raise ValueError(f"{detector.name} has no fiducial cut; set fiducial to false")
         return StageGraph(graph, selection, values)
@@ -220,7 +220,7 @@ class EnergyDirection(Stage):
         inside = None
         if self.config.get("fiducial"):
             inside = detectors.get(selection.detector).fiducial({"reco_zenith": zenith, "reco_azimuth": azimuth,
-                                                                 **core})
+                                                                 **core}, configuration=selection.configuration)
         calibration_bin = calibration_bins(np.diff(graph.ptr.numpy()), inside)
         scale = {name: np.asarray(self.config[name])[calibration_bin] for name in SCALES}
         cone = cone * np.where(track_like, scale["angle_scale_track"], scale["angle_scale"])

@@ -86,7 +86,7 @@ class Refit(UntrainedStage):
         if self.config.get("fiducial"):
             inside = detectors.get(selection.detector).fiducial(
                 {"reco_zenith": zenith, "reco_azimuth": azimuth, "reco_core_x": values["reco_core_x"],
-                 "reco_core_y": values["reco_core_y"]})
+                 "reco_core_y": values["reco_core_y"]}, configuration=selection.configuration)
         calibration_bin = calibration_bins(np.diff(selection.offsets), inside)
         scale = np.asarray(self.config["refit_scale"])[calibration_bin]
         cone = np.where(refitted, np.minimum(fit["fit_cone"] * scale, np.pi), cone)
@@ -106,7 +106,7 @@ class Refit(UntrainedStage):
         in_fit = np.repeat(chosen, np.diff(selection.offsets))
         fit = detector.refine_direction(np.concatenate([[0], np.cumsum(sizes)]),
                                         {name: values[in_fit] for name, values in selection.hits.items()},
-                                        zenith[chosen], azimuth[chosen])
+                                        zenith[chosen], azimuth[chosen], configuration=selection.configuration)
         refitted = chosen.copy()
         refitted[chosen] = np.isfinite(fit["reco_zenith"]) & np.isfinite(fit["fit_cone"])
         zenith, azimuth = zenith.copy(), azimuth.copy()

@@ -74,15 +74,17 @@ def new_stage(name: str, detector: Detector, settings: dict, seed: int = 0) -> S
 
 def train_stage(model: Stage, detector: Detector, train_sources: Sequence, validation_sources: Sequence,
                 upstream: Pipeline, config: TrainConfig, checkpoints: Path, log: Callable[[str], None] = print,
-                unlabelled_sources: Sequence = ()) -> dict:
+                unlabelled_sources: Sequence = (), geometry: Path | None = None) -> dict:
     """Train and calibrate ``model`` in place (it ends in eval mode); returns the record of
     its training (history, calibration, validation loss, versions) for its artifact.
-    ``unlabelled_sources`` (events without truth) feed domain-adversarial training."""
-    train_graphs = load_graphs(train_sources, config.batch_events, model, upstream)
-    validation_graphs = load_graphs(validation_sources, 512, model, upstream)
+    ``unlabelled_sources`` (events without truth) feed domain-adversarial training;
+    ``geometry``: the geometry file every source is read against (None: each file's own)."""
+    train_graphs = load_graphs(train_sources, config.batch_events, model, upstream, geometry=geometry)
+    validation_graphs = load_graphs(validation_sources, 512, model, upstream, geometry=geometry)
     log(f"{type(model).__name__}: {sum(g.graph.num_graphs for g in train_graphs)} training and "
         f"{sum(g.graph.num_graphs for g in validation_graphs)} validation events")
-    target_graphs = (load_graphs(unlabelled_sources, config.batch_events, model, upstream, labelled=False)
+    target_graphs = (load_graphs(unlabelled_sources, config.batch_events, model, upstream, labelled=False,
+                                 geometry=geometry)
                      if unlabelled_sources else [])
     history = train(model, train_graphs, validation_graphs, config, checkpoints, log, target_graphs)
     model.eval()
@@ -124,10 +126,11 @@ def read_config(path: Path) -> dict:
 
 
 def recalibrate_stage(model: Stage, validation_sources: Sequence, upstream: Pipeline,
-                      log: Callable[[str], None] = print) -> dict:
-    """Fix ``model``'s uncertainty calibration again on validation events (weights
-    unchanged), with ``upstream`` providing what it reads; returns what was measured."""
-    graphs = load_graphs(validation_sources, 512, model, upstream)
+                      log: Callable[[str], None] = print, geometry: Path | None = None) -> dict:
+    """Fix ``model``'s uncertainty calibration again on validation events (read against
+    ``geometry`` where given; weights unchanged), with ``upstream`` providing what it
+    reads; returns what was measured."""
+    graphs = load_graphs(validation_sources, 512, model, upstream, geometry=geometry)
     model.eval()
     calibration = model.calibrate_on(graphs)
     log(f"{type(model).__name__}: recalibrated on {sum(g.graph.num_graphs for g in graphs)} events")
@@ -136,7 +139,8 @@ def recalibrate_stage(model: Stage, validation_sources: Sequence, upstream: Pipe
 
 def train_from_config(path: str | Path, log: Callable[[str], None] = print, *, data: str | Path | None = None,
                       out: str | Path | None = None, stages: Sequence[str] | None = None, epochs: int | None = None,
-                      recalibrate: bool = False, description: dict | None = None) -> dict:
+                      recalibrate: bool = False, description: dict | None = None,
+                      geometry: str | Path | None = None) -> dict:
     """Train the stages a config asks for, in chain order; write the pipeline folder.
 
     Args:
@@ -153,6 +157,8 @@ def train_from_config(path: str | Path, log: Callable[[str], None] = print, *, d
             validation files (weights unchanged).
         description: entries added to each saved stage's config.json (e.g. how the event
             files were made).
+        geometry: the geometry file every event file is read against (None: each file's
+            own, else the detector's default layout).
     Returns:
         The pipeline folder, its stages, and per trained stage its validation loss and calibration.
     """
@@ -192,15 +198,15 @@ def train_from_config(path: str | Path, log: Callable[[str], None] = print, *, d
                    for part in parts if settings.get(part)}
         if not model.trained:  # nothing to fit by gradient: its calibration is all there is
             record = {**stage_record(detector, upstream),
-                      "calibration": recalibrate_stage(model, sources["validation"], upstream, log),
+                      "calibration": recalibrate_stage(model, sources["validation"], upstream, log, geometry),
                       "sources": {"validation": list(map(str, sources["validation"]))}, **(description or {})}
         elif recalibrate:
             model.load_state_dict(Pipeline.load_stages(folder, detector, [name]).stages[name].state_dict())
-            calibration = recalibrate_stage(model, sources["validation"], upstream, log)
+            calibration = recalibrate_stage(model, sources["validation"], upstream, log, geometry)
             record = stage_description(folder / name) | {"calibration": calibration}
         else:
             record = {**train_stage(model, detector, sources["train"], sources["validation"], upstream, training,
-                                    checkpoints / name, log, sources.get("unlabelled", ())),
+                                    checkpoints / name, log, sources.get("unlabelled", ()), geometry),
                       "sources": {part: list(map(str, files)) for part, files in sources.items()},
                       **(description or {})}
         metrics = {"validation_loss": record.get("validation_loss"), "calibration": record["calibration"]}

@@ -43,12 +43,13 @@ class TrainConfig:
 
 
 def load_graphs(sources, batch_events: int, stage: Stage, upstream: Pipeline | None = None,
-                labelled: bool = True) -> list[StageGraph]:
+                labelled: bool = True, geometry: str | Path | None = None) -> list[StageGraph]:
     """Read event files into the graphs ``stage`` learns from, ``batch_events`` events
-    each; ``upstream`` runs first and provides the columns the stage reads. Unlabelled
-    graphs (the stage's input, no truth) serve domain-adversarial training."""
+    each (against the geometry file ``geometry`` where given, else each file's own);
+    ``upstream`` runs first and provides the columns the stage reads. Unlabelled graphs
+    (the stage's input, no truth) serve domain-adversarial training."""
     graphs = []
-    for batch in read_events(sources, batch_size=batch_events):
+    for batch in read_events(sources, batch_size=batch_events, geometry=geometry):
         detector = detectors.get(batch.detector)
         inputs = StageInput(batch, detector, build_graph(batch, detector))
         if upstream is not None:

@@ -112,7 +112,7 @@ def test_pythia_crossings_carry_the_format_and_truth(tmp_path):
     assert set(np.unique(hits["true_label"]).tolist()) == {0, 1}
     assert np.all(np.isnan(hits["dz"][hits["charge"] == 0]))
     assert np.all(simulated.events["npv"] >= 1)
-    write_events(tmp_path / "lhc.parquet", event_table(**vars(simulated)), "lhc-pf")
+    write_events(tmp_path / "lhc.parquet", event_table(**simulated.columns()), "lhc-pf")
     batch = next(iter(read_events(tmp_path / "lhc.parquet")))
     assert batch.detector == "lhc-pf" and batch.n_hits == simulated.offsets[-1]
     again = simulate_events(4, seed=3, mean_pileup=10, pool_size=30, cache=tmp_path)

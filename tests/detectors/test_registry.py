@@ -89,11 +89,13 @@ def test_default_graph_and_features_of_every_detector(name):
 
 @pytest.mark.parametrize("name", detectors.available())
 def test_every_simulator_takes_the_options_it_declares(name):
-    simulator = detectors.get(name).simulator
+    detector = detectors.get(name)
+    simulator = detector.simulator
     if simulator is None:
         return
     parser = argparse.ArgumentParser()
     dests = [parser.add_argument(option.flag, **option.settings).dest for option in simulator.options]
     assert all(option.settings.get("help") for option in simulator.options)
     defaults = vars(parser.parse_args([]))
-    inspect.signature(simulator.simulate).bind(10, 0, **{dest: defaults[dest] for dest in dests})
+    layout = {} if detector.default_configuration is None else {"configuration": None}  # a detector with sensors
+    inspect.signature(simulator.simulate).bind(10, 0, **layout, **{dest: defaults[dest] for dest in dests})

@@ -16,7 +16,7 @@ def files(tmp_path_factory):
     """A small neutrino sample and a reconstruction whose hit_score is the label plus noise."""
     folder = tmp_path_factory.mktemp("hits")
     simulated = simulate_events(40, seed=5, mix={"numu_cc": 1})
-    write_events(folder / "truth.parquet", event_table(**vars(simulated)), "baikal-gvd")
+    write_events(folder / "truth.parquet", event_table(**simulated.columns()), "baikal-gvd")
     signal = simulated.hits["true_label"] > 0
     score = np.clip(signal + np.random.default_rng(0).normal(0.0, 0.4, signal.size), 0, 1).astype(np.float32)
     offsets = simulated.offsets

@@ -21,7 +21,7 @@ def test_a_detector_without_an_evaluation_kind_is_refused_by_name(tmp_path):
     detectors.register(dataclasses.replace(detectors.get("baikal-gvd"), name="no-kind", evaluation=None))
     try:
         truth = tmp_path / "truth.parquet"
-        write_events(truth, event_table(**vars(simulate_events(3, seed=1))), "no-kind")
+        write_events(truth, event_table(**simulate_events(3, seed=1).columns()), "no-kind")
         with pytest.raises(EventFormatError, match="'no-kind' declares no evaluation kind"):
             evaluate_files(truth, truth)
     finally:

@@ -16,7 +16,8 @@ from graphreco.io import event_table, read_events, write_events
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("evaluate")
     truth, reco = folder / "truth.parquet", folder / "reco.parquet"
-    write_events(truth, event_table(**vars(simulate_events(400, seed=31, mix={"numu_cc": 3, "eas": 8}))), "baikal-gvd")
+    simulated = simulate_events(400, seed=31, mix={"numu_cc": 3, "eas": 8})
+    write_events(truth, event_table(**simulated.columns()), "baikal-gvd")
     assert main(["reconstruct", str(truth), "-o", str(reco), "--detector", "baikal-gvd"]) == 0
     return truth, reco
 
@@ -41,7 +42,7 @@ def test_evaluate_scores_gnn_and_baseline_on_the_same_events(files, capsys):
 def test_evaluate_needs_every_event_reconstructed(files, tmp_path, capsys):
     truth, _ = files
     other = tmp_path / "other.parquet"
-    write_events(other, event_table(**vars(simulate_events(20, seed=32))), "baikal-gvd")
+    write_events(other, event_table(**simulate_events(20, seed=32).columns()), "baikal-gvd")
     assert main(["reconstruct", str(other), "-o", str(tmp_path / "r.parquet"), "--detector", "baikal-gvd"]) == 0
     assert main(["evaluate", str(truth), str(tmp_path / "r.parquet")]) == EXIT_BAD_INPUT
     assert "event missing from the reconstruction" in capsys.readouterr().err

@@ -20,13 +20,13 @@ pytest.importorskip("matplotlib")
 def _baikal_gvd() -> dict:
     from graphreco.detectors.baikal_gvd.simulation import simulate_events
 
-    return vars(simulate_events(400, seed=31, mix={"numu_cc": 3, "eas": 8}))
+    return simulate_events(400, seed=31, mix={"numu_cc": 3, "eas": 8}).columns()
 
 
 def _ta_sd() -> dict:
     from graphreco.detectors.ta_sd.simulation import simulate_events
 
-    return vars(simulate_events(300, seed=22))
+    return simulate_events(300, seed=22).columns()
 
 
 def _lhc_pf() -> dict:

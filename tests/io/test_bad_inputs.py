@@ -26,6 +26,8 @@ from graphreco import detectors
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.io import event_table, write_events
 
+from .events import on_sensors
+
 DETECTORS = tuple(detectors.available())
 SIZES = [3, 0, 5, 2]
 """Hits of the events of a valid table: event_id 0 to 3, event_id 1 without hits."""
@@ -52,6 +54,7 @@ def valid_table(name: str, sizes: list[int] = SIZES, seed: int = 0) -> pa.Table:
     rng = np.random.default_rng(seed)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     hits = {c.name: _values(c, rng, int(offsets[-1])) for c in required(name, per_hit=True)}
+    hits |= on_sensors(name, rng, int(offsets[-1]))
     events = {c.name: _values(c, rng, len(sizes)) for c in required(name, per_hit=False)}
     return event_table(np.arange(len(sizes)), offsets, hits, events, detector=name)
 

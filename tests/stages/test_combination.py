@@ -39,7 +39,7 @@ class UpstreamOnTruth:
 @pytest.fixture(scope="module")
 def showers_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("combination") / "showers.parquet"
-    write_events(path, event_table(**vars(simulate_events(600, seed=4))), "ta-sd")
+    write_events(path, event_table(**simulate_events(600, seed=4).columns()), "ta-sd")
     return path
 
 

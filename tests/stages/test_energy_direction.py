@@ -11,6 +11,7 @@ from graphreco.detectors.baikal_gvd.simulation import simulate_events
 from graphreco.detectors.ta_sd.simulation import simulate_events as simulate_showers
 from graphreco.evaluate.resolution import angular_error, signal_hits
 from graphreco.io import EventFormatError, event_table, read_events, write_events
+from graphreco.io.configuration import default_configuration
 from graphreco.stages import EnergyDirection, StageInput
 from graphreco.stages.calibration import MIN_EVENTS_PER_BIN, N_HIT_BINS
 from graphreco.statistics import coverage, unit_vectors, zenith_azimuth
@@ -32,7 +33,7 @@ class TruthHitScore:
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("ed") / "events.parquet"
-    write_events(path, event_table(**vars(simulate_events(200, seed=5))), "baikal-gvd")
+    write_events(path, event_table(**simulate_events(200, seed=5).columns()), "baikal-gvd")
     return path
 
 
@@ -103,7 +104,7 @@ def untrained_ta_stage_and_showers(tmp_path, showers: int, seed: int, **settings
     added) and a file of ``showers`` simulated showers."""
     ta_sd = detectors.get("ta-sd")
     path = tmp_path / "showers.parquet"
-    write_events(path, event_table(**vars(simulate_showers(showers, seed=seed))), "ta-sd")
+    write_events(path, event_table(**simulate_showers(showers, seed=seed).columns()), "ta-sd")
     torch.manual_seed(0)
     model = EnergyDirection(len(ta_sd.feature_names), ta_sd.relative_features, hidden=16, layers=2, min_hits=3,
                             core=True, **settings).eval()
@@ -121,7 +122,7 @@ def test_fiducial_calibration_scales_showers_inside_and_outside_the_cuts_apart(t
         for graph in graphs:
             columns, _, calibration_bin = model.estimates(graph)
             bins.append(calibration_bin)
-            inside.append(ta_sd.fiducial(columns))
+            inside.append(ta_sd.fiducial(columns, configuration=default_configuration(ta_sd)))
     bins, inside = np.concatenate(bins), np.concatenate(inside)
     assert inside.any() and not inside.all()
     np.testing.assert_array_equal(bins >= N_HIT_BINS, inside)  # the upper bins are the fiducial showers

@@ -36,7 +36,7 @@ class NetworkOnTruthScores:
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("refit") / "events.parquet"
-    write_events(path, event_table(**vars(simulate_events(200, seed=5))), "baikal-gvd")
+    write_events(path, event_table(**simulate_events(200, seed=5).columns()), "baikal-gvd")
     return path
 
 

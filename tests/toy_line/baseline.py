@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphreco.detectors.base import HitColumns
+from graphreco.detectors.base import DetectorConfiguration, HitColumns
 
 from .simulation import LENGTH_RANGE, SPEED_RANGE
 
@@ -18,13 +18,15 @@ WINDOW_NS = LENGTH_RANGE[1] / SPEED_RANGE[0]
 """Width of the time window (ns)."""
 
 
-def time_window_cut(offsets: np.ndarray, hits: HitColumns, width_ns: float = WINDOW_NS) -> dict[str, np.ndarray]:
+def time_window_cut(offsets: np.ndarray, hits: HitColumns, width_ns: float = WINDOW_NS,
+                    configuration: DetectorConfiguration | None = None) -> dict[str, np.ndarray]:
     """``hit_score`` 1 for the hits in each event's busiest ``width_ns`` window, else 0.
 
     Args:
         offsets: (n_events + 1,) CSR event boundaries.
         hits: per-hit columns; reads ``t`` (ns), shape (n_hits,).
         width_ns: width of the window (ns).
+        configuration: not needed (the toy's cut reads the hit times only).
 
     Returns:
         ``{"hit_score": (n_hits,) float32}`` in the order of ``hits``.

@@ -1,15 +1,17 @@
 import numpy as np
 
-from graphreco.detectors.baikal_gvd.geometry import MODULE_SPACING, STRING_RADIUS, design_geometry, load_geometry
+from graphreco import detectors
+from graphreco.detectors.baikal_gvd.geometry import MODULE_SPACING, STRING_RADIUS, design_configuration, design_geometry
 from graphreco.detectors.baikal_gvd.noise import sample_noise
+from graphreco.io import read_configuration
 
 
-def test_shipped_table_is_the_design_layout():
-    shipped, design = load_geometry(), design_geometry()
-    assert shipped.n_modules == 14 * 8 * 36
-    np.testing.assert_array_equal(shipped.channel, np.arange(shipped.n_modules))
-    for name in ("x", "y", "z"):
-        np.testing.assert_allclose(getattr(shipped, name), getattr(design, name), atol=0.006)
+def test_the_shipped_layout_is_the_design_layout():
+    shipped, design = read_configuration(detectors.get("baikal-gvd").default_configuration), design_geometry()
+    assert shipped.n_sensors == 14 * 8 * 36 and shipped.live.all()
+    np.testing.assert_array_equal(shipped.channel, np.arange(shipped.n_sensors))
+    np.testing.assert_allclose(shipped.position, np.column_stack([design.x, design.y, design.z]), atol=0.006)
+    np.testing.assert_array_equal(shipped.position, design_configuration().position)
 
 
 def test_cluster_shape_follows_the_design_numbers():

@@ -94,7 +94,7 @@ def test_shifted_conditions_change_what_they_should():
 
 def test_simulated_events_pass_the_reader(tmp_path):
     events = simulate_events(100, seed=2)
-    write_events(tmp_path / "sim.parquet", event_table(**vars(events)), "baikal-gvd")
+    write_events(tmp_path / "sim.parquet", event_table(**events.columns()), "baikal-gvd")
     (batch,) = read_events(tmp_path / "sim.parquet")
     assert batch.n_events == 100 and batch.hits["t"].min() >= 0 and batch.hits["t"].max() < 5000
     assert set(batch.events["true_kind"]) <= {"numu_cc", "nue_cc", "nc", "eas"}

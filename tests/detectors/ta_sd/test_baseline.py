@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from graphreco.detectors import DetectorConfiguration
 from graphreco.detectors.ta_sd import energy_table as energy_table_module
 from graphreco.detectors.ta_sd.baseline import (
     CLEAN_DCHI2,
@@ -22,6 +23,11 @@ def grid(n=13, spacing=1200.0):
     g = (np.arange(n) - (n - 1) / 2) * spacing
     xx, yy = np.meshgrid(g, g, indexing="ij")
     return np.column_stack([xx.ravel(), yy.ravel(), np.zeros(xx.size)])
+
+
+def grid_configuration(counters: np.ndarray) -> DetectorConfiguration:
+    """Every counter of ``counters`` (K, 3) live."""
+    return DetectorConfiguration("ta-sd", counters, None, np.ones(len(counters), dtype=bool), "test grid")
 
 
 def showers(counters, cores, zeniths, azimuths, s800s, rng=None):
@@ -183,9 +189,9 @@ def test_reconstruction_needs_an_energy_table(tmp_path, monkeypatch):
     offsets, hits = showers(counters, [(0.0, 0.0)], [0.3], [1.0], [10.0])
     monkeypatch.setattr(energy_table_module, "SHIPPED_TABLE", tmp_path / "missing.json")
     with pytest.raises(FileNotFoundError, match=BUILD_COMMAND):
-        reconstruct_classically(offsets, hits, counters=counters)
+        reconstruct_classically(offsets, hits, grid_configuration(counters))
     table = fit_energy_table(*toy_table_data(400, seed=7))
-    out = reconstruct_classically(offsets, hits, energy_table=table, counters=counters)
+    out = reconstruct_classically(offsets, hits, grid_configuration(counters), energy_table=table)
     expected = {"reco_zenith", "reco_azimuth", "reco_core_x", "reco_core_y", "reco_angle_sigma", "s800",
                 "reco_log10_energy", "reco_log10_energy_sigma", "hit_score"} | set(RESULT_COLUMNS)
     assert set(out) == expected and all(values.dtype == np.float32 for values in out.values())
@@ -194,7 +200,7 @@ def test_reconstruction_needs_an_energy_table(tmp_path, monkeypatch):
 
 def test_simulated_events_are_reconstructed():
     simulated = simulate_events(300, seed=8)
-    out = fit_showers(simulated.offsets, simulated.hits)
+    out = fit_showers(simulated.offsets, simulated.hits, simulated.configuration.live_positions)
     label, kept = simulated.hits["true_label"], out["hit_score"] == 1
     assert np.mean(out["fit_ok"]) > 0.95
     assert kept[label == 0].mean() < 0.005 and kept[label == 1].mean() > 0.6  # measured 0.09 % and 71 %
@@ -218,7 +224,7 @@ def test_the_refit_cleans_at_4_sigma_because_tas_cut_drops_true_counters():
     events = simulated.events
     kept, error = {}, {}
     for cut in (CLEAN_DCHI2, REFIT_CLEAN_DCHI2):
-        fit = fit_showers(offsets, hits, preselected=True, clean_dchi2=cut)
+        fit = fit_showers(offsets, hits, simulated.configuration.live_positions, preselected=True, clean_dchi2=cut)
         kept[cut] = fit["hit_score"].mean()
         error[cut] = angle_between(events["true_zenith"], events["true_azimuth"],
                                    fit["reco_zenith"], fit["reco_azimuth"])
@@ -236,7 +242,7 @@ def test_refit_on_a_given_selection_uses_every_counter_handed_over():
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     hits = {name: values[shower] for name, values in simulated.hits.items()}
     events = simulated.events
-    refit = refit_showers(offsets, hits, events["true_zenith"], events["true_azimuth"])
+    refit = refit_showers(offsets, hits, events["true_zenith"], events["true_azimuth"], simulated.configuration)
     assert set(refit) == {"reco_zenith", "reco_azimuth", "fit_cone", "log10_energy", "log10_energy_sigma",
                           "reco_core_x", "reco_core_y"}
     done = np.isfinite(refit["reco_zenith"])
@@ -244,7 +250,7 @@ def test_refit_on_a_given_selection_uses_every_counter_handed_over():
     assert np.all(np.isfinite(refit["fit_cone"][done]) & (refit["fit_cone"][done] > 0))
     error = angle_between(events["true_zenith"], events["true_azimuth"], refit["reco_zenith"], refit["reco_azimuth"])
     assert np.degrees(np.median(error[done & (sizes >= 5)])) < 1.5
-    kept = fit_showers(offsets, hits, preselected=True)["hit_score"]
+    kept = fit_showers(offsets, hits, simulated.configuration.live_positions, preselected=True)["hit_score"]
     assert kept.mean() > 0.9  # the pattern recognition's floor would keep ~71 %
     with pytest.raises(ValueError, match="start directions"):
-        refit_showers(offsets, hits, events["true_zenith"][:5], events["true_azimuth"][:5])
+        refit_showers(offsets, hits, events["true_zenith"][:5], events["true_azimuth"][:5], simulated.configuration)

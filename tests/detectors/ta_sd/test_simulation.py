@@ -77,7 +77,7 @@ def test_columns_and_dtypes_follow_the_event_format(events, tmp_path):
     assert 1e9 <= truth["true_energy"].min() and truth["true_energy"].max() <= 10 ** 11.5  # GeV
     assert truth["true_zenith"].max() <= np.radians(60.0)
     assert hits["t"].min() >= 0.0 and hits["t"].max() < 64_000.0
-    write_events(tmp_path / "ta.parquet", event_table(**vars(events)), "ta-sd")
+    write_events(tmp_path / "ta.parquet", event_table(**events.columns()), "ta-sd")
     (batch,) = read_events(tmp_path / "ta.parquet")
     assert batch.detector == "ta-sd" and batch.n_events == 400
     np.testing.assert_array_equal(batch.offsets, events.offsets)
