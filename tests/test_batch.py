@@ -320,3 +320,69 @@ def test_a_worker_loads_only_the_pipeline_its_run_loaded(monkeypatch):
     folder = Pipeline.shipped("ta-sd").folder
     with pytest.raises(ArtifactError, match="not the pinned"):
         _load_worker(str(folder), "0" * 64)
+
+
+def _children() -> dict[int, int]:
+    """Parent pid of every process (from /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        if entry.name.isdigit():
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    return parents
+
+
+def _descendants(pid: int) -> set[int]:
+    parents, found, todo = _children(), set(), [pid]
+    while todo:
+        parent = todo.pop()
+        for child, of in parents.items():
+            if of == parent and child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (a zombie has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+def test_a_killed_main_process_leaves_no_worker_fork_server_or_resource_tracker(tmp_path):
+    """kill -9 of the main process alone (the workers' parent is the fork server, and they
+    held its pipes open): every process it started ends within seconds."""
+    simulated = simulate_events(400, seed=34)
+    table = event_table(**vars(simulated))
+    parts = [table.set_column(0, "event_id", pc.add(table["event_id"], copy * 10**6)) for copy in range(25)]
+    source = tmp_path / "many.parquet"
+    write_events(source, pa.concat_tables(parts), simulated.detector)
+    job = subprocess.Popen([sys.executable, "-m", "graphreco.cli", "reconstruct", "--detector", "ta-sd", str(source),
+                            "-o", str(tmp_path / "out.parquet"), "--workers", "2", "--batch-size", str(BATCH)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = set()
+    try:
+        deadline = time.monotonic() + 120
+        while len(started) < 4 and time.monotonic() < deadline:  # resource tracker, fork server, two workers
+            started = _descendants(job.pid)
+            time.sleep(0.2)
+        assert len(started) >= 4 and job.poll() is None, f"the run did not start its workers: {started}"
+        time.sleep(2.0)  # the workers load the pipeline
+        started = _descendants(job.pid)
+        job.kill()
+        job.wait()
+        deadline = time.monotonic() + 15
+        while any(_running(pid) for pid in started) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in started if _running(pid)], "processes outlived the killed main process"
+    finally:
+        for pid in started:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        job.kill()

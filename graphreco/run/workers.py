@@ -14,6 +14,8 @@ processes.
   before any torch or numba thread pool exists (pools do not survive a fork), so the
   workers do not each import torch again. Until every worker has loaded the pipeline,
   this process reconstructs the batches itself, so no core idles while they start.
+- Tied to this process: each worker ends when this process ends, even by ``kill -9``
+  (``lifeline``), and the fork server and the resource tracker then end with them.
 - Deterministic: every batch is reconstructed on one thread by the same code whatever the
   number of workers, and batches are cut by the reader alone, so outputs are identical
   byte for byte for any ``workers``.
@@ -42,6 +44,7 @@ from ..io.writer import temporary_files
 from ..pipeline import Pipeline
 from ..threads import set_threads, single_thread
 from .file import EMPTY_OUTPUT, BatchMapper, in_process, is_complete, provenance, reconstruct_batch, stamped_writer
+from .lifeline import exit_with
 
 IN_FLIGHT_PER_WORKER = 2
 
@@ -252,7 +255,7 @@ def batch_mapper(pipeline: Pipeline, keep_columns: Sequence[str], workers: int) 
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, pipeline.detector.build_edges.__module__])
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_worker,
-                                 initargs=(str(pipeline.folder), pipeline.sha256())) as pool, \
+                                 initargs=(str(pipeline.folder), pipeline.sha256(), os.getpid())) as pool, \
                 ThreadPoolExecutor(1) as starter:
             ready = starter.submit(_start_workers, pool, workers)
             yield lambda batches: _ordered(pool, ready, batches, keep_columns, IN_FLIGHT_PER_WORKER * workers,
@@ -298,10 +301,14 @@ def _completed(result) -> Future:
 _worker_pipeline: Pipeline | None = None
 
 
-def _load_worker(folder: str, sha256: str | None = None) -> None:
-    """Initialise a worker process: one thread, the pipeline loaded once; with ``sha256``
-    only the one this process loaded (not one written into the folder since)."""
+def _load_worker(folder: str, sha256: str | None = None, main_pid: int | None = None) -> None:
+    """Initialise a worker process: ended with the process ``main_pid`` (the job's, whose
+    ``kill -9`` would otherwise leave the workers, the fork server and the resource
+    tracker running), one thread, the pipeline loaded once; with ``sha256`` only the one
+    this process loaded (not one written into the folder since)."""
     global _worker_pipeline
+    if main_pid is not None:
+        exit_with(main_pid)
     set_threads(1, 1)
     _worker_pipeline = Pipeline.load(folder, sha256)
 
