@@ -24,6 +24,7 @@ from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.detectors.ta_sd.simulation import simulate_events
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
+from graphreco.run.file import reconstruct_file
 from graphreco.run.workers import _load_worker, output_paths, plan_files, reconstruct_files
 
 BATCH = 128
@@ -155,6 +156,30 @@ def test_an_empty_file_gives_an_empty_output(inputs, tmp_path, capsys):
     write_events(empty, pq.read_table(inputs[0][0]).slice(0, 0), "ta-sd")
     assert main(["reconstruct", "--detector", "ta-sd", str(empty), "-o", str(tmp_path / "out.parquet")]) == 0
     assert pq.read_table(tmp_path / "out.parquet").num_rows == 0
+
+
+def test_an_empty_input_gets_the_full_output_schema(inputs, tmp_path):
+    """An input without events gave an output with only ``event_id``: a folder of outputs
+    read as one dataset then took that schema and dropped every reconstructed column of
+    the other files. Its output now has the pipeline's columns (and the kept ones)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    full = folder / "full.parquet"
+    shutil.copy(inputs[0][0], full)
+    write_events(folder / "a_empty.parquet", pq.read_table(full).slice(0, 0), "ta-sd")
+    out = tmp_path / "out"
+    assert main(["reconstruct", "--detector", "ta-sd", str(folder), "-o", str(out), "--workers", "1",
+                 "--batch-size", str(BATCH), "--keep-columns", "true_energy", "--no-progress"]) == 0
+    expected = pq.read_schema(out / "full.parquet").remove_metadata()
+    assert pq.read_schema(out / "a_empty.parquet").remove_metadata() == expected
+    assert pq.read_schema(out / "a_empty.parquet").names == [*Pipeline.shipped("ta-sd").output_schema().names,
+                                                             "true_energy"]
+    dataset = pq.read_table(out)  # the whole folder, its schema from the first file
+    assert dataset.schema.names == expected.names and dataset.num_rows == pq.read_table(full).num_rows
+    assert dataset["reco_zenith"].null_count == 0
+    single = tmp_path / "single.parquet"
+    reconstruct_file(Pipeline.shipped("ta-sd"), folder / "a_empty.parquet", single, keep_columns=["true_energy"])
+    assert pq.read_schema(single).remove_metadata() == expected
 
 
 def test_killed_runs_resume_to_identical_outputs(inputs, tmp_path):

@@ -210,3 +210,23 @@ def test_a_pipeline_without_stages_or_with_unknown_ones_is_refused(stages, tmp_p
     (folder / "pipeline.json").write_text(json.dumps({"detector": "baikal-gvd", "stages": stages}))
     with pytest.raises(ArtifactError, match="lists no stages" if not stages else "unknown stages"):
         Pipeline.load(folder)
+
+
+@pytest.mark.parametrize("wrong", ["float64", "per hit"])
+def test_a_stage_writing_other_columns_than_its_declared_ones_is_refused(wrong, events_file, monkeypatch):
+    """The output schema comes from the stages' declarations (``Pipeline.output_schema``):
+    a stage writing a column of another type, or per hit where it declared per event,
+    would make outputs of one pipeline disagree."""
+    pipeline = Pipeline.shipped("baikal-gvd")
+    stage = pipeline.stages["background_suppression"]
+    declared = stage.outputs
+
+    def outputs(inputs):
+        hits, events = declared(inputs)
+        if wrong == "per hit":
+            return {"event_score": inputs.hit_columns["hit_score"]}, {}
+        return hits, {"event_score": events["event_score"].astype(np.float64)}
+
+    monkeypatch.setattr(stage, "outputs", outputs)
+    with pytest.raises(ArtifactError, match="background_suppression"):
+        pipeline.reconstruct(next(read_events(events_file, batch_size=20)))

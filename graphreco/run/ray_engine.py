@@ -43,7 +43,7 @@ from ..io.reader import wanted_columns
 from ..io.validate import refuse_duplicate_ids, to_event_batch
 from ..pipeline import Pipeline
 from ..threads import single_thread
-from .file import reconstruct_batch, write_output
+from .file import empty_output, reconstruct_batch, write_output
 from .workers import FilePlan, OutputFile, carry_out, file_record
 
 ray = require("ray", "distributed", "the Ray engine")
@@ -153,7 +153,7 @@ def _run(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, keep_co
     todo = []
     for index, plan in enumerate(plans):
         if plan.action != "reconstruct" or plan.source.suffix == ".root" or plan.events == 0:
-            records[index] = carry_out(plan, lambda plan: _write_without_ray(pipeline, plan))
+            records[index] = carry_out(plan, lambda plan: _write_without_ray(pipeline, plan, keep_columns))
         else:
             todo.append(index)
     if not todo:
@@ -176,12 +176,13 @@ def _run(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, keep_co
     return [records[index] for index in range(len(plans))]
 
 
-def _write_without_ray(pipeline: Pipeline, plan: FilePlan) -> int:
+def _write_without_ray(pipeline: Pipeline, plan: FilePlan, keep_columns: Sequence[str]) -> int:
     """The files Ray Data does not read: ROOT input is refused, an empty file gets an
     empty output."""
     if plan.source.suffix == ".root":
         raise EventFormatError(str(plan.source), "the Ray engine reads Parquet only; use the local engine for ROOT")
-    return write_output(plan.output, pipeline.detector.name, plan.stamp, [])
+    return write_output(plan.output, pipeline.detector.name, plan.stamp, [],
+                        empty_output(pipeline, plan.source, keep_columns))
 
 
 def _run_job(pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], batch_size: int,

@@ -43,7 +43,7 @@ from ..io.outputs import check_outputs
 from ..io.writer import temporary_files
 from ..pipeline import Pipeline
 from ..threads import set_threads, single_thread
-from .file import EMPTY_OUTPUT, BatchMapper, in_process, is_complete, provenance, reconstruct_batch, stamped_writer
+from .file import BatchMapper, empty_output, in_process, is_complete, provenance, reconstruct_batch, stamped_writer
 from .lifeline import exit_with
 
 IN_FLIGHT_PER_WORKER = 2
@@ -162,9 +162,10 @@ class OutputFile:
     group each): atomic and stamped with the input's provenance; ``done`` once every
     event of the input is in."""
 
-    def __init__(self, plan: FilePlan, detector: str):
+    def __init__(self, plan: FilePlan, pipeline: Pipeline, keep_columns: Sequence[str]):
         self.plan, self.events, self.closed = plan, 0, False
-        self.writer = stamped_writer(plan.output, detector, plan.stamp)
+        self.pipeline, self.keep_columns = pipeline, keep_columns
+        self.writer = stamped_writer(plan.output, pipeline.detector.name, plan.stamp)
         self.start = time.perf_counter()
 
     @property
@@ -177,8 +178,8 @@ class OutputFile:
 
     def close(self) -> dict:
         """Move the output into place; returns its record."""
-        if self.events == 0:  # an input without events gives an output without events
-            self.writer.write(EMPTY_OUTPUT)
+        if self.events == 0:
+            self.writer.write(empty_output(self.pipeline, self.plan.source, self.keep_columns))
         self.writer.close()
         self.closed = True
         return file_record(self.plan, "reconstructed", events=self.events,
@@ -210,7 +211,7 @@ class _FileStream:
     def batches(self) -> Iterator[EventBatch]:
         for index in self.indices:
             plan = self.plans[index]
-            self.outputs[index] = OutputFile(plan, self.pipeline.detector.name)
+            self.outputs[index] = OutputFile(plan, self.pipeline, self.keep_columns)
             try:
                 for batch in read_events(plan.source, detector=self.pipeline.detector.name,
                                          batch_size=self.batch_size, columns=self.keep_columns,
