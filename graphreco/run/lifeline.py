@@ -22,15 +22,23 @@ POLL_SECONDS = 0.5
 def exit_with(pid: int) -> None:
     """End this process (``os._exit(1)``, no clean-up: its results would go nowhere) once
     the process ``pid`` has ended, at once if it already has. A daemon thread waits for
-    it: on Linux on a pidfd (an ended process, zombie or reaped, makes it readable, and a
-    reused pid cannot fool it), elsewhere by polling."""
-    try:
-        handle = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
-        if handle is None:
-            os.kill(pid, 0)
-    except ProcessLookupError:
+    it: on a pidfd where the system has them (Linux 5.3: an ended process, zombie or
+    reaped, makes it readable, and a reused pid cannot fool it), else by polling."""
+    handle = _pidfd(pid)
+    if handle is None and not _alive(pid):
         os._exit(1)
     threading.Thread(target=_wait_then_exit, args=(pid, handle), name="graphreco-lifeline", daemon=True).start()
+
+
+def _pidfd(pid: int) -> int | None:
+    """A pidfd of ``pid`` (None where the system has none); ends this process when
+    ``pid`` has already ended."""
+    try:
+        return os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+    except ProcessLookupError:
+        os._exit(1)
+    except OSError:  # a kernel before Linux 5.3
+        return None
 
 
 def _wait_then_exit(pid: int, handle: int | None) -> None:
