@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import torch
 
 from . import detectors
@@ -116,6 +117,18 @@ class Pipeline:
                 digest.update(tensor.detach().contiguous().numpy().tobytes())
         return digest.hexdigest()
 
+    def output_schema(self) -> pa.Schema:
+        """The columns of every output, whatever the data (an input without events
+        included): ``event_id`` (int64), the stages' per-hit columns (list<float32>), then
+        their per-event columns (float32), each in the order the stages first write it."""
+        hit_columns: dict[str, None] = {}
+        event_columns: dict[str, None] = {}
+        for stage in self.stages.values():
+            for name in stage.writes:
+                (hit_columns if name in stage.hit_writes else event_columns)[name] = None
+        return pa.schema([("event_id", pa.int64()), *((name, pa.list_(pa.float32())) for name in hit_columns),
+                          *((name, pa.float32()) for name in event_columns)])
+
     def reconstruct(self, batch: EventBatch, timings: dict[str, float] | None = None
                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Output columns of a batch: per-hit arrays (aligned with its hits) and per-event
@@ -149,13 +162,26 @@ class Pipeline:
             for name, stage in self.stages.items():
                 with timed(timings, name):
                     hits, events = stage.outputs(inputs)
-                if set(hits) | set(events) != set(stage.writes):
-                    raise ArtifactError(f"stage {name!r} wrote {sorted(set(hits) | set(events))}, "
-                                        f"not its declared {list(stage.writes)}")
+                _check_written(name, stage, hits, events)
                 inputs.hit_columns |= hits
                 inputs.event_columns |= events
                 event_columns |= events
         return event_columns
+
+
+def _check_written(name: str, stage: torch.nn.Module, hits: dict[str, np.ndarray],
+                   events: dict[str, np.ndarray]) -> None:
+    """Refuse (``ArtifactError``) columns other than the stage's declared ones
+    (``hit_writes`` per hit, the rest of ``writes`` per event), or not float32: the
+    output schema (``Pipeline.output_schema``) is fixed by the declarations."""
+    declared_hits = set(stage.hit_writes)
+    if set(hits) != declared_hits or set(events) != set(stage.writes) - declared_hits:
+        raise ArtifactError(f"stage {name!r} wrote per hit {sorted(hits)} and per event {sorted(events)}, not its "
+                            f"declared {sorted(declared_hits)} and {sorted(set(stage.writes) - declared_hits)}")
+    mistyped = [column for column, values in (hits | events).items() if values.dtype != np.float32]
+    if mistyped:
+        raise ArtifactError(f"stage {name!r} wrote {mistyped[0]!r} as {(hits | events)[mistyped[0]].dtype}, "
+                            "not float32")
 
 
 def _chunks(offsets: np.ndarray, max_events: int, max_hits: int) -> Iterator[tuple[int, int]]:

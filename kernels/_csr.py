@@ -84,7 +84,10 @@ def over_events(search):
     without neighbours are skipped, their counts stay zero), its first slot, and the slot
     arrays. It is a ``numba.extending.register_jitable`` function, compiled into the
     returned kernel (a numba dispatcher passed here would make the kernel's cache key differ
-    in every process). Returns ``kernel(offsets, width, slot_offsets, out, counts, params)``,
+    in every process). numba keys the kernel's on-disk cache on this file alone: after a
+    change to a search's module, a cache folder that outlives it (an in-tree
+    ``__pycache__``) keeps the old kernel until this file changes too or the cache is
+    cleared. Returns ``kernel(offsets, width, slot_offsets, out, counts, params)``,
     ``params`` the tuple of the search's own arguments.
     """
 

@@ -3,7 +3,9 @@
 ``Delta R**2 = (eta_j - eta_i)**2 + dphi**2`` where ``dphi`` is the azimuthal separation
 wrapped into [0, pi]. Each event is binned into a cell grid (phi cells wrap around); a
 query visits rings of cells outwards and stops once no unvisited cell can hold a closer
-candidate than the worst one kept.
+candidate than the worst one kept. Coincident candidates share a cell, whose members are
+visited in increasing index: a query that holds ``k`` of them at distance 0 leaves its cell
+at once, so n coincident candidates cost O(n k), not O(n^2).
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ def _grid_event(eta, phi, first, n, k, r2, cell, out, counts, slot0) -> None:
                         d = delta_r2(eta[gi], phi[gi], eta[first + b], phi[first + b])
                         if d < r2:
                             size = sorted_insert(near_d, near_j, 0, size, k, d, first + b)
+                        if ring == 0 and size == k and near_d[k - 1] == 0.0:
+                            break  # k coincident: the rest of its own cell has larger indices
         store_neighbours(out, counts, gi, slot0 + a * k, near_j, size)
 
 

@@ -24,6 +24,7 @@ from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.detectors.ta_sd.simulation import simulate_events
 from graphreco.io import event_table, read_events, write_events
 from graphreco.pipeline import Pipeline
+from graphreco.run.file import reconstruct_file
 from graphreco.run.workers import _load_worker, output_paths, plan_files, reconstruct_files
 
 BATCH = 128
@@ -155,6 +156,30 @@ def test_an_empty_file_gives_an_empty_output(inputs, tmp_path, capsys):
     write_events(empty, pq.read_table(inputs[0][0]).slice(0, 0), "ta-sd")
     assert main(["reconstruct", "--detector", "ta-sd", str(empty), "-o", str(tmp_path / "out.parquet")]) == 0
     assert pq.read_table(tmp_path / "out.parquet").num_rows == 0
+
+
+def test_an_empty_input_gets_the_full_output_schema(inputs, tmp_path):
+    """An input without events gave an output with only ``event_id``: a folder of outputs
+    read as one dataset then took that schema and dropped every reconstructed column of
+    the other files. Its output now has the pipeline's columns (and the kept ones)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    full = folder / "full.parquet"
+    shutil.copy(inputs[0][0], full)
+    write_events(folder / "a_empty.parquet", pq.read_table(full).slice(0, 0), "ta-sd")
+    out = tmp_path / "out"
+    assert main(["reconstruct", "--detector", "ta-sd", str(folder), "-o", str(out), "--workers", "1",
+                 "--batch-size", str(BATCH), "--keep-columns", "true_energy", "--no-progress"]) == 0
+    expected = pq.read_schema(out / "full.parquet").remove_metadata()
+    assert pq.read_schema(out / "a_empty.parquet").remove_metadata() == expected
+    assert pq.read_schema(out / "a_empty.parquet").names == [*Pipeline.shipped("ta-sd").output_schema().names,
+                                                             "true_energy"]
+    dataset = pq.read_table(out)  # the whole folder, its schema from the first file
+    assert dataset.schema.names == expected.names and dataset.num_rows == pq.read_table(full).num_rows
+    assert dataset["reco_zenith"].null_count == 0
+    single = tmp_path / "single.parquet"
+    reconstruct_file(Pipeline.shipped("ta-sd"), folder / "a_empty.parquet", single, keep_columns=["true_energy"])
+    assert pq.read_schema(single).remove_metadata() == expected
 
 
 def test_killed_runs_resume_to_identical_outputs(inputs, tmp_path):
@@ -320,3 +345,69 @@ def test_a_worker_loads_only_the_pipeline_its_run_loaded(monkeypatch):
     folder = Pipeline.shipped("ta-sd").folder
     with pytest.raises(ArtifactError, match="not the pinned"):
         _load_worker(str(folder), "0" * 64)
+
+
+def _children() -> dict[int, int]:
+    """Parent pid of every process (from /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        if entry.name.isdigit():
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    return parents
+
+
+def _descendants(pid: int) -> set[int]:
+    parents, found, todo = _children(), set(), [pid]
+    while todo:
+        parent = todo.pop()
+        for child, of in parents.items():
+            if of == parent and child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not ended (a zombie has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
+def test_a_killed_main_process_leaves_no_worker_fork_server_or_resource_tracker(tmp_path):
+    """kill -9 of the main process alone (the workers' parent is the fork server, and they
+    held its pipes open): every process it started ends within seconds."""
+    simulated = simulate_events(400, seed=34)
+    table = event_table(**simulated.columns())
+    parts = [table.set_column(0, "event_id", pc.add(table["event_id"], copy * 10**6)) for copy in range(25)]
+    source = tmp_path / "many.parquet"
+    write_events(source, pa.concat_tables(parts), simulated.detector)
+    job = subprocess.Popen([sys.executable, "-m", "graphreco.cli", "reconstruct", "--detector", "ta-sd", str(source),
+                            "-o", str(tmp_path / "out.parquet"), "--workers", "2", "--batch-size", str(BATCH)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = set()
+    try:
+        deadline = time.monotonic() + 120
+        while len(started) < 4 and time.monotonic() < deadline:  # resource tracker, fork server, two workers
+            started = _descendants(job.pid)
+            time.sleep(0.2)
+        assert len(started) >= 4 and job.poll() is None, f"the run did not start its workers: {started}"
+        time.sleep(2.0)  # the workers load the pipeline
+        started = _descendants(job.pid)
+        job.kill()
+        job.wait()
+        deadline = time.monotonic() + 15
+        while any(_running(pid) for pid in started) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in started if _running(pid)], "processes outlived the killed main process"
+    finally:
+        for pid in started:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        job.kill()

@@ -36,7 +36,8 @@ def reconstruct_batch(pipeline: Pipeline, batch: EventBatch,
     """The output table of one batch and the seconds its steps took (graph, each stage)."""
     steps: Steps = {}
     hit_columns, event_columns = pipeline.reconstruct(batch, steps)
-    table = event_table(batch.event_id, batch.offsets, hit_columns, event_columns)
+    names = pipeline.output_schema().names  # the columns' order is the pipeline's, whatever the stages return
+    table = event_table(batch.event_id, batch.offsets, hit_columns, event_columns).select(names)
     for name in keep_columns:
         table = table.append_column(name, batch.record_batch.column(name))
     return table, steps
@@ -132,8 +133,18 @@ def is_complete(output: str | Path, expected: dict, source: str | Path) -> bool:
     return stamp == expected and newer and file.metadata.num_rows == expected["source_events"]
 
 
-EMPTY_OUTPUT = pa.table({"event_id": pa.array([], pa.int64())})
-"""What the output of an input without events holds."""
+def empty_output(pipeline: Pipeline, source: str | Path, keep_columns: Sequence[str] = ()) -> pa.Table:
+    """The output of an input without events: no rows, and the columns an output with
+    events has (``Pipeline.output_schema``, then the kept columns as the Parquet input
+    types them; a ROOT input types none, so they are of the null type), so that a folder
+    of outputs reads as one dataset."""
+    schema = pipeline.output_schema()
+    if keep_columns:
+        source = Path(source)
+        types = pq.read_schema(source) if source.suffix != ".root" else None
+        for name in keep_columns:
+            schema = schema.append(types.field(name) if types is not None else pa.field(name, pa.null()))
+    return schema.empty_table()
 
 
 def stamped_writer(output: str | Path, detector: str, stamp: dict) -> EventWriter:
@@ -146,11 +157,12 @@ def stamped_writer(output: str | Path, detector: str, stamp: dict) -> EventWrite
     return EventWriter(output, detector, metadata=metadata)
 
 
-def write_output(output: str | Path, detector: str, stamp: dict, tables: Iterable[pa.Table],
+def write_output(output: str | Path, detector: str, stamp: dict, tables: Iterable[pa.Table], empty: pa.Table,
                  on_events: Callable[[int], None] | None = None, timings: Steps | None = None) -> int:
     """Write ``tables`` into ``output`` atomically, stamped with its provenance
-    ``stamp``; ``on_events(n)`` is told of every ``n`` events written and ``timings``
-    gets the seconds of writing. Returns the number of events."""
+    ``stamp`` (``empty``, the ``empty_output``, when there are none); ``on_events(n)`` is
+    told of every ``n`` events written and ``timings`` gets the seconds of writing.
+    Returns the number of events."""
     events = 0
     with stamped_writer(output, detector, stamp) as writer:
         for table in tables:
@@ -159,8 +171,8 @@ def write_output(output: str | Path, detector: str, stamp: dict, tables: Iterabl
             events += table.num_rows
             if on_events is not None:
                 on_events(table.num_rows)
-        if events == 0:  # an input without events gives an output without events
-            writer.write(EMPTY_OUTPUT)
+        if events == 0:
+            writer.write(empty)
     return events
 
 
@@ -192,7 +204,8 @@ def reconstruct_file(pipeline: Pipeline, source: str | Path, output: str | Path,
             yield table
 
     with locked([output]):
-        events = write_output(output, pipeline.detector.name, stamp, tables(), on_events, steps)
+        events = write_output(output, pipeline.detector.name, stamp, tables(),
+                              empty_output(pipeline, source, keep_columns), on_events, steps)
     return {"input": str(source), "output": str(output), "events": events,
             "seconds": round(time.perf_counter() - start, 3),
             "seconds_per_step": {step: round(value, 3) for step, value in steps.items()}}

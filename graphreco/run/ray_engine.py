@@ -44,7 +44,7 @@ from ..io.reader import validated_batch, wanted_columns
 from ..io.validate import refuse_duplicate_ids
 from ..pipeline import Pipeline
 from ..threads import single_thread
-from .file import reconstruct_batch, write_output
+from .file import empty_output, reconstruct_batch, write_output
 from .workers import FilePlan, OutputFile, carry_out, file_record
 
 ray = require("ray", "distributed", "the Ray engine")
@@ -159,7 +159,7 @@ def _run(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, keep_co
     todo = []
     for index, plan in enumerate(plans):
         if plan.action != "reconstruct" or plan.source.suffix == ".root" or plan.events == 0:
-            records[index] = carry_out(plan, lambda plan: _write_without_ray(pipeline, plan))
+            records[index] = carry_out(plan, lambda plan: _write_without_ray(pipeline, plan, keep_columns))
         else:
             todo.append(index)
     if not todo:
@@ -182,12 +182,13 @@ def _run(pipeline: Pipeline, plans: Sequence[FilePlan], batch_size: int, keep_co
     return [records[index] for index in range(len(plans))]
 
 
-def _write_without_ray(pipeline: Pipeline, plan: FilePlan) -> int:
+def _write_without_ray(pipeline: Pipeline, plan: FilePlan, keep_columns: Sequence[str]) -> int:
     """The files Ray Data does not read: ROOT input is refused, an empty file gets an
     empty output."""
     if plan.source.suffix == ".root":
         raise EventFormatError(str(plan.source), "the Ray engine reads Parquet only; use the local engine for ROOT")
-    return write_output(plan.output, pipeline.detector.name, plan.stamp, [])
+    return write_output(plan.output, pipeline.detector.name, plan.stamp, [],
+                        empty_output(pipeline, plan.source, keep_columns))
 
 
 def _run_job(pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], batch_size: int,
@@ -198,7 +199,7 @@ def _run_job(pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], 
     fills ``records[i]``. Returns the indices of the files to run again (none, or the
     unfinished ones after a bad file, which is recorded)."""
     wanted = wanted_columns(pipeline.detector, keep_columns)
-    outputs = {_key(plans[index].source): _Output(index, plans[index], pipeline.detector.name, batch_size)
+    outputs = {_key(plans[index].source): _Output(index, plans[index], pipeline, keep_columns, batch_size)
                for index in indices}
     work = [chunk._asdict() for path, output in outputs.items()
             for chunk in chunks(path, wanted, batch_size, output.plan.stamp.get("geometry"))]
@@ -232,8 +233,8 @@ class _Output(OutputFile):
     """The output of ``plans[index]`` while a job runs: checked for event ids seen twice,
     written a row group per batch as the local engine writes it."""
 
-    def __init__(self, index: int, plan: FilePlan, detector: str, batch_size: int):
-        super().__init__(plan, detector)
+    def __init__(self, index: int, plan: FilePlan, pipeline: Pipeline, keep_columns: Sequence[str], batch_size: int):
+        super().__init__(plan, pipeline, keep_columns)
         self.index, self.batch_size, self.seen = index, batch_size, set()
 
     def write(self, table: pa.Table) -> None:

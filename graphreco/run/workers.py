@@ -14,6 +14,8 @@ processes.
   before any torch or numba thread pool exists (pools do not survive a fork), so the
   workers do not each import torch again. Until every worker has loaded the pipeline,
   this process reconstructs the batches itself, so no core idles while they start.
+- Tied to this process: each worker ends when this process ends, even by ``kill -9``
+  (``lifeline``), and the fork server and the resource tracker then end with them.
 - Deterministic: every batch is reconstructed on one thread by the same code whatever the
   number of workers, and batches are cut by the reader alone, so outputs are identical
   byte for byte for any ``workers``.
@@ -41,7 +43,8 @@ from ..io.outputs import check_outputs
 from ..io.writer import temporary_files
 from ..pipeline import Pipeline
 from ..threads import set_threads, single_thread
-from .file import EMPTY_OUTPUT, BatchMapper, in_process, is_complete, provenance, reconstruct_batch, stamped_writer
+from .file import BatchMapper, empty_output, in_process, is_complete, provenance, reconstruct_batch, stamped_writer
+from .lifeline import exit_with
 
 IN_FLIGHT_PER_WORKER = 2
 
@@ -161,9 +164,10 @@ class OutputFile:
     group each): atomic and stamped with the input's provenance; ``done`` once every
     event of the input is in."""
 
-    def __init__(self, plan: FilePlan, detector: str):
+    def __init__(self, plan: FilePlan, pipeline: Pipeline, keep_columns: Sequence[str]):
         self.plan, self.events, self.closed = plan, 0, False
-        self.writer = stamped_writer(plan.output, detector, plan.stamp)
+        self.pipeline, self.keep_columns = pipeline, keep_columns
+        self.writer = stamped_writer(plan.output, pipeline.detector.name, plan.stamp)
         self.start = time.perf_counter()
 
     @property
@@ -176,8 +180,8 @@ class OutputFile:
 
     def close(self) -> dict:
         """Move the output into place; returns its record."""
-        if self.events == 0:  # an input without events gives an output without events
-            self.writer.write(EMPTY_OUTPUT)
+        if self.events == 0:
+            self.writer.write(empty_output(self.pipeline, self.plan.source, self.keep_columns))
         self.writer.close()
         self.closed = True
         return file_record(self.plan, "reconstructed", events=self.events,
@@ -209,7 +213,7 @@ class _FileStream:
     def batches(self) -> Iterator[EventBatch]:
         for index in self.indices:
             plan = self.plans[index]
-            self.outputs[index] = OutputFile(plan, self.pipeline.detector.name)
+            self.outputs[index] = OutputFile(plan, self.pipeline, self.keep_columns)
             try:
                 for batch in read_events(plan.source, detector=self.pipeline.detector.name,
                                          batch_size=self.batch_size, columns=self.keep_columns,
@@ -254,7 +258,7 @@ def batch_mapper(pipeline: Pipeline, keep_columns: Sequence[str], workers: int) 
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, pipeline.detector.build_edges.__module__])
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_worker,
-                                 initargs=(str(pipeline.folder), pipeline.sha256())) as pool, \
+                                 initargs=(str(pipeline.folder), pipeline.sha256(), os.getpid())) as pool, \
                 ThreadPoolExecutor(1) as starter:
             ready = starter.submit(_start_workers, pool, workers)
             yield lambda batches: _ordered(pool, ready, batches, keep_columns, IN_FLIGHT_PER_WORKER * workers,
@@ -300,10 +304,14 @@ def _completed(result) -> Future:
 _worker_pipeline: Pipeline | None = None
 
 
-def _load_worker(folder: str, sha256: str | None = None) -> None:
-    """Initialise a worker process: one thread, the pipeline loaded once; with ``sha256``
-    only the one this process loaded (not one written into the folder since)."""
+def _load_worker(folder: str, sha256: str | None = None, main_pid: int | None = None) -> None:
+    """Initialise a worker process: ended with the process ``main_pid`` (the job's, whose
+    ``kill -9`` would otherwise leave the workers, the fork server and the resource
+    tracker running), one thread, the pipeline loaded once; with ``sha256`` only the one
+    this process loaded (not one written into the folder since)."""
     global _worker_pipeline
+    if main_pid is not None:
+        exit_with(main_pid)
     set_threads(1, 1)
     _worker_pipeline = Pipeline.load(folder, sha256)
 

@@ -1,8 +1,9 @@
 """GNN stages: a torch module, its task head and loss, and the output columns it writes.
 
-Every stage has ``writes`` (its output column names), ``reads`` (the per-hit columns of
-earlier stages it needs, if any) and ``outputs(inputs)``, which returns its per-hit and
-per-event columns for a batch (``StageInput``).
+Every stage has ``writes`` (its output column names), ``hit_writes`` (those that are per
+hit), ``reads`` (the per-hit columns of earlier stages it needs, if any) and
+``outputs(inputs)``, which returns its per-hit and per-event columns for a batch
+(``StageInput``).
 """
 
 from .background import BackgroundSuppression

@@ -64,11 +64,14 @@ class Stage(nn.Module):
     """A trainable reconstruction step.
 
     ``reads`` names the per-hit columns of earlier stages it needs, ``writes`` its output
-    columns, ``config`` its constructor arguments (stored in artifacts).
+    columns (float32 per event), ``hit_writes`` those of them that are per hit instead
+    (list<float32> in an output), ``config`` its constructor arguments (stored in
+    artifacts).
     """
 
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
+    hit_writes: tuple[str, ...] = ()
     config: dict
     trained: bool = True
     """Whether the stage has a network that ``graphreco train`` fits (False: only

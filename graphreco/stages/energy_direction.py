@@ -48,7 +48,7 @@ from ..statistics import ONE_SIGMA, opening_angle, unit_vectors, zenith_azimuth
 from .base import Stage, StageExport, StageGraph, truth
 from .calibration import Group, calibration_bins, estimate_all, fit_scales, initial_scales, n_bins
 from .inputs import StageInput
-from .kept_hits import kept_hits
+from .kept_hits import kept_hits, too_few
 from .likelihoods import CONTAINMENT, gaussian_2d_nll, gaussian_2d_radius, gaussian_nll, vmf_cone, vmf_nll
 
 MIN_SIGMA = 1e-3
@@ -260,10 +260,11 @@ class EnergyDirection(Stage):
                                     "energy": float(np.mean(np.abs(energy_error) <= sigma))}}
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Per-hit and per-event output columns for a batch; events without (kept) hits get NaN."""
+        """Per-hit and per-event output columns for a batch; events with fewer kept hits
+        than ``min_hits`` (``too_few``) get NaN."""
         stage_graph = self.input_graph(inputs)
         columns = self.estimates(stage_graph)[0]
-        return {}, event_outputs(columns, np.diff(stage_graph.graph.ptr.numpy()) == 0, self.writes)
+        return {}, event_outputs(columns, too_few(stage_graph.graph.ptr.numpy(), self.config["min_hits"]), self.writes)
 
 
 def direction_targets(inputs: StageInput, core: bool) -> dict[str, torch.Tensor]:
@@ -297,5 +298,5 @@ def core_error(columns: dict[str, np.ndarray], true_core: np.ndarray) -> np.ndar
 
 def event_outputs(columns: dict[str, np.ndarray], empty: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
     """The per-event output columns ``names`` as float32, NaN for the ``empty`` events
-    (no hits, or none kept)."""
+    (without enough kept hits: ``too_few``)."""
     return {name: np.where(empty, np.nan, columns[name]).astype(np.float32) for name in names}

@@ -66,6 +66,10 @@ class HitSelection(Stage):
     def writes(self) -> tuple[str, ...]:
         return ("hit_score", "hit_track_score") if self.config["n_classes"] == 3 else ("hit_score",)
 
+    @property
+    def hit_writes(self) -> tuple[str, ...]:
+        return self.writes
+
     def scores(self, logits: torch.Tensor) -> dict[str, np.ndarray]:
         """``hit_score`` (probability of any signal class) and, with three classes,
         ``hit_track_score`` (probability of track light given signal) from class logits."""

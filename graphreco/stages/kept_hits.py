@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from ..io import EventBatch
 from ..kernels import select_hits
 from .inputs import StageInput
@@ -29,3 +31,11 @@ def kept_hits(inputs: StageInput, threshold: float, min_hits: int, hit_columns: 
     hits |= {name: inputs.hit_columns[name] for name in hit_columns}
     keep = select_hits(batch.offsets, inputs.hit_columns["hit_score"], threshold, min_hits)
     return replace(batch, hits=hits).with_hits(keep)
+
+
+def too_few(offsets: np.ndarray, min_hits: int) -> np.ndarray:
+    """(events,) bool: the events of CSR ``offsets`` (of kept hits) holding fewer than
+    ``min_hits`` hits, or none: with the top-up of ``kept_hits`` only events with fewer
+    hits than that in all. A stage gives them no estimate (NaN): a direction or core from
+    fewer hits than the stage needs (one counter) would be made up, however confident."""
+    return np.diff(offsets) < max(min_hits, 1)

@@ -10,7 +10,7 @@ from .base import Stage, StageGraph
 from .calibration import n_bins
 from .energy_direction import event_outputs
 from .inputs import StageInput
-from .kept_hits import kept_hits
+from .kept_hits import kept_hits, too_few
 
 
 class UntrainedStage(Stage):
@@ -46,7 +46,8 @@ class UntrainedStage(Stage):
         raise NotImplementedError
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Per-event output columns for a batch; events without kept hits get NaN."""
+        """Per-event output columns for a batch; events with fewer kept hits than
+        ``min_hits`` (``too_few``) get NaN."""
         stage_graph = self.input_graph(inputs)
         columns = self.estimates(stage_graph)[0]
-        return {}, event_outputs(columns, np.diff(stage_graph.events.offsets) == 0, self.writes)
+        return {}, event_outputs(columns, too_few(stage_graph.events.offsets, self.config["min_hits"]), self.writes)

@@ -34,6 +34,20 @@ def criterion(offsets: np.ndarray, connected: Callable[[int, int], bool]) -> np.
     return np.array([sources, targets], dtype=np.int64).reshape(2, -1)
 
 
+def nearest_connected(offsets: np.ndarray, connected: Callable[[int, int], bool], distance: PairDistance,
+                      k: int) -> np.ndarray:
+    """For each hit, of the other hits of its event for which ``connected(i, j)``, the
+    ``k`` first by (distance, index), listed by index."""
+    sources, targets = [], []
+    for e in range(len(offsets) - 1):
+        hits = range(offsets[e], offsets[e + 1])
+        for i in hits:
+            kept = sorted(j for _, j in sorted((distance(i, j), j) for j in hits if j != i and connected(i, j))[:k])
+            sources += kept
+            targets += [i] * len(kept)
+    return np.array([sources, targets], dtype=np.int64).reshape(2, -1)
+
+
 def euclidean(coords: np.ndarray, weights: np.ndarray | None = None) -> PairDistance:
     """Squared weighted distance summed feature by feature, as the kernels sum it."""
     scaled = np.asarray(coords, dtype=np.float64)

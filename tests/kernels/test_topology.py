@@ -10,6 +10,7 @@ from graphreco.kernels import (
     surface_grid_graph,
     union_graphs,
 )
+from graphreco.kernels.topology import MAX_TOPOLOGY_NEIGHBOURS
 
 from . import reference
 from .strategies import event_sizes, offsets_of
@@ -26,17 +27,33 @@ def string_hits(draw, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @settings(max_examples=50, deadline=None)
-@given(data=st.data(), steps=st.integers(0, 3))
-def test_string_graph_matches_reference(data, steps):
+@given(data=st.data(), steps=st.integers(0, 3), cap=st.sampled_from([1, 3, 10, MAX_TOPOLOGY_NEIGHBOURS]))
+def test_string_graph_matches_reference(data, steps, cap):
     offsets = offsets_of(data.draw(event_sizes(max_hits=50)))
     x, y, z = data.draw(string_hits(int(offsets[-1])))
-    edges = string_graph(offsets, x, y, z, module_spacing=15.0, max_module_steps=steps, string_spacing=60.0)
+    edges = string_graph(offsets, x, y, z, module_spacing=15.0, max_module_steps=steps, string_spacing=60.0,
+                         max_neighbours=cap)
 
     def connected(i: int, j: int) -> bool:
         horizontal = np.hypot(float(x[j]) - float(x[i]), float(y[j]) - float(y[i]))
         return horizontal <= 66.0 and abs(float(z[j]) - float(z[i])) <= (steps + 0.5) * 15.0
 
-    np.testing.assert_array_equal(edges, reference.criterion(offsets, connected))
+    distance = reference.euclidean(np.stack([x, y, z], axis=1))
+    np.testing.assert_array_equal(edges, reference.nearest_connected(offsets, connected, distance, cap))
+
+
+def test_coincident_hits_get_a_bounded_number_of_edges():
+    """10,000 hits of one module at one time linked every pair (10^8 edges, 1.6 GB for
+    one event): the string topology keeps the nearest ``MAX_TOPOLOGY_NEIGHBOURS``, the
+    first by index among equals."""
+    n, k = 10_000, 8
+    offsets = np.array([0, n, 2 * n])
+    same = np.full(2 * n, 10.0, dtype=np.float32)
+    edges = spacetime_string_graph(offsets, same, same, same, same, k, 0.22, 15.0, 2, 60.0)
+    assert edges.shape[1] <= 2 * n * (k + MAX_TOPOLOGY_NEIGHBOURS)
+    first = edges[0, edges[1] == 0]
+    np.testing.assert_array_equal(first, np.arange(1, MAX_TOPOLOGY_NEIGHBOURS + 1))
+    assert np.all(edges[0] // n == edges[1] // n), "edges cross events"
 
 
 def test_cylinder_graph_separates_strings_and_depths():
@@ -74,16 +91,16 @@ def test_union_is_the_set_union(data):
 
 
 @settings(max_examples=50, deadline=None)
-@given(data=st.data(), k=st.integers(1, 9), steps=st.integers(0, 2))
-def test_spacetime_string_graph_is_knn_united_with_strings(data, k, steps):
+@given(data=st.data(), k=st.integers(1, 9), steps=st.integers(0, 2), cap=st.sampled_from([2, 7, 128]))
+def test_spacetime_string_graph_is_knn_united_with_strings(data, k, steps, cap):
     offsets = offsets_of(data.draw(event_sizes(max_hits=50)))
     x, y, z = data.draw(string_hits(int(offsets[-1])))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
     t = rng.uniform(0, 5000, int(offsets[-1])).astype(np.float32)
-    fused = spacetime_string_graph(offsets, x, y, z, t, k, 0.22, 15.0, steps, 60.0)
+    fused = spacetime_string_graph(offsets, x, y, z, t, k, 0.22, 15.0, steps, 60.0, max_neighbours=cap)
     coords = np.stack([x, y, z, t], axis=1)
     expected = union_graphs(offsets, knn_graph(offsets, coords, k, np.array([1, 1, 1, 0.22])),
-                            string_graph(offsets, x, y, z, 15.0, steps, 60.0))
+                            string_graph(offsets, x, y, z, 15.0, steps, 60.0, max_neighbours=cap))
     np.testing.assert_array_equal(fused, expected)
 
 

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -12,6 +13,8 @@ from graphreco.detectors.ta_sd.simulation import simulate_events as simulate_sho
 from graphreco.evaluate.resolution import angular_error, signal_hits
 from graphreco.io import EventFormatError, event_table, read_events, write_events
 from graphreco.io.configuration import default_configuration
+from graphreco.pipeline import Pipeline
+from graphreco.run.file import reconstruct_batch
 from graphreco.stages import EnergyDirection, StageInput
 from graphreco.stages.calibration import MIN_EVENTS_PER_BIN, N_HIT_BINS
 from graphreco.statistics import coverage, unit_vectors, zenith_azimuth
@@ -171,6 +174,46 @@ def test_events_left_without_kept_hits_get_nan(events_file):
     with torch.inference_mode():
         _, columns = stage(min_hits=0).outputs(inputs)
     assert all(np.all(np.isnan(values)) for values in columns.values())
+
+
+def test_events_with_fewer_hits_than_min_hits_get_nan(events_file):
+    """An event with fewer hits than the stage keeps at least (one counter, one module)
+    has no direction, energy or core to give: NaN, not a calibrated, confident guess."""
+    batch = next(read_events(events_file, batch_size=20))
+    per_event = np.diff(batch.offsets)
+    keep = np.ones(batch.n_hits, dtype=bool)
+    for event, hits in ((0, 1), (1, 3)):  # event 0 keeps one hit, event 1 three
+        keep[batch.offsets[event] + hits:batch.offsets[event + 1]] = False
+    batch = batch.with_hits(keep)
+    assert per_event[2:].min() >= 4
+    inputs = StageInput(batch, DETECTOR, None, {"hit_score": np.ones(batch.n_hits, dtype=np.float32)})
+    with torch.inference_mode():
+        _, columns = stage(min_hits=4).outputs(inputs)
+    assert all(np.all(np.isnan(values[:2])) and np.all(np.isfinite(values[2:])) for values in columns.values())
+
+
+def test_a_single_ta_counter_gets_no_direction_energy_or_core(tmp_path):
+    """The shipped TA SD chain gave one counter a direction within 4 deg (68 %) and a core:
+    fewer counters than its stages' ``min_hits`` (3) now get NaN from every stage that
+    estimates them (energy and direction, refit, combination)."""
+    simulated = simulate_showers(4, seed=8)
+    showers = event_table(**simulated.columns())
+    first_counter = showers  # every per-counter list cut to its first counter
+    for name in showers.schema.names:
+        if pa.types.is_list(showers.schema.field(name).type):
+            first_counter = first_counter.set_column(first_counter.schema.get_field_index(name), name,
+                                                     pc.list_slice(showers[name], 0, 1))
+    pipeline = Pipeline.shipped("ta-sd")
+    estimated = [name for stage in ("energy_direction", "refit", "combination")
+                 for name in pipeline.stages[stage].writes]
+    for table, single in ((first_counter, True), (showers, False)):
+        path = tmp_path / f"{single}.parquet"
+        write_events(path, table, "ta-sd")
+        output, _ = reconstruct_batch(pipeline, next(read_events(path, detector="ta-sd")))
+        direction = output["reco_zenith"].to_numpy()
+        assert np.all(np.isnan(direction)) if single else np.all(np.isfinite(direction))
+        if single:
+            assert all(np.all(np.isnan(output[name].to_numpy())) for name in estimated)
 
 
 def test_event_inputs_zero_failed_fits_and_flag_them():
