@@ -149,15 +149,16 @@ def example_graph(n_features: int, seed: int = 0, n_event_inputs: int = 0) -> Gr
 
 
 def stage_graphs(pipeline: Pipeline, batch: EventBatch) -> dict[str, GraphBatch]:
-    """The graph each stage of ``pipeline`` reads ``batch`` through (for energy_direction
-    the graph of the hits that the hit selection before it kept, and with ``combine`` the
-    composition stage's probabilities)."""
+    """The graph each stage of ``pipeline`` with a network reads ``batch`` through (for
+    energy_direction the graph of the hits that the hit selection before it kept); the
+    stages run in order where a later one reads their columns."""
     inputs = StageInput(batch, pipeline.detector, build_graph(batch, pipeline.detector))
     names = list(pipeline.stages)
     graphs = {}
     with torch.no_grad():  # (not inference_mode: its tensors cannot be traced by torch.jit.trace)
         for i, (name, stage) in enumerate(pipeline.stages.items()):
-            graphs[name] = stage.input_graph(inputs).graph
+            if stage.trained:  # the others have no network to trace or check
+                graphs[name] = stage.input_graph(inputs).graph
             read_later = {column for later in names[i + 1:] for column in pipeline.stages[later].reads}
             if read_later & set(stage.writes):
                 hits, events = stage.outputs(inputs)

@@ -42,8 +42,9 @@ SEED = 7001
 the training scripts take from 101 to 1404)."""
 
 
-def _round(value, digits: int = 3):
-    return None if value is None else round(float(value), digits)
+def _native(value):
+    """A numpy scalar of an evaluation as the Python number JSON writes."""
+    return value.item()
 
 
 def neutrino_figures(evaluation: dict) -> dict[str, tuple]:
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=1, default=_round))
+        args.json.write_text(json.dumps(record, indent=1, default=_native))
 
 
 if __name__ == "__main__":

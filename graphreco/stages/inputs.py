@@ -15,10 +15,12 @@ from ..io import EventBatch
 class StageInput:
     """The events, their detector, the detector's graph of all their hits, and the
     per-hit and per-event columns that earlier stages wrote (a stage names those it needs
-    in ``reads``)."""
+    in ``reads``). ``kept`` holds the hit selections stages made of the batch
+    (``kept_hits``), so that the stages after the hit selection share one."""
 
     batch: EventBatch
     detector: Detector
     graph: GraphBatch
     hit_columns: dict[str, np.ndarray] = field(default_factory=dict)
     event_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    kept: dict[tuple, tuple[np.ndarray, EventBatch]] = field(default_factory=dict, repr=False)

@@ -23,14 +23,20 @@ def kept_hits(inputs: StageInput, threshold: float, min_hits: int, hit_columns: 
             required per-hit columns (e.g. ``hit_track_score``).
     Returns:
         An ``EventBatch`` of the same events; its per-hit columns are the detector's
-        required ones and ``hit_columns``, aligned with the kept hits.
+        required ones and ``hit_columns``, aligned with the kept hits. It is made once per
+        batch and settings (``inputs.kept``) while ``hit_score`` stays the same array.
     """
+    key, score = (threshold, min_hits, tuple(hit_columns)), inputs.hit_columns["hit_score"]
+    scored, selection = inputs.kept.get(key, (None, None))
+    if scored is score:  # made by an earlier stage from the same scores
+        return selection
     batch = inputs.batch
     hits = {column.name: batch.hits[column.name] for column in inputs.detector.columns
             if column.per_hit and column.required}
     hits |= {name: inputs.hit_columns[name] for name in hit_columns}
-    keep = select_hits(batch.offsets, inputs.hit_columns["hit_score"], threshold, min_hits)
-    return replace(batch, hits=hits).with_hits(keep)
+    selection = replace(batch, hits=hits).with_hits(select_hits(batch.offsets, score, threshold, min_hits))
+    inputs.kept[key] = (score, selection)
+    return selection
 
 
 def too_few(offsets: np.ndarray, min_hits: int) -> np.ndarray:
