@@ -246,9 +246,9 @@ def test_three_events_of_10000_hits_at_one_point_take_under_a_minute_and_2_gb(tm
             for name, value in zip(("x", "y", "z", "t", "charge"), (*module, 10.0, 10.0))}
     source = tmp_path / "one_point.parquet"
     write_events(source, event_table(np.arange(events), np.arange(events + 1) * n, hits), "baikal-gvd")
-    warm_up = tmp_path / "one_event.parquet"  # the first run on a machine compiles the kernels (~1.7 GB more)
-    write_events(warm_up, event_table(np.arange(1), np.array([0, 50]), {k: v[:50] for k, v in hits.items()}),
-                 "baikal-gvd")
+    warm_up = tmp_path / "one_event.parquet"  # the first run on a machine compiles the kernels (~1.7 GB more),
+    write_events(warm_up, event_table(np.arange(1), np.array([0, 2000]),  # on the same kind of event
+                                      {k: v[:2000] for k, v in hits.items()}), "baikal-gvd")
 
     def run(path: Path, output: Path) -> subprocess.CompletedProcess:
         code = ("import resource, sys\nfrom graphreco.cli import main\n"
