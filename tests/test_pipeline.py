@@ -1,9 +1,6 @@
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +16,8 @@ from graphreco.evaluate.resolution import angular_error
 from graphreco.io import event_table, read_events, write_events
 from graphreco.io.configuration import default_configuration
 from graphreco.pipeline import Pipeline, _chunks
+
+from .measured_run import MeasuredRun, measured_run
 
 
 @pytest.fixture(scope="module")
@@ -246,22 +245,16 @@ def test_three_events_of_10000_hits_at_one_point_take_under_a_minute_and_2_gb(tm
             for name, value in zip(("x", "y", "z", "t", "charge"), (*module, 10.0, 10.0))}
     source = tmp_path / "one_point.parquet"
     write_events(source, event_table(np.arange(events), np.arange(events + 1) * n, hits), "baikal-gvd")
-    warm_up = tmp_path / "one_event.parquet"  # the first run on a machine compiles the kernels (~1.7 GB more),
-    write_events(warm_up, event_table(np.arange(1), np.array([0, 2000]),  # on the same kind of event
+    warm_up = tmp_path / "one_event.parquet"  # a first run on a machine compiles the kernels
+    write_events(warm_up, event_table(np.arange(1), np.array([0, 2000]),  # for this kind of event
                                       {k: v[:2000] for k, v in hits.items()}), "baikal-gvd")
 
-    def run(path: Path, output: Path) -> subprocess.CompletedProcess:
-        code = ("import resource, sys\nfrom graphreco.cli import main\n"
-                f"code = main(['reconstruct', {str(path)!r}, '-o', {str(output)!r}, "
-                "'--detector', 'baikal-gvd', '--workers', '1', '--no-progress'])\n"
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)")
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    def run(path: Path, output: Path) -> MeasuredRun:
+        return measured_run(["reconstruct", str(path), "-o", str(output), "--detector", "baikal-gvd",
+                             "--workers", "1", "--no-progress"], timeout=300)
 
-    assert run(warm_up, tmp_path / "warm.parquet").returncode == 0
-    start = time.monotonic()
+    assert run(warm_up, tmp_path / "warm.parquet").code == 0
     finished = run(source, tmp_path / "out.parquet")
-    seconds = time.monotonic() - start
-    assert finished.returncode == 0, finished.stderr
-    peak_gb = int(finished.stdout.split()[-1]) / 2**20  # ru_maxrss: KiB on Linux
-    assert seconds < 60 and peak_gb < 2.0, f"{seconds:.0f} s, {peak_gb:.2f} GB"
+    assert finished.code == 0, finished.stderr
+    assert finished.seconds < 60 and finished.peak_gb < 2.0, finished
     assert pq.read_table(tmp_path / "out.parquet").num_rows == events

@@ -10,10 +10,6 @@ TA SD) and reconstructed in bounded memory and time where they do not (LHC PF).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +22,7 @@ from graphreco import detectors
 from graphreco.cli import EXIT_BAD_INPUT, main
 from graphreco.io import event_table, write_events
 
+from ..measured_run import measured_run
 from .events import on_sensors
 
 DETECTORS = tuple(detectors.available())
@@ -317,25 +314,13 @@ def test_an_event_beyond_the_detector_limit_is_refused(folders, capsys, detector
                   f"{hits:,} hits in one event, more than the {limit(detector):,} a {detector} event may hold")
 
 
-RUN_AND_MEASURE = """
-import json, resource, sys
-from graphreco.cli import main
-code = main(sys.argv[1:])
-print(json.dumps({"code": code, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-
 def test_a_huge_lhc_crossing_is_reconstructed_in_bounded_memory_and_time(folders):
     """In a process of its own, so that its peak memory is measured alone."""
     assert limit("lhc-pf") >= HUGE
     source, out = folders
     write_events(source, valid_table("lhc-pf", [3, HUGE, 2]), "lhc-pf")
-    start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-c", RUN_AND_MEASURE, "reconstruct", str(source), "-o", str(out),
-                          "--detector", "lhc-pf", "--workers", "1"], capture_output=True, text=True,
-                         timeout=2 * MAX_HUGE_SECONDS)
-    seconds = time.perf_counter() - start
-    measured = json.loads(run.stdout.splitlines()[-1])
-    assert measured["code"] == 0, run.stderr
-    assert measured["peak_rss_mb"] < MAX_PEAK_RSS_MB and seconds < MAX_HUGE_SECONDS, (measured, seconds)
+    run = measured_run(["reconstruct", str(source), "-o", str(out), "--detector", "lhc-pf", "--workers", "1"],
+                       timeout=2 * MAX_HUGE_SECONDS)
+    assert run.code == 0, run.stderr
+    assert run.peak_gb * 1024 < MAX_PEAK_RSS_MB and run.seconds < MAX_HUGE_SECONDS, run
     assert [len(scores) for scores in pq.read_table(out).column("hit_score").to_pylist()] == [3, HUGE, 2]
