@@ -1,6 +1,7 @@
 # Set-up and everyday jobs. `make demo` and `make test` work on a fresh machine: they build
 # .venv (torch 2.13.0 CPU first, torch-scatter compiled without build isolation, then the
-# project); a second run finds .venv/.installed up to date and does nothing slow.
+# project, then compiles the numba kernels into their cache); a second run finds
+# .venv/.installed up to date and does nothing slow.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,6 +18,7 @@ $(STAMP): pyproject.toml setup.py Makefile
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-build-isolation torch-scatter
 	$(BIN)/python -m pip install -q -e ".[test,plots,lhc,export,root,distributed]"
+	$(BIN)/python -m graphreco.warm_up
 	touch $(STAMP)
 
 demo: setup
