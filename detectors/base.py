@@ -303,6 +303,11 @@ class Detector:
     NaN. Stages with ``fiducial`` calibrate the uncertainties of the events inside and
     outside apart (``stages.calibration``): showers clipped by the array's edge or
     inclined are misjudged differently."""
+    hit_score_bounds: Callable[[np.ndarray, HitColumns], tuple[np.ndarray, np.ndarray]] | None = None
+    """What the detector knows of each hit before any network, ``(offsets, hits) -> (low,
+    high)``, float arrays (n_hits,) within [0, 1]: the hit selection's probability p
+    becomes ``low + (high - low) * p``, so that the network orders hits within what is
+    known and never against it (LHC PF: the vertex association of charged candidates)."""
     max_hits_per_event: int | None = None
     """The most hits one event may hold (None: no limit); the reader refuses larger
     events, naming them, instead of running out of memory or time in the graph builders

@@ -41,12 +41,13 @@ SAMPLES = {  # name: (crossings, seed, process, mean pile-up)
 TEST_SAMPLES = ("test", "test_ttbar", "test_pu200", "test_pu80")
 
 
-def simulate_samples(folder: Path, scale: float) -> dict[str, Path]:
-    """Write each sample (``scale`` times its crossings, at least 20, with the candidates'
-    jet membership as ``true_jet``) to ``folder/<name>.parquet`` unless it is there."""
+def simulate_samples(folder: Path, scale: float, names: tuple[str, ...] = tuple(SAMPLES)) -> dict[str, Path]:
+    """Write each sample of ``names`` (``scale`` times its crossings, at least 20, with the
+    candidates' jet membership as ``true_jet``) to ``folder/<name>.parquet`` unless it is there."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, (crossings, seed, process, pileup) in SAMPLES.items():
+    for name in names:
+        crossings, seed, process, pileup = SAMPLES[name]
         paths[name] = folder / f"{name}.parquet"
         if not paths[name].exists():
             simulated = simulate_events(max(20, int(crossings * scale)), seed=seed, process=process,
@@ -67,7 +68,7 @@ def score(pipeline: Pipeline, path: Path) -> dict:
 
 def main() -> None:
     args = parse_arguments(__doc__.splitlines()[0], RECIPE, Path("data/lhc-pf"), quick_epochs=1)
-    paths = simulate_samples(args.data, 0.05 if args.quick else 1.0)
+    paths = simulate_samples(args.data, 0.05 if args.quick else 1.0, TEST_SAMPLES if args.rescore else tuple(SAMPLES))
     run_recipe(args, {name: dict(zip(("crossings", "seed", "process", "mean_pileup"), spec))
                       for name, spec in SAMPLES.items()})
     pipeline = Pipeline.load(args.out)

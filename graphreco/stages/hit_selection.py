@@ -13,7 +13,9 @@ value of that column within an event; LHC: the candidates within Delta R 0.4 of 
 leading-interaction jet) of the squared relative error of the score-weighted sum of
 ``group_sum_column`` (LHC: pT), ``(sum (p_i - y_i) s_i / sum y_i s_i)**2``: the jet's pT
 error, which per-hit cross entropy leaves free when the errors of a jet's candidates add
-up instead of cancelling.
+up instead of cancelling. Where the detector declares ``hit_score_bounds`` (what it knows
+of a hit before any network), the score is mapped into them: the network orders hits
+within what is known, never against it.
 """
 
 from __future__ import annotations
@@ -60,7 +62,10 @@ class HitSelection(Stage):
             "logits", "nodes", self.config["n_classes"],
             "class logits per hit (0 noise, 1 track light, 2 cascade light; or 0 noise, 1 signal)",
             (GRAPH_BUILDING, "hit_score = 1 - softmax(logits)[:, 0] and, with three classes, hit_track_score = "
-                             "p1 / max(p1 + p2, 1e-12) (HitSelection.scores)"))
+                             "p1 / max(p1 + p2, 1e-12) (HitSelection.scores)",
+             "where the detector declares hit_score_bounds (low, high) per hit: hit_score = low + (high - low) * "
+             "hit_score (LHC PF: charged candidates of the leading vertex as CHS defines it within [0.5, 1], "
+             "those of pile-up vertices within [0, 0.5])"))
 
     @property
     def writes(self) -> tuple[str, ...]:
@@ -82,7 +87,12 @@ class HitSelection(Stage):
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         graph = self.input_graph(inputs).graph
-        return self.scores(self(graph.x, graph.edge_index)), {}
+        columns = self.scores(self(graph.x, graph.edge_index))
+        bounds = inputs.detector.hit_score_bounds
+        if bounds is not None:
+            low, high = bounds(inputs.batch.offsets, inputs.batch.hits)
+            columns["hit_score"] = (low + (high - low) * columns["hit_score"]).astype(np.float32)
+        return columns, {}
 
     def training_graph(self, inputs: StageInput) -> StageGraph:
         """Targets: ``true_label`` (hits,) int64; with a loss weight column ``loss_weight``
