@@ -21,10 +21,10 @@ from pathlib import Path
 import numba
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..detectors import Detector, DetectorConfiguration
 from .errors import EventFormatError
+from .parquet import read_parquet
 from .writer import EventWriter
 
 SUFFIX = ".geometry.parquet"
@@ -66,7 +66,7 @@ def read_configuration(path: str | Path) -> DetectorConfiguration:
     if not is_geometry_file(file):
         raise EventFormatError(file, f"a geometry file's name ends in {SUFFIX}")
     try:
-        table = pq.read_table(file)
+        table = read_parquet(file)
     except (pa.ArrowException, OSError) as error:
         raise EventFormatError(file, f"not a readable Parquet file ({error})") from None
     detector = (table.schema.metadata or {}).get(b"detector", b"").decode(errors="replace")

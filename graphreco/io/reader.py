@@ -20,6 +20,7 @@ from ..detectors import Detector, DetectorConfiguration
 from .batch import EventBatch
 from .configuration import check_on_sensors, configuration_file, is_geometry_file, resolve_configuration
 from .errors import EventFormatError
+from .parquet import open_parquet
 from .root import RootMapping, check_mapping, count_root_events, iter_root_batches, load_mapping
 from .validate import check_schema, to_event_batch
 
@@ -52,7 +53,7 @@ def open_event_file(path: str | Path, detector: str | None = None) -> tuple[pq.P
     schema metadata); the schema is checked against that detector's contract."""
     file = str(path)
     try:
-        parquet = pq.ParquetFile(file)
+        parquet = open_parquet(file)
     except (pa.ArrowException, OSError) as error:
         raise EventFormatError(file, f"not a readable Parquet file ({error})") from None
     metadata = parquet.schema_arrow.metadata or {}
