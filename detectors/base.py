@@ -22,6 +22,11 @@ class Column:
 
     ``dtype`` is the numpy type of a value (``"string"`` for text); ``per_hit`` columns are
     Parquet ``list<dtype>``, the others scalars. ``finite`` columns reject NaN and inf.
+
+    ``per_event_offset`` columns (hit times) carry any common offset per event, as the
+    format allows: where a file stores them in a wider type than ``dtype`` (float64, int64
+    nanoseconds since an epoch), the reader subtracts each event's earliest value in that
+    type before narrowing, so that no offset costs precision.
     """
 
     name: str
@@ -29,6 +34,7 @@ class Column:
     per_hit: bool
     required: bool = True
     finite: bool = False
+    per_event_offset: bool = False
 
 
 def event_means(offsets: np.ndarray, values: np.ndarray) -> np.ndarray:

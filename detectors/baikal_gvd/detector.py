@@ -52,7 +52,7 @@ DETECTOR = Detector(
         Column("x", "float32", per_hit=True, finite=True),
         Column("y", "float32", per_hit=True, finite=True),
         Column("z", "float32", per_hit=True, finite=True),
-        Column("t", "float32", per_hit=True, finite=True),
+        Column("t", "float32", per_hit=True, finite=True, per_event_offset=True),
         Column("charge", "float32", per_hit=True, finite=True),
         Column("channel", "int32", per_hit=True, required=False),
         Column("true_label", "int8", per_hit=True, required=False),

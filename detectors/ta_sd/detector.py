@@ -54,8 +54,9 @@ DETECTOR = Detector(
     name="ta-sd",
     description="Telescope Array surface detector (507 scintillator counters, 1.2 km grid)",
     columns=(
-        *(Column(name, "float32", per_hit=True, finite=True)
-          for name in ("x", "y", "z", "t", "signal_upper", "signal_lower")),
+        *(Column(name, "float32", per_hit=True, finite=True) for name in ("x", "y", "z")),
+        Column("t", "float32", per_hit=True, finite=True, per_event_offset=True),
+        *(Column(name, "float32", per_hit=True, finite=True) for name in ("signal_upper", "signal_lower")),
         Column("channel", "int32", per_hit=True, required=False),
         Column("true_label", "int8", per_hit=True, required=False),
         *(Column(name, "float64", per_hit=False, required=False)

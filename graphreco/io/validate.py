@@ -3,7 +3,9 @@
 ``check_schema`` runs once per file (missing and mistyped columns); ``to_event_batch``
 runs on every record batch (null or unequal hit lists, NaN/inf, duplicate ``event_id``)
 and converts it to an :class:`EventBatch` without copying what is already in the
-contract's dtype.
+contract's dtype; hit times stored in a wider type
+(float64, int64) are narrowed relative to their event's earliest hit, so that a large
+common offset costs no precision.
 """
 
 from __future__ import annotations
@@ -104,17 +106,23 @@ class _BatchChecker:
     def cast(self, column: Column, values: np.ndarray, offsets: np.ndarray | None) -> np.ndarray:
         """``values`` (per hit when ``offsets`` are given) in the column's dtype. Refused:
         integers outside it, infinities, floats beyond it (float32) and NaN in a
-        ``finite`` column (elsewhere NaN marks a missing value, like the dz of a neutral)."""
+        ``finite`` column (elsewhere NaN marks a missing value, like the dz of a neutral).
+        A ``per_event_offset`` column stored in a wider type than its dtype is narrowed as
+        each value less its event's earliest."""
         target = np.dtype(column.dtype)
         if target.kind == "i":
             info = np.iinfo(target)
             self.refuse(column, values, offsets, (values < info.min) | (values > info.max), f"does not fit {target}")
-        converted = values.astype(target, copy=False)
         if target.kind == "f":
             self.refuse(column, values, offsets, ~np.isfinite(values) if column.finite else np.isinf(values),
                         "is not finite")
-            if values.dtype != target:
-                self.refuse(column, values, offsets, np.isinf(converted), f"does not fit {target}")
+        narrowed = values
+        if column.per_event_offset and offsets is not None and not np.can_cast(values.dtype, target):
+            narrowed = since_earliest(values, offsets)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused next
+            converted = narrowed.astype(target, copy=False)
+        if target.kind == "f" and narrowed.dtype != target:
+            self.refuse(column, values, offsets, np.isinf(converted), f"does not fit {target}")
         return converted
 
     def refuse(self, column: Column, values: np.ndarray, offsets: np.ndarray | None, bad: np.ndarray,
@@ -128,6 +136,27 @@ class _BatchChecker:
     @staticmethod
     def event_of_hit(offsets: np.ndarray, hit: int) -> int:
         return int(np.searchsorted(offsets, hit, side="right") - 1)
+
+
+def since_earliest(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Each hit's value less the smallest of its event's (``offsets``: the events' CSR
+    offsets into ``values``): exact for integers (as uint64, since ``0 <= difference <
+    2**64`` whatever the int64 values), in float64 for floats (inf where the difference
+    is beyond float64)."""
+    sizes = np.diff(offsets)
+    filled = sizes > 0
+    starts = offsets[:-1][filled]
+    if values.dtype.kind in "iu":
+        wide = values.astype(np.int64 if values.dtype.kind == "i" else np.uint64, copy=False)
+    else:
+        wide = values.astype(np.float64, copy=False)
+    if not starts.size:
+        return np.zeros(values.size, dtype=np.uint64 if values.dtype.kind in "iu" else np.float64)
+    earliest = np.repeat(np.minimum.reduceat(wide, starts), sizes[filled])
+    if wide.dtype.kind in "iu":
+        return (wide - earliest).view(np.uint64)  # int64 differences wrap; as uint64 they are exact
+    with np.errstate(over="ignore", invalid="ignore"):
+        return wide - earliest
 
 
 def refuse_duplicate_ids(ids: np.ndarray, seen: set[int], file: str) -> None:
