@@ -267,7 +267,9 @@ def sensor_index(configuration: DetectorConfiguration, x: np.ndarray, y: np.ndar
 def check_on_sensors(file: str, hits: dict[str, np.ndarray], offsets: np.ndarray, event_id: np.ndarray,
                      configuration: DetectorConfiguration) -> None:
     """``EventFormatError`` naming ``file``, the configuration and the first offending
-    ``event_id`` where a hit does not sit on a live sensor of ``configuration``."""
+    ``event_id`` where a hit does not sit on a live sensor of ``configuration``; it also
+    names the column where a coordinate lies beyond every live sensor's (an absurd value
+    such as x = 1e30 m)."""
     if not all(name in hits for name in POSITION_COLUMNS):
         return
     index = sensor_index(configuration, hits["x"], hits["y"], hits["z"])
@@ -275,6 +277,13 @@ def check_on_sensors(file: str, hits: dict[str, np.ndarray], offsets: np.ndarray
     if off.size:
         hit = int(off[0])
         event = int(np.searchsorted(offsets, hit, side="right") - 1)
-        where = ", ".join(f"{hits[name][hit]:.2f}" for name in POSITION_COLUMNS)
-        raise EventFormatError(file, f"hit at ({where}) m is not within {MATCH_DISTANCE:g} m of a live sensor of the "
-                                     f"configuration {configuration.source}", event_id=int(event_id[event]))
+        where = ", ".join(f"{hits[name][hit]:.8g}" for name in POSITION_COLUMNS)
+        problem = f"hit at ({where}) m is not within {MATCH_DISTANCE:g} m of a live sensor of the configuration " \
+                  f"{configuration.source}"
+        live = configuration.live_positions
+        for axis, name in enumerate(POSITION_COLUMNS if live.size else ()):
+            low, high = live[:, axis].min() - MATCH_DISTANCE, live[:, axis].max() + MATCH_DISTANCE
+            if not low <= hits[name][hit] <= high:
+                raise EventFormatError(file, f"{problem}: {name} lies outside the live sensors' range, {low:.1f} to "
+                                             f"{high:.1f} m", column=name, event_id=int(event_id[event]))
+        raise EventFormatError(file, problem, event_id=int(event_id[event]))

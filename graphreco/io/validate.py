@@ -1,9 +1,9 @@
 """Checks of event files against the contract, at the boundary where data enters.
 
 ``check_schema`` runs once per file (missing and mistyped columns); ``to_event_batch``
-runs on every record batch (null or unequal hit lists, NaN/inf, duplicate ``event_id``)
-and converts it to an :class:`EventBatch` without copying what is already in the
-contract's dtype; hit times stored in a wider type
+runs on every record batch (null or unequal hit lists, NaN/inf, values outside a column's
+physical ``bounds``, duplicate ``event_id``) and converts it to an :class:`EventBatch`
+without copying what is already in the contract's dtype; hit times stored in a wider type
 (float64, int64) are narrowed relative to their event's earliest hit, so that a large
 common offset costs no precision.
 """
@@ -105,10 +105,10 @@ class _BatchChecker:
 
     def cast(self, column: Column, values: np.ndarray, offsets: np.ndarray | None) -> np.ndarray:
         """``values`` (per hit when ``offsets`` are given) in the column's dtype. Refused:
-        integers outside it, infinities, floats beyond it (float32) and NaN in a
-        ``finite`` column (elsewhere NaN marks a missing value, like the dz of a neutral).
-        A ``per_event_offset`` column stored in a wider type than its dtype is narrowed as
-        each value less its event's earliest."""
+        integers outside it, infinities, floats beyond it (float32), NaN in a ``finite``
+        column (elsewhere NaN marks a missing value, like the dz of a neutral) and values
+        outside the column's ``bounds``. A ``per_event_offset`` column stored in a wider
+        type than its dtype is narrowed as each value less its event's earliest."""
         target = np.dtype(column.dtype)
         if target.kind == "i":
             info = np.iinfo(target)
@@ -116,13 +116,18 @@ class _BatchChecker:
         if target.kind == "f":
             self.refuse(column, values, offsets, ~np.isfinite(values) if column.finite else np.isinf(values),
                         "is not finite")
-        narrowed = values
-        if column.per_event_offset and offsets is not None and not np.can_cast(values.dtype, target):
-            narrowed = since_earliest(values, offsets)
+        narrowed, per_event_offset = values, column.per_event_offset and offsets is not None
+        if per_event_offset:
+            relative = since_earliest(values, offsets)
+            self.refuse_outside(column, values, offsets, relative, " after the event's earliest hit")
+            if not np.can_cast(values.dtype, target):
+                narrowed = relative
         with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused next
             converted = narrowed.astype(target, copy=False)
         if target.kind == "f" and narrowed.dtype != target:
             self.refuse(column, values, offsets, np.isinf(converted), f"does not fit {target}")
+        if not per_event_offset:
+            self.refuse_outside(column, values, offsets, values, "")
         return converted
 
     def refuse(self, column: Column, values: np.ndarray, offsets: np.ndarray | None, bad: np.ndarray,
@@ -132,6 +137,21 @@ class _BatchChecker:
             first = int(np.argmax(bad))
             event = self.event_of_hit(offsets, first) if offsets is not None else first
             raise self.fail(column.name, f"value {values[first]} {problem}", event)
+
+    def refuse_outside(self, column: Column, values: np.ndarray, offsets: np.ndarray | None,
+                       checked: np.ndarray, relation: str) -> None:
+        """Raise for the first value whose ``checked`` form (the value itself, or its
+        distance from the event's earliest, as ``relation`` says) lies outside the
+        column's ``bounds``, naming the file's value and its event."""
+        if column.bounds is None:
+            return
+        low, high = column.bounds
+        outside = (checked < low) | (checked > high)  # NaN, where allowed, is neither
+        if outside.any():
+            first = int(np.argmax(outside))
+            event = self.event_of_hit(offsets, first) if offsets is not None else first
+            shown = f"value {values[first]:.8g}" + (f" is {checked[first]:.8g}{relation}," if relation else "")
+            raise self.fail(column.name, f"{shown} outside the physical range [{low:g}, {high:g}]", event)
 
     @staticmethod
     def event_of_hit(offsets: np.ndarray, hit: int) -> int:

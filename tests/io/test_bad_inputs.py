@@ -42,9 +42,11 @@ def required(name: str, per_hit: bool | None = None) -> list[detectors.Column]:
 
 
 def _values(column: detectors.Column, rng: np.random.Generator, size: int) -> np.ndarray:
-    """Plausible values of a column: floats within +-3, integers -1 to 1 per hit, 1 to 99 per event."""
+    """Plausible values of a column: floats within +-3 (and the column's bounds), integers
+    -1 to 1 per hit, 1 to 99 per event."""
     if np.dtype(column.dtype).kind == "f":
-        return rng.uniform(-3.0, 3.0, size).astype(column.dtype)
+        low, high = column.bounds or (-3.0, 3.0)
+        return rng.uniform(max(low, -3.0), min(high, 3.0), size).astype(column.dtype)
     low, high = (-1, 2) if column.per_hit else (1, 100)
     return rng.integers(low, high, size).astype(column.dtype)
 
@@ -225,6 +227,33 @@ def test_a_bad_event_in_a_later_batch_leaves_no_temporary_file(folders, capsys, 
     name = required(detector, per_hit=True)[0].name
     table = with_hit_value(valid_table(detector), name, 9, np.nan)  # event_id 3, in the second batch
     refused_table(folders, capsys, detector, table, name, 3, "not finite", "--batch-size", "2", "--workers", "1")
+
+
+# --- values beyond their physical range, duplicate hits (issue 23, items 12 and 7) --------------
+
+
+def _beyond(column: detectors.Column) -> list:
+    """Values beyond the column's bounds on either side: absurd floats, integers one past."""
+    low, high = column.bounds
+    return [1e30, -1e30] if np.dtype(column.dtype).kind == "f" else [high + 1, low - 1]
+
+
+BOUNDED = [(d, c.name, value) for d in DETECTORS for c in required(d) if c.bounds for value in _beyond(c)]
+
+
+@pytest.mark.parametrize("detector, column, value", BOUNDED)
+def test_a_value_beyond_its_physical_range_is_refused(folders, capsys, detector, column, value):
+    """A hit at x = 1e30 gave NaN scores beside a finite zenith; a time 1e30 ns after the
+    event's first hit, or a charge of 1e30 p.e., went through as well."""
+    table = with_hit_value(valid_table(detector), column, 4, value)  # the second hit of event_id 2
+    refused_table(folders, capsys, detector, table, column, 2, "outside the physical range")
+
+
+@pytest.mark.parametrize("column", ["x", "y", "z"])
+@pytest.mark.parametrize("detector", [d for d in DETECTORS if detectors.get(d).default_configuration])
+def test_a_position_far_off_the_detector_is_refused_naming_the_column(folders, capsys, detector, column):
+    table = with_hit_value(valid_table(detector), column, 4, 1e30)
+    refused_table(folders, capsys, detector, table, column, 2, f"{column} lies outside")
 
 
 # --- files: damaged, of another detector ----------------------------------------------------
