@@ -236,32 +236,54 @@ def test_a_stage_writing_other_columns_than_its_declared_ones_is_refused(wrong, 
         pipeline.reconstruct(next(read_events(events_file, batch_size=20)))
 
 
-def test_three_events_of_10000_hits_at_one_point_take_under_a_minute_and_2_gb(tmp_path):
-    """Valid events of coincident hits (all on the first module at one time) linked every pair
-    of hits: 33 s and 4.5 GB for one, 10 GB exhausted by three. Measured as a user runs
-    it, in a process of its own, once a first run on the machine has compiled the kernels."""
-    n, events = 10_000, 3
+HITS_AT_ONE_MODULE = 10_000
+ONE_MODULE_EVENTS = 3
+
+
+def _one_module_events(path: Path, events: int, n: int, distinct_times: bool) -> Path:
+    """``events`` Baikal-GVD events of ``n`` hits each on the first module of the layout,
+    10 p.e. each, at one time or 0.5 ns apart (one 5 us readout window)."""
     module = default_configuration(detectors.get("baikal-gvd")).position[0].astype(np.float32)
+    t = np.tile(np.arange(n, dtype=np.float32) * np.float32(0.5) if distinct_times else np.zeros(n, np.float32), events)
     hits = {name: np.full(n * events, value, dtype=np.float32)
-            for name, value in zip(("x", "y", "z", "t", "charge"), (*module, 10.0, 10.0))}
-    source = tmp_path / "one_point.parquet"
-    write_events(source, event_table(np.arange(events), np.arange(events + 1) * n, hits), "baikal-gvd")
-    warm_up = tmp_path / "one_event.parquet"  # the first run on a machine compiles the kernels (~1.7 GB more),
-    write_events(warm_up, event_table(np.arange(1), np.array([0, 2000]),  # on the same kind of event
-                                      {k: v[:2000] for k, v in hits.items()}), "baikal-gvd")
+            for name, value in zip(("x", "y", "z", "charge"), (*module, 10.0))} | {"t": t}
+    write_events(path, event_table(np.arange(events), np.arange(events + 1) * n, hits), "baikal-gvd")
+    return path
 
-    def run(path: Path, output: Path) -> subprocess.CompletedProcess:
-        code = ("import resource, sys\nfrom graphreco.cli import main\n"
-                f"code = main(['reconstruct', {str(path)!r}, '-o', {str(output)!r}, "
-                "'--detector', 'baikal-gvd', '--workers', '1', '--no-progress'])\n"
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)")
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
-    assert run(warm_up, tmp_path / "warm.parquet").returncode == 0
+def _measured_run(path: Path, output: Path) -> tuple[subprocess.CompletedProcess, float, float]:
+    """``graphreco reconstruct`` of ``path`` as a user runs it, in a process of its own: the
+    finished process, its seconds and its peak memory (GB)."""
+    code = ("import resource, sys\nfrom graphreco.cli import main\n"
+            f"code = main(['reconstruct', {str(path)!r}, '-o', {str(output)!r}, "
+            "'--detector', 'baikal-gvd', '--workers', '1', '--no-progress'])\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)")
     start = time.monotonic()
-    finished = run(source, tmp_path / "out.parquet")
-    seconds = time.monotonic() - start
-    assert finished.returncode == 0, finished.stderr
-    peak_gb = int(finished.stdout.split()[-1]) / 2**20  # ru_maxrss: KiB on Linux
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    return finished, time.monotonic() - start, int(finished.stdout.split()[-1]) / 2**20  # ru_maxrss: KiB on Linux
+
+
+def test_three_events_of_10000_copies_of_one_hit_are_refused_in_under_a_minute_and_2_gb(tmp_path):
+    """Coincident hits (all on one module at one time) linked every pair of hits: 33 s and
+    4.5 GB for one event, 10 GB exhausted by three, and 60 copies of one hit were scored
+    signal with certainty. Copies of a hit are no measurement: bad input, refused by the
+    reader before any graph is built."""
+    source = _one_module_events(tmp_path / "one_point.parquet", ONE_MODULE_EVENTS, HITS_AT_ONE_MODULE, False)
+    finished, seconds, peak_gb = _measured_run(source, tmp_path / "out.parquet")
+    assert finished.returncode == EXIT_BAD_INPUT, finished.stderr
+    assert f"graphreco: error: {source}, column 't', event_id 0: duplicate hit" in finished.stderr
     assert seconds < 60 and peak_gb < 2.0, f"{seconds:.0f} s, {peak_gb:.2f} GB"
-    assert pq.read_table(tmp_path / "out.parquet").num_rows == events
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_three_events_of_10000_hits_at_one_module_take_under_a_minute_and_2_gb(tmp_path):
+    """The same events with the hits 0.5 ns apart are valid, however unlikely, and are
+    reconstructed in bounded time and memory. Measured once a first run on the machine
+    has compiled the kernels (~1.7 GB more), on an event of the same kind."""
+    source = _one_module_events(tmp_path / "one_module.parquet", ONE_MODULE_EVENTS, HITS_AT_ONE_MODULE, True)
+    warm_up = _one_module_events(tmp_path / "warm_up.parquet", 1, 2000, True)
+    assert _measured_run(warm_up, tmp_path / "warm.parquet")[0].returncode == 0
+    finished, seconds, peak_gb = _measured_run(source, tmp_path / "out.parquet")
+    assert finished.returncode == 0, finished.stderr
+    assert seconds < 60 and peak_gb < 2.0, f"{seconds:.0f} s, {peak_gb:.2f} GB"
+    assert pq.read_table(tmp_path / "out.parquet").num_rows == ONE_MODULE_EVENTS

@@ -265,13 +265,14 @@ def sensor_index(configuration: DetectorConfiguration, x: np.ndarray, y: np.ndar
 
 
 def check_on_sensors(file: str, hits: dict[str, np.ndarray], offsets: np.ndarray, event_id: np.ndarray,
-                     configuration: DetectorConfiguration) -> None:
-    """``EventFormatError`` naming ``file``, the configuration and the first offending
-    ``event_id`` where a hit does not sit on a live sensor of ``configuration``; it also
-    names the column where a coordinate lies beyond every live sensor's (an absurd value
-    such as x = 1e30 m)."""
+                     configuration: DetectorConfiguration) -> np.ndarray | None:
+    """The index of each hit's live sensor of ``configuration`` (``sensor_index``; None
+    where ``hits`` lack positions). ``EventFormatError`` naming ``file``, the
+    configuration and the first offending ``event_id`` where a hit does not sit on one;
+    it also names the column where a coordinate lies beyond every live sensor's (an
+    absurd value such as x = 1e30 m)."""
     if not all(name in hits for name in POSITION_COLUMNS):
-        return
+        return None
     index = sensor_index(configuration, hits["x"], hits["y"], hits["z"])
     off = np.flatnonzero(index < 0)
     if off.size:
@@ -287,3 +288,4 @@ def check_on_sensors(file: str, hits: dict[str, np.ndarray], offsets: np.ndarray
                 raise EventFormatError(file, f"{problem}: {name} lies outside the live sensors' range, {low:.1f} to "
                                              f"{high:.1f} m", column=name, event_id=int(event_id[event]))
         raise EventFormatError(file, problem, event_id=int(event_id[event]))
+    return index

@@ -22,7 +22,7 @@ from .configuration import check_on_sensors, configuration_file, is_geometry_fil
 from .errors import EventFormatError
 from .parquet import open_parquet
 from .root import RootMapping, check_mapping, count_root_events, iter_root_batches, load_mapping
-from .validate import check_schema, to_event_batch
+from .validate import check_schema, refuse_duplicate_hits, to_event_batch
 
 DEFAULT_BATCH_EVENTS = 8192
 Sources = str | Path | Iterable[str | Path]
@@ -107,10 +107,13 @@ def read_events(sources: Sources, detector: str | None = None, batch_size: int =
 def validated_batch(record_batch: pa.RecordBatch, detector: Detector, file: str, seen_ids: set[int],
                     configuration: DetectorConfiguration | None) -> EventBatch:
     """A record batch validated and converted (``validate.to_event_batch``), its hits
-    checked against the file's ``configuration``, which it carries."""
+    checked against the file's ``configuration``, which it carries: each on a live
+    sensor, and no two on one sensor at one time."""
     batch = to_event_batch(record_batch, detector, file, seen_ids)
     if configuration is not None:
-        check_on_sensors(file, batch.hits, batch.offsets, batch.event_id, configuration)
+        sensors = check_on_sensors(file, batch.hits, batch.offsets, batch.event_id, configuration)
+        if sensors is not None:
+            refuse_duplicate_hits(batch, detector, sensors, configuration.n_sensors)
     return replace(batch, configuration=configuration)
 
 

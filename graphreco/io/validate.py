@@ -200,6 +200,35 @@ def _first_duplicate(ids: np.ndarray, seen: set[int]) -> int | None:
     return None
 
 
+def refuse_duplicate_hits(batch: EventBatch, detector: Detector, sensors: np.ndarray, n_sensors: int) -> None:
+    """Refuse an event holding two hits on one sensor (``sensors``: each hit's index among
+    the ``n_sensors`` of the detector configuration) at the same time (the detector's
+    ``per_event_offset`` column), naming the file, the time column and the event. A
+    sensor's readout gives one pulse per start time, so such hits are a copy of one hit,
+    never a measurement; kept, they made degenerate events (60 copies of one hit scored
+    as signal with certainty) and graphs of every pair of hits."""
+    times = [column.name for column in detector.columns if column.per_event_offset and column.name in batch.hits]
+    if not times or batch.n_hits < 2:
+        return
+    bits = (batch.hits[times[0]].astype(np.float32) + np.float32(0.0)).view(np.uint32)  # + 0: -0.0 is 0.0
+    per_key = max(1, 2**32 // max(n_sensors, 1))
+    for first in range(0, batch.n_events, per_key):  # (event, sensor) in a key's upper 32 bits, time below
+        last = min(first + per_key, batch.n_events)
+        lo, hi = int(batch.offsets[first]), int(batch.offsets[last])
+        pair = np.repeat(np.arange(last - first, dtype=np.uint64) * np.uint64(n_sensors),
+                         batch.hits_per_event[first:last]) + sensors[lo:hi].astype(np.uint64)
+        key = pair << np.uint64(32) | bits[lo:hi].astype(np.uint64)
+        ordered = np.sort(key)
+        if (ordered[1:] == ordered[:-1]).any():
+            repeat = np.ones(key.size, dtype=bool)
+            repeat[np.unique(key, return_index=True)[1]] = False
+            hit = lo + int(np.argmax(repeat))  # the first hit that repeats an earlier one of its event
+            where = ", ".join(f"{batch.hits[name][hit]:.8g}" for name in ("x", "y", "z") if name in batch.hits)
+            event = int(np.searchsorted(batch.offsets, hit, side="right") - 1)
+            raise EventFormatError(batch.source, f"duplicate hit: two hits on the sensor at ({where}) m at the same "
+                                                 "time", column=times[0], event_id=int(batch.event_id[event]))
+
+
 def to_event_batch(record_batch: pa.RecordBatch, detector: Detector, file: str,
                    seen_ids: set[int]) -> EventBatch:
     """Validate a record batch and convert it; ``seen_ids`` collects the file's event ids."""

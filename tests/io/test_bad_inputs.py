@@ -256,6 +256,39 @@ def test_a_position_far_off_the_detector_is_refused_naming_the_column(folders, c
     refused_table(folders, capsys, detector, table, column, 2, f"{column} lies outside")
 
 
+def with_hit_copied(table: pa.Table, source: int, target: int, names: list[str]) -> pa.Table:
+    """``table`` with hit ``target`` given hit ``source``'s values in the columns ``names``."""
+    for name in names:
+        table = with_hit_value(table, name, target, table.column(name).combine_chunks().values[source].as_py())
+    return table
+
+
+WITH_SENSORS = [d for d in DETECTORS if detectors.get(d).default_configuration]
+
+
+@pytest.mark.parametrize("detector", WITH_SENSORS)
+def test_two_hits_on_one_sensor_at_one_time_are_refused(folders, capsys, detector):
+    """Copies of one hit are no measurement: 60 of them were scored signal with certainty."""
+    table = with_hit_copied(valid_table(detector), 4, 6, ["x", "y", "z", "t"])  # two hits of event_id 2
+    refused_table(folders, capsys, detector, table, "t", 2, "duplicate hit")
+
+
+@pytest.mark.parametrize("detector", WITH_SENSORS)
+def test_hits_on_one_sensor_at_other_times_are_valid(folders, capsys, detector):
+    source, out = folders
+    write_events(source, with_hit_copied(valid_table(detector), 4, 6, ["x", "y", "z"]), detector)
+    assert reconstruct(source, out, detector, capsys)[0] == 0
+
+
+def test_identical_lhc_candidates_are_valid(folders, capsys):
+    """A crossing has no sensors, and NanoAOD stores candidates with shortened mantissas, so
+    two distinct particles can be written identically: they are kept."""
+    source, out = folders
+    names = [c.name for c in required("lhc-pf", per_hit=True)]
+    write_events(source, with_hit_copied(valid_table("lhc-pf"), 4, 6, names), "lhc-pf")
+    assert reconstruct(source, out, "lhc-pf", capsys)[0] == 0
+
+
 # --- files: damaged, of another detector ----------------------------------------------------
 
 
