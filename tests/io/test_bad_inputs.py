@@ -327,6 +327,25 @@ def test_a_file_of_another_detector(folders, capsys, written, read):
                    f"required column of {read} is missing (the file declares detector {written!r})")
 
 
+def test_a_file_read_as_another_detector_than_it_declares_is_warned_about(folders, capsys):
+    """The format lets ``--detector`` override the file's ``detector`` key: allowed, but
+    said. A TA SD file with an extra ``charge`` column read as Baikal-GVD went through
+    without a word; its counters are off every Baikal-GVD module, which refuses it."""
+    source, out = folders
+    write_events(source, valid_table("baikal-gvd"), "ta-sd")
+    code, error = reconstruct(source, out, "baikal-gvd", capsys)
+    assert code == 0, error
+    warned = [line for line in error.splitlines() if line.startswith("graphreco: warning: ")]
+    assert warned == [f"graphreco: warning: {source}: its schema metadata declares detector 'ta-sd'; read as "
+                      "'baikal-gvd', the detector given, which overrides it"]
+    out.unlink()
+    table = valid_table("ta-sd")
+    table = table.append_column("charge", table.column("signal_upper"))
+    write_events(source, table, "ta-sd")
+    code, error = reconstruct(source, out, "baikal-gvd", capsys)
+    assert code == EXIT_BAD_INPUT and "graphreco: warning: " in error and "not within 1 m of a live sensor" in error
+
+
 def test_undecodable_detector_metadata(folders, capsys):
     source, out = folders
     pq.write_table(valid_table("ta-sd").replace_schema_metadata({b"detector": b"\xff\xfe"}), source)
