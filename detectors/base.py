@@ -22,6 +22,14 @@ class Column:
 
     ``dtype`` is the numpy type of a value (``"string"`` for text); ``per_hit`` columns are
     Parquet ``list<dtype>``, the others scalars. ``finite`` columns reject NaN and inf.
+
+    ``per_event_offset`` columns (hit times) carry any common offset per event, as the
+    format allows: where a file stores them in a wider type than ``dtype`` (float64, int64
+    nanoseconds since an epoch), the reader subtracts each event's earliest value in that
+    type before narrowing, so that no offset costs precision. ``bounds`` (low, high), in
+    the column's units, are the values that can be physical, however generously; the
+    reader refuses a value outside them as bad input. For a ``per_event_offset`` column
+    they bound each value less its event's earliest (the time since the first hit).
     """
 
     name: str
@@ -29,6 +37,8 @@ class Column:
     per_hit: bool
     required: bool = True
     finite: bool = False
+    per_event_offset: bool = False
+    bounds: tuple[float, float] | None = None
 
 
 def event_means(offsets: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -20,7 +20,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -376,11 +377,30 @@ def exit_code(error: Exception) -> int:
     return EXIT_INTERNAL
 
 
+def _warning_printer(show: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints a warning about the input
+    (``EventFormatWarning``) as one line, ``graphreco: warning: ...``, on stderr and hands
+    any other to ``show``."""
+
+    def printer(message: Warning | str, category: type[Warning], filename: str, lineno: int, file=None,
+                line: str | None = None) -> None:
+        from .io import EventFormatWarning
+
+        if issubclass(category, EventFormatWarning):
+            print(f"graphreco: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return printer
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(simulators=argv[:1] == ["simulate"]).parse_args(argv)
     try:
-        result = args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(warnings.showwarning)
+            result = args.run(args)
     except PartialFailure as failure:
         print(strict_json(failure.result))
         return EXIT_BAD_INPUT

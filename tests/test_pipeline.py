@@ -235,26 +235,48 @@ def test_a_stage_writing_other_columns_than_its_declared_ones_is_refused(wrong, 
         pipeline.reconstruct(next(read_events(events_file, batch_size=20)))
 
 
-def test_three_events_of_10000_hits_at_one_point_take_under_a_minute_and_2_gb(tmp_path):
-    """Valid events of coincident hits (all on the first module at one time) linked every pair
-    of hits: 33 s and 4.5 GB for one, 10 GB exhausted by three. Measured as a user runs
-    it, in a process of its own, once a first run on the machine has compiled the kernels."""
-    n, events = 10_000, 3
+HITS_AT_ONE_MODULE = 10_000
+ONE_MODULE_EVENTS = 3
+
+
+def _one_module_events(path: Path, events: int, n: int, distinct_times: bool) -> Path:
+    """``events`` Baikal-GVD events of ``n`` hits each on the first module of the layout,
+    10 p.e. each, at one time or 0.5 ns apart (one 5 us readout window)."""
     module = default_configuration(detectors.get("baikal-gvd")).position[0].astype(np.float32)
+    t = np.tile(np.arange(n, dtype=np.float32) * np.float32(0.5) if distinct_times else np.zeros(n, np.float32), events)
     hits = {name: np.full(n * events, value, dtype=np.float32)
-            for name, value in zip(("x", "y", "z", "t", "charge"), (*module, 10.0, 10.0))}
-    source = tmp_path / "one_point.parquet"
-    write_events(source, event_table(np.arange(events), np.arange(events + 1) * n, hits), "baikal-gvd")
-    warm_up = tmp_path / "one_event.parquet"  # a first run on a machine compiles the kernels
-    write_events(warm_up, event_table(np.arange(1), np.array([0, 2000]),  # for this kind of event
-                                      {k: v[:2000] for k, v in hits.items()}), "baikal-gvd")
+            for name, value in zip(("x", "y", "z", "charge"), (*module, 10.0))} | {"t": t}
+    write_events(path, event_table(np.arange(events), np.arange(events + 1) * n, hits), "baikal-gvd")
+    return path
 
-    def run(path: Path, output: Path) -> MeasuredRun:
-        return measured_run(["reconstruct", str(path), "-o", str(output), "--detector", "baikal-gvd",
-                             "--workers", "1", "--no-progress"], timeout=300)
 
-    assert run(warm_up, tmp_path / "warm.parquet").code == 0
-    finished = run(source, tmp_path / "out.parquet")
+def _reconstruct(path: Path, output: Path) -> MeasuredRun:
+    """``graphreco reconstruct`` of ``path`` as a user runs it, in a process of its own."""
+    return measured_run(["reconstruct", str(path), "-o", str(output), "--detector", "baikal-gvd", "--workers", "1",
+                         "--no-progress"], timeout=300)
+
+
+def test_three_events_of_10000_copies_of_one_hit_are_refused_in_under_a_minute_and_2_gb(tmp_path):
+    """Coincident hits (all on one module at one time) linked every pair of hits: 33 s and
+    4.5 GB for one event, 10 GB exhausted by three, and 60 copies of one hit were scored
+    signal with certainty. Copies of a hit are no measurement: bad input, refused by the
+    reader before any graph is built."""
+    source = _one_module_events(tmp_path / "one_point.parquet", ONE_MODULE_EVENTS, HITS_AT_ONE_MODULE, False)
+    finished = _reconstruct(source, tmp_path / "out.parquet")
+    assert finished.code == EXIT_BAD_INPUT, finished.stderr
+    assert f"graphreco: error: {source}, column 't', event_id 0: duplicate hit" in finished.stderr
+    assert finished.seconds < 60 and finished.peak_gb < 2.0, finished
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_three_events_of_10000_hits_at_one_module_take_under_a_minute_and_2_gb(tmp_path):
+    """The same events with the hits 0.5 ns apart are valid, however unlikely, and are
+    reconstructed in bounded time and memory. Measured once a first run on the machine
+    has compiled the kernels, on an event of the same kind."""
+    source = _one_module_events(tmp_path / "one_module.parquet", ONE_MODULE_EVENTS, HITS_AT_ONE_MODULE, True)
+    warm_up = _one_module_events(tmp_path / "warm_up.parquet", 1, 2000, True)
+    assert _reconstruct(warm_up, tmp_path / "warm.parquet").code == 0
+    finished = _reconstruct(source, tmp_path / "out.parquet")
     assert finished.code == 0, finished.stderr
     assert finished.seconds < 60 and finished.peak_gb < 2.0, finished
-    assert pq.read_table(tmp_path / "out.parquet").num_rows == events
+    assert pq.read_table(tmp_path / "out.parquet").num_rows == ONE_MODULE_EVENTS

@@ -30,6 +30,15 @@ keeps at most 128 sources per hit (``kernels.topology``), but the causality clea
 the classical chain still grows as the square of the hits."""
 
 
+MAX_EVENT_SPAN = 1e6
+"""ns: the longest an event may last from its first hit (``t`` bounds): 200 readout windows
+of 5 us (``noise.DEFAULT_WINDOW_NS``), a margin for multi-cluster windows. A time since the
+first hit is then held in float32 to 0.06 ns, far below a module's ~2 ns resolution."""
+MAX_CHARGE = 1e6
+"""p.e.: the largest pulse charge of either sign (``charge`` bounds), 1,000 times the
+charge at which a module saturates (``simulation.SATURATION``). The format fixes no sign."""
+
+
 def build_edges(offsets: np.ndarray, hits) -> np.ndarray:
     """kNN in space-time (x, y, z, v_light * t) united with the string topology.
 
@@ -52,8 +61,8 @@ DETECTOR = Detector(
         Column("x", "float32", per_hit=True, finite=True),
         Column("y", "float32", per_hit=True, finite=True),
         Column("z", "float32", per_hit=True, finite=True),
-        Column("t", "float32", per_hit=True, finite=True),
-        Column("charge", "float32", per_hit=True, finite=True),
+        Column("t", "float32", per_hit=True, finite=True, per_event_offset=True, bounds=(0.0, MAX_EVENT_SPAN)),
+        Column("charge", "float32", per_hit=True, finite=True, bounds=(-MAX_CHARGE, MAX_CHARGE)),
         Column("channel", "int32", per_hit=True, required=False),
         Column("true_label", "int8", per_hit=True, required=False),
         Column("true_kind", "string", per_hit=False, required=False),

@@ -38,6 +38,16 @@ leading-vertex track from one of a merged pile-up vertex (track z0 resolution 30
 DZ_ASINH_SCALE = 8.0
 """asinh(20 cm / 100 um) = 8.3: the feature stays within about +-1."""
 JET_CONES = (0.4, 0.8)
+MAX_ENERGY = 1e5
+"""GeV: the largest ``pt`` and ``energy`` of a candidate (both magnitudes, so at least 0):
+7 times the 13.6 TeV of a whole LHC collision."""
+MAX_ETA = 10.0
+"""|eta| of a candidate at most: twice the reach of the forward calorimeters (5.2)."""
+PHI_ROUNDING = 0.01
+"""rad: how far beyond the format's [-pi, pi) a ``phi`` may lie from rounding (float32's
+pi is above pi; NanoAOD stores phi with a shortened mantissa)."""
+MAX_DZ = 1e4
+"""cm: the largest |``dz``|, 20 times the length of a tracker (a track's z within +-2.7 m)."""
 """Delta R of the cones in which leading-vertex track pT is summed."""
 CONE_SUM_SCALE = 3.0
 """log(1 + 20 GeV) = 3: a hard jet's tracks give about 1."""
@@ -86,11 +96,14 @@ DETECTOR = Detector(
     name="lhc-pf",
     description="LHC particle-flow candidates in a bunch crossing with pile-up",
     columns=(
-        *(Column(name, "float32", per_hit=True, finite=True) for name in ("pt", "eta", "phi", "energy")),
-        Column("charge", "int8", per_hit=True),
+        Column("pt", "float32", per_hit=True, finite=True, bounds=(0.0, MAX_ENERGY)),
+        Column("eta", "float32", per_hit=True, finite=True, bounds=(-MAX_ETA, MAX_ETA)),
+        Column("phi", "float32", per_hit=True, finite=True, bounds=(-np.pi - PHI_ROUNDING, np.pi + PHI_ROUNDING)),
+        Column("energy", "float32", per_hit=True, finite=True, bounds=(0.0, MAX_ENERGY)),
+        Column("charge", "int8", per_hit=True, bounds=(-1, 1)),
         Column("pdg_id", "int32", per_hit=True),
-        Column("dz", "float32", per_hit=True),
-        Column("pv_assoc", "int8", per_hit=True),
+        Column("dz", "float32", per_hit=True, bounds=(-MAX_DZ, MAX_DZ)),
+        Column("pv_assoc", "int8", per_hit=True, bounds=(-1, 1)),
         Column("npv", "int32", per_hit=False),
         Column("true_label", "int8", per_hit=True, required=False),
         Column("true_jet", "int32", per_hit=True, required=False),

@@ -35,6 +35,17 @@ MIN_SHOWER_COUNTERS = 5
 """Counters hit by the shower that an evaluated event needs."""
 
 
+MAX_EVENT_SPAN = 1e6
+"""ns: the longest an event may last from its first counter (``t`` bounds): 15 readouts of
+64 us (+-32 us around the trigger, ``accidentals.READOUT_HALF_WINDOW``), 10 times a
+horizontal shower's crossing of the array. A time since the first counter is then held
+in float32 to 0.06 ns, far below the 20 ns FADC bins."""
+MAX_SIGNAL = 1e6
+"""VEM: the largest layer signal of either sign (``signal_upper``, ``signal_lower``
+bounds), 1,000 times what a layer's 12-bit FADC records before it saturates (a few
+hundred VEM, ``fluctuations.saturate``). The format fixes no sign."""
+
+
 def fiducial(columns: dict[str, np.ndarray], configuration: DetectorConfiguration) -> np.ndarray:
     """Whether reconstructed showers pass TA's fiducial cuts (zenith, core inside the edge
     of the array of ``configuration``)."""
@@ -54,8 +65,10 @@ DETECTOR = Detector(
     name="ta-sd",
     description="Telescope Array surface detector (507 scintillator counters, 1.2 km grid)",
     columns=(
-        *(Column(name, "float32", per_hit=True, finite=True)
-          for name in ("x", "y", "z", "t", "signal_upper", "signal_lower")),
+        *(Column(name, "float32", per_hit=True, finite=True) for name in ("x", "y", "z")),
+        Column("t", "float32", per_hit=True, finite=True, per_event_offset=True, bounds=(0.0, MAX_EVENT_SPAN)),
+        *(Column(name, "float32", per_hit=True, finite=True, bounds=(-MAX_SIGNAL, MAX_SIGNAL))
+          for name in ("signal_upper", "signal_lower")),
         Column("channel", "int32", per_hit=True, required=False),
         Column("true_label", "int8", per_hit=True, required=False),
         *(Column(name, "float64", per_hit=False, required=False)

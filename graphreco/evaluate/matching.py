@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..io import EventFormatError
+from ..io.parquet import read_parquet
 
 
 def read_reco(reco_path: str | Path, columns: list[str] | None = None) -> pa.Table:
@@ -25,7 +26,7 @@ def read_reco(reco_path: str | Path, columns: list[str] | None = None) -> pa.Tab
         schema = pq.read_schema(reco_path)
         if "event_id" not in schema.names:
             raise EventFormatError(str(reco_path), "required column is missing", column="event_id")
-        return pq.read_table(reco_path, columns=columns)
+        return read_parquet(reco_path, columns=columns)
     except (OSError, pa.ArrowException) as error:
         raise EventFormatError(str(reco_path), f"not a readable Parquet file ({error})") from None
 

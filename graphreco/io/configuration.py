@@ -21,10 +21,10 @@ from pathlib import Path
 import numba
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..detectors import Detector, DetectorConfiguration
 from .errors import EventFormatError
+from .parquet import read_parquet
 from .writer import EventWriter
 
 SUFFIX = ".geometry.parquet"
@@ -66,7 +66,7 @@ def read_configuration(path: str | Path) -> DetectorConfiguration:
     if not is_geometry_file(file):
         raise EventFormatError(file, f"a geometry file's name ends in {SUFFIX}")
     try:
-        table = pq.read_table(file)
+        table = read_parquet(file)
     except (pa.ArrowException, OSError) as error:
         raise EventFormatError(file, f"not a readable Parquet file ({error})") from None
     detector = (table.schema.metadata or {}).get(b"detector", b"").decode(errors="replace")
@@ -265,16 +265,27 @@ def sensor_index(configuration: DetectorConfiguration, x: np.ndarray, y: np.ndar
 
 
 def check_on_sensors(file: str, hits: dict[str, np.ndarray], offsets: np.ndarray, event_id: np.ndarray,
-                     configuration: DetectorConfiguration) -> None:
-    """``EventFormatError`` naming ``file``, the configuration and the first offending
-    ``event_id`` where a hit does not sit on a live sensor of ``configuration``."""
+                     configuration: DetectorConfiguration) -> np.ndarray | None:
+    """The index of each hit's live sensor of ``configuration`` (``sensor_index``; None
+    where ``hits`` lack positions). ``EventFormatError`` naming ``file``, the
+    configuration and the first offending ``event_id`` where a hit does not sit on one;
+    it also names the column where a coordinate lies beyond every live sensor's (an
+    absurd value such as x = 1e30 m)."""
     if not all(name in hits for name in POSITION_COLUMNS):
-        return
+        return None
     index = sensor_index(configuration, hits["x"], hits["y"], hits["z"])
     off = np.flatnonzero(index < 0)
     if off.size:
         hit = int(off[0])
         event = int(np.searchsorted(offsets, hit, side="right") - 1)
-        where = ", ".join(f"{hits[name][hit]:.2f}" for name in POSITION_COLUMNS)
-        raise EventFormatError(file, f"hit at ({where}) m is not within {MATCH_DISTANCE:g} m of a live sensor of the "
-                                     f"configuration {configuration.source}", event_id=int(event_id[event]))
+        where = ", ".join(f"{hits[name][hit]:.8g}" for name in POSITION_COLUMNS)
+        problem = f"hit at ({where}) m is not within {MATCH_DISTANCE:g} m of a live sensor of the configuration " \
+                  f"{configuration.source}"
+        live = configuration.live_positions
+        for axis, name in enumerate(POSITION_COLUMNS if live.size else ()):
+            low, high = live[:, axis].min() - MATCH_DISTANCE, live[:, axis].max() + MATCH_DISTANCE
+            if not low <= hits[name][hit] <= high:
+                raise EventFormatError(file, f"{problem}: {name} lies outside the live sensors' range, {low:.1f} to "
+                                             f"{high:.1f} m", column=name, event_id=int(event_id[event]))
+        raise EventFormatError(file, problem, event_id=int(event_id[event]))
+    return index

@@ -1,4 +1,5 @@
-"""The one error type for event files that break the contract."""
+"""The one error type for event files that break the contract, and the warning for those
+read against what they declare."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ class EventFormatError(ValueError):
     def __reduce__(self) -> tuple:
         """Pickle by the constructor's arguments (errors cross from worker processes)."""
         return type(self), (self.file, self.problem, self.column, self.event_id)
+
+
+class EventFormatWarning(UserWarning):
+    """An event file that is read, but maybe not as its writer meant: the detector its
+    schema metadata declares is overridden by the one the caller gave (the format lets
+    ``--detector`` override it). The message is one line naming the file and both."""
 
 
 def _one_line(text: str) -> str:

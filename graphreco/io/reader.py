@@ -8,6 +8,7 @@ Memory stays bounded whatever the file size: Parquet is read one record batch (a
 from __future__ import annotations
 
 import glob
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,9 +20,10 @@ from .. import detectors
 from ..detectors import Detector, DetectorConfiguration
 from .batch import EventBatch
 from .configuration import check_on_sensors, configuration_file, is_geometry_file, resolve_configuration
-from .errors import EventFormatError
+from .errors import EventFormatError, EventFormatWarning
+from .parquet import open_parquet
 from .root import RootMapping, check_mapping, count_root_events, iter_root_batches, load_mapping
-from .validate import check_schema, to_event_batch
+from .validate import check_schema, refuse_duplicate_hits, to_event_batch
 
 DEFAULT_BATCH_EVENTS = 8192
 Sources = str | Path | Iterable[str | Path]
@@ -49,10 +51,11 @@ def expand_sources(sources: Sources) -> list[Path]:
 
 def open_event_file(path: str | Path, detector: str | None = None) -> tuple[pq.ParquetFile, Detector]:
     """Open a Parquet event file and resolve its detector (``detector`` overrides the
-    schema metadata); the schema is checked against that detector's contract."""
+    schema metadata, with an ``EventFormatWarning`` where the metadata declares another);
+    the schema is checked against that detector's contract."""
     file = str(path)
     try:
-        parquet = pq.ParquetFile(file)
+        parquet = open_parquet(file)
     except (pa.ArrowException, OSError) as error:
         raise EventFormatError(file, f"not a readable Parquet file ({error})") from None
     metadata = parquet.schema_arrow.metadata or {}
@@ -63,6 +66,10 @@ def open_event_file(path: str | Path, detector: str | None = None) -> tuple[pq.P
                                "no detector named: the schema metadata has no 'detector' key; pass one explicitly")
     resolved = _detector(file, name)
     check_schema(parquet.schema_arrow, resolved, file, declared)
+    if declared is not None and declared != resolved.name:
+        # one place (stacklevel 1): the warnings filter shows it once however often the file is opened
+        warnings.warn(EventFormatWarning(f"{file}: its schema metadata declares detector {declared!r}; read as "
+                                         f"{resolved.name!r}, the detector given, which overrides it"), stacklevel=1)
     return parquet, resolved
 
 
@@ -106,10 +113,13 @@ def read_events(sources: Sources, detector: str | None = None, batch_size: int =
 def validated_batch(record_batch: pa.RecordBatch, detector: Detector, file: str, seen_ids: set[int],
                     configuration: DetectorConfiguration | None) -> EventBatch:
     """A record batch validated and converted (``validate.to_event_batch``), its hits
-    checked against the file's ``configuration``, which it carries."""
+    checked against the file's ``configuration``, which it carries: each on a live
+    sensor, and no two on one sensor at one time."""
     batch = to_event_batch(record_batch, detector, file, seen_ids)
     if configuration is not None:
-        check_on_sensors(file, batch.hits, batch.offsets, batch.event_id, configuration)
+        sensors = check_on_sensors(file, batch.hits, batch.offsets, batch.event_id, configuration)
+        if sensors is not None:
+            refuse_duplicate_hits(batch, detector, sensors, configuration.n_sensors)
     return replace(batch, configuration=configuration)
 
 

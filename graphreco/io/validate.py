@@ -1,9 +1,11 @@
 """Checks of event files against the contract, at the boundary where data enters.
 
 ``check_schema`` runs once per file (missing and mistyped columns); ``to_event_batch``
-runs on every record batch (null or unequal hit lists, NaN/inf, duplicate ``event_id``)
-and converts it to an :class:`EventBatch` without copying what is already in the
-contract's dtype.
+runs on every record batch (null or unequal hit lists, NaN/inf, values outside a column's
+physical ``bounds``, duplicate ``event_id``) and converts it to an :class:`EventBatch`
+without copying what is already in the contract's dtype; hit times stored in a wider type
+(float64, int64) are narrowed relative to their event's earliest hit, so that a large
+common offset costs no precision.
 """
 
 from __future__ import annotations
@@ -103,18 +105,29 @@ class _BatchChecker:
 
     def cast(self, column: Column, values: np.ndarray, offsets: np.ndarray | None) -> np.ndarray:
         """``values`` (per hit when ``offsets`` are given) in the column's dtype. Refused:
-        integers outside it, infinities, floats beyond it (float32) and NaN in a
-        ``finite`` column (elsewhere NaN marks a missing value, like the dz of a neutral)."""
+        integers outside it, infinities, floats beyond it (float32), NaN in a ``finite``
+        column (elsewhere NaN marks a missing value, like the dz of a neutral) and values
+        outside the column's ``bounds``. A ``per_event_offset`` column stored in a wider
+        type than its dtype is narrowed as each value less its event's earliest."""
         target = np.dtype(column.dtype)
         if target.kind == "i":
             info = np.iinfo(target)
             self.refuse(column, values, offsets, (values < info.min) | (values > info.max), f"does not fit {target}")
-        converted = values.astype(target, copy=False)
         if target.kind == "f":
             self.refuse(column, values, offsets, ~np.isfinite(values) if column.finite else np.isinf(values),
                         "is not finite")
-            if values.dtype != target:
-                self.refuse(column, values, offsets, np.isinf(converted), f"does not fit {target}")
+        narrowed, per_event_offset = values, column.per_event_offset and offsets is not None
+        if per_event_offset:
+            relative = since_earliest(values, offsets)
+            self.refuse_outside(column, values, offsets, relative, " after the event's earliest hit")
+            if not np.can_cast(values.dtype, target):
+                narrowed = relative
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused next
+            converted = narrowed.astype(target, copy=False)
+        if target.kind == "f" and narrowed.dtype != target:
+            self.refuse(column, values, offsets, np.isinf(converted), f"does not fit {target}")
+        if not per_event_offset:
+            self.refuse_outside(column, values, offsets, values, "")
         return converted
 
     def refuse(self, column: Column, values: np.ndarray, offsets: np.ndarray | None, bad: np.ndarray,
@@ -125,9 +138,45 @@ class _BatchChecker:
             event = self.event_of_hit(offsets, first) if offsets is not None else first
             raise self.fail(column.name, f"value {values[first]} {problem}", event)
 
+    def refuse_outside(self, column: Column, values: np.ndarray, offsets: np.ndarray | None,
+                       checked: np.ndarray, relation: str) -> None:
+        """Raise for the first value whose ``checked`` form (the value itself, or its
+        distance from the event's earliest, as ``relation`` says) lies outside the
+        column's ``bounds``, naming the file's value and its event."""
+        if column.bounds is None:
+            return
+        low, high = column.bounds
+        outside = (checked < low) | (checked > high)  # NaN, where allowed, is neither
+        if outside.any():
+            first = int(np.argmax(outside))
+            event = self.event_of_hit(offsets, first) if offsets is not None else first
+            shown = f"value {values[first]:.8g}" + (f" is {checked[first]:.8g}{relation}," if relation else "")
+            raise self.fail(column.name, f"{shown} outside the physical range [{low:g}, {high:g}]", event)
+
     @staticmethod
     def event_of_hit(offsets: np.ndarray, hit: int) -> int:
         return int(np.searchsorted(offsets, hit, side="right") - 1)
+
+
+def since_earliest(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Each hit's value less the smallest of its event's (``offsets``: the events' CSR
+    offsets into ``values``): exact for integers (as uint64, since ``0 <= difference <
+    2**64`` whatever the int64 values), in float64 for floats (inf where the difference
+    is beyond float64)."""
+    sizes = np.diff(offsets)
+    filled = sizes > 0
+    starts = offsets[:-1][filled]
+    if values.dtype.kind in "iu":
+        wide = values.astype(np.int64 if values.dtype.kind == "i" else np.uint64, copy=False)
+    else:
+        wide = values.astype(np.float64, copy=False)
+    if not starts.size:
+        return np.zeros(values.size, dtype=np.uint64 if values.dtype.kind in "iu" else np.float64)
+    earliest = np.repeat(np.minimum.reduceat(wide, starts), sizes[filled])
+    if wide.dtype.kind in "iu":
+        return (wide - earliest).view(np.uint64)  # int64 differences wrap; as uint64 they are exact
+    with np.errstate(over="ignore", invalid="ignore"):
+        return wide - earliest
 
 
 def refuse_duplicate_ids(ids: np.ndarray, seen: set[int], file: str) -> None:
@@ -149,6 +198,35 @@ def _first_duplicate(ids: np.ndarray, seen: set[int]) -> int | None:
                 return position
             earlier.add(value)
     return None
+
+
+def refuse_duplicate_hits(batch: EventBatch, detector: Detector, sensors: np.ndarray, n_sensors: int) -> None:
+    """Refuse an event holding two hits on one sensor (``sensors``: each hit's index among
+    the ``n_sensors`` of the detector configuration) at the same time (the detector's
+    ``per_event_offset`` column), naming the file, the time column and the event. A
+    sensor's readout gives one pulse per start time, so such hits are a copy of one hit,
+    never a measurement; kept, they made degenerate events (60 copies of one hit scored
+    as signal with certainty) and graphs of every pair of hits."""
+    times = [column.name for column in detector.columns if column.per_event_offset and column.name in batch.hits]
+    if not times or batch.n_hits < 2:
+        return
+    bits = (batch.hits[times[0]].astype(np.float32) + np.float32(0.0)).view(np.uint32)  # + 0: -0.0 is 0.0
+    per_key = max(1, 2**32 // max(n_sensors, 1))
+    for first in range(0, batch.n_events, per_key):  # (event, sensor) in a key's upper 32 bits, time below
+        last = min(first + per_key, batch.n_events)
+        lo, hi = int(batch.offsets[first]), int(batch.offsets[last])
+        pair = np.repeat(np.arange(last - first, dtype=np.uint64) * np.uint64(n_sensors),
+                         batch.hits_per_event[first:last]) + sensors[lo:hi].astype(np.uint64)
+        key = pair << np.uint64(32) | bits[lo:hi].astype(np.uint64)
+        ordered = np.sort(key)
+        if (ordered[1:] == ordered[:-1]).any():
+            repeat = np.ones(key.size, dtype=bool)
+            repeat[np.unique(key, return_index=True)[1]] = False
+            hit = lo + int(np.argmax(repeat))  # the first hit that repeats an earlier one of its event
+            where = ", ".join(f"{batch.hits[name][hit]:.8g}" for name in ("x", "y", "z") if name in batch.hits)
+            event = int(np.searchsorted(batch.offsets, hit, side="right") - 1)
+            raise EventFormatError(batch.source, f"duplicate hit: two hits on the sensor at ({where}) m at the same "
+                                                 "time", column=times[0], event_id=int(batch.event_id[event]))
 
 
 def to_event_batch(record_batch: pa.RecordBatch, detector: Detector, file: str,

@@ -1,4 +1,5 @@
-"""Writing event files and reconstruction outputs atomically (temp file + rename)."""
+"""Writing event files and reconstruction outputs atomically (temp file + rename), with a
+checksum in every page (read back verified: ``parquet.open_parquet``)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ class EventWriter:
             self.schema = table.schema.with_metadata(metadata)
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._writer = pq.ParquetWriter(self.temporary, self.schema, compression=self.compression)
+                self._writer = pq.ParquetWriter(self.temporary, self.schema, compression=self.compression,
+                                               write_page_checksum=True)
             except OSError as error:  # pyarrow's own errors on opening a file are OSErrors too
                 raise UsageError(f"{self.path}: cannot be written ({error})") from None
         self._writer.write_table(table.replace_schema_metadata(self.schema.metadata), row_group_size=ROW_GROUP_EVENTS)

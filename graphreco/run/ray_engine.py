@@ -40,6 +40,7 @@ from ..detectors import Detector
 from ..extras import require
 from ..io import EventBatch, EventFormatError
 from ..io.configuration import resolve_configuration
+from ..io.parquet import open_parquet
 from ..io.reader import validated_batch, wanted_columns
 from ..io.validate import refuse_duplicate_ids
 from ..pipeline import Pipeline
@@ -135,8 +136,8 @@ def read_chunk(chunk: Chunk, detector: Detector, batch_size: int) -> Iterator[Ev
     hits against the chunk's configuration)."""
     try:
         configuration = resolve_configuration(detector, chunk.path, chunk.geometry and Path(chunk.geometry))
-        record_batches = pq.ParquetFile(chunk.path).iter_batches(batch_size, row_groups=chunk.row_groups,
-                                                                 columns=chunk.columns)
+        record_batches = open_parquet(chunk.path).iter_batches(batch_size, row_groups=chunk.row_groups,
+                                                               columns=chunk.columns)
         for record_batch in islice(record_batches, chunk.skip, chunk.skip + chunk.batches):
             yield validated_batch(record_batch, detector, chunk.path, set(), configuration)
     except (pa.ArrowException, OSError) as error:

@@ -86,9 +86,15 @@ INT64 = np.iinfo(np.int64)
 
 
 def _one_list(values: object, dtype: str | None) -> pa.Array:
-    """One event's per-hit ``values`` as a one-row list column; an empty one (no hits)
-    takes the event format's ``dtype`` (``None``: a column the format does not name)."""
-    values = np.asarray(values).tolist()
+    """One event's per-hit ``values`` as a one-row list column: a numeric array in its own
+    type (float32 is read as a file's float32, float64 times keep their precision until
+    the reader narrows them after the event's offset), anything else as Python values
+    give it; an empty one (no hits) takes the event format's ``dtype`` (``None``: a
+    column the format does not name)."""
+    array = np.asarray(values)
+    if array.size and array.ndim == 1 and array.dtype.kind in "fiu":
+        return pa.ListArray.from_arrays(pa.array([0, array.size], pa.int32()), pa.array(array))
+    values = array.tolist()
     if values or dtype is None:
         return pa.array([values])
     value_type = pa.string() if dtype == "string" else pa.from_numpy_dtype(np.dtype(dtype))

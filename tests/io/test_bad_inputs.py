@@ -39,9 +39,11 @@ def required(name: str, per_hit: bool | None = None) -> list[detectors.Column]:
 
 
 def _values(column: detectors.Column, rng: np.random.Generator, size: int) -> np.ndarray:
-    """Plausible values of a column: floats within +-3, integers -1 to 1 per hit, 1 to 99 per event."""
+    """Plausible values of a column: floats within +-3 (and the column's bounds), integers
+    -1 to 1 per hit, 1 to 99 per event."""
     if np.dtype(column.dtype).kind == "f":
-        return rng.uniform(-3.0, 3.0, size).astype(column.dtype)
+        low, high = column.bounds or (-3.0, 3.0)
+        return rng.uniform(max(low, -3.0), min(high, 3.0), size).astype(column.dtype)
     low, high = (-1, 2) if column.per_hit else (1, 100)
     return rng.integers(low, high, size).astype(column.dtype)
 
@@ -224,6 +226,66 @@ def test_a_bad_event_in_a_later_batch_leaves_no_temporary_file(folders, capsys, 
     refused_table(folders, capsys, detector, table, name, 3, "not finite", "--batch-size", "2", "--workers", "1")
 
 
+# --- values beyond their physical range, duplicate hits (issue 23, items 12 and 7) --------------
+
+
+def _beyond(column: detectors.Column) -> list:
+    """Values beyond the column's bounds on either side: absurd floats, integers one past."""
+    low, high = column.bounds
+    return [1e30, -1e30] if np.dtype(column.dtype).kind == "f" else [high + 1, low - 1]
+
+
+BOUNDED = [(d, c.name, value) for d in DETECTORS for c in required(d) if c.bounds for value in _beyond(c)]
+
+
+@pytest.mark.parametrize("detector, column, value", BOUNDED)
+def test_a_value_beyond_its_physical_range_is_refused(folders, capsys, detector, column, value):
+    """A hit at x = 1e30 gave NaN scores beside a finite zenith; a time 1e30 ns after the
+    event's first hit, or a charge of 1e30 p.e., went through as well."""
+    table = with_hit_value(valid_table(detector), column, 4, value)  # the second hit of event_id 2
+    refused_table(folders, capsys, detector, table, column, 2, "outside the physical range")
+
+
+@pytest.mark.parametrize("column", ["x", "y", "z"])
+@pytest.mark.parametrize("detector", [d for d in DETECTORS if detectors.get(d).default_configuration])
+def test_a_position_far_off_the_detector_is_refused_naming_the_column(folders, capsys, detector, column):
+    table = with_hit_value(valid_table(detector), column, 4, 1e30)
+    refused_table(folders, capsys, detector, table, column, 2, f"{column} lies outside")
+
+
+def with_hit_copied(table: pa.Table, source: int, target: int, names: list[str]) -> pa.Table:
+    """``table`` with hit ``target`` given hit ``source``'s values in the columns ``names``."""
+    for name in names:
+        table = with_hit_value(table, name, target, table.column(name).combine_chunks().values[source].as_py())
+    return table
+
+
+WITH_SENSORS = [d for d in DETECTORS if detectors.get(d).default_configuration]
+
+
+@pytest.mark.parametrize("detector", WITH_SENSORS)
+def test_two_hits_on_one_sensor_at_one_time_are_refused(folders, capsys, detector):
+    """Copies of one hit are no measurement: 60 of them were scored signal with certainty."""
+    table = with_hit_copied(valid_table(detector), 4, 6, ["x", "y", "z", "t"])  # two hits of event_id 2
+    refused_table(folders, capsys, detector, table, "t", 2, "duplicate hit")
+
+
+@pytest.mark.parametrize("detector", WITH_SENSORS)
+def test_hits_on_one_sensor_at_other_times_are_valid(folders, capsys, detector):
+    source, out = folders
+    write_events(source, with_hit_copied(valid_table(detector), 4, 6, ["x", "y", "z"]), detector)
+    assert reconstruct(source, out, detector, capsys)[0] == 0
+
+
+def test_identical_lhc_candidates_are_valid(folders, capsys):
+    """A crossing has no sensors, and NanoAOD stores candidates with shortened mantissas, so
+    two distinct particles can be written identically: they are kept."""
+    source, out = folders
+    names = [c.name for c in required("lhc-pf", per_hit=True)]
+    write_events(source, with_hit_copied(valid_table("lhc-pf"), 4, 6, names), "lhc-pf")
+    assert reconstruct(source, out, "lhc-pf", capsys)[0] == 0
+
+
 # --- files: damaged, of another detector ----------------------------------------------------
 
 
@@ -260,6 +322,25 @@ def test_a_file_of_another_detector(folders, capsys, written, read):
     missing = next(c.name for c in required(read) if c.name not in table.schema.names)
     assert_refused(*reconstruct(source, out, read, capsys), source, out, missing, None,
                    f"required column of {read} is missing (the file declares detector {written!r})")
+
+
+def test_a_file_read_as_another_detector_than_it_declares_is_warned_about(folders, capsys):
+    """The format lets ``--detector`` override the file's ``detector`` key: allowed, but
+    said. A TA SD file with an extra ``charge`` column read as Baikal-GVD went through
+    without a word; its counters are off every Baikal-GVD module, which refuses it."""
+    source, out = folders
+    write_events(source, valid_table("baikal-gvd"), "ta-sd")
+    code, error = reconstruct(source, out, "baikal-gvd", capsys)
+    assert code == 0, error
+    warned = [line for line in error.splitlines() if line.startswith("graphreco: warning: ")]
+    assert warned == [f"graphreco: warning: {source}: its schema metadata declares detector 'ta-sd'; read as "
+                      "'baikal-gvd', the detector given, which overrides it"]
+    out.unlink()
+    table = valid_table("ta-sd")
+    table = table.append_column("charge", table.column("signal_upper"))
+    write_events(source, table, "ta-sd")
+    code, error = reconstruct(source, out, "baikal-gvd", capsys)
+    assert code == EXIT_BAD_INPUT and "graphreco: warning: " in error and "not within 1 m of a live sensor" in error
 
 
 def test_undecodable_detector_metadata(folders, capsys):

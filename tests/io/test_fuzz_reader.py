@@ -132,8 +132,13 @@ def one_event(detector: str, **columns: pa.Array) -> Made:
     return Made(detector, pa.table(table | columns).replace_schema_metadata({"detector": detector}), 1, 1)
 
 
-def _flat(column: pa.ChunkedArray) -> list:
-    return column.combine_chunks().flatten().to_pylist()
+def _flat(table: pa.Table, column: Column) -> list:
+    """The hit values of a column, as the reader must give them: as written, but for a
+    ``per_event_offset`` column (times) stored in a wider type than its own, each less
+    its event's earliest (exact: Python numbers)."""
+    lists = table.column(column.name).to_pylist()
+    wider = not np.can_cast(table.schema.field(column.name).type.value_type.to_pandas_dtype(), column.dtype)
+    return [value - min(hits) if column.per_event_offset and wider else value for hits in lists for value in hits]
 
 
 def _assert_same(read: np.ndarray, written: list, dtype: np.dtype) -> None:
@@ -170,7 +175,7 @@ def check_batches(batches: list[EventBatch], made: Made) -> None:
         assert all(part.dtype == dtype for part in parts)
         if dtype.kind == "f":
             assert not np.isinf(read).any() and (not column.finite or np.isfinite(read).all())
-        _assert_same(read, _flat(table.column(column.name)) if column.per_hit
+        _assert_same(read, _flat(table, column) if column.per_hit
                      else table.column(column.name).to_pylist(), dtype)
 
 

@@ -128,3 +128,23 @@ def test_slice_takes_events_with_their_hits():
     assert part.event_id.tolist() == [8, 9] and part.offsets.tolist() == [0, 2, 3]
     assert part.hits["t"].tolist() == [2.0, 3.0, 4.0] and part.events["true_energy"].tolist() == [2.0, 3.0]
     assert part.record_batch.column(0).to_pylist() == [8, 9]
+
+
+
+@pytest.mark.parametrize("n_sensors", [4032, 2**31], ids=["one key range", "events in chunks of two"])
+def test_duplicate_hits_are_found_in_their_event_only(n_sensors):
+    """Two hits of one event on one sensor at one time (-0.0 and 0.0 are one time) are
+    refused, naming the event; the same sensor and time in two events is valid."""
+    from graphreco import detectors
+    from graphreco.io.validate import refuse_duplicate_hits
+
+    baikal = detectors.get("baikal-gvd")
+    offsets = np.array([0, 2, 2, 4, 7, 9])
+    sensors = np.array([1, 2, 1, 2, 1, 2, 1, 1, 3])  # events 0, 2, 3 and 4 all hit sensor 1 at 0 ns
+    t = np.array([0.0, 0.0, 0.0, 1.0, 0.0, 4.0, -0.0, 0.0, 2.0], dtype=np.float32)
+    batch = EventBatch("baikal-gvd", "f.parquet", np.arange(10, 15), offsets, {"t": t}, {}, pa.record_batch([]))
+    with pytest.raises(EventFormatError, match="duplicate hit") as caught:  # hits 4 and 6, of event_id 13
+        refuse_duplicate_hits(batch, baikal, sensors, n_sensors)
+    assert caught.value.event_id == 13 and caught.value.column == "t"
+    t[6] = 0.5
+    refuse_duplicate_hits(batch, baikal, sensors, n_sensors)
