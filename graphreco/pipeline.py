@@ -62,6 +62,9 @@ class Pipeline:
         if sha256 is not None and pipeline_sha256(folder, config["stages"]) != sha256.lower():
             raise ArtifactError(f"{folder}: its SHA-256 is {pipeline_sha256(folder, config['stages'])}, "
                                 f"not the pinned {sha256}")
+        if config["detector"] not in detectors.available():
+            raise ArtifactError(f"{folder}: pipeline.json names the unknown detector {config['detector']!r}; "
+                                f"known: {', '.join(detectors.available())}")
         pipeline = cls.load_stages(folder, detectors.get(config["detector"]), config["stages"])
         pipeline.check_reads(folder)
         return replace(pipeline, folder=folder)

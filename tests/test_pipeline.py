@@ -215,6 +215,14 @@ def test_a_pipeline_without_stages_or_with_unknown_ones_is_refused(stages, tmp_p
         Pipeline.load(folder)
 
 
+def test_a_pipeline_of_an_unknown_detector_is_a_bad_artifact(tmp_path):
+    """It exited 4 ("internal") with the registry's ValueError; an artifact is input."""
+    folder = _shipped_copy(tmp_path)
+    (folder / "pipeline.json").write_text(json.dumps({"detector": "icecube", "stages": ["hit_selection"]}))
+    with pytest.raises(ArtifactError, match="unknown detector 'icecube'"):
+        Pipeline.load(folder)
+
+
 @pytest.mark.parametrize("wrong", ["float64", "per hit"])
 def test_a_stage_writing_other_columns_than_its_declared_ones_is_refused(wrong, events_file, monkeypatch):
     """The output schema comes from the stages' declarations (``Pipeline.output_schema``):
