@@ -224,6 +224,9 @@ class Simulator:
     help: str
     simulate: Callable[..., SimulatedEvents]
     options: tuple[Option, ...] = ()
+    small_sample: tuple[str, ...] = ("--events", "10")
+    """``graphreco simulate`` arguments for a small sample of every kind of event the
+    simulator makes, a few seconds' worth: ``graphreco.warm_up`` compiles the kernels on it."""
 
 
 @dataclass(frozen=True)

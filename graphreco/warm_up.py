@@ -4,9 +4,9 @@ numba compiles a kernel on its first call and caches the machine code (``cache=T
 which is specific to the machine's CPU, so the cache cannot be shipped. A first run on a
 fresh install spends most of its time compiling: 99 s against 11 s for the second
 ``reconstruct`` of 200 Baikal-GVD events, 60 s against 7 s for their ``evaluate``.
-This module runs each detector's path once on a few simulated events (simulate,
-reconstruct, evaluate), so that every kernel those commands call is compiled into the
-cache. ``make setup`` runs it: ``python -m graphreco.warm_up``.
+This module runs each detector's path once on a small simulated sample
+(``Simulator.small_sample``: simulate, reconstruct, evaluate), so that every kernel those
+commands call is compiled into the cache. ``make setup`` runs it: ``python -m graphreco.warm_up``.
 """
 
 from __future__ import annotations
@@ -21,20 +21,12 @@ from pathlib import Path
 from . import detectors
 from .cli import main
 
-SIMULATION_OPTIONS = {
-    "baikal-gvd": ["--events", "200", "--mix", "numu_cc=3,nue_cc=1,nc=1,eas=8"],
-    "ta-sd": ["--events", "100"],
-    "lhc-pf": ["--events", "2", "--pileup", "20", "--pool-size", "60"],
-}
-"""A few events per detector, of every kind its demo simulates (the kernels compile per
-argument type, not per size)."""
-
 
 def warm_up_detector(name: str, folder: Path) -> str:
     """Simulate, reconstruct and evaluate a few events of one detector in ``folder``;
     returns what was done (or why it was skipped), with the seconds it took."""
     events, reconstruction = folder / f"{name}.parquet", folder / f"{name}-reco.parquet"
-    commands = [["simulate", name, *SIMULATION_OPTIONS.get(name, ["--events", "10"]), "--seed", "1", "-o", str(events)],
+    commands = [["simulate", name, *detectors.get(name).simulator.small_sample, "--seed", "1", "-o", str(events)],
                 ["reconstruct", "--detector", name, str(events), "-o", str(reconstruction), "--no-progress"],
                 ["evaluate", str(events), str(reconstruction)]]
     start = time.perf_counter()

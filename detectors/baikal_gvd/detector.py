@@ -83,6 +83,7 @@ DETECTOR = Detector(
     baseline=reconstruct_classically,
     refine_direction=refit_tracks,
     simulator=Simulator("triggered readout windows of a Baikal-GVD cluster",
-                        simulate_from_options, SIMULATION_OPTIONS),
+                        simulate_from_options, SIMULATION_OPTIONS,
+                        small_sample=("--events", "200", "--mix", "numu_cc=3,nue_cc=1,nc=1,eas=8")),
     evaluation="neutrino_events",
 )

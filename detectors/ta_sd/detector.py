@@ -94,7 +94,7 @@ DETECTOR = Detector(
     event_feature_names=FIT_FEATURE_NAMES,
     fiducial=fiducial,
     simulator=Simulator("triggered readouts of the Telescope Array surface detector",
-                        simulate_from_options, SIMULATION_OPTIONS),
+                        simulate_from_options, SIMULATION_OPTIONS, small_sample=("--events", "100")),
     evaluation="air_showers",
     shower_cuts=ShowerCuts(FIDUCIAL_MAX_ZENITH, MIN_SHOWER_COUNTERS, FIDUCIAL_MIN_EDGE_DISTANCE, distance_to_edge),
     primaries=tuple(PRIMARY_NAMES.items()),
