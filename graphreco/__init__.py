@@ -5,7 +5,16 @@ registry) import without torch; ``graphreco.graph`` assembles batched torch grap
 ``graphreco.Reconstructor`` (imported on first use) runs a trained pipeline inside a framework.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP threads (torch's, numba's) that wait for work sleep instead of spinning: beside one
+# other CPU-bound process on 2 cores the pipeline kept 0.45 of its quiet rate spinning and
+# 0.65 sleeping, with the quiet rate unchanged (scripts/bench_pipeline.py --busy 1). OpenMP
+# reads it when it loads, so it holds where graphreco is imported before torch and numba;
+# a value the user set is kept.
 
 
 def __getattr__(name: str):
