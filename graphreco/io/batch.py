@@ -10,6 +10,11 @@ import pyarrow as pa
 from ..detectors import DetectorConfiguration
 
 
+def event_of_hit(offsets: np.ndarray, hit: int) -> int:
+    """The index of the event holding hit ``hit``, given the events' CSR ``offsets``."""
+    return int(np.searchsorted(offsets, hit, side="right") - 1)
+
+
 @dataclass(frozen=True)
 class EventBatch:
     """Events of one record batch of one file.

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..detectors import Detector, DetectorConfiguration
+from .batch import event_of_hit
 from .errors import EventFormatError
 from .parquet import read_parquet
 from .writer import EventWriter
@@ -277,7 +278,7 @@ def check_on_sensors(file: str, hits: dict[str, np.ndarray], offsets: np.ndarray
     off = np.flatnonzero(index < 0)
     if off.size:
         hit = int(off[0])
-        event = int(np.searchsorted(offsets, hit, side="right") - 1)
+        event = event_of_hit(offsets, hit)
         where = ", ".join(f"{hits[name][hit]:.8g}" for name in POSITION_COLUMNS)
         problem = f"hit at ({where}) m is not within {MATCH_DISTANCE:g} m of a live sensor of the configuration " \
                   f"{configuration.source}"

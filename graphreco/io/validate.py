@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..detectors import Column, Detector
-from .batch import EventBatch
+from .batch import EventBatch, event_of_hit
 from .errors import EventFormatError
 
 
@@ -91,7 +91,7 @@ class _BatchChecker:
             offsets = offsets - start
         if flat.null_count:
             first_null = int(np.argmax(flat.is_null().to_numpy(zero_copy_only=False)))
-            raise self.fail(column.name, "hit value is null", self.event_of_hit(offsets, first_null))
+            raise self.fail(column.name, "hit value is null", event_of_hit(offsets, first_null))
         values = flat.to_numpy(zero_copy_only=False)
         return offsets, self.cast(column, values, offsets)
 
@@ -135,7 +135,7 @@ class _BatchChecker:
         """Raise for the first ``bad`` value, naming its event (its hit's with ``offsets``)."""
         if bad.any():
             first = int(np.argmax(bad))
-            event = self.event_of_hit(offsets, first) if offsets is not None else first
+            event = event_of_hit(offsets, first) if offsets is not None else first
             raise self.fail(column.name, f"value {values[first]} {problem}", event)
 
     def refuse_outside(self, column: Column, values: np.ndarray, offsets: np.ndarray | None,
@@ -149,13 +149,9 @@ class _BatchChecker:
         outside = (checked < low) | (checked > high)  # NaN, where allowed, is neither
         if outside.any():
             first = int(np.argmax(outside))
-            event = self.event_of_hit(offsets, first) if offsets is not None else first
+            event = event_of_hit(offsets, first) if offsets is not None else first
             shown = f"value {values[first]:.8g}" + (f" is {checked[first]:.8g}{relation}," if relation else "")
             raise self.fail(column.name, f"{shown} outside the physical range [{low:g}, {high:g}]", event)
-
-    @staticmethod
-    def event_of_hit(offsets: np.ndarray, hit: int) -> int:
-        return int(np.searchsorted(offsets, hit, side="right") - 1)
 
 
 def since_earliest(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -224,7 +220,7 @@ def refuse_duplicate_hits(batch: EventBatch, detector: Detector, sensors: np.nda
             repeat[np.unique(key, return_index=True)[1]] = False
             hit = lo + int(np.argmax(repeat))  # the first hit that repeats an earlier one of its event
             where = ", ".join(f"{batch.hits[name][hit]:.8g}" for name in ("x", "y", "z") if name in batch.hits)
-            event = int(np.searchsorted(batch.offsets, hit, side="right") - 1)
+            event = event_of_hit(batch.offsets, hit)
             raise EventFormatError(batch.source, f"duplicate hit: two hits on the sensor at ({where}) m at the same "
                                                  "time", column=times[0], event_id=int(batch.event_id[event]))
 

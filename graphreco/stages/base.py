@@ -12,6 +12,7 @@ from torch import nn
 from ..detectors import Detector
 from ..graph import GraphBatch
 from ..io import EventBatch, EventFormatError
+from ..io.batch import event_of_hit
 from ..models import CsrEvents, EdgeAggregation, EventReduction, GraphEncoder
 from .inputs import StageInput
 
@@ -152,6 +153,6 @@ def truth(batch: EventBatch, name: str, valid: Callable[[np.ndarray], np.ndarray
     values = columns[name]
     if valid is not None and not np.all(accepted := valid(values)):
         bad = int(np.argmin(accepted))
-        event = bad if columns is batch.events else int(np.searchsorted(batch.offsets, bad, side="right") - 1)
+        event = bad if columns is batch.events else event_of_hit(batch.offsets, bad)
         raise EventFormatError(batch.source, problem, column=name, event_id=int(batch.event_id[event]))
     return values
