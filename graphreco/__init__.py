@@ -2,7 +2,9 @@
 
 ``graphreco.kernels`` (numba graph builders) and ``graphreco.detectors`` (the detector
 registry) import without torch; ``graphreco.graph`` assembles batched torch graphs;
-``graphreco.Reconstructor`` (imported on first use) runs a trained pipeline inside a framework.
+``graphreco.Reconstructor`` (imported on first use) runs a trained pipeline inside a framework;
+``graphreco.calibrate`` fixes a pipeline's energy scale and uncertainties on labelled
+reference events (``graphreco.train.calibrate``).
 """
 
 import os
@@ -22,4 +24,8 @@ def __getattr__(name: str):
         from .run.reconstructor import Reconstructor
 
         return Reconstructor
+    if name == "calibrate":
+        from .train.calibrate import calibrate
+
+        return calibrate
     raise AttributeError(f"module 'graphreco' has no attribute {name!r}")

@@ -201,6 +201,13 @@ def _train(args: argparse.Namespace) -> dict:
                              geometry=args.geometry)
 
 
+def _calibrate(args: argparse.Namespace) -> dict:
+    from .train.calibrate import calibrate
+
+    return calibrate(args.reference, args.output, pipeline=args.pipeline, detector=args.detector,
+                     geometry=args.geometry, log=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def _evaluate(args: argparse.Namespace) -> dict:
     if args.report is not None:
         from .evaluate.report import write_report
@@ -312,6 +319,23 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     _add_geometry(training)
     training.set_defaults(run=_train)
 
+    calibration = commands.add_parser(
+        "calibrate", help="fix a pipeline's energy scale and uncertainties on labelled reference events, weights kept",
+        description="Refit the uncertainty scales of every stage that has them and the absolute energy scale on "
+                    "labelled reference events (e.g. TA hybrid events with FD energies); no network weight "
+                    "changes. Writes a new pipeline folder with calibration.json (before and after).")
+    calibrated = calibration.add_mutually_exclusive_group(required=True)
+    calibrated.add_argument("--detector", type=_known_detector,
+                            help="calibrate the pipeline shipped with this detector")
+    calibrated.add_argument("--pipeline", type=Path, help="calibrate the pipeline in this folder")
+    calibration.add_argument("--reference", nargs="+", required=True,
+                             help="labelled event files, directories or glob patterns (true_zenith, true_azimuth, "
+                                  "true_energy): a few hundred events; too few for a scale is refused")
+    calibration.add_argument("-o", "--output", type=Path, required=True,
+                             help="the new pipeline folder (must not exist)")
+    _add_geometry(calibration)
+    calibration.set_defaults(run=_calibrate)
+
     evaluate = commands.add_parser("evaluate", help="score a reconstruction and the classical baseline against truth")
     evaluate.add_argument("truth", type=Path, help="the reconstructed input, with its true_* columns")
     evaluate.add_argument("reco", type=Path, help="the output of graphreco reconstruct")
@@ -368,11 +392,13 @@ def exit_code(error: Exception) -> int:
     from .artifacts import ArtifactError
     from .io import EventFormatError
     from .io.configuration import GeometryNotApplicable
+    from .stages.calibration import TooFewReferenceEvents
     from .train.config import TrainConfigError
 
     if isinstance(error, UsageError | MissingExtra | detectors.OptionError | GeometryNotApplicable):
         return EXIT_USAGE
-    if isinstance(error, EventFormatError | FileNotFoundError | FileExistsError | ArtifactError | TrainConfigError):
+    if isinstance(error, EventFormatError | FileNotFoundError | FileExistsError | ArtifactError | TrainConfigError
+                          | TooFewReferenceEvents):
         return EXIT_BAD_INPUT
     return EXIT_INTERNAL
 

@@ -11,14 +11,15 @@ from .base import Stage, StageGraph
 from .combination import Combination
 from .composition import Composition
 from .energy_direction import EnergyDirection
+from .energy_scale import EnergyScale
 from .hit_selection import HitSelection
 from .inputs import StageInput
 from .refit import Refit
 
 STAGES = {"background_suppression": BackgroundSuppression, "hit_selection": HitSelection,
           "energy_direction": EnergyDirection, "composition": Composition, "refit": Refit,
-          "combination": Combination}
+          "combination": Combination, "energy_scale": EnergyScale}
 """Stage name (as in artifacts and pipeline configs) -> its module class."""
 
-__all__ = ["STAGES", "BackgroundSuppression", "Combination", "Composition", "EnergyDirection", "HitSelection", "Refit",
-           "Stage", "StageGraph", "StageInput"]
+__all__ = ["STAGES", "BackgroundSuppression", "Combination", "Composition", "EnergyDirection", "EnergyScale",
+           "HitSelection", "Refit", "Stage", "StageGraph", "StageInput"]

@@ -79,6 +79,8 @@ class Stage(nn.Module):
     ``calibrate_on`` fixes it, and ``graphreco export`` leaves it outside ONNX)."""
     encoder: GraphEncoder
     n_event_inputs: int = 0
+    energy_scales: tuple[str, ...] = ()
+    """The config keys of the stage's log10-energy uncertainty scales (``rescale_on``)."""
     """Width of the per-event inputs ``event_x`` the readout takes (0: none)."""
 
     @classmethod
@@ -137,6 +139,27 @@ class Stage(nn.Module):
         """Fix uncertainty calibrations on validation graphs (from ``training_graph``);
         returns what was measured."""
         return {}
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the stage has a calibration that ``calibrate_on`` fits."""
+        return type(self).calibrate_on is not Stage.calibrate_on
+
+    def scales_on(self, stage_graphs: list[StageGraph]) -> dict:
+        """Fix only the uncertainty scales on labelled graphs (from ``training_graph``),
+        keeping whatever else ``calibrate_on`` fits; the same as ``calibrate_on`` for a
+        stage whose calibration is its scales alone."""
+        return self.calibrate_on(stage_graphs)
+
+    def rescale_on(self, stage_graphs: list[StageGraph]) -> dict:
+        """``scales_on`` for ``graphreco calibrate``, the log10-energy scales
+        (``energy_scales``) kept as they are: a later stage may read the scaled sigma as
+        an input (the combination's regression), and the ``energy_scale`` stage fixes
+        the final energy's interval. Returns the scales fitted, and the keys kept."""
+        kept = {key: self.config[key] for key in self.energy_scales if key in self.config}
+        record = self.scales_on(stage_graphs)
+        self.config |= kept
+        return {key: value for key, value in record.items() if key not in kept} | {"kept": sorted(kept)}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config})"

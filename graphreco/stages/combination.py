@@ -13,7 +13,8 @@ times the refit's, where the fit gave one.
 ``calibrate_on`` fixes, on a validation sample, the regression's weights (least squares
 on the events inside the detector's fiducial cut whose true energy lies in
 ``combination_range``), the refit core's weight (the one of ``CORE_WEIGHTS`` with the
-smallest 68 % core distance), then the scales of the combined events' log10-energy
+smallest 68 % core distance), then (``scales_on``, alone when ``graphreco calibrate``
+keeps the weights) the scales of the combined events' log10-energy
 sigma (``energy_scale_combined``) and of the core's 68 % circle (``core_scale``) per
 calibration bin (``stages.calibration``; with ``fiducial`` the cut of the combined zenith
 and core). Nothing in it is trained by gradient.
@@ -43,6 +44,8 @@ CORE_WEIGHTS = np.linspace(0.0, 1.0, 21)
 
 class Combination(UntrainedStage):
     """The refit's and the network's energy and core, combined per event."""
+
+    energy_scales = ("energy_scale_combined",)
 
     def __init__(self, threshold: float = 0.5, min_hits: int = 4, fiducial: bool = False, energy: bool = False,
                  combination_columns: Sequence[str] = (), combination: Sequence[float] | None = None,
@@ -177,12 +180,10 @@ class Combination(UntrainedStage):
 
     def calibrate_on(self, stage_graphs: list[StageGraph]) -> dict:
         """Fix the weights (``combination``, ``core_refit_weight``), then the scales
-        (``energy_scale_combined``, ``core_scale``) on ``stage_graphs`` (a validation
-        sample from ``training_graph``). Returns them, the events they were fitted on,
-        the events per bin, and the coverage before scaling."""
+        (``scales_on``) on ``stage_graphs`` (a validation sample from
+        ``training_graph``). Returns them, the events they were fitted on, the events per
+        bin, and the coverage before scaling."""
         energy, core = bool(self.config.get("energy")), bool(self.config.get("core"))
-        names = (("energy_scale_combined",) if energy else ()) + (("core_scale",) if core else ())
-        self.config |= initial_scales(names, {}, self.calibration_bins)
         targets = stacked_targets(stage_graphs)
         if energy:
             self.config["combination"] = None
@@ -193,6 +194,17 @@ class Combination(UntrainedStage):
             record |= self.fit_combination(before, inside, targets["true_log10_energy"])
         if core:
             record |= self.fit_core_weight(before, inside, targets["true_core"])
+        return record | self.scales_on(stage_graphs)
+
+    def scales_on(self, stage_graphs: list[StageGraph]) -> dict:
+        """Fix the scales of the combined events' log10-energy sigma
+        (``energy_scale_combined``) and of the core's 68 % circle (``core_scale``) per
+        calibration bin on ``stage_graphs``, the weights kept. Returns the scales, the
+        events per bin and the coverage before scaling."""
+        energy, core = bool(self.config.get("energy")), bool(self.config.get("core"))
+        names = (("energy_scale_combined",) if energy else ()) + (("core_scale",) if core else ())
+        self.config |= initial_scales(names, {}, self.calibration_bins)
+        targets = stacked_targets(stage_graphs)
         reco, is_combined, calibration_bin = estimate_all(self.estimates, stage_graphs)
         groups, coverage = {}, {}
         if energy:
@@ -207,7 +219,7 @@ class Combination(UntrainedStage):
             coverage["core"] = float(np.mean(error <= reco["reco_core_sigma"]))
         scales, counts = fit_scales(groups, calibration_bin, self.calibration_bins)
         self.config |= scales
-        return {**scales, **record, "events_per_bin": counts, "events": int(bins.size),
+        return {**scales, "events_per_bin": counts, "events": int(calibration_bin.size),
                 "combined_events": int(is_combined.sum()), "coverage_before": coverage}
 
     def fit_combination(self, columns: dict[str, np.ndarray], inside: np.ndarray, truth: np.ndarray) -> dict:

@@ -84,6 +84,8 @@ class EnergyDirection(Stage):
     """GraphEncoder on the kept hits + event readout -> vMF direction and Gaussian log10 E
     (and with ``core`` the shower core), uncertainties calibrated per bin."""
 
+    energy_scales = ("energy_scale", "energy_scale_track")
+
     def __init__(self, n_features: int, relative_features: tuple[int, ...], hidden: int = 48, layers: int = 3,
                  threshold: float = 0.5, min_hits: int = 4, track_like: float | None = None,
                  angle_scale: Sequence[float] | None = None, angle_scale_track: Sequence[float] | None = None,

@@ -1,0 +1,184 @@
+"""Calibrate a trained pipeline on labelled reference events without retraining it
+(``graphreco calibrate``): an experiment's few hundred events with known energies and
+directions (TA SD: hybrid events with fluorescence-detector energies; Baikal-GVD: its
+own Monte Carlo) fix what moves with the physics.
+
+No network weight changes. In chain order, every stage with uncertainty scales has its
+direction cones and core circles fixed again per calibration bin on the reference events
+(``Stage.rescale_on``; the combination's regression weights stay, and so do the stages'
+log10-energy scales, which a later stage may read as inputs); then an ``energy_scale``
+stage, appended where the pipeline reconstructs an energy and has none yet, fixes the
+absolute energy scale (a shift of log10 E) and the width of its 1-sigma interval.
+The new pipeline folder holds the stages, ``pipeline.json`` and ``calibration.json``:
+the source pipeline, the reference files, the fitted values and the figures before and
+after on the reference events (in-sample: score the result on other events).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..artifacts import save_stage, stage_description
+from ..errors import UsageError
+from ..io import expand_sources, read_events
+from ..pipeline import Pipeline
+from ..stages import EnergyScale
+from ..stages.calibration import MIN_REFERENCE_EVENTS, TooFewReferenceEvents
+from ..statistics import ONE_SIGMA, opening_angle, unit_vectors
+from .config import stage_record, upstream_of
+from .loop import load_graphs
+
+ENERGY_SCALE = "energy_scale"
+
+
+def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pipeline | str | Path | None = None,
+              detector: str | None = None, geometry: str | Path | None = None,
+              log: Callable[[str], None] = print) -> dict:
+    """Calibrate a pipeline on labelled reference events and write it to ``out``.
+
+    Args:
+        reference: event files, folders or patterns with truth (``true_zenith``,
+            ``true_azimuth``, ``true_energy``, and what the stages' scales are scored
+            against, e.g. TA SD's ``true_core_x``/``true_core_y``).
+        out: the new pipeline folder; it must not exist yet (nothing is overwritten).
+        pipeline: the pipeline to calibrate, or its folder; else the one shipped with
+            ``detector``.
+        detector: a registry name, when ``pipeline`` is not given.
+        geometry: the geometry file every reference file is read against (None: each
+            file's own, else the detector's default layout).
+        log: receives one line per step.
+    Returns:
+        The record written as ``out/calibration.json``.
+
+    Raises:
+        UsageError: neither or both of pipeline and detector, or ``out`` exists.
+        TooFewReferenceEvents: fewer than ``MIN_REFERENCE_EVENTS`` labelled events.
+        EventFormatError: a reference file breaks the event format or lacks truth.
+    """
+    if (pipeline is None) == (detector is None):
+        raise UsageError("give the pipeline to calibrate or the detector whose shipped pipeline it is, not both")
+    source = pipeline if isinstance(pipeline, Pipeline) else (
+        Pipeline.shipped(detector) if pipeline is None else Pipeline.load(pipeline))
+    out = Path(out)
+    if out.exists():
+        raise UsageError(f"{out}: exists; calibrate writes a new pipeline folder and overwrites nothing")
+    files = expand_sources(reference)
+    counted = sum(batch.offsets.size - 1 for batch in read_events(files, detector=source.detector.name,
+                                                                    geometry=geometry))
+    if counted < MIN_REFERENCE_EVENTS:
+        raise TooFewReferenceEvents(f"{len(files)} reference file(s) hold {counted} events; calibrating needs at "
+                                    f"least {MIN_REFERENCE_EVENTS} labelled events")
+    before = reference_figures(source, files, geometry)
+    log(f"{counted} reference events; before: {before}")
+    chain, stages = Pipeline(source.detector, {}), {}
+    models = dict(source.stages)
+    if "reco_log10_energy" in _written(models) and ENERGY_SCALE not in models:
+        fiducial = source.detector.fiducial is not None and "reco_core_x" in _written(models)
+        models[ENERGY_SCALE] = EnergyScale(fiducial=fiducial)
+    for name, model in models.items():
+        if model.calibrated:
+            graphs = load_graphs(files, 512, model, upstream_of(model, chain), geometry=geometry)
+            stages[name] = model.rescale_on(graphs)
+            log(f"{name}: {json.dumps(stages[name])}")
+        chain.stages[name] = model
+    after = reference_figures(chain, files, geometry)
+    log(f"after (on the same events): {after}")
+    record = {"pipeline": str(source.folder) if source.folder else None, "pipeline_sha256": source.sha256(),
+              "reference": [{"file": str(file), "sha256": _sha256(file)} for file in files],
+              "reference_events": counted, "geometry": None if geometry is None else str(geometry),
+              "command": sys.argv, "versions": {"graphreco": __version__, "torch": torch.__version__,
+                                                "python": platform.python_version()},
+              "stages": stages, "before": before, "after_in_sample": after}
+    _write_pipeline(chain, source, stages, record, out)
+    return {"pipeline": str(out), **record}
+
+
+def reference_figures(pipeline: Pipeline, files: Sequence[Path], geometry: str | Path | None) -> dict:
+    """What calibration fixes, measured on labelled events: the fraction of events whose
+    true direction lies inside the reported 68 % cone (``reco_angle_sigma``), and, for
+    the energy, the median of reconstructed minus true log10 E and the fraction inside
+    the 1-sigma interval; each over the events with those estimates (inside the
+    detector's fiducial cut, where it has one), with their counts."""
+    columns: dict[str, list[np.ndarray]] = {}
+    for batch in read_events(files, detector=pipeline.detector.name, batch_size=512, geometry=geometry):
+        events = pipeline.reconstruct(batch)[1]
+        quoted = np.ones(batch.offsets.size - 1, dtype=bool)
+        if pipeline.detector.fiducial is not None and "reco_core_x" in events:
+            quoted = pipeline.detector.fiducial(events, configuration=batch.configuration)
+        for name, values in [*events.items(), ("quoted", quoted), *((n, batch.events[n]) for n in _TRUTH
+                                                                     if n in batch.events)]:
+            columns.setdefault(name, []).append(np.asarray(values, dtype=np.float64))
+    table = {name: np.concatenate(parts) for name, parts in columns.items()}
+    quoted = table["quoted"].astype(bool)
+    figures = {}
+    if {"reco_angle_sigma", "true_zenith"} <= set(table):
+        angle = opening_angle(unit_vectors(table["reco_zenith"], table["reco_azimuth"]),
+                              unit_vectors(table["true_zenith"], table["true_azimuth"]))
+        used = quoted & np.isfinite(angle) & np.isfinite(table["reco_angle_sigma"])
+        figures["direction"] = {"events": int(used.sum()),
+                                "coverage_68": _fraction(angle[used] <= table["reco_angle_sigma"][used])}
+    if {"reco_log10_energy", "true_energy"} <= set(table):
+        error = table["reco_log10_energy"] - np.log10(table["true_energy"])
+        sigma = table["reco_log10_energy_sigma"]
+        used = quoted & np.isfinite(error) & np.isfinite(sigma)
+        figures["energy"] = {"events": int(used.sum()),
+                             "log10_bias": float(np.median(error[used])) if used.any() else None,
+                             "coverage_1sigma": _fraction(np.abs(error[used]) <= sigma[used]),
+                             "coverage_target": ONE_SIGMA}
+    return figures
+
+
+_TRUTH = ("true_zenith", "true_azimuth", "true_energy")
+
+
+def _fraction(passed: np.ndarray) -> float | None:
+    return float(np.mean(passed)) if passed.size else None
+
+
+def _written(models: dict) -> set[str]:
+    return {column for model in models.values() for column in model.writes}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_pipeline(chain: Pipeline, source: Pipeline, calibrated: dict, record: dict, out: Path) -> None:
+    """Write ``chain`` as a pipeline folder at ``out`` through a temporary folder beside
+    it, renamed at the end (an interrupted run leaves no half-written pipeline): the
+    stages not calibrated copied from ``source``'s folder (or saved, for one built in
+    memory), the calibrated ones saved with their new calibration."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        for name, model in chain.stages.items():
+            if name not in calibrated and source.folder is not None:
+                shutil.copytree(source.folder / name, staging / name)
+                continue
+            described = (stage_description(source.folder / name) if source.folder is not None and name in source.stages
+                         else stage_record(chain.detector, upstream_of(model, chain)))
+            save_stage(staging / name, name, model, described | {"calibration": calibrated.get(name, {}),
+                                                                 "calibrated_on": record["reference"]},
+                       {"calibration": calibrated.get(name, {})})
+        (staging / "pipeline.json").write_text(json.dumps({"detector": chain.detector.name,
+                                                           "stages": list(chain.stages)}, indent=2) + "\n")
+        (staging / "calibration.json").write_text(json.dumps(record, indent=2) + "\n")
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,89 @@
+"""``graphreco calibrate``: the energy scale and uncertainties of a shipped pipeline fixed
+on labelled reference events of a shifted condition, no network weight changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from graphreco.cli import EXIT_BAD_INPUT, EXIT_USAGE, main
+from graphreco.detectors.ta_sd.simulation import Conditions
+from graphreco.io import read_events
+from graphreco.pipeline import Pipeline
+from graphreco.stages.calibration import MIN_REFERENCE_EVENTS
+from graphreco.train.calibrate import calibrate
+
+UNDER_CALIBRATED = Conditions(calibration_scale=0.8)
+"""Signals reported 20 % low: every energy reconstructed too low, as in a detector whose
+VEM calibration differs from the simulation the pipeline was trained on."""
+
+
+@pytest.fixture(scope="module")
+def calibrated(simulated_file, tmp_path_factory) -> tuple[Path, dict]:
+    """The shipped TA SD pipeline calibrated on 300 reference showers reported 20 % low."""
+    reference = simulated_file("ta-sd", 300, 611, conditions=UNDER_CALIBRATED)
+    out = tmp_path_factory.mktemp("calibrated") / "pipeline"
+    return out, calibrate([reference], out, detector="ta-sd", log=lambda line: None)
+
+
+def test_calibration_fixes_the_energy_scale_and_keeps_every_network_weight(calibrated, simulated_file):
+    out, record = calibrated
+    shipped, pipeline = Pipeline.shipped("ta-sd"), Pipeline.load(out)
+    assert list(pipeline.stages) == [*shipped.stages, "energy_scale"]
+    for name, stage in shipped.stages.items():
+        for key, tensor in stage.state_dict().items():
+            assert torch.equal(tensor, pipeline.stages[name].state_dict()[key]), (name, key)
+    offset = pipeline.stages["energy_scale"].config["log10_offset"]
+    assert 0.04 < offset < 0.16  # log10(1/0.8) = 0.097, less where the fit's saturation model absorbs some
+    assert record["before"]["energy"]["log10_bias"] < -0.04
+    assert abs(record["after_in_sample"]["energy"]["log10_bias"]) < 1e-6
+    assert abs(record["after_in_sample"]["energy"]["coverage_1sigma"] - 0.68) < 0.03
+    assert json.loads((out / "calibration.json").read_text())["stages"]["energy_scale"]["log10_offset"] == offset
+
+    batch = next(read_events(simulated_file("ta-sd", 40, 612, conditions=UNDER_CALIBRATED), batch_size=40))
+    before, after = shipped.reconstruct(batch)[1], pipeline.reconstruct(batch)[1]
+    assert np.isfinite(before["reco_log10_energy"]).sum() > 10
+    np.testing.assert_allclose(after["reco_log10_energy"], before["reco_log10_energy"] + offset, atol=1e-5)
+    np.testing.assert_array_equal(after["reco_zenith"], before["reco_zenith"])
+
+
+def test_a_calibrated_pipeline_calibrates_again_from_its_own_folder(calibrated, simulated_file, tmp_path):
+    out, _ = calibrated
+    again = calibrate([simulated_file("ta-sd", 300, 611, conditions=UNDER_CALIBRATED)], tmp_path / "again",
+                      pipeline=out, log=lambda line: None)
+    assert list(Pipeline.load(tmp_path / "again").stages).count("energy_scale") == 1
+    assert abs(again["stages"]["energy_scale"]["log10_offset"] - json.loads(
+        (out / "calibration.json").read_text())["stages"]["energy_scale"]["log10_offset"]) < 1e-9
+
+
+def test_too_few_reference_events_are_refused_and_nothing_is_written(simulated_file, tmp_path, capsys):
+    few = simulated_file("ta-sd", MIN_REFERENCE_EVENTS // 2, 613)
+    assert main(["calibrate", "--detector", "ta-sd", "--reference", str(few), "-o", str(tmp_path / "out")]) \
+        == EXIT_BAD_INPUT
+    assert f"at least {MIN_REFERENCE_EVENTS}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_output_folder_is_never_overwritten(simulated_file, tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "mine.txt").write_text("kept")
+    code = main(["calibrate", "--detector", "ta-sd", "--reference", str(simulated_file("ta-sd", 20, 5)),
+                 "-o", str(tmp_path / "out")])
+    assert code == EXIT_USAGE and "overwrites nothing" in capsys.readouterr().err
+    assert [path.name for path in (tmp_path / "out").iterdir()] == ["mine.txt"]
+
+
+def test_reference_events_without_truth_are_refused_naming_the_column(simulated_file, tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    source = simulated_file("ta-sd", 150, 614)
+    table = pq.read_table(source)
+    unlabelled = tmp_path / "unlabelled.parquet"
+    pq.write_table(table.drop([name for name in table.column_names if name.startswith("true_")]), unlabelled)
+    code = main(["calibrate", "--detector", "ta-sd", "--reference", str(unlabelled), "-o", str(tmp_path / "out")])
+    assert code == EXIT_BAD_INPUT and "true_" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
