@@ -4,12 +4,13 @@
 registry) import without torch; ``graphreco.graph`` assembles batched torch graphs;
 ``graphreco.Reconstructor`` (imported on first use) runs a trained pipeline inside a framework;
 ``graphreco.calibrate`` fixes a pipeline's energy scale and uncertainties on labelled
-reference events (``graphreco.train.calibrate``).
+reference events (``graphreco.train.calibrate``), ``graphreco.finetune`` trains it further
+on labelled simulation (``graphreco.train.finetune``).
 """
 
 import os
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # OpenMP threads (torch's, numba's) that wait for work sleep instead of spinning: beside one
@@ -28,4 +29,8 @@ def __getattr__(name: str):
         from .train.calibrate import calibrate
 
         return calibrate
+    if name == "finetune":
+        from .train.finetune import finetune
+
+        return finetune
     raise AttributeError(f"module 'graphreco' has no attribute {name!r}")

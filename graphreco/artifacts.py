@@ -25,15 +25,20 @@ class ArtifactError(ValueError):
     """An artifact folder is incomplete, inconsistent or has been altered."""
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of the file at ``path``, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_stage(folder: Path, name: str, model: torch.nn.Module, description: dict, metrics: dict) -> None:
     """Write ``model`` (a stage of type ``STAGES[name]``) as an artifact folder."""
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), folder / "weights.pt")
-    config = {"stage": name, "model": model.config, **description, "weights_sha256": _sha256(folder / "weights.pt")}
+    config = {"stage": name, "model": model.config, **description, "weights_sha256": file_sha256(folder / "weights.pt")}
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
@@ -55,7 +60,7 @@ def load_stage(folder: Path) -> tuple[str, torch.nn.Module, dict]:
     if name not in STAGES:
         raise ArtifactError(f"{folder}: unknown stage {name!r}; known: {', '.join(STAGES)}")
     weights = folder / "weights.pt"
-    if not weights.exists() or _sha256(weights) != config.get("weights_sha256"):
+    if not weights.exists() or file_sha256(weights) != config.get("weights_sha256"):
         raise ArtifactError(f"{folder}: weights.pt is missing or does not match the checksum in config.json")
     try:
         model = STAGES[name](**config["model"])
@@ -86,7 +91,7 @@ def pipeline_sha256(folder: Path, stages: Sequence[str]) -> str:
     files = [Path(name) / file for name in stages for file in ("config.json", "weights.pt")]
     for path in (Path("pipeline.json"), *files):
         try:
-            digest.update(f"{path.as_posix()} {_sha256(folder / path)}\n".encode())
+            digest.update(f"{path.as_posix()} {file_sha256(folder / path)}\n".encode())
         except OSError as error:
             raise ArtifactError(f"{folder / path}: unreadable ({error})") from None
     return digest.hexdigest()

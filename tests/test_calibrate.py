@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from graphreco.cli import EXIT_BAD_INPUT, EXIT_USAGE, main
+from graphreco.detectors.baikal_gvd.simulation import Conditions as BaikalConditions
 from graphreco.detectors.ta_sd.simulation import Conditions
 from graphreco.io import read_events
 from graphreco.pipeline import Pipeline
@@ -37,12 +38,12 @@ def test_calibration_fixes_the_energy_scale_and_keeps_every_network_weight(calib
     for name, stage in shipped.stages.items():
         for key, tensor in stage.state_dict().items():
             assert torch.equal(tensor, pipeline.stages[name].state_dict()[key]), (name, key)
-    offset = pipeline.stages["energy_scale"].config["log10_offset"]
+    (offset,) = pipeline.stages["energy_scale"].config["log10_offset"]
     assert 0.04 < offset < 0.16  # log10(1/0.8) = 0.097, less where the fit's saturation model absorbs some
     assert record["before"]["energy"]["log10_bias"] < -0.04
     assert abs(record["after_in_sample"]["energy"]["log10_bias"]) < 1e-6
     assert abs(record["after_in_sample"]["energy"]["coverage_1sigma"] - 0.68) < 0.03
-    assert json.loads((out / "calibration.json").read_text())["stages"]["energy_scale"]["log10_offset"] == offset
+    assert json.loads((out / "calibration.json").read_text())["stages"]["energy_scale"]["log10_offset"] == [offset]
 
     batch = next(read_events(simulated_file("ta-sd", 40, 612, conditions=UNDER_CALIBRATED), batch_size=40))
     before, after = shipped.reconstruct(batch)[1], pipeline.reconstruct(batch)[1]
@@ -56,8 +57,8 @@ def test_a_calibrated_pipeline_calibrates_again_from_its_own_folder(calibrated, 
     again = calibrate([simulated_file("ta-sd", 300, 611, conditions=UNDER_CALIBRATED)], tmp_path / "again",
                       pipeline=out, log=lambda line: None)
     assert list(Pipeline.load(tmp_path / "again").stages).count("energy_scale") == 1
-    assert abs(again["stages"]["energy_scale"]["log10_offset"] - json.loads(
-        (out / "calibration.json").read_text())["stages"]["energy_scale"]["log10_offset"]) < 1e-9
+    np.testing.assert_allclose(again["stages"]["energy_scale"]["log10_offset"], json.loads(
+        (out / "calibration.json").read_text())["stages"]["energy_scale"]["log10_offset"], atol=1e-9)
 
 
 def test_too_few_reference_events_are_refused_and_nothing_is_written(simulated_file, tmp_path, capsys):
@@ -87,3 +88,38 @@ def test_reference_events_without_truth_are_refused_naming_the_column(simulated_
     code = main(["calibrate", "--detector", "ta-sd", "--reference", str(unlabelled), "-o", str(tmp_path / "out")])
     assert code == EXIT_BAD_INPUT and "true_" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+CLEAR_WATER = BaikalConditions(absorption_length=30.0)
+"""Water clearer than the training's 22 m: more light, every energy read high, cascades
+more than muons."""
+
+
+def test_baikal_tracks_and_cascades_get_their_own_energy_scale(simulated_file, tmp_path):
+    reference = simulated_file("baikal-gvd", 500, 621, mix={"numu_cc": 1.0, "nue_cc": 1.0}, conditions=CLEAR_WATER)
+    record = calibrate([reference], tmp_path / "baikal", detector="baikal-gvd", log=lambda line: None)
+    scale = record["stages"]["energy_scale"]
+    assert scale["classes"] == ["cascade-like", "track-like"] and scale["classes_from_all_events"] == []
+    assert min(scale["events_per_class"]) >= MIN_REFERENCE_EVENTS
+    cascade, track = scale["log10_offset"]
+    assert cascade < 0 and track < 0 and abs(cascade - track) > 0.05  # read high, and by different amounts
+
+    shipped, pipeline = Pipeline.shipped("baikal-gvd"), Pipeline.load(tmp_path / "baikal")
+    batch = next(read_events(simulated_file("baikal-gvd", 60, 622, mix={"numu_cc": 1.0, "nue_cc": 1.0},
+                                            conditions=CLEAR_WATER), batch_size=60))
+    before, after = shipped.reconstruct(batch)[1], pipeline.reconstruct(batch)[1]
+    shift = after["reco_log10_energy"] - before["reco_log10_energy"]
+    finite = np.isfinite(shift)
+    assert finite.sum() > 30
+    assert np.all(np.isclose(shift[finite], cascade, atol=1e-5) | np.isclose(shift[finite], track, atol=1e-5))
+
+
+def test_a_class_with_too_few_reference_events_takes_the_values_of_all(simulated_file, tmp_path):
+    muons_only = simulated_file("baikal-gvd", 200, 623, mix={"numu_cc": 1.0})
+    record = calibrate([muons_only], tmp_path / "baikal", detector="baikal-gvd", log=lambda line: None)
+    scale = record["stages"]["energy_scale"]
+    weak = [name for name, count in zip(scale["classes"], scale["events_per_class"], strict=True)
+            if count < MIN_REFERENCE_EVENTS]
+    assert weak and scale["classes_from_all_events"] == weak
+    for name in weak:
+        assert scale["log10_offset"][scale["classes"].index(name)] == pytest.approx(-scale["bias_before"])

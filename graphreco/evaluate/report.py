@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from .. import __version__
+from .._version import __version__
 from ..io.outputs import check_outputs
 from ..io.reader import open_event_file
 from .kinds import kind_of

@@ -8,7 +8,8 @@ direction cones and core circles fixed again per calibration bin on the referenc
 (``Stage.rescale_on``; the combination's regression weights stay, and so do the stages'
 log10-energy scales, which a later stage may read as inputs); then an ``energy_scale``
 stage, appended where the pipeline reconstructs an energy and has none yet, fixes the
-absolute energy scale (a shift of log10 E) and the width of its 1-sigma interval.
+absolute energy scale (a shift of log10 E) and the width of its 1-sigma interval, per
+event class (Baikal-GVD: cascade-like and track-like).
 The new pipeline folder holds the stages, ``pipeline.json`` and ``calibration.json``:
 the source pipeline, the reference files, the fitted values and the figures before and
 after on the reference events (in-sample: score the result on other events).
@@ -16,9 +17,7 @@ after on the reference events (in-sample: score the result on other events).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
 import shutil
 import sys
 import tempfile
@@ -26,17 +25,15 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .. import __version__
-from ..artifacts import save_stage, stage_description
+from ..artifacts import file_sha256, save_stage, stage_description
 from ..errors import UsageError
 from ..io import expand_sources, read_events
 from ..pipeline import Pipeline
 from ..stages import EnergyScale
 from ..stages.calibration import MIN_REFERENCE_EVENTS, TooFewReferenceEvents
 from ..statistics import ONE_SIGMA, opening_angle, unit_vectors
-from .config import stage_record, upstream_of
+from .config import library_versions, stage_record, upstream_of
 from .loop import load_graphs
 
 ENERGY_SCALE = "energy_scale"
@@ -84,24 +81,35 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
     chain, stages = Pipeline(source.detector, {}), {}
     models = dict(source.stages)
     if "reco_log10_energy" in _written(models) and ENERGY_SCALE not in models:
-        fiducial = source.detector.fiducial is not None and "reco_core_x" in _written(models)
-        models[ENERGY_SCALE] = EnergyScale(fiducial=fiducial)
+        models[ENERGY_SCALE] = _energy_scale(source)
     for name, model in models.items():
         if model.calibrated:
             graphs = load_graphs(files, 512, model, upstream_of(model, chain), geometry=geometry)
             stages[name] = model.rescale_on(graphs)
             log(f"{name}: {json.dumps(stages[name])}")
+            for weak in stages[name].get("classes_from_all_events", []):
+                log(f"warning: {name}: fewer than {MIN_REFERENCE_EVENTS} {weak} reference events: "
+                    "that class takes the values of all events together")
         chain.stages[name] = model
     after = reference_figures(chain, files, geometry)
     log(f"after (on the same events): {after}")
     record = {"pipeline": str(source.folder) if source.folder else None, "pipeline_sha256": source.sha256(),
-              "reference": [{"file": str(file), "sha256": _sha256(file)} for file in files],
+              "reference": [{"file": str(file), "sha256": file_sha256(file)} for file in files],
               "reference_events": counted, "geometry": None if geometry is None else str(geometry),
-              "command": sys.argv, "versions": {"graphreco": __version__, "torch": torch.__version__,
-                                                "python": platform.python_version()},
+              "command": sys.argv, "versions": library_versions(),
               "stages": stages, "before": before, "after_in_sample": after}
     _write_pipeline(chain, source, stages, record, out)
     return {"pipeline": str(out), **record}
+
+
+def _energy_scale(pipeline: Pipeline) -> EnergyScale:
+    """A new ``energy_scale`` stage for ``pipeline``: its events classed and its hits
+    kept as by the last stage that writes the energy; quoting the energy inside the
+    detector's fiducial cut where the detector has one and the pipeline a core."""
+    last = next(model for model in reversed(pipeline.stages.values()) if "reco_log10_energy" in model.writes)
+    fiducial = pipeline.detector.fiducial is not None and "reco_core_x" in _written(pipeline.stages)
+    return EnergyScale(threshold=last.config["threshold"], min_hits=last.config["min_hits"],
+                       track_like=last.config.get("track_like"), fiducial=fiducial)
 
 
 def reference_figures(pipeline: Pipeline, files: Sequence[Path], geometry: str | Path | None) -> dict:
@@ -148,14 +156,6 @@ def _fraction(passed: np.ndarray) -> float | None:
 
 def _written(models: dict) -> set[str]:
     return {column for model in models.values() for column in model.writes}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_pipeline(chain: Pipeline, source: Pipeline, calibrated: dict, record: dict, out: Path) -> None:

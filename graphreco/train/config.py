@@ -39,7 +39,8 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__, detectors
+from .. import detectors
+from .._version import __version__
 from ..artifacts import save_stage, stage_description
 from ..detectors import Detector
 from ..io import expand_sources
@@ -97,7 +98,12 @@ def stage_record(detector: Detector, upstream: Pipeline) -> dict:
     """What every stage's artifact records of how it was made: the detector, its node
     features, the upstream stages and the library versions."""
     return {"detector": detector.name, "node_features": detector.feature_names, "upstream": list(upstream.stages),
-            "versions": {"graphreco": __version__, "torch": torch.__version__, "python": platform.python_version()}}
+            "versions": library_versions()}
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of graphreco, torch and Python, for the record of what made an artifact."""
+    return {"graphreco": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
 def read_config(path: Path) -> dict:
