@@ -208,6 +208,19 @@ def _calibrate(args: argparse.Namespace) -> dict:
                      geometry=args.geometry, log=lambda line: print(line, file=sys.stderr, flush=True))
 
 
+def _finetune(args: argparse.Namespace) -> dict:
+    import torch
+
+    from .train.finetune import finetune
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return finetune(args.labelled, args.output, pipeline=args.pipeline, detector=args.detector,
+                    validation=args.validation or (), unlabelled=args.unlabelled or (), minutes=args.minutes,
+                    epochs=args.epochs, geometry=args.geometry,
+                    log=lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def _evaluate(args: argparse.Namespace) -> dict:
     if args.report is not None:
         from .evaluate.report import write_report
@@ -318,6 +331,26 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     training.add_argument("--threads", type=_not_negative, default=0, help="torch threads (default: torch's choice)")
     _add_geometry(training)
     training.set_defaults(run=_train)
+
+    tuning = commands.add_parser(
+        "finetune", help="train a pipeline's network stages further on your labelled simulation, within minutes",
+        description="Start from a trained pipeline and train every network stage whose truth the labelled files "
+                    "hold, within a wall-time budget (planned as epochs before training; a rerun resumes), then "
+                    "calibrate on held-out events. With --unlabelled, train domain-adversarially against them.")
+    tuned = tuning.add_mutually_exclusive_group(required=True)
+    tuned.add_argument("--detector", type=_known_detector, help="start from the pipeline shipped with this detector")
+    tuned.add_argument("--pipeline", type=Path, help="start from the pipeline in this folder")
+    tuning.add_argument("--labelled", nargs="+", required=True, help="event files with truth, directories or patterns")
+    tuning.add_argument("--validation", nargs="+",
+                        help="labelled events to validate and calibrate on (default: every 10th minibatch of "
+                             "--labelled, held out)")
+    tuning.add_argument("--unlabelled", nargs="+", help="events of the condition to adapt to (no truth needed)")
+    tuning.add_argument("--minutes", type=float, default=20.0, help="wall-time budget of the training (default 20)")
+    tuning.add_argument("--epochs", type=_positive, help="epochs of every stage instead of a plan from --minutes")
+    tuning.add_argument("--threads", type=_not_negative, default=0, help="torch threads (default: torch's choice)")
+    tuning.add_argument("-o", "--output", type=Path, required=True, help="the new pipeline folder (must not exist)")
+    _add_geometry(tuning)
+    tuning.set_defaults(run=_finetune)
 
     calibration = commands.add_parser(
         "calibrate", help="fix a pipeline's energy scale and uncertainties on labelled reference events, weights kept",

@@ -42,6 +42,10 @@ class TrainConfig:
         return cls(**values)
 
 
+class MissingTruth(EventFormatError):
+    """A labelled event file lacks a truth column the stage learns from."""
+
+
 def load_graphs(sources, batch_events: int, stage: Stage, upstream: Pipeline | None = None,
                 labelled: bool = True, geometry: str | Path | None = None) -> list[StageGraph]:
     """Read event files into the graphs ``stage`` learns from, ``batch_events`` events
@@ -63,7 +67,7 @@ def load_graphs(sources, batch_events: int, stage: Stage, upstream: Pipeline | N
         try:
             graphs.append(stage.training_graph(inputs))
         except KeyError as error:
-            raise EventFormatError(batch.source, "training needs this truth column", column=error.args[0]) from None
+            raise MissingTruth(batch.source, "training needs this truth column", column=error.args[0]) from None
     return graphs
 
 
