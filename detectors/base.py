@@ -266,6 +266,38 @@ class EnergyCombination:
     n_features: int
 
 
+@dataclass(frozen=True)
+class HeadlineFigure:
+    """One row of the headline table that opens a detector's evaluation report.
+
+    Args:
+        name: what it is, for a physicist (``"numu CC >= 10 signal hits: median angular error"``).
+        unit: its unit as shown (``"deg"``, ``"%"``; ``""`` for a pure number).
+        path: where each method's value is in the evaluation dict: keys joined by ``/``,
+            ``{method}`` standing for the method's key, and ``key=value`` picking the
+            entry of a list whose ``key`` is ``value`` (``rejection_at_efficiency/efficiency=0.7``).
+            Its statistical error is the entry of the same name with ``_error`` beside it,
+            its upper limit where it has no value the one with ``_upper_limit_90cl``
+            (``graphreco.evaluate.measured``).
+        scale: what value, error and limit are multiplied by for the unit (100 for a fraction in %).
+    """
+
+    name: str
+    unit: str
+    path: str
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The few figures that open a detector's evaluation report: ``methods``, ``(key in
+    the evaluation dict, column heading)`` with the pipeline (``gnn``) first, and the
+    ``figures``, one row each."""
+
+    methods: tuple[tuple[str, str], ...]
+    figures: tuple[HeadlineFigure, ...]
+
+
 Configuration = DetectorConfiguration | None
 """What detector functions get as ``configuration``: the batch's, None where the detector has none."""
 
@@ -345,6 +377,9 @@ class Detector:
     ``photon`` with the hadrons ``proton`` and ``iron``."""
     energy_combination: EnergyCombination | None = None
     """How the ``combination`` stage corrects the refit's energy (None: it cannot)."""
+    headline: Headline | None = None
+    """The figures that open its evaluation report, pipeline beside the classical methods
+    (None: the report opens with its figures and the full record)."""
 
     def __post_init__(self) -> None:
         if self.evaluation is not None and self.evaluation not in EVALUATION_KINDS:

@@ -376,7 +376,8 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     drawn.add_argument("--plots", type=Path, help="also draw the figures as PNG into this folder (needs matplotlib)")
     drawn.add_argument("--report", type=Path, metavar="DIR",
                        help="write a report folder: report.md with its PNGs, and report.html as one self-contained "
-                            "file (tables, ROC, resolution vs energy, pulls, coverage; needs matplotlib)")
+                            "file (a headline table with statistical errors, the figures, the full record as an "
+                            "appendix; needs matplotlib)")
     _add_geometry(evaluate)
     evaluate.set_defaults(run=_evaluate)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from graphreco.kernels import spacetime_string_graph
 
-from ..base import Column, Detector, Scaled, Simulator
+from ..base import Column, Detector, Headline, HeadlineFigure, Scaled, Simulator
 from .baseline import reconstruct_classically, refit_tracks
 from .geometry import MODULE_SPACING, STRING_RADIUS
 from .simulation import SIMULATION_OPTIONS, simulate_from_options
@@ -54,6 +54,30 @@ LAYOUT = Path(__file__).with_name("layout.geometry.parquet")
 """The shipped default layout (scripts/make_default_layouts.py writes it from geometry.py)."""
 
 
+NUMU_CC_10_HITS = "direction/numu_cc/{method}/by_signal_hits/>=10"
+"""Where a method's direction figures of numu CC events with >= 10 signal hits are in the evaluation dict."""
+
+HEADLINE = Headline(
+    methods=(("gnn", "pipeline"), ("baseline", "classical: causality cleaning, chi-square track fit")),
+    figures=(
+        HeadlineFigure("hit precision, neutrino events (score ≥ 0.5)", "", "hits/{method}/precision"),
+        HeadlineFigure("hit recall, neutrino events (score ≥ 0.5)", "", "hits/{method}/recall"),
+        HeadlineFigure("atmospheric muons passing at 70 % numu CC efficiency", "%",
+                       "events_numu_cc_vs_eas/{method}/rejection_at_efficiency/efficiency=0.7/passing_fraction",
+                       scale=100.0),
+        HeadlineFigure("numu CC, ≥ 10 signal hits: events", "", f"{NUMU_CC_10_HITS}/events"),
+        HeadlineFigure("numu CC, ≥ 10 signal hits: reconstructed", "", f"{NUMU_CC_10_HITS}/reconstructed_fraction"),
+        HeadlineFigure("numu CC, ≥ 10 signal hits: median angular error", "deg", f"{NUMU_CC_10_HITS}/median_deg"),
+        HeadlineFigure("numu CC: coverage of the 68 % cone (target 0.68)", "",
+                       "direction/numu_cc/{method}/coverage_68_cone"),
+        HeadlineFigure("nue CC: energy resolution (68 % half-width)", "log10 E",
+                       "energy/nue_cc/{method}/resolution_log10"),
+        HeadlineFigure("nue CC: coverage of 1 σ in energy (target 0.683)", "",
+                       "energy/nue_cc/{method}/coverage_1_sigma"),
+    ),
+)
+"""The evaluation report's headline: the figures of docs/baikal-gvd.md's tables."""
+
 DETECTOR = Detector(
     name="baikal-gvd",
     description="Baikal-GVD deep underwater neutrino telescope (optical modules on strings)",
@@ -86,4 +110,5 @@ DETECTOR = Detector(
                         simulate_from_options, SIMULATION_OPTIONS,
                         small_sample=("--events", "200", "--mix", "numu_cc=3,nue_cc=1,nc=1,eas=8")),
     evaluation="neutrino_events",
+    headline=HEADLINE,
 )

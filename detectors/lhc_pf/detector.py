@@ -19,7 +19,7 @@ import numpy as np
 
 from graphreco.kernels import eta_phi_radius_graph
 
-from ..base import Column, Derived, Detector, OneHot, Scaled, Simulator
+from ..base import Column, Derived, Detector, Headline, HeadlineFigure, OneHot, Scaled, Simulator
 from .baseline import charged_hadron_subtraction, classical_scores, puppi, puppi_alphas
 from .cones import cone_pt_sums
 from .simulation import SIMULATION_OPTIONS, simulate_from_options
@@ -92,6 +92,25 @@ def build_edges(offsets: np.ndarray, hits) -> np.ndarray:
     return eta_phi_radius_graph(offsets, hits["eta"], hits["phi"], CONE, MAX_NEIGHBOURS)
 
 
+HEADLINE = Headline(
+    methods=(("gnn", "pipeline"), ("chs", "CHS"), ("puppi", "PUPPI"), ("softkiller", "SoftKiller")),
+    figures=(
+        HeadlineFigure("AUC, all candidates (pT > 0.5 GeV)", "", "particles/all/methods/{method}/auc"),
+        HeadlineFigure("AUC, charged candidates (pT > 0.5 GeV)", "", "particles/charged/methods/{method}/auc"),
+        HeadlineFigure("AUC, neutral candidates (pT > 1 GeV)", "", "particles/neutral_pt1/methods/{method}/auc"),
+        HeadlineFigure("reference jets matched (pT > 30 GeV, |η| < 2.5)", "",
+                       "jets_and_met/methods/{method}/jets/matching_efficiency"),
+        HeadlineFigure("jet pT response (median)", "", "jets_and_met/methods/{method}/jets/response_median"),
+        HeadlineFigure("jet pT resolution (68 % half-width / median)", "",
+                       "jets_and_met/methods/{method}/jets/response_resolution"),
+        HeadlineFigure("jet mass resolution (68 % half-width)", "GeV",
+                       "jets_and_met/methods/{method}/jets/mass_resolution_gev"),
+        HeadlineFigure("missing pT resolution (68 % half-width, x and y)", "GeV",
+                       "jets_and_met/methods/{method}/met/resolution_gev"),
+    ),
+)
+"""The evaluation report's headline: the figures of docs/lhc-pf.md's tables."""
+
 DETECTOR = Detector(
     name="lhc-pf",
     description="LHC particle-flow candidates in a bunch crossing with pile-up",
@@ -131,4 +150,5 @@ DETECTOR = Detector(
     evaluation="pileup",
     classical_scores=classical_scores,
     keep_or_drop=("chs", "softkiller"),
+    headline=HEADLINE,
 )

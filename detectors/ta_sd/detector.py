@@ -15,7 +15,16 @@ import numpy as np
 
 from graphreco.kernels import surface_grid_graph
 
-from ..base import Column, Detector, DetectorConfiguration, Scaled, ShowerCuts, Simulator
+from ..base import (
+    Column,
+    Detector,
+    DetectorConfiguration,
+    Headline,
+    HeadlineFigure,
+    Scaled,
+    ShowerCuts,
+    Simulator,
+)
 from .baseline import FIT_FEATURE_NAMES, fit_features, reconstruct_classically, refit_showers
 from .composition import PRIMARY_NAMES
 from .energy_combination import ENERGY_COMBINATION
@@ -61,6 +70,25 @@ LAYOUT = Path(__file__).with_name("layout.geometry.parquet")
 """The shipped default layout (scripts/make_default_layouts.py writes it from geometry.py)."""
 
 
+SELECTED = "methods/{method}/all"
+"""Where a method's figures on all selected showers are in the evaluation dict."""
+
+HEADLINE = Headline(
+    methods=(("gnn", "pipeline"), ("baseline", "classical: standard fit")),
+    figures=(
+        HeadlineFigure("selected showers", "", f"{SELECTED}/direction/events"),
+        HeadlineFigure("reconstructed", "", f"{SELECTED}/direction/reconstructed_fraction"),
+        HeadlineFigure("68 % angular error", "deg", f"{SELECTED}/direction/q68_deg"),
+        HeadlineFigure("energy resolution (68 % half-width)", "log10 E", f"{SELECTED}/energy/resolution_log10"),
+        HeadlineFigure("energy bias (median)", "log10 E", f"{SELECTED}/energy/bias_log10"),
+        HeadlineFigure("68 % core distance", "m", f"{SELECTED}/core/q68_m"),
+        HeadlineFigure("coverage of the 68 % cone (target 0.68)", "", f"{SELECTED}/direction/coverage_68_cone"),
+        HeadlineFigure("coverage of 1 σ in energy (target 0.683)", "", f"{SELECTED}/energy/coverage_1_sigma"),
+        HeadlineFigure("coverage of the 68 % core circle (target 0.68)", "", f"{SELECTED}/core/coverage_68_circle"),
+    ),
+)
+"""The evaluation report's headline: the selected showers of every energy bin."""
+
 DETECTOR = Detector(
     name="ta-sd",
     description="Telescope Array surface detector (507 scintillator counters, 1.2 km grid)",
@@ -99,4 +127,5 @@ DETECTOR = Detector(
     shower_cuts=ShowerCuts(FIDUCIAL_MAX_ZENITH, MIN_SHOWER_COUNTERS, FIDUCIAL_MIN_EDGE_DISTANCE, distance_to_edge),
     primaries=tuple(PRIMARY_NAMES.items()),
     energy_combination=ENERGY_COMBINATION,
+    headline=HEADLINE,
 )

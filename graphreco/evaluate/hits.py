@@ -16,7 +16,8 @@ import numpy as np
 from .. import detectors
 from ..io import EventFormatError, read_events
 from .matching import hit_values, read_reco, reco_rows
-from .metrics import WORKING_POINT, precision_recall, roc_auc
+from .measured import fraction, measured
+from .metrics import WORKING_POINT, auc_error, precision_recall, roc_auc
 from .plotting import FigureFolder, FigureNote, draw_roc
 
 LABELS = {"gnn": "GNN", "baseline": "baseline"}
@@ -29,11 +30,15 @@ FIGURES = {
 
 def hit_figures(signal: np.ndarray, score: np.ndarray) -> dict:
     """``precision`` and ``recall`` of ``score >= 0.5`` against the bool ``signal`` (one
-    per hit) and, for a score of more than two values, ``auc``."""
-    precision, recall = precision_recall(signal, score >= WORKING_POINT)
-    figures = {"precision": round(precision, 4), "recall": round(recall, 4)}
+    per hit) and, for a score of more than two values, ``auc``; each with its ``_error``
+    (hits counted as independent)."""
+    kept = score >= WORKING_POINT
+    precision, recall = precision_recall(signal, kept)
+    figures = {**fraction("precision", precision, int(kept.sum()), 5),
+               **fraction("recall", recall, int(signal.sum()), 5)}
     if np.unique(score).size > 2:
-        figures["auc"] = round(roc_auc(signal, score), 5)
+        auc = roc_auc(signal, score)
+        figures |= measured("auc", auc, auc_error(auc, int(signal.sum()), int((~signal).sum())), 5)
     return figures
 
 

@@ -28,6 +28,10 @@ one call), faster than a list of PseudoJets per event (one core, fastjet 3.5): 8
 Missing transverse momentum: MET = -(sum of w pT (cos phi, sin phi)) per event; the
 resolution is half the 16-84 % range of the x and y components of MET_reco - MET_ref
 pooled, and the bias the mean of |MET_reco| - |MET_ref| (GeV), with its standard error.
+
+Statistical errors (``_error`` entries): binomial for the matching efficiency, order
+statistics for the median response, the bootstrap (over jets; for MET over events) for
+the resolutions.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ import numpy as np
 
 from ..console import stdout_to_stderr
 from ..extras import require
-from ..statistics import ONE_SIGMA
+from ..statistics import bootstrap_error, half_width, quantile_error
+from .measured import fraction, measured
 
 JET_RADIUS = 0.4
 REFERENCE_MIN_PT = 30.0
@@ -55,11 +60,6 @@ RESPONSE_BIN_EDGES = np.linspace(0.0, 2.5, 51)
 REFERENCE_PT_BIN_EDGES = (REFERENCE_MIN_PT, 40.0, 50.0, 70.0, 100.0, 150.0, 250.0, 1000.0)
 """GeV: bins of reference-jet pT of the figures versus pT; jets above the last edge are in none."""
 JET_FIELDS = ("event", "pt", "eta", "phi", "mass")
-
-
-def _half_width(values: np.ndarray) -> float:
-    low, high = np.quantile(values, [0.5 - ONE_SIGMA / 2, 0.5 + ONE_SIGMA / 2])
-    return float((high - low) / 2)
 
 
 def _events(offsets: np.ndarray) -> np.ndarray:
@@ -182,11 +182,18 @@ def _matching_figures(found: np.ndarray, response: np.ndarray) -> dict:
     jets, ``response_median`` and ``response_resolution``, from whether each reference jet
     was ``found`` and the ``response`` of those found."""
     figures = {"matched": int(found.sum()),
-               "matching_efficiency": round(float(found.mean()), 5) if found.size else None}
+               **(fraction("matching_efficiency", float(found.mean()), found.size, 5) if found.size
+                  else {"matching_efficiency": None})}
     if found.any():
-        median = float(np.median(response))
-        figures.update(response_median=round(median, 4), response_resolution=round(_half_width(response) / median, 4))
+        figures |= {**measured("response_median", float(np.median(response)), quantile_error(response, 0.5), 4),
+                    **measured("response_resolution", _relative_width(response),
+                               bootstrap_error(_relative_width, response), 4)}
     return figures
+
+
+def _relative_width(response: np.ndarray) -> float:
+    """Half the central 68 % of the ``response`` over its median."""
+    return half_width(response) / float(np.median(response))
 
 
 def _figures_vs_pt(reference: dict[str, np.ndarray], reco: dict[str, np.ndarray], match: np.ndarray) -> dict:
@@ -207,8 +214,9 @@ def _jet_figures(reference: dict[str, np.ndarray], everything: dict[str, np.ndar
     mass_difference = reco["mass"][match[found]] - reference["mass"][found]
     figures = _matching_figures(found, response)
     if found.any():
-        figures.update(mass_difference_median_gev=round(float(np.median(mass_difference)), 3),
-                       mass_resolution_gev=round(_half_width(mass_difference), 3))
+        figures |= {"mass_difference_median_gev": round(float(np.median(mass_difference)), 3),
+                    **measured("mass_resolution_gev", half_width(mass_difference),
+                               bootstrap_error(half_width, mass_difference), 3)}
     figures["response_counts"] = np.histogram(np.clip(response, RESPONSE_BIN_EDGES[0], RESPONSE_BIN_EDGES[-1]),
                                               RESPONSE_BIN_EDGES)[0].tolist()
     hard = _selected(reco, reco["pt"] > REFERENCE_MIN_PT)
@@ -220,11 +228,18 @@ def _jet_figures(reference: dict[str, np.ndarray], everything: dict[str, np.ndar
     return figures
 
 
+def _pooled_width(difference: np.ndarray) -> float:
+    """Half the central 68 % of both components of (n_events, 2) MET differences, pooled."""
+    return half_width(difference.ravel())
+
+
 def _met_figures(reference: np.ndarray, reco: np.ndarray) -> dict:
     if not reference.shape[0]:
         return {"events": 0}
     bias = np.linalg.norm(reco, axis=1) - np.linalg.norm(reference, axis=1)
-    return {"events": int(reference.shape[0]), "resolution_gev": round(_half_width((reco - reference).ravel()), 3),
+    difference = reco - reference
+    return {"events": int(reference.shape[0]),
+            **measured("resolution_gev", _pooled_width(difference), bootstrap_error(_pooled_width, difference), 3),
             "bias_gev": round(float(bias.mean()), 3),
             "bias_error_gev": round(float(bias.std(ddof=1) / np.sqrt(bias.size)), 3) if bias.size > 1 else None}
 

@@ -40,6 +40,16 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(np.trapezoid(tpr, fpr))
 
 
+def auc_error(auc: float, positives: int, negatives: int) -> float:
+    """Standard error of a ROC AUC from ``positives`` signal and ``negatives`` background
+    entries (Hanley & McNeil 1982, Radiology 143, 29: exact for exponential scores, close
+    for others; entries treated as independent)."""
+    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
+    variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc ** 2)
+                + (negatives - 1) * (q2 - auc ** 2)) / max(positives * negatives, 1)
+    return float(np.sqrt(max(variance, 0.0)))
+
+
 def precision_recall(labels: np.ndarray, selected: np.ndarray) -> tuple[float, float]:
     """Precision and recall of a boolean selection against boolean labels."""
     labels, selected = np.asarray(labels, dtype=bool), np.asarray(selected, dtype=bool)

@@ -4,10 +4,11 @@ The figures of the ``pileup`` evaluation kind.
 
 Each method gives a score per candidate, higher meaning more signal-like (the GNN's
 ``hit_score``, the PUPPI weight, 0/1 for SoftKiller and CHS). Figures per population of
-candidates (``POPULATIONS``): the ROC AUC, the signal efficiency at 10 % and 1 %
-background efficiency (linear interpolation between ROC points), and the working point
-``score >= 0.5``. A method whose score takes at most two values has only that working
-point; its AUC and fixed-background efficiencies are not reported.
+candidates (``POPULATIONS``): the ROC AUC with its error (``metrics.auc_error``), the
+signal efficiency at 10 % and 1 % background efficiency (linear interpolation between
+ROC points), and the working point ``score >= 0.5``. A method whose score takes at most
+two values has only that working point; its AUC and fixed-background efficiencies are
+not reported.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import efficiency_at_background, roc_auc, roc_curve, working_point
+from .measured import measured
+from .metrics import auc_error, efficiency_at_background, roc_auc, roc_curve, working_point
 
 BACKGROUND_EFFICIENCIES = (0.1, 0.01)
 """Background efficiencies at which the signal efficiency is reported."""
@@ -55,8 +57,8 @@ def _method_figures(labels: np.ndarray, score: np.ndarray) -> dict:
     if np.unique(score).size < 2:
         return figures
     fpr, tpr, _ = roc_curve(labels, score)
-    figures["auc"] = round(roc_auc(labels, score), 5)
-    background = int((~labels).sum())
+    auc, background = roc_auc(labels, score), int((~labels).sum())
+    figures |= measured("auc", auc, auc_error(auc, int(labels.sum()), background), 5)
     for target in BACKGROUND_EFFICIENCIES:
         # fewer than 1 / target background candidates: no cut lets exactly that fraction through
         value = float(efficiency_at_background(fpr, tpr, target)) if background * target >= 1 else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .measured import UPPER_LIMIT, fraction
+
 POISSON_90_ZERO = 2.303
 """90 % CL upper limit on a Poisson mean when no event is observed (Feldman & Cousins:
 2.44; the classical one-sided limit used here: -ln 0.1)."""
@@ -22,8 +24,9 @@ def _cut_keeping(scores: np.ndarray, fraction: float) -> float | None:
 
 def rejection_at_efficiency(signal: np.ndarray, background: np.ndarray, efficiency: float) -> dict:
     """Cut on the score keeping ``efficiency`` of the signal; the background rejection
-    (background events / background events passing) and how many passed. With none
-    passing, the rejection is a lower limit at 90 % CL. Events without a score (NaN)
+    (background events / background events passing), how many passed and their
+    ``passing_fraction`` with its error. With none passing, the rejection is a lower
+    limit at 90 % CL, and the passing fraction an upper limit. Events without a score (NaN)
     pass no cut: when fewer than ``efficiency`` of the signal has one, the efficiency is
     out of reach and there is no rejection (``threshold`` None, with a ``note``)."""
     signal, background = np.asarray(signal, dtype=np.float64), np.asarray(background, dtype=np.float64)
@@ -36,8 +39,11 @@ def rejection_at_efficiency(signal: np.ndarray, background: np.ndarray, efficien
     result["background_passing"] = passing
     if passing:
         result["rejection"] = background.size / passing
+        result |= fraction("passing_fraction", passing / background.size, background.size, 6)
     else:
         result["rejection_lower_limit_90cl"] = background.size / POISSON_90_ZERO
+        if background.size:
+            result["passing_fraction" + UPPER_LIMIT] = round(POISSON_90_ZERO / background.size, 6)
     return result
 
 

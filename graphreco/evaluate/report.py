@@ -2,12 +2,17 @@
 
 It runs the detector's evaluation kind (``kinds.KINDS``) with its PNG figures and writes
 ``report.md`` (the PNGs beside it, linked by relative path) and ``report.html`` (one file:
-the PNGs embedded as data URIs, nothing fetched from elsewhere). Both hold a title with the detector, the
-input files, their event counts and the graphreco version; the comparison's figures as
-tables, under the names (with their units) the comparison gives them, where a dict with
-one entry per method (``gnn``, ``baseline``, ...) becomes a table with a column per
-method; then the PNGs grouped by kind (ROC curves, resolution vs energy, pulls,
-coverage, more), each with its caption from the kind's ``FIGURES``.
+the PNGs embedded as data URIs, nothing fetched from elsewhere). Both hold, in this order:
+
+1. a title with the detector, the input files, their event counts and the graphreco version;
+2. the headline: the few figures the detector names (``Detector.headline``), the
+   pipeline beside the classical methods, with units and statistical errors, rounded to
+   their precision (``headline``);
+3. the key figures: the PNGs grouped by kind (ROC curves, resolution vs energy, pulls,
+   coverage, more), each with its caption from the kind's ``FIGURES``;
+4. the appendix, the full record: every figure of the comparison as tables, under the
+   names (with their units) the comparison gives them, where a dict with one entry per
+   method (``gnn``, ``baseline``, ...) becomes a table with a column per method.
 
 The folder appears complete or not at all: everything is written into a temporary folder
 beside it, which is then renamed. An existing folder is replaced only when it is empty or
@@ -30,13 +35,23 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from .._version import __version__
+from ..detectors.base import Detector, Headline
 from ..io.outputs import check_outputs
 from ..io.reader import open_event_file
+from .headline import MISSING, headline_table
 from .kinds import kind_of
 from .plotting import FigureNote, pyplot
 
 MARKDOWN, HTML = "report.md", "report.html"
 TITLE = "graphreco evaluation report: {detector}"
+HEADLINE = "Headline: the pipeline beside the classical methods"
+KEY_FIGURES = "Key figures"
+APPENDIX = "Appendix: full record"
+ERRORS_NOTE = ("± one standard deviation, statistical: binomial for fractions and coverages, order statistics for "
+               "medians and quantiles, the bootstrap for resolutions, Hanley & McNeil for AUCs. "
+               "< x: upper limit at 90 % CL where none passed. " + MISSING + ": not measured by that method. "
+               "Every figure, in every bin, is in the appendix.")
+"""What the headline's numbers mean, printed below it."""
 FIGURE_SECTIONS = {"roc": "ROC curves", "resolution_vs_energy": "Resolution vs energy", "pulls": "Pulls",
                    "coverage": "Coverage", "other": "More figures"}
 """Headings of the figures by ``FigureNote.kind``, in the order of the report."""
@@ -44,11 +59,12 @@ METHOD_KEYS = ("gnn", "baseline")
 """A dict with one of these keys holds one entry per method: a table with a column per method."""
 LONG_LIST = 8
 """Lists of more numbers than this (histograms, bin edges) are shown by their length."""
-MISSING = "–"
-"""Cell of a figure a method does not report, or reports as None."""
 STYLE = ("body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em}"
          "table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #ccc;padding:0.2em 0.6em}"
-         "td+td,th+th{text-align:right}img{max-width:100%}figure{margin:1em 0 2em}")
+         "td+td,th+th{text-align:right}img{max-width:100%}figure{margin:1em 0 2em}"
+         "table.headline{font-size:1.1em}table.headline th:nth-child(-n+2){text-align:left}"
+         "table.headline td:nth-child(2){text-align:left;color:#555}"
+         "table.headline td+td+td{font-variant-numeric:tabular-nums;white-space:nowrap}p.note{color:#555}")
 
 
 @dataclass(frozen=True)
@@ -67,11 +83,20 @@ class Items:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A paragraph of explanation."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Table:
-    """Rows of cells under ``header``; the first cell of a row is a figure's name."""
+    """Rows of cells under ``header``; the first cell of a row is a figure's name: a key
+    of the record (shown as code), or for the ``headline`` a name in words."""
 
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    headline: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,7 +107,7 @@ class Figure:
     note: FigureNote
 
 
-Block = Heading | Items | Table | Figure
+Block = Heading | Items | Note | Table | Figure
 
 
 def format_value(value: object) -> str:
@@ -176,17 +201,28 @@ def picture_blocks(paths: list[Path], notes: dict[str, FigureNote], level: int) 
     return blocks
 
 
-def report_blocks(figures: dict, notes: dict[str, FigureNote], detector: str, truth: Path,
+def headline_blocks(figures: dict, headline: Headline | None) -> list[Block]:
+    """The headline table of ``figures`` with the note on its errors; nothing for a
+    detector that names no headline."""
+    if headline is None:
+        return []
+    table = headline_table(figures, headline)
+    return [Heading(2, HEADLINE), Table(table.header, table.rows, headline=True), Note(ERRORS_NOTE)]
+
+
+def report_blocks(figures: dict, notes: dict[str, FigureNote], detector: Detector, truth: Path,
                   reco: Path) -> list[Block]:
-    """The whole report of an evaluation's ``figures``: title, inputs, comparison tables
-    and its PNGs (``plots``), captioned by ``notes`` (the kind's ``FIGURES``)."""
+    """The whole report of an evaluation's ``figures`` (module docstring): title, inputs,
+    the ``detector``'s headline, its PNGs (``plots``) captioned by ``notes`` (the kind's
+    ``FIGURES``), and the full record as tables."""
     tables = {name: value for name, value in figures.items() if name != "plots"}
     paths = [Path(path) for path in figures.get("plots", [])]
-    inputs = Items((("detector", detector), ("truth", f"{truth.name} ({_events(truth):,} events)"),
+    inputs = Items((("detector", detector.name), ("truth", f"{truth.name} ({_events(truth):,} events)"),
                     ("reconstruction", f"{reco.name} ({_events(reco):,} events)"), ("graphreco", __version__)))
-    return [Heading(1, TITLE.format(detector=detector)), inputs,
-            Heading(2, "GNN and classical baselines"), *figure_blocks(tables, 3),
-            Heading(2, "Plots"), *picture_blocks(paths, notes, 3)]
+    return [Heading(1, TITLE.format(detector=detector.name)), inputs,
+            *headline_blocks(tables, detector.headline),
+            Heading(2, KEY_FIGURES), *picture_blocks(paths, notes, 3),
+            Heading(2, APPENDIX), *figure_blocks(tables, 3)]
 
 
 def _events(path: Path) -> int:
@@ -201,9 +237,12 @@ def markdown_block(block: Block) -> str:
             return f"{'#' * level} {text}"
         case Items(items):
             return "\n".join(f"- {name}: {text}" for name, text in items)
-        case Table(header, rows):
-            lines = [header, ("---", *("---:" for _ in header[1:])),
-                     *((f"`{name}`", *values) for name, *values in rows)]
+        case Note(text):
+            return f"*{text}*"
+        case Table(header, rows, headline):
+            words = 2 if headline else 1  # left-aligned: the name, and the headline's unit
+            lines = [header, (*("---" for _ in header[:words]), *("---:" for _ in header[words:])),
+                     *((name if headline else f"`{name}`", *values) for name, *values in rows)]
             return "\n".join("| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines)
         case Figure(path, note):
             return f"![{path.name}]({path.name})\n\n*{path.name}*: {note.caption}"
@@ -217,12 +256,15 @@ def html_block(block: Block) -> str:
         case Items(items):
             bullets = "".join(f"<li>{html.escape(name)}: {html.escape(text)}</li>" for name, text in items)
             return f"<ul>{bullets}</ul>"
-        case Table(header, rows):
+        case Note(text):
+            return f'<p class="note">{html.escape(text)}</p>'
+        case Table(header, rows, headline):
             cells = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
-            body = "".join(f"<tr><td><code>{html.escape(name)}</code></td>"
-                           + "".join(f"<td>{html.escape(value)}</td>" for value in values) + "</tr>"
+            body = "".join("<tr><td>" + (html.escape(name) if headline else f"<code>{html.escape(name)}</code>")
+                           + "</td>" + "".join(f"<td>{html.escape(value)}</td>" for value in values) + "</tr>"
                            for name, *values in rows)
-            return f"<table><tr>{cells}</tr>{body}</table>"
+            opening = '<table class="headline">' if headline else "<table>"
+            return f"{opening}<tr>{cells}</tr>{body}</table>"
         case Figure(path, note):
             data = base64.b64encode(path.read_bytes()).decode("ascii")
             return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(path.name)}">'
@@ -267,10 +309,10 @@ def _write(truth: Path, reco: Path, staging: Path, folder: Path, geometry: Path 
     they will be once it is renamed to ``folder``)."""
     kind = kind_of(truth)
     figures = kind.evaluate(truth, reco, staging, geometry)
-    detector = open_event_file(truth)[1].name
+    detector = open_event_file(truth)[1]
     blocks = report_blocks(figures, kind.figures, detector, truth, reco)
     (staging / MARKDOWN).write_text(markdown(blocks), encoding="utf-8")
-    (staging / HTML).write_text(html_page(TITLE.format(detector=detector), blocks), encoding="utf-8")
+    (staging / HTML).write_text(html_page(TITLE.format(detector=detector.name), blocks), encoding="utf-8")
     plots = [str(folder / Path(path).name) for path in figures.get("plots", [])]
     return figures | {"plots": plots, "report": {"markdown": str(folder / MARKDOWN), "html": str(folder / HTML)}}
 

@@ -13,7 +13,9 @@ Per method, overall and in bins of log10(E/eV):
   coverage of the reported 1-sigma and the width of the pulls;
 - core: median and 68 % distance to the true core (m), and the coverage of the reported
   68 % circle (``reco_core_sigma``) where a method reports one;
-- the fraction of selected events each method reconstructed (NaN counts as failed).
+- the fraction of selected events each method reconstructed (NaN counts as failed);
+
+each but the pull width with its statistical error (``_error``; ``resolution``).
 
 Composition, where the reconstruction has ``reco_p_<class>`` columns and the truth
 ``true_primary``: on the selected events, the AUC of each class against the others, of
@@ -31,10 +33,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..detectors.base import ShowerCuts
-from ..statistics import coverage
+from ..statistics import coverage, quantile_error
+from .measured import fraction, measured
 from .metrics import roc_auc
 from .rejection import efficiency_at_rejection
-from .resolution import direction_report, energy_report
+from .resolution import direction_report, energy_report, reconstructed
 
 ENERGY_BIN_EDGES = (18.5, 19.0, 19.5, 20.0)
 """log10(E/eV) bins of the report (the target range is 10^18.5 - 10^20 eV)."""
@@ -48,19 +51,21 @@ HADRON_CONTAMINATIONS = (1e-2, 1e-3)
 
 def core_report(truth: dict, reco: dict) -> dict:
     """Median and 68 % distance (m) of the reconstructed to the true core, and the
-    coverage of ``reco_core_sigma`` (the 68 % circle) where it is reported."""
+    coverage of ``reco_core_sigma`` (the 68 % circle) where it is reported, each with its
+    ``_error``."""
     distance = np.hypot(np.asarray(reco["reco_core_x"], dtype=np.float64) - truth["true_core_x"],
                         np.asarray(reco["reco_core_y"], dtype=np.float64) - truth["true_core_y"])
     done = np.isfinite(distance)
-    report = {"events": int(distance.size),
-              "reconstructed_fraction": round(float(done.mean()), 4) if distance.size else None}
+    report = {"events": int(distance.size), **reconstructed(done)}
     if done.any():
-        report |= {"median_m": round(float(np.median(distance[done])), 1),
-                   "q68_m": round(float(np.quantile(distance[done], 0.68)), 1)}
+        found = distance[done]
+        report |= {**measured("median_m", float(np.median(found)), quantile_error(found, 0.5), 1),
+                   **measured("q68_m", float(np.quantile(found, 0.68)), quantile_error(found, 0.68), 1)}
     sigma = np.asarray(reco.get("reco_core_sigma", np.full(distance.size, np.nan)), dtype=np.float64)
     with_sigma = done & np.isfinite(sigma)
     if with_sigma.any():
-        report["coverage_68_circle"] = round(coverage(distance[with_sigma], sigma[with_sigma]), 4)
+        report |= fraction("coverage_68_circle", coverage(distance[with_sigma], sigma[with_sigma]),
+                           int(with_sigma.sum()))
     return report
 
 

@@ -31,10 +31,15 @@ def test_the_gnn_and_the_baseline_are_scored_on_the_same_hits(files, tmp_path):
     report = hits.evaluate(folder / "truth.parquet", folder / "reco.parquet", plots=tmp_path)
     assert report["events"] == 40 and set(report["hits"]) == {"gnn", "baseline"}
     precision, recall = precision_recall(signal, score >= 0.5)
-    assert report["hits"]["gnn"] == {"precision": round(precision, 4), "recall": round(recall, 4),
-                                     "auc": round(roc_auc(signal, score), 5)}
+    gnn = report["hits"]["gnn"]
+    assert {name: gnn[name] for name in ("precision", "recall", "auc")} == {
+        "precision": round(precision, 5), "recall": round(recall, 5), "auc": round(roc_auc(signal, score), 5)}
+    kept = int(np.sum(score >= 0.5))
+    assert gnn["precision_error"] == pytest.approx(np.sqrt(precision * (1 - precision) / kept), rel=0.05)
+    assert gnn["recall_error"] == pytest.approx(np.sqrt(recall * (1 - recall) / signal.sum()), rel=0.05)
+    assert 0 < gnn["auc_error"] < 0.05
     baseline = detectors.get("baikal-gvd").baseline(simulated.offsets, simulated.hits)["hit_score"]
-    assert report["hits"]["baseline"]["recall"] == round(precision_recall(signal, baseline >= 0.5)[1], 4)
+    assert report["hits"]["baseline"]["recall"] == round(precision_recall(signal, baseline >= 0.5)[1], 5)
     pytest.importorskip("matplotlib")
     assert report["plots"] == [str(tmp_path / "hits_roc.png")]
     assert (tmp_path / "hits_roc.png").read_bytes().startswith(b"\x89PNG")

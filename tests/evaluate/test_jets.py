@@ -96,7 +96,8 @@ def test_reference_matched_to_itself_has_response_one_and_no_spread():
     assert ideal["jets"]["matched"] == 8 and ideal["jets"]["matching_efficiency"] == 1.0
     assert ideal["jets"]["response_median"] == 1.0 and ideal["jets"]["response_resolution"] == 0.0
     assert ideal["jets"]["mass_resolution_gev"] == 0.0 and ideal["jets"]["fakes"] == 0
-    assert ideal["met"] == {"events": 4, "resolution_gev": 0.0, "bias_gev": 0.0, "bias_error_gev": 0.0}
+    assert ideal["met"] == {"events": 4, "resolution_gev": 0.0, "resolution_gev_error": 0.0, "bias_gev": 0.0,
+                            "bias_error_gev": 0.0}
     assert sum(ideal["jets"]["response_counts"]) == 8
     everything = report["methods"]["everything"]
     assert everything["jets"]["response_median"] > 1.0 and everything["met"]["resolution_gev"] > 0.0

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from graphreco.evaluate import precision_recall, roc_auc, roc_curve
+from graphreco.evaluate.metrics import auc_error
 
 
 def test_auc_of_perfect_random_and_inverted_scores():
@@ -30,3 +31,10 @@ def test_unscored_entries_rank_below_every_scored_one():
     fpr, tpr, thresholds = roc_curve([1, 0, 1, 0], [0.9, np.nan, np.nan, 0.2])
     assert not np.isnan(thresholds).any() and thresholds[-1] == -np.inf
     assert fpr.tolist() == [0.0, 0.0, 0.5, 1.0] and tpr.tolist() == [0.0, 0.5, 0.5, 1.0]
+
+
+def test_the_auc_error_of_a_random_score_is_the_mann_whitney_one():
+    positives, negatives = 300, 500  # under no separation the AUC's variance is (n1 + n2 + 1) / (12 n1 n2)
+    assert auc_error(0.5, positives, negatives) == pytest.approx(
+        np.sqrt((positives + negatives + 1) / (12 * positives * negatives)), rel=0.01)
+    assert auc_error(1.0, positives, negatives) == 0.0

@@ -10,11 +10,13 @@ def test_rejection_counts_the_background_above_the_signal_cut():
     result = rejection_at_efficiency(signal, background, 0.7)
     assert result["threshold"] == pytest.approx(0.3)
     assert result["background_passing"] == 10 and result["rejection"] == pytest.approx(100.0)
+    assert result["passing_fraction"] == 0.01 and result["passing_fraction_error"] == pytest.approx(0.0033, abs=3e-4)
 
 
 def test_no_background_passing_gives_a_lower_limit():
     result = rejection_at_efficiency(np.ones(10), np.zeros(1000), 0.5)
     assert "rejection" not in result and result["rejection_lower_limit_90cl"] == pytest.approx(1000 / 2.303, rel=1e-3)
+    assert "passing_fraction" not in result and result["passing_fraction_upper_limit_90cl"] == 0.002303
 
 
 def test_efficiency_at_rejection_and_too_small_samples():

@@ -4,14 +4,17 @@ with the shipped pipelines, written as Markdown (PNGs beside it) and one-file HT
 import base64
 import html
 import re
+import shutil
+import subprocess
 import sys
+from html.parser import HTMLParser
 
 import pytest
 
-from graphreco import __version__
+from graphreco import __version__, detectors
 from graphreco.cli import main
 from graphreco.evaluate import report
-from graphreco.evaluate.report import FIGURE_SECTIONS, HTML, MARKDOWN, MISSING, write_report
+from graphreco.evaluate.report import APPENDIX, FIGURE_SECTIONS, HTML, KEY_FIGURES, MARKDOWN, MISSING, write_report
 from graphreco.io import event_table, write_events
 
 pytest.importorskip("matplotlib")
@@ -20,7 +23,7 @@ pytest.importorskip("matplotlib")
 def _baikal_gvd() -> dict:
     from graphreco.detectors.baikal_gvd.simulation import simulate_events
 
-    return simulate_events(400, seed=31, mix={"numu_cc": 3, "eas": 8}).columns()
+    return simulate_events(400, seed=31, mix={"numu_cc": 3, "nue_cc": 1, "eas": 8}).columns()
 
 
 def _ta_sd() -> dict:
@@ -40,7 +43,7 @@ PLOTS = {
     "baikal-gvd": {"roc": {"hits_roc.png", "events_rejection.png"},
                    "resolution_vs_energy": {"resolution_vs_energy.png"},
                    "pulls": {"pulls.png"}, "coverage": {"coverage_vs_energy.png"},
-                   "other": {"direction_vs_signal_hits.png", "energy_numu_cc.png"}},
+                   "other": {"direction_vs_signal_hits.png", "energy_numu_cc.png", "energy_nue_cc.png"}},
     "ta-sd": {"roc": {"counters_roc.png", "composition_roc.png"}, "resolution_vs_energy": {"resolution_vs_energy.png"},
               "pulls": {"pulls.png"}, "coverage": {"coverage_vs_energy.png"}},
     "lhc-pf": {"roc": {"pileup_roc.png"}, "resolution_vs_energy": {"jet_response_vs_pt.png"},
@@ -107,7 +110,7 @@ def _shows(cell: str, value) -> bool:
 def _plots_by_section(text: str) -> dict[str, set[str]]:
     """The images linked under each heading of the report's Plots section."""
     sections, heading = {}, None
-    for line in text.split("## Plots", 1)[1].splitlines():
+    for line in text.split(f"## {KEY_FIGURES}", 1)[1].split(f"## {APPENDIX}", 1)[0].splitlines():
         if line.startswith("### "):
             heading = line[4:]
         sections.setdefault(heading, set()).update(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", line))
@@ -151,6 +154,65 @@ def test_tables_hold_the_figures_of_the_comparison(written):
     collect({name: value for name, value in result.items() if name not in ("plots", "report")})
     assert not [key for key in keys if key not in text], "every figure of the comparison is named in the report"
     assert "{" not in text, "no JSON dumps"
+
+
+class Tables(HTMLParser):
+    """The tables of an HTML page in order: each its ``class`` and rows of cell texts."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.tables: list[tuple[str | None, list[list[str]]]] = []
+        self.cell: list[str] | None = None
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append((dict(attrs).get("class"), []))
+        elif tag == "tr":
+            self.tables[-1][1].append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.tables[-1][1][-1].append("".join(self.cell))
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def test_the_headline_is_the_first_table_and_each_of_its_figures_is_measured(written):
+    detector, result, folder = written
+    headline = detectors.get(detector).headline
+    classes, rows = Tables((folder / HTML).read_text()).tables[0]
+    assert classes == "headline"
+    assert rows[0] == ["figure", "unit", *(heading for _, heading in headline.methods)]
+    assert [row[:2] for row in rows[1:]] == [[figure.name, figure.unit] for figure in headline.figures]
+    assert all(any(cell != MISSING for cell in row[2:]) for row in rows[1:]), rows
+    assert all(re.fullmatch(r"-?\d+(\.\d+)?( ± \d+(\.\d+)?)?|< [\d.]+|" + MISSING, cell)
+               for row in rows[1:] for cell in row[2:]), rows
+    text = (folder / MARKDOWN).read_text()
+    assert text.index(f"| figure | unit | {headline.methods[0][1]} |") < text.index(APPENDIX) < text.index("| `")
+
+
+BROWSER = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+
+
+@pytest.mark.skipif(BROWSER is None, reason="needs headless Chromium (Debian: apt-get install chromium)")
+def test_a_browser_shows_the_report(written, tmp_path):
+    from matplotlib.image import imread
+
+    _, _, folder = written
+    screenshot = tmp_path / "report.png"
+    subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={screenshot}", "--window-size=1280,1000",
+                    (folder / HTML).as_uri()], check=True, capture_output=True, timeout=120)
+    pixels = imread(screenshot)[..., :3]
+    assert pixels.shape[:2] == (1000, 1280)
+    ink = (pixels < 0.5).any(axis=2)  # text, lines: dark on white
+    assert 0.005 < ink.mean() < 0.5, "a page with text on it, not blank nor black"
 
 
 def test_every_linked_png_exists_and_the_kinds_are_where_the_detector_has_them(written):

@@ -23,6 +23,9 @@ def test_direction_report_counts_unreconstructed_events_and_bins_by_signal_hits(
     assert report["reconstructed_fraction"] == 0.9
     assert report["median_deg"] == pytest.approx(5.0, abs=0.5)
     assert report["coverage_68_cone"] == pytest.approx(0.5, abs=0.05)
+    # 900 reconstructed errors uniform in 0-10 deg: density 0.1 / deg at the median
+    assert report["median_deg_error"] == pytest.approx(np.sqrt(0.25 / 900) / 0.1, rel=0.2)
+    assert report["coverage_68_cone_error"] == pytest.approx(np.sqrt(0.25 / 900), rel=0.05)
     assert report["by_signal_hits"][">=10"]["events"] == int(np.sum(truth["signal_hits"] >= 10))
 
 
