@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,12 +36,28 @@ def file_sha256(path: Path) -> str:
 
 
 def save_stage(folder: Path, name: str, model: torch.nn.Module, description: dict, metrics: dict) -> None:
-    """Write ``model`` (a stage of type ``STAGES[name]``) as an artifact folder."""
+    """Write ``model`` (a stage of type ``STAGES[name]``) as an artifact folder, each file
+    whole or not at all, ``metrics.json`` last."""
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), folder / "weights.pt")
+    save_atomically(model.state_dict(), folder / "weights.pt")
     config = {"stage": name, "model": model.config, **description, "weights_sha256": file_sha256(folder / "weights.pt")}
-    (folder / "config.json").write_text(json.dumps(config, indent=2))
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    _write_atomically(folder / "config.json", json.dumps(config, indent=2))
+    _write_atomically(folder / "metrics.json", json.dumps(metrics, indent=2))
+
+
+def save_atomically(state: dict, path: Path) -> None:
+    """``torch.save`` ``state`` to ``path`` through a temporary file beside it, renamed
+    over it: a process killed while saving leaves the previous file whole (a training
+    checkpoint that a resumed run reads), never a truncated one."""
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def stage_description(folder: Path) -> dict:

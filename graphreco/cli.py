@@ -217,7 +217,7 @@ def _finetune(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     return finetune(args.labelled, args.output, pipeline=args.pipeline, detector=args.detector,
                     validation=args.validation or (), unlabelled=args.unlabelled or (), minutes=args.minutes,
-                    epochs=args.epochs, geometry=args.geometry,
+                    epochs=args.epochs, from_scratch=args.from_scratch, geometry=args.geometry,
                     log=lambda line: print(line, file=sys.stderr, flush=True))
 
 
@@ -347,6 +347,8 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     tuning.add_argument("--unlabelled", nargs="+", help="events of the condition to adapt to (no truth needed)")
     tuning.add_argument("--minutes", type=float, default=20.0, help="wall-time budget of the training (default 20)")
     tuning.add_argument("--epochs", type=_positive, help="epochs of every stage instead of a plan from --minutes")
+    tuning.add_argument("--from-scratch", action="store_true",
+                        help="train the network stages from new weights instead, the same way: the comparison")
     tuning.add_argument("--threads", type=_not_negative, default=0, help="torch threads (default: torch's choice)")
     tuning.add_argument("-o", "--output", type=Path, required=True, help="the new pipeline folder (must not exist)")
     _add_geometry(tuning)

@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import torch
+
 from ..artifacts import file_sha256, save_stage, stage_description
 from ..errors import UsageError
 from ..io import expand_sources
@@ -50,7 +52,8 @@ DOMAIN_WEIGHT = 0.3
 def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipeline | str | Path | None = None,
              detector: str | None = None, validation: Iterable[str | Path] = (),
              unlabelled: Iterable[str | Path] = (), minutes: float = 20.0, epochs: int | None = None,
-             geometry: str | Path | None = None, log: Callable[[str], None] = print) -> dict:
+             from_scratch: bool = False, geometry: str | Path | None = None,
+             log: Callable[[str], None] = print) -> dict:
     """Fine-tune a pipeline on labelled events and write it to ``out``.
 
     Args:
@@ -64,6 +67,8 @@ def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipel
         unlabelled: events of the condition to adapt to, without truth.
         minutes: wall-time budget of the training (planned as in the module docstring).
         epochs: epochs of every stage instead of a plan from ``minutes``.
+        from_scratch: train the network stages from new weights (seed 0) at the
+            from-scratch learning rate instead: the comparison for a fine-tune.
         geometry: the geometry file every event file is read against.
         log: receives one line per step.
     Returns:
@@ -81,6 +86,7 @@ def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipel
     files = {"labelled": expand_sources(labelled), "validation": expand_sources(validation) if validation else [],
              "unlabelled": expand_sources(unlabelled) if unlabelled else []}
     settings = {"pipeline_fingerprint": source.fingerprint(), "minutes": minutes, "epochs": epochs,
+                "from_scratch": from_scratch,
                 "geometry": None if geometry is None else str(geometry),
                 "inputs": {part: [{"file": str(path), "sha256": file_sha256(path)} for path in paths]
                            for part, paths in files.items()}}
@@ -91,16 +97,20 @@ def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipel
     for name, shipped in source.stages.items():
         model = copy.deepcopy(shipped)
         upstream = upstream_of(model, chain)
-        done = work / name / "config.json"
+        done = work / name / "metrics.json"  # written last: the stage is complete
         if done.exists():
             model = Pipeline.load_stages(work, source.detector, [name]).stages[name]
             report[name] = json.loads((work / name / "metrics.json").read_text())
             log(f"{name}: already fine-tuned in {work}")
         elif name in plan["epochs"]:
+            if from_scratch:
+                torch.manual_seed(FINETUNING["seed"])
+                model = type(shipped)(**shipped.config)
             graphs = _graphs(files["labelled"], model, upstream, geometry)
             train_graphs, validation_graphs = (graphs, _graphs(files["validation"], model, upstream, geometry)) \
                 if files["validation"] else _held_out(graphs)
-            config = TrainConfig(epochs=plan["epochs"][name], domain_weight=domain_weight, **FINETUNING)
+            config = TrainConfig(epochs=plan["epochs"][name], domain_weight=domain_weight,
+                                 **FINETUNING | ({"learning_rate": TrainConfig.learning_rate} if from_scratch else {}))
             target = _graphs(files["unlabelled"], model, upstream, geometry, labelled=False) if domain_weight else []
             loss_before = evaluate_loss(model, validation_graphs)
             log(f"{name}: fine-tuning {plan['epochs'][name]} epochs on "

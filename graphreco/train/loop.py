@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .. import detectors
+from ..artifacts import save_atomically
 from ..graph import build_graph
 from ..io import EventFormatError, read_events
 from ..pipeline import Pipeline
@@ -146,10 +147,10 @@ def train(model: Stage, train_graphs: Sequence[StageGraph], val_graphs: Sequence
         state["history"].append(entry)
         if val_loss < state["best_loss"]:
             state["best_loss"], state["stale"] = val_loss, 0
-            torch.save(model.state_dict(), checkpoint_dir / "best.pt")
+            save_atomically(model.state_dict(), checkpoint_dir / "best.pt")
         else:
             state["stale"] += 1
-        torch.save({"model": model.state_dict(), **({"critic": critic.state_dict()} if critic else {}),
+        save_atomically({"model": model.state_dict(), **({"critic": critic.state_dict()} if critic else {}),
                     "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(), "state": json.dumps(state),
                     "shuffle": json.dumps(rng.bit_generator.state),
                     "config": json.dumps(asdict(config))}, last)
