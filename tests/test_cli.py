@@ -1,3 +1,4 @@
+import argparse
 import importlib
 import json
 import os
@@ -8,11 +9,12 @@ import numpy as np
 import pytest
 
 from graphreco import detectors, progress
-from graphreco.cli import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_USAGE, main
+from graphreco.cli import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_USAGE, build_parser, main
 from graphreco.detectors import Column, Detector, Option, Scaled, SimulatedEvents, Simulator
 from graphreco.extras import require
 from graphreco.io import read_events
 from graphreco.record import write_record
+from graphreco.summary import RENDERERS
 
 
 def test_simulate_then_build_graphs(tmp_path, capsys):
@@ -223,3 +225,19 @@ def test_progress_reports_without_a_bar_are_ignored():
     with progress.bar("simulate", "events", show=False):
         progress.expect(10)
         progress.advance(3)
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The sub-commands of ``parser`` by name."""
+    return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction)).choices
+
+
+def test_every_command_has_a_summary_a_record_and_quiet():
+    """A command added without a renderer would fail after its work, printing its summary."""
+    commands = _commands(build_parser())
+    leaves = {name: command for name, command in commands.items() if name != "simulate"}
+    leaves |= {f"simulate {name}": command for name, command in _commands(commands["simulate"]).items()}
+    for name, command in leaves.items():
+        flags = {flag for action in command._actions for flag in action.option_strings}
+        assert {"--json", "-q"} <= flags, name
+        assert name.split()[0] in RENDERERS, name
