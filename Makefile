@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+comma := ,
 
 .PHONY: setup demo test bench bench-pipeline bench-lhc bench-batch train-baikal-gvd train-ta-sd train-lhc-pf \
 	conditions-baikal-gvd conditions-ta-sd conditions-lhc-pf clean
@@ -21,19 +22,27 @@ $(STAMP): pyproject.toml setup.py Makefile
 	$(BIN)/python -m graphreco.warm_up
 	touch $(STAMP)
 
+# $(call demo-detector,NAME,TITLE,SIMULATE OPTIONS): simulate, build graphs, reconstruct and evaluate
+# one detector. Each step prints a short summary; its full record (every figure) goes to
+# data/demo-NAME-STEP.json, and the evaluation writes a report folder (report.html, report.md, PNGs).
+define demo-detector
+	@echo "== $(2) =="
+	@$(BIN)/graphreco simulate $(1) $(3) -o data/demo-$(1).parquet --json data/demo-$(1)-simulate.json
+	@$(BIN)/graphreco graphs data/demo-$(1).parquet --json data/demo-$(1)-graphs.json
+	@$(BIN)/graphreco reconstruct --detector $(1) data/demo-$(1).parquet -o data/demo-$(1)-reco.parquet \
+		--json data/demo-$(1)-reconstruct.json
+	@$(BIN)/graphreco evaluate data/demo-$(1).parquet data/demo-$(1)-reco.parquet --report data/demo-report-$(1) \
+		--json data/demo-$(1)-evaluate.json
+	@echo
+endef
+
 demo: setup
-	mkdir -p data
-	$(BIN)/graphreco simulate baikal-gvd --events 6000 --seed 1 --mix numu_cc=3,nue_cc=1,nc=1,eas=8 \
-		-o data/demo-baikal-gvd.parquet
-	$(BIN)/graphreco graphs data/demo-baikal-gvd.parquet
-	$(BIN)/graphreco reconstruct --detector baikal-gvd data/demo-baikal-gvd.parquet -o data/demo-baikal-gvd-reco.parquet
-	$(BIN)/graphreco evaluate data/demo-baikal-gvd.parquet data/demo-baikal-gvd-reco.parquet --plots data/demo-plots
-	$(BIN)/graphreco simulate lhc-pf --events 100 --pileup 140 --pool-size 3000 --seed 7 -o data/demo-lhc-pf.parquet
-	$(BIN)/graphreco reconstruct --detector lhc-pf data/demo-lhc-pf.parquet -o data/demo-lhc-pf-reco.parquet
-	$(BIN)/graphreco evaluate data/demo-lhc-pf.parquet data/demo-lhc-pf-reco.parquet --plots data/demo-plots-lhc-pf
-	$(BIN)/graphreco simulate ta-sd --events 3000 --seed 5 -o data/demo-ta-sd.parquet
-	$(BIN)/graphreco reconstruct --detector ta-sd data/demo-ta-sd.parquet -o data/demo-ta-sd-reco.parquet
-	$(BIN)/graphreco evaluate data/demo-ta-sd.parquet data/demo-ta-sd-reco.parquet --plots data/demo-plots-ta-sd
+	@mkdir -p data
+	$(call demo-detector,baikal-gvd,Baikal-GVD: 6000 triggered events,\
+		--events 6000 --seed 1 --mix numu_cc=3$(comma)nue_cc=1$(comma)nc=1$(comma)eas=8)
+	$(call demo-detector,lhc-pf,LHC particle flow: 100 crossings at 140 pile-up,\
+		--events 100 --pileup 140 --pool-size 3000 --seed 7)
+	$(call demo-detector,ta-sd,Telescope Array SD: 3000 showers,--events 3000 --seed 5)
 
 test: setup
 	$(BIN)/ruff check .

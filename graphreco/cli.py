@@ -10,13 +10,18 @@ exception, ``ImportError`` too).
 
 ``graphreco simulate NAME`` exists for every detector of the registry that declares a
 ``Simulator``, with the options it declares.
+
+What every command prints: by default a short summary for a person on standard output
+(``graphreco.summary``) and, on a terminal, a progress bar on standard error while a long
+command runs (``graphreco.progress``; ``--progress``/``--no-progress`` choose); with
+``--json FILE`` also its full record, every figure it measured, as JSON in ``FILE``
+(written atomically; ``--json -``: on standard output in place of the summary); with
+``-q`` no summary and no bar. Errors and warnings go to standard error in every case.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
 import time
@@ -26,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import detectors
+from . import detectors, progress
 from .errors import UsageError
 from .extras import MissingExtra
+from .record import STDOUT, check_record_path, strict_json, write_record
 
 EXIT_USAGE = 2
 EXIT_BAD_INPUT = 3
@@ -103,20 +109,20 @@ def _simulate(args: argparse.Namespace) -> dict:
     return summary | {"seconds": round(seconds, 2), "events_per_s": round(simulated.event_id.size / seconds, 1)}
 
 
-def _add_simulators(simulate: argparse.ArgumentParser) -> None:
+def _add_simulators(simulate: argparse.ArgumentParser, common: Sequence[argparse.ArgumentParser]) -> None:
     """``graphreco simulate NAME`` for every known detector with a simulator: its options,
-    then ``--events``, ``--seed`` and ``-o``."""
+    then ``--events``, ``--seed``, ``-o`` and the ``common`` options of a long command."""
     simulators = simulate.add_subparsers(dest="detector", required=True)
     for name in detectors.available():
         simulator = detectors.get(name).simulator
         if simulator is None:
             continue
-        command = simulators.add_parser(name, help=simulator.help)
+        command = simulators.add_parser(name, help=simulator.help, parents=common)
         options = [command.add_argument(option.flag, **option.settings).dest for option in simulator.options]
         command.add_argument("--events", type=_positive, default=10_000, help="number of events")
         command.add_argument("--seed", type=int, default=0)
         command.add_argument("-o", "--output", type=Path, required=True)
-        command.set_defaults(run=_simulate, simulate=simulator.simulate, options=options)
+        command.set_defaults(run=_simulate, simulate=simulator.simulate, options=options, unit="events")
 
 
 def _graphs(args: argparse.Namespace) -> dict:
@@ -142,7 +148,7 @@ def _reconstruct(args: argparse.Namespace) -> dict:
     from .io.outputs import locked
     from .io.root import load_mapping
     from .pipeline import Pipeline
-    from .run.workers import Progress, output_paths, plan_files, reconstruct_files
+    from .run.workers import output_paths, plan_files, reconstruct_files
 
     pipeline = Pipeline.load(args.pipeline, args.pipeline_sha256) if args.pipeline \
         else Pipeline.shipped(args.detector, args.pipeline_sha256)
@@ -152,30 +158,23 @@ def _reconstruct(args: argparse.Namespace) -> dict:
     outputs = output_paths(inputs, args.output)
     with locked(outputs):  # before what killed runs left is cleared, until every output is in place
         plans = plan_files(pipeline, inputs, outputs, keep, mapping, args.geometry, batch_size=args.batch_size)
-        progress = Progress(sum(plan.events for plan in plans if plan.action == "reconstruct"), sys.stderr) \
-            if args.progress else None
+        progress.expect(sum(plan.events for plan in plans if plan.action == "reconstruct"))
         start = time.perf_counter()
         workers = args.workers or _cores()
         if args.engine == "ray":
             from .run.ray_engine import reconstruct_with_ray
 
-            files = reconstruct_with_ray(pipeline, plans, args.batch_size, keep, workers, args.ray_address, progress)
+            files = reconstruct_with_ray(pipeline, plans, args.batch_size, keep, workers, args.ray_address,
+                                         progress.advance)
         else:
-            files = reconstruct_files(pipeline, plans, args.batch_size, keep, workers, progress, mapping)
+            files = reconstruct_files(pipeline, plans, args.batch_size, keep, workers, progress.advance, mapping)
         seconds = time.perf_counter() - start
-    if progress is not None:
-        progress.close()
     events = sum(f["events"] for f in files if f["status"] == "reconstructed")
-    statuses = [f["status"] for f in files]
-    summary = {status: statuses.count(status) for status in ("reconstructed", "already complete", "bad input")}
-    print(f"graphreco: {summary['reconstructed']} files reconstructed ({events:,} events, "
-          f"{events / seconds:,.0f} events/s), {summary['already complete']} already complete, "
-          f"{summary['bad input']} bad input", file=sys.stderr)
     result = {"detector": pipeline.detector.name, "stages": list(pipeline.stages),
               "pipeline_sha256": pipeline.sha256(), "files": files,
               "events": events, "seconds": round(seconds, 3),
               "events_per_s": round(events / seconds) if seconds else None}
-    if summary["bad input"]:
+    if any(record["status"] == "bad input" for record in files):
         for record in files:
             if record["status"] == "bad input":
                 print(f"graphreco: error: {record['error']}", file=sys.stderr)
@@ -196,7 +195,13 @@ def _train(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     stages = [name for name in args.stages.split(",") if name] if args.stages is not None else None
-    return train_from_config(args.config, log=lambda line: print(line, file=sys.stderr, flush=True), data=args.data,
+
+    def log(line: str) -> None:
+        """A line of the training's progress (one per epoch) on stderr; none with ``-q``."""
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    return train_from_config(args.config, log=log, data=args.data,
                              out=args.out, stages=stages, epochs=args.epochs, recalibrate=args.recalibrate,
                              geometry=args.geometry)
 
@@ -263,28 +268,52 @@ def _add_geometry(command: argparse.ArgumentParser) -> None:
                               "(default: the one each event file names, else the detector's default layout)")
 
 
+def _output_options() -> argparse.ArgumentParser:
+    """``--json FILE`` and ``-q``, which every command has."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--json", metavar="FILE", default=None,
+                         help="also write the full record (every figure measured) as JSON to FILE, atomically; "
+                              f"'{STDOUT}': to standard output, in place of the summary")
+    options.add_argument("-q", "--quiet", action="store_true",
+                         help="print no summary and no progress bar (errors and warnings still go to stderr)")
+    return options
+
+
+def _progress_option() -> argparse.ArgumentParser:
+    """``--progress/--no-progress``, which the long commands have."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--progress", action=argparse.BooleanOptionalAction, default=sys.stderr.isatty(),
+                         help="progress bar with the rate and the time left on stderr (default: when stderr is a "
+                              "terminal; never with -q)")
+    return options
+
+
 def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     """The command line. ``simulators``: give ``simulate`` its ``NAME`` sub-commands, which
     imports every detector to find its simulator (``main`` asks for them only when the
-    command is ``simulate``, so that the other commands start without that cost)."""
+    command is ``simulate``, so that the other commands start without that cost). Every
+    command has ``--json FILE`` and ``-q``; the long ones, whose ``unit`` names what their
+    progress bar counts, also ``--progress/--no-progress``."""
     parser = argparse.ArgumentParser(prog="graphreco", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    short, long = [_output_options()], [_output_options(), _progress_option()]
 
-    listing = commands.add_parser("detectors", help="list the known detectors and their node features")
+    listing = commands.add_parser("detectors", help="list the known detectors and their node features", parents=short)
     listing.set_defaults(run=_detectors)
 
     simulate = commands.add_parser("simulate", help="simulate events with truth")
     if simulators:
-        _add_simulators(simulate)
+        _add_simulators(simulate, long)
 
-    graphs = commands.add_parser("graphs", help="read, validate and build graphs; print what was built and how fast")
+    graphs = commands.add_parser("graphs", help="read, validate and build graphs; print what was built and how fast",
+                                 parents=short)
     graphs.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
     graphs.add_argument("--detector", type=_known_detector, help="detector name (overrides the files' metadata)")
     graphs.add_argument("--batch-size", type=_positive, default=8192, help="events per record batch")
     graphs.add_argument("--threads", type=_not_negative, default=0, help="numba threads (default: all cores)")
     _add_geometry(graphs)
     graphs.set_defaults(run=_graphs)
-    reconstruct = commands.add_parser("reconstruct", help="run a trained pipeline over event files")
+    reconstruct = commands.add_parser("reconstruct", help="run a trained pipeline over event files", parents=long)
     reconstruct.add_argument("inputs", nargs="+", help="event files, directories or glob patterns")
     reconstruct.add_argument("-o", "--output", required=True,
                              help="output file (one input) or directory (one output per input, same stem; "
@@ -307,16 +336,15 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     reconstruct.add_argument("--ray-address", default=None,
                              help="Ray cluster to run on (default: $RAY_ADDRESS, "
                                   "else a local instance of --workers CPUs)")
-    reconstruct.add_argument("--progress", action=argparse.BooleanOptionalAction, default=sys.stderr.isatty(),
-                             help="progress bar with events/s and ETA on stderr (default: on a terminal)")
     reconstruct.add_argument("--keep-columns", default="",
                              help="input columns to carry into the output, comma separated")
     _add_geometry(reconstruct)
-    reconstruct.set_defaults(run=_reconstruct)
+    reconstruct.set_defaults(run=_reconstruct, unit="events")
 
     training = commands.add_parser("train", help="train stages of a pipeline from event files (a JSON config)",
                                    description="Train the stages a JSON config names; see graphreco.train.config "
-                                               "for the layout. Progress goes to stderr; a rerun resumes.")
+                                               "for the layout. A line per epoch goes to stderr (none with -q); "
+                                               "a rerun resumes.", parents=long)
     training.add_argument("config", type=Path,
                           help="training config (JSON); a shipped pipeline's is its artifacts/recipe.json")
     training.add_argument("--data", type=Path, help="folder the config's event files are relative to; checkpoints "
@@ -330,13 +358,14 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
                           help="keep the stages' weights and fit their calibration again on the validation files")
     training.add_argument("--threads", type=_not_negative, default=0, help="torch threads (default: torch's choice)")
     _add_geometry(training)
-    training.set_defaults(run=_train)
+    training.set_defaults(run=_train, unit="epochs")
 
     tuning = commands.add_parser(
         "finetune", help="train a pipeline's network stages further on your labelled simulation, within minutes",
         description="Start from a trained pipeline and train every network stage whose truth the labelled files "
                     "hold, within a wall-time budget (planned as epochs before training; a rerun resumes), then "
-                    "calibrate on held-out events. With --unlabelled, train domain-adversarially against them.")
+                    "calibrate on held-out events. With --unlabelled, train domain-adversarially against them.",
+        parents=long)
     tuned = tuning.add_mutually_exclusive_group(required=True)
     tuned.add_argument("--detector", type=_known_detector, help="start from the pipeline shipped with this detector")
     tuned.add_argument("--pipeline", type=Path, help="start from the pipeline in this folder")
@@ -352,13 +381,13 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     tuning.add_argument("--threads", type=_not_negative, default=0, help="torch threads (default: torch's choice)")
     tuning.add_argument("-o", "--output", type=Path, required=True, help="the new pipeline folder (must not exist)")
     _add_geometry(tuning)
-    tuning.set_defaults(run=_finetune)
+    tuning.set_defaults(run=_finetune, unit="epochs")
 
     calibration = commands.add_parser(
         "calibrate", help="fix a pipeline's energy scale and uncertainties on labelled reference events, weights kept",
         description="Refit the uncertainty scales of every stage that has them and the absolute energy scale on "
                     "labelled reference events (e.g. TA hybrid events with FD energies); no network weight "
-                    "changes. Writes a new pipeline folder with calibration.json (before and after).")
+                    "changes. Writes a new pipeline folder with calibration.json (before and after).", parents=short)
     calibrated = calibration.add_mutually_exclusive_group(required=True)
     calibrated.add_argument("--detector", type=_known_detector,
                             help="calibrate the pipeline shipped with this detector")
@@ -371,7 +400,8 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     _add_geometry(calibration)
     calibration.set_defaults(run=_calibrate)
 
-    evaluate = commands.add_parser("evaluate", help="score a reconstruction and the classical baseline against truth")
+    evaluate = commands.add_parser("evaluate", help="score a reconstruction and the classical baseline against truth",
+                                   parents=long)
     evaluate.add_argument("truth", type=Path, help="the reconstructed input, with its true_* columns")
     evaluate.add_argument("reco", type=Path, help="the output of graphreco reconstruct")
     drawn = evaluate.add_mutually_exclusive_group()
@@ -381,12 +411,13 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
                             "file (a headline table with statistical errors, the figures, the full record as an "
                             "appendix; needs matplotlib)")
     _add_geometry(evaluate)
-    evaluate.set_defaults(run=_evaluate)
+    evaluate.set_defaults(run=_evaluate, unit="events")
 
     export = commands.add_parser("export",
                                  help="export the stages of a trained pipeline to ONNX (needs the export extra)",
                                  description="Write <stage>.onnx (inputs x, edge_index, batch) and manifest.json; "
-                                             "with --events also check them against torch and time both, one thread.")
+                                             "with --events also check them against torch and time both, one thread.",
+                                 parents=long)
     exported = export.add_mutually_exclusive_group(required=True)
     exported.add_argument("--detector", type=_known_detector, help="export the pipeline shipped with this detector")
     exported.add_argument("--pipeline", type=Path, help="export the pipeline in this folder")
@@ -400,24 +431,8 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     export.add_argument("--torchscript", action="store_true",
                         help="also write <stage>.torchscript.pt (torch.jit.script)")
     _add_geometry(export)
-    export.set_defaults(run=_export)
+    export.set_defaults(run=_export, unit="stages")
     return parser
-
-
-def strict_json(result: object) -> str:
-    """``result`` as standard JSON: a float that is not finite (NaN, inf: a figure
-    without a value) becomes null, never a bare ``NaN`` that strict parsers refuse."""
-
-    def finite(value: object) -> object:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {key: finite(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return [finite(item) for item in value]
-        return value
-
-    return json.dumps(finite(result), indent=2, allow_nan=False)
 
 
 def exit_code(error: Exception) -> int:
@@ -456,25 +471,54 @@ def _warning_printer(show: Callable[..., None]) -> Callable[..., None]:
     return printer
 
 
+PARSER_SET = ("command", "unit", "options", "json")
+"""Arguments the parser sets itself (or the record's own path): no file a user named."""
+
+
+def _named_paths(args: argparse.Namespace) -> list[str | Path]:
+    """Every string or path the user gave (inputs, outputs, and names that are no file),
+    which a ``--json`` record must not replace."""
+    values = [value for name, given in vars(args).items() if name not in PARSER_SET
+              for value in (given if isinstance(given, list) else [given])]
+    return [value for value in values if isinstance(value, str | Path)]
+
+
+def _report(args: argparse.Namespace, result: dict, seconds: float) -> None:
+    """The record of a command where ``--json`` sends it, and its summary unless ``-q``
+    or ``--json -`` (standard output then holds the record alone)."""
+    if args.json == STDOUT:
+        print(strict_json(result))
+        return
+    if args.json is not None:
+        write_record(Path(args.json), result)
+    if not args.quiet:
+        from .summary import show
+
+        show(args, result, seconds)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(simulators=argv[:1] == ["simulate"]).parse_args(argv)
+    code, start = 0, time.perf_counter()
     try:
-        with warnings.catch_warnings():
+        if args.json not in (None, STDOUT):
+            check_record_path(Path(args.json), _named_paths(args))
+        with warnings.catch_warnings(), progress.bar(args.command, getattr(args, "unit", ""),
+                                                     show=getattr(args, "progress", False) and not args.quiet):
             warnings.showwarning = _warning_printer(warnings.showwarning)
-            result = args.run(args)
-    except PartialFailure as failure:
-        print(strict_json(failure.result))
-        return EXIT_BAD_INPUT
+            try:
+                result = args.run(args)
+            except PartialFailure as failure:
+                result, code = failure.result, EXIT_BAD_INPUT
+        _report(args, result, time.perf_counter() - start)
     except Exception as error:  # noqa: BLE001 - reported once, by its exit code, for the batch system
         code = exit_code(error)
         if code == EXIT_INTERNAL:
             print(f"graphreco: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         else:
             print(f"graphreco: error: {error}", file=sys.stderr)
-        return code
-    print(strict_json(result))
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Keep standard output for the command line's JSON: what libraries print goes to stderr."""
+"""Keep standard output for the command line's summary or record: what libraries print goes to stderr."""
 
 from __future__ import annotations
 

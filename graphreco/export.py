@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import progress
 from .detectors import Detector
 from .extras import require
 from .graph import GraphBatch, build_graph
@@ -178,11 +179,13 @@ def export_pipeline(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Pa
     """Export every stage to ``out_dir/<stage>.onnx`` (with ``torchscript`` also
     ``<stage>.torchscript.pt``) and write ``out_dir/manifest.json``, which is returned:
     per stage its files, inputs, output and what stays outside ONNX. Stages are traced on
-    ``example`` (their graphs of it) or else on a small random graph."""
+    ``example`` (their graphs of it) or else on a small random graph. Each trained stage
+    exported counts one on the progress bar (``graphreco.progress``)."""
     pipeline = _pipeline(folder_or_pipeline)
     out_dir = Path(out_dir)
     graphs = stage_graphs(pipeline, example) if example is not None else {}
     stages = []
+    progress.expect(sum(stage.trained for stage in pipeline.stages.values()))
     for name, stage in pipeline.stages.items():
         if not stage.trained:
             stages.append({"stage": name, "files": {}, "config": stage.config, "reads": list(stage.reads),
@@ -198,6 +201,7 @@ def export_pipeline(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Pa
             torchscript_stage(stage, graph).save(str(out_dir / f"{name}.torchscript.pt"))
             files["torchscript"] = f"{name}.torchscript.pt"
         stages.append(_describe(name, stage, pipeline.detector, files))
+        progress.advance()
     manifest = {"detector": pipeline.detector.name, "opset": OPSET, "stages": stages}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
@@ -304,15 +308,17 @@ def compare_speed(stage: Stage, session, graph: GraphBatch, repeats: int = 5) ->
 def verify_export(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Path, batch: EventBatch,
                   repeats: int = 5) -> dict:
     """Parity (``parity``) and one-thread speed (``compare_speed``) of every stage exported
-    in ``out_dir`` on the stage graphs of ``batch``, all on one thread."""
+    in ``out_dir`` on the stage graphs of ``batch``, all on one thread; each stage checked
+    counts one on the progress bar (``graphreco.progress``)."""
     pipeline = _pipeline(folder_or_pipeline)
     result: dict[str, dict] = {"parity": {}, "timings": {}}
+    trained = {name: stage for name, stage in pipeline.stages.items() if stage.trained}
+    progress.expect(len(trained))
     with single_thread():  # all of it: numba's idle OpenMP workers spin after a parallel kernel
         graphs = stage_graphs(pipeline, batch)
-        for name, stage in pipeline.stages.items():
-            if not stage.trained:
-                continue
+        for name, stage in trained.items():
             session = onnx_session(Path(out_dir) / f"{name}.onnx")
             result["parity"][name] = parity(stage, session, graphs[name])
             result["timings"][name] = compare_speed(stage, session, graphs[name], repeats)
+            progress.advance()
     return result

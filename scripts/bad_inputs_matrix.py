@@ -83,8 +83,9 @@ class Ran:
 
 
 def graphreco(*args: str) -> list[str]:
-    """The command line of ``graphreco ARGS`` with this Python."""
-    return [sys.executable, "-m", "graphreco.cli", *args]
+    """The command line of ``graphreco ARGS`` with this Python, its record on standard
+    output (``--json -``) for the checks to read."""
+    return [sys.executable, "-m", "graphreco.cli", *args, "--json", "-"]
 
 
 @dataclass(frozen=True)

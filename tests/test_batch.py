@@ -82,7 +82,7 @@ def test_a_trailing_slash_makes_the_output_a_folder_for_one_input(inputs, tmp_pa
 def test_two_workers_write_the_same_bytes_as_one(inputs, tmp_path, capsys):
     sources, reference = inputs
     assert main(["reconstruct", "--detector", "ta-sd", *map(str, sources), "-o", str(tmp_path),
-                 "--workers", "2", "--batch-size", str(BATCH)]) == 0
+                 "--workers", "2", "--batch-size", str(BATCH), "--json", "-"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert [f["status"] for f in summary["files"]] == ["reconstructed"] * 3 and summary["events"] == 1050
     _same_files(reference, tmp_path)
@@ -140,12 +140,13 @@ def test_a_bad_file_is_named_and_the_others_are_done(inputs, tmp_path, capsys):
     bad = tmp_path / "in" / "broken.parquet"
     bad.parent.mkdir()
     bad.write_bytes(sources[0].read_bytes()[:5000])  # truncated
-    out = tmp_path / "out"
+    out, record = tmp_path / "out", tmp_path / "reconstruct.json"
     assert main(["reconstruct", "--detector", "ta-sd", str(sources[0]), str(bad), "-o", str(out),
-                 "--workers", "1", "--batch-size", str(BATCH)]) == EXIT_BAD_INPUT
+                 "--workers", "1", "--batch-size", str(BATCH), "--json", str(record)]) == EXIT_BAD_INPUT
     captured = capsys.readouterr()
     assert f"graphreco: error: {bad}: not a readable Parquet file" in captured.err and "Traceback" not in captured.err
-    statuses = {f["input"]: f["status"] for f in json.loads(captured.out)["files"]}
+    assert "1 reconstructed, 0 already complete, 1 bad input" in captured.out and str(bad) in captured.out
+    statuses = {f["input"]: f["status"] for f in json.loads(record.read_text())["files"]}
     assert statuses == {str(sources[0]): "reconstructed", str(bad): "bad input"}
     assert sorted(path.name for path in out.iterdir()) == [sources[0].name]
     assert (out / sources[0].name).read_bytes() == (reference / sources[0].name).read_bytes()
@@ -229,7 +230,8 @@ def test_the_ray_engine_writes_the_local_engines_bytes_in_order_and_names_a_bad_
                  str(expected / "long.parquet"), "--workers", "1", "--batch-size", str(BATCH), "--no-progress"]) == 0
     out = tmp_path / "out"
     finished = subprocess.run([sys.executable, "-m", "graphreco.cli", "reconstruct", "--detector", "ta-sd", str(folder),
-                               "-o", str(out), "--engine", "ray", "--workers", "2", "--batch-size", str(BATCH)],
+                               "-o", str(out), "--engine", "ray", "--workers", "2", "--batch-size", str(BATCH),
+                               "--json", "-"],
                               capture_output=True, text=True, timeout=600)  # the real streams Ray logs to
     assert finished.returncode == EXIT_BAD_INPUT, finished.stderr
     statuses = {Path(f["input"]).name: f["status"] for f in json.loads(finished.stdout)["files"]}
@@ -297,7 +299,7 @@ def test_an_output_is_redone_when_its_input_or_its_settings_change(inputs, tmp_p
     source, out = tmp_path / "in" / "showers.parquet", tmp_path / "out.parquet"
     source.parent.mkdir()
     _rewritten(sources[0], source, 0.0)
-    command = ["reconstruct", "--detector", "ta-sd", str(source), "-o", str(out), "--workers", "1",
+    command = ["reconstruct", "--detector", "ta-sd", str(source), "-o", str(out), "--json", "-", "--workers", "1",
                "--batch-size", str(BATCH)]
     assert main(command) == 0 and last_json() == "reconstructed"
     assert main(command) == 0 and last_json() == "already complete"

@@ -1,24 +1,29 @@
+import argparse
 import importlib
 import json
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from graphreco import detectors
-from graphreco.cli import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_USAGE, main
+from graphreco import detectors, progress
+from graphreco.cli import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_USAGE, build_parser, main
 from graphreco.detectors import Column, Detector, Option, Scaled, SimulatedEvents, Simulator
 from graphreco.extras import require
 from graphreco.io import read_events
+from graphreco.record import write_record
+from graphreco.summary import RENDERERS
 
 
 def test_simulate_then_build_graphs(tmp_path, capsys):
     out = tmp_path / "sim.parquet"
     assert main(["simulate", "baikal-gvd", "--events", "300", "--seed", "1", "--mix", "numu_cc=1,eas=2",
-                 "-o", str(out)]) == 0
+                 "-o", str(out), "--json", "-"]) == 0
     simulated = json.loads(capsys.readouterr().out)
     assert simulated["events"] == 300 and out.exists() and set(simulated["kinds"]) == {"numu_cc", "eas"}
-    assert main(["graphs", str(out), "--batch-size", "128"]) == 0
+    assert main(["graphs", str(out), "--batch-size", "128", "--json", "-"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["events"] == 300 and summary["hits"] == simulated["hits"]
     assert summary["mean_in_degree"] >= 8
@@ -79,7 +84,8 @@ def test_a_registered_detector_gets_its_simulate_command(register, tmp_path, cap
         main(["simulate", "--help"])
     assert "toy events" in capsys.readouterr().out
     out = tmp_path / "toy.parquet"
-    assert main(["simulate", "toy", "--events", "20", "--seed", "3", "--spread", "5", "-o", str(out)]) == 0
+    assert main(["simulate", "toy", "--events", "20", "--seed", "3", "--spread", "5", "-o", str(out),
+                 "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["events"] == 20
     batch = next(read_events(out))
     expected = _toy_events(20, 3, 5.0)
@@ -156,3 +162,82 @@ def test_evaluate_on_a_damaged_reconstruction_is_bad_input(damage, simulated_fil
     assert main(["evaluate", str(truth), str(reco)]) == EXIT_BAD_INPUT
     error = capsys.readouterr().err
     assert error.startswith(f"graphreco: error: {reco}") and "Traceback" not in error
+
+
+def _simulate_toy(out, *options: str) -> list[str]:
+    return ["simulate", "toy", "--events", "20", "--seed", "3", "-o", str(out), *options]
+
+
+def test_json_file_holds_the_record_and_a_person_gets_the_summary(register, tmp_path, capsys):
+    register(Simulator("toy events", _toy_events, (Option("--spread", {"type": float, "default": 1.0}),)))
+    out, record = tmp_path / "toy.parquet", tmp_path / "records" / "simulate.json"
+    assert main(_simulate_toy(out, "--json", "-")) == 0
+    on_stdout = json.loads(capsys.readouterr().out)
+    assert main(_simulate_toy(out, "--json", str(record))) == 0
+    summary = capsys.readouterr().out
+    written = json.loads(record.read_text())
+    assert {key: value for key, value in written.items() if key not in ("seconds", "events_per_s")} == \
+        {key: value for key, value in on_stdout.items() if key not in ("seconds", "events_per_s")}
+    assert written["events"] == 20 and written["output"] == str(out)
+    assert summary.startswith("Simulated 20 toy events in ") and str(out) in summary and "{" not in summary
+    assert [path.name for path in record.parent.iterdir()] == ["simulate.json"]  # no temporary file left
+
+
+def test_quiet_prints_nothing_and_still_writes_the_record(register, tmp_path, capsys):
+    register(Simulator("toy events", _toy_events, (Option("--spread", {"type": float, "default": 1.0}),)))
+    record = tmp_path / "simulate.json"
+    assert main(_simulate_toy(tmp_path / "toy.parquet", "-q", "--json", str(record), "--progress")) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert json.loads(record.read_text())["events"] == 20
+
+
+def test_a_record_never_replaces_a_file_the_command_names(tmp_path, capsys):
+    source = tmp_path / "events.parquet"
+    source.write_bytes(b"the input")
+    assert main(["graphs", str(source), "--json", str(source)]) == EXIT_USAGE
+    assert f"would replace the input {source}" in capsys.readouterr().err and source.read_bytes() == b"the input"
+    assert main(["graphs", str(source), "--json", "/proc/graphreco/record.json"]) == EXIT_USAGE
+    assert "/proc/graphreco/record.json: cannot be written" in capsys.readouterr().err
+
+
+def test_a_record_appears_whole_or_not_at_all(tmp_path, monkeypatch):
+    record = tmp_path / "record.json"
+    record.write_text('{"earlier": true}')
+    with pytest.raises(TypeError):  # not JSON: fails while the record is written
+        write_record(record, {"figure": object()})
+    assert record.read_text() == '{"earlier": true}' and list(tmp_path.iterdir()) == [record]
+    renamed = []
+
+    def replace(source, target):
+        renamed.append((Path(source).parent, json.loads(Path(source).read_text())))
+        os.rename(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    write_record(record, {"figure": float("nan"), "events": 3})
+    assert renamed == [(tmp_path, {"figure": None, "events": 3})]  # complete before it is renamed, beside it
+    assert json.loads(record.read_text()) == {"figure": None, "events": 3}
+
+
+def test_progress_reports_without_a_bar_are_ignored():
+    progress.expect(10)
+    progress.advance(3)  # no bar open: a library call, -q, or no terminal
+    with progress.bar("simulate", "events", show=False):
+        progress.expect(10)
+        progress.advance(3)
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The sub-commands of ``parser`` by name."""
+    return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction)).choices
+
+
+def test_every_command_has_a_summary_a_record_and_quiet():
+    """A command added without a renderer would fail after its work, printing its summary."""
+    commands = _commands(build_parser())
+    leaves = {name: command for name, command in commands.items() if name != "simulate"}
+    leaves |= {f"simulate {name}": command for name, command in _commands(commands["simulate"]).items()}
+    for name, command in leaves.items():
+        flags = {flag for action in command._actions for flag in action.option_strings}
+        assert {"--json", "-q"} <= flags, name
+        assert name.split()[0] in RENDERERS, name

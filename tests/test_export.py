@@ -163,7 +163,7 @@ def test_torchscript_modules_match_the_onnx_graphs(exported, tmp_path):
 
 def test_the_export_command_prints_files_parity_and_timings(baikal_file, tmp_path, capsys):
     assert main(["export", "--detector", "baikal-gvd", "-o", str(tmp_path / "onnx"), "--events", str(baikal_file),
-                 "--batch-events", "20", "--repeats", "1", "--torchscript"]) == 0
+                 "--batch-events", "20", "--repeats", "1", "--torchscript", "--json", "-"]) == 0
     report = json.loads(capsys.readouterr().out)
     stages = ["hit_selection", "background_suppression", "energy_direction"]
     assert all((tmp_path / "onnx" / f"{name}.{kind}").exists()
@@ -181,7 +181,7 @@ def test_the_air_shower_chain_exports_with_the_probabilities_its_energy_step_rea
     path = tmp_path / "showers.parquet"
     write_events(path, event_table(**simulate_showers(60, seed=5).columns()), "ta-sd")
     assert main(["export", "--detector", "ta-sd", "-o", str(tmp_path / "onnx"), "--events", str(path),
-                 "--batch-events", "30", "--repeats", "1"]) == 0
+                 "--batch-events", "30", "--repeats", "1", "--json", "-"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert list(report["parity"]) == ["hit_selection", "composition", "energy_direction"]
     assert all(p["max_scaled_diff_fused"] <= 1e-5 for p in report["parity"].values())

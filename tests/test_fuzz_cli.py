@@ -283,7 +283,7 @@ def check_command_line(argv: list[str], pristine: Path, clean_runs: CleanRuns, s
         argv = [token.replace(HERE, str(folder)).replace(SHA_UPPER, shipped_sha256.upper()).replace(SHA, shipped_sha256)
                 for token in argv]
         before = snapshot(folder)
-        ran = run_cli(argv)
+        ran = run_cli([argv[0], "--json", "-", *argv[1:]])  # the record on stdout, for the checks
         after = snapshot(folder)
         event(f"exit {ran.code}")
         assert ran.code in ACCEPTED, (ran.code, ran.err)

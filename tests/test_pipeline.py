@@ -59,7 +59,7 @@ def test_a_stage_reading_what_no_earlier_stage_writes_is_refused(tmp_path):
 def test_reconstruct_command_writes_scores_and_kept_columns(events_file, tmp_path, capsys):
     out = tmp_path / "out.parquet"
     assert main(["reconstruct", str(events_file), "-o", str(out), "--detector", "baikal-gvd",
-                 "--keep-columns", "true_kind"]) == 0
+                 "--keep-columns", "true_kind", "--json", "-"]) == 0
     summary = json.loads(capsys.readouterr().out)
     table = pq.read_table(out)
     assert summary["events"] == 300

@@ -64,7 +64,7 @@ def recipe(tmp_path_factory):
 def test_data_and_out_say_where_the_events_are_and_where_the_pipeline_goes(recipe, capsys):
     root = recipe.parent.parent
     assert main(["train", str(recipe), "--data", str(root / "data"), "--out", str(root / "pipe"), "--epochs", "1",
-                 "--threads", "1"]) == 0
+                 "--threads", "1", "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["stages"] == ["hit_selection", "energy_direction"]
     assert json.loads((root / "pipe" / "pipeline.json").read_text())["stages"] == ["hit_selection", "energy_direction"]
     assert (root / "data" / "checkpoints" / "energy_direction" / "last.pt").exists()
@@ -83,7 +83,7 @@ def test_recalibrate_refits_the_calibration_and_keeps_the_weights(recipe, capsys
     weights = torch.load(pipeline / "energy_direction" / "weights.pt", weights_only=True)
     capsys.readouterr()
     assert main(["train", str(recipe), "--data", str(root / "other"), "--out", str(pipeline), "--recalibrate",
-                 "--stages", "energy_direction"]) == 0
+                 "--stages", "energy_direction", "--json", "-"]) == 0
     assert list(json.loads(capsys.readouterr().out)["recalibrated"]) == ["energy_direction"]
     after = json.loads((pipeline / "energy_direction" / "config.json").read_text())
     assert after["calibration"] != before["calibration"]

@@ -28,7 +28,7 @@ def test_trained_chain_writes_core_and_refitted_direction_and_is_evaluated(sampl
     config.write_text(json.dumps({"detector": "ta-sd", "pipeline": "pipe", "stages": list(STAGES),
                                   "train": {name: {**files, **SMALL, "model": model}
                                             for name, model in STAGES.items()}}))  # refit, combination: no training
-    assert main(["train", str(config)]) == 0
+    assert main(["train", str(config), "--json", "-"]) == 0
     trained = json.loads(capsys.readouterr().out)["trained"]
     refit = trained["refit"]["calibration"]
     assert refit["refitted_events"] > 0.9 * refit["events"]
@@ -41,7 +41,7 @@ def test_trained_chain_writes_core_and_refitted_direction_and_is_evaluated(sampl
     for name in ("reco_core_x", "reco_core_y", "reco_core_sigma", "reco_zenith", "reco_log10_energy"):
         assert np.isfinite(table[name].to_numpy()).mean() > 0.95, name
     capsys.readouterr()
-    assert main(["evaluate", str(sample / "validation.parquet"), str(reco)]) == 0
+    assert main(["evaluate", str(sample / "validation.parquet"), str(reco), "--json", "-"]) == 0
     report = json.loads(capsys.readouterr().out)
     methods = report["methods"]
     assert set(methods) == {"gnn", "baseline"} and 60 <= report["selection"]["selected"] <= 140  # 95 pass the cuts

@@ -103,12 +103,12 @@ def test_simulate_command_runs_the_detector_simulator(toy_line, tmp_path):
 
 
 def test_detectors_command_lists_the_toy_while_registered(toy_line, capsys):
-    assert main(["detectors"]) == 0
+    assert main(["detectors", "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["toy-line"]["node_features"] == ["x", "t"]
 
 
 def test_graphs_command_builds_the_detector_graph(sample, capsys):
-    assert main(["graphs", str(sample / "test.parquet"), "--threads", "1"]) == 0
+    assert main(["graphs", str(sample / "test.parquet"), "--threads", "1", "--json", "-"]) == 0
     result = json.loads(capsys.readouterr().out)
     (batch,) = read_events(sample / "test.parquet", batch_size=1000)
     sizes = np.diff(batch.offsets)
@@ -139,7 +139,7 @@ def test_reconstructed_hits_beat_chance_and_the_time_window_cut(sample, reconstr
 
 
 def test_evaluate_command_scores_hits_beside_the_baseline(sample, reconstructed, capsys):
-    assert main(["evaluate", str(sample / "test.parquet"), str(reconstructed)]) == 0
+    assert main(["evaluate", str(sample / "test.parquet"), str(reconstructed), "--json", "-"]) == 0
     result = json.loads(capsys.readouterr().out)
     (batch,) = read_events(sample / "test.parquet", batch_size=1000)
     score = pq.read_table(reconstructed)["hit_score"].combine_chunks().flatten().to_numpy()
@@ -153,7 +153,7 @@ def test_export_command_matches_torch(sample, pipeline, tmp_path, capsys):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     assert main(["export", "--pipeline", str(pipeline), "-o", str(tmp_path), "--events", str(sample / "test.parquet"),
-                 "--repeats", "1"]) == 0
+                 "--repeats", "1", "--json", "-"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["detector"] == "toy-line"
     assert result["parity"]["hit_selection"]["max_abs_diff"] < 1e-3

@@ -31,7 +31,7 @@ def stage_files():
 def test_train_command_trains_a_chain_that_reconstructs(sample, capsys):
     config = write_config(sample, stages=["hit_selection", "energy_direction"],
                           train={"hit_selection": stage_files(), "energy_direction": stage_files()})
-    assert main(["train", config]) == 0
+    assert main(["train", config, "--json", "-"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["stages"] == ["hit_selection", "energy_direction"]
     calibration = result["trained"]["energy_direction"]["calibration"]
@@ -53,12 +53,12 @@ def test_train_command_trains_a_chain_that_reconstructs(sample, capsys):
     config = write_config(sample, stages=["hit_selection", "energy_direction"],
                           train={"energy_direction": stage_files()})
     capsys.readouterr()
-    assert main(["train", config]) == 0
+    assert main(["train", config, "--json", "-"]) == 0
     assert list(json.loads(capsys.readouterr().out)["trained"]) == ["energy_direction"]
 
     # and retraining the first keeps the later one, which reads it
     config = write_config(sample, stages=["hit_selection", "energy_direction"], train={"hit_selection": stage_files()})
-    assert main(["train", config]) == 0
+    assert main(["train", config, "--json", "-"]) == 0
     assert list(json.loads(capsys.readouterr().out)["trained"]) == ["hit_selection"]
 
     # a chain whose stage reads what nothing before it writes is refused

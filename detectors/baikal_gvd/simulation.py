@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphreco import progress
+
 from ..base import DetectorConfiguration, Option, SimulatedEvents
 from ..survey import SURVEY_OPTIONS, shifted, surveyed
 from .geometry import MODULES_PER_STRING, STRINGS_PER_CLUSTER, cluster_centres, design_configuration
@@ -245,13 +247,16 @@ def simulate_events(n_events: int, seed: int = 0, mix: dict[str, float] | None =
     names = list(mix)
     probability = np.array([mix[k] for k in names], dtype=float)
     pieces, kept = [], 0
+    progress.expect(n_events)
     while kept < n_events:
         kinds = rng.choice(names, size=chunk, p=probability / probability.sum())
         cluster = rng.integers(0, len(centres), chunk)
         result = _simulate_chunk(rng, kinds, cluster, conditions, module_xyz, calibration, configuration.live)
         result["cluster"] = cluster
         pieces.append(result)
-        kept += int(result["triggered"].sum())
+        triggered = int(result["triggered"].sum())
+        progress.advance(min(triggered, n_events - kept))
+        kept += triggered
     return _assemble(pieces, n_events, configuration, centres, cluster_size)
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from graphreco import progress
 from graphreco.extras import require
 
 CENTRE_OF_MASS_ENERGY = 13_600.0
@@ -83,8 +84,13 @@ def _pythia(process: str, seed: int):
     return pythia
 
 
+REPORTED_EVERY = 100
+"""Interactions generated between two reports to the progress bar."""
+
+
 def generate(process: str, n_events: int, seed: int) -> Interactions:
-    """``n_events`` interactions of ``process`` from Pythia with random seed ``seed``."""
+    """``n_events`` interactions of ``process`` from Pythia with random seed ``seed``,
+    reported to the progress bar (``graphreco.progress``) as they are generated."""
     pythia = _pythia(process, seed)
     rows: list[tuple] = []
     counts = np.zeros(n_events, dtype=np.int64)
@@ -100,6 +106,9 @@ def generate(process: str, n_events: int, seed: int) -> Interactions:
                              particle.charge()))
         counts[generated] = len(rows) - before
         generated += 1
+        if generated % REPORTED_EVERY == 0:
+            progress.advance(REPORTED_EVERY)
+    progress.advance(n_events % REPORTED_EVERY)
     table = np.array(rows, dtype=np.float64).reshape(-1, len(FIELDS))
     return Interactions(offsets=np.concatenate([[0], np.cumsum(counts)]), pt=table[:, 0].astype(np.float32),
                         eta=table[:, 1].astype(np.float32), phi=table[:, 2].astype(np.float32),
@@ -113,6 +122,7 @@ def cached(process: str, n_events: int, seed: int, folder: Path | None) -> Inter
         return generate(process, n_events, seed)
     path = Path(folder) / f"{process}-{n_events}-seed{seed}.npz"
     if path.exists():
+        progress.advance(n_events)
         return Interactions.load(path)
     interactions = generate(process, n_events, seed)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from graphreco import progress
+
 from ..base import Option, SimulatedEvents
 from .generator import HARD_PROCESSES, Interactions, cached
 from .response import reconstruct
@@ -40,6 +42,7 @@ def simulate_events(n_events: int, seed: int = 0, process: str = "znunu_jet", me
         raise ValueError(f"unknown hard process {process!r}; known: {', '.join(HARD_PROCESSES)}")
     if mean_pileup < 0 or n_events < 1 or pool_size < 1:
         raise ValueError("needs n_events >= 1, pool_size >= 1 and mean_pileup >= 0")
+    progress.expect(n_events + (pool_size if mean_pileup > 0 else 0))  # the interactions Pythia generates
     hard = cached(process, n_events, seed, cache)
     pool = cached("minbias", pool_size, seed + 1, cache) if mean_pileup > 0 else None
     rng = np.random.default_rng(seed)

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graphreco import progress
+
 from ..base import DetectorConfiguration, Option, OptionError, SimulatedEvents
 from ..survey import SURVEY_OPTIONS, shifted, surveyed
 from .accidentals import LEVEL0_RATE_HZ, READOUT_HALF_WINDOW, sample_accidentals
@@ -210,11 +212,14 @@ def simulate_events(n_events: int, seed: int = 0,
     configuration = configuration or design_configuration()
     rng = np.random.default_rng(seed)
     pieces, kept = [], 0
+    progress.expect(n_events)
     while kept < n_events:
         piece = throw_and_trigger(rng, chunk, primaries, log10_energy_range, spectral_index, max_zenith_deg,
                                   conditions, core_margin, configuration)
         pieces.append(piece)
-        kept += len(piece["truth"]["pdg"])
+        triggered = len(piece["truth"]["pdg"])
+        progress.advance(min(triggered, n_events - kept))
+        kept += triggered
     return _assemble(pieces, n_events, configuration)
 
 

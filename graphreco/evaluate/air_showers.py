@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import progress
 from ..detectors.base import Detector
 from ..io import EventFormatError, read_events
 from ..io.reader import open_event_file
@@ -78,6 +79,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
         for collected, batch_columns in ((pieces, columns), (counter_pieces, counters)):
             for name, values in batch_columns.items():
                 collected.setdefault(name, []).append(np.asarray(values))
+        progress.advance(batch.n_events)
     c = {name: np.concatenate(values) for name, values in pieces.items()}
     counter_scores = {name: np.concatenate(values) for name, values in counter_pieces.items()}
     signal = counter_scores.pop("shower_counter")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import detectors
+from .. import detectors, progress
 from ..io import EventFormatError, read_events
 from .matching import hit_values, read_reco, reco_rows
 from .measured import fraction, measured
@@ -84,6 +84,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
             else detector.baseline(batch.offsets, batch.hits, configuration=batch.configuration)
         if "hit_score" in baseline:
             scores["baseline"].append(np.asarray(baseline["hit_score"]))
+        progress.advance(batch.n_events)
     truth = np.concatenate(signal) if signal else np.zeros(0, dtype=bool)
     joined = {method: np.concatenate(pieces) for method, pieces in scores.items() if pieces}
     report = {"events": events, "hits": {method: hit_figures(truth, score) for method, score in joined.items()}}

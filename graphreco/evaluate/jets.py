@@ -97,7 +97,7 @@ def clustered_jets(offsets: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi: np
         last = min(first + CHUNK_EVENTS, counts.size)
         chunk = slice(starts[first], starts[last])
         candidates = ak.unflatten(ak.zip({name: values[chunk] for name, values in momenta.items()}), counts[first:last])
-        with stdout_to_stderr():  # FastJet prints its banner on stdout, where JSON goes
+        with stdout_to_stderr():  # FastJet prints its banner on stdout, where the summary or record goes
             jets = fastjet.ClusterSequence(candidates, definition).inclusive_jets(min_pt)
         event.append(np.repeat(np.arange(first, last), ak.to_numpy(ak.num(jets))))
         for name in momenta:

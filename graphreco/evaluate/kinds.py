@@ -12,7 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+from .. import progress
 from ..io import EventFormatError
+from ..io.parquet import open_parquet
 from ..io.reader import open_event_file
 from . import air_showers, hits, neutrino_events, pileup
 from .plotting import FigureNote
@@ -52,5 +54,8 @@ def evaluate_files(truth: str | Path, reco: str | Path, plots: str | Path | None
     truth in ``truth`` (the input that was reconstructed, with its ``true_*``, read
     against the geometry file ``geometry`` where given), as the detector's evaluation
     kind scores them; with ``plots``, the PNGs drawn into that folder, listed under
-    ``plots``."""
-    return kind_of(truth).evaluate(truth, reco, plots, geometry)
+    ``plots``. The events of ``truth`` are announced to the progress bar (``graphreco.progress``),
+    which the kind advances as it scores them."""
+    kind = kind_of(truth)
+    progress.expect(open_parquet(truth).metadata.num_rows)
+    return kind.evaluate(truth, reco, plots, geometry)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import detectors
+from .. import detectors, progress
 from ..io import EventFormatError, read_events
 from .hits import hit_figures
 from .matching import hit_values, read_reco, reco_rows
@@ -74,6 +74,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
         for name in DIRECTION_COLUMNS:
             if name in baseline:
                 columns[f"base_{name}"].append(baseline[name])
+        progress.advance(batch.n_events)
     c = {name: np.concatenate(values) for name, values in columns.items() if values}
     neutrino = ~np.isin(c["hit_kind"], BACKGROUND_KINDS)
     report = {"events": int(c["kind"].size), "hits": {}, "events_numu_cc_vs_eas": {}}

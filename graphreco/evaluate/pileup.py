@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import detectors
+from .. import detectors, progress
 from ..detectors.base import Detector
 from ..io import EventBatch, EventFormatError, read_events
 from .jets import jet_report
@@ -92,4 +92,6 @@ def evaluate(truth_path: str | Path, reco_path: str | Path | None, plots: str | 
         event_ids = np.concatenate([batch.event_id for batch in batches])
         rows = reco_rows(reco.column("event_id").to_numpy(), event_ids, reco_path)
         gnn = hit_values(reco.column("hit_score"), rows, np.diff(offsets), event_ids, reco_path, "hit_score")
-    return pileup_figures(detectors.get(batches[0].detector), offsets, hits, events, gnn, plots)
+    figures = pileup_figures(detectors.get(batches[0].detector), offsets, hits, events, gnn, plots)
+    progress.advance(offsets.size - 1)  # the crossings are scored all at once
+    return figures

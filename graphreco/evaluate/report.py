@@ -39,7 +39,7 @@ from ..detectors.base import Detector, Headline
 from ..io.outputs import check_outputs
 from ..io.reader import open_event_file
 from .headline import MISSING, headline_table
-from .kinds import kind_of
+from .kinds import evaluate_files, kind_of
 from .plotting import FigureNote, pyplot
 
 MARKDOWN, HTML = "report.md", "report.html"
@@ -307,10 +307,9 @@ def _move_into_place(staging: Path, folder: Path) -> None:
 def _write(truth: Path, reco: Path, staging: Path, folder: Path, geometry: Path | None) -> dict:
     """The comparison with its PNGs and both reports, written into ``staging`` (paths as
     they will be once it is renamed to ``folder``)."""
-    kind = kind_of(truth)
-    figures = kind.evaluate(truth, reco, staging, geometry)
+    figures = evaluate_files(truth, reco, staging, geometry)
     detector = open_event_file(truth)[1]
-    blocks = report_blocks(figures, kind.figures, detector, truth, reco)
+    blocks = report_blocks(figures, kind_of(truth).figures, detector, truth, reco)
     (staging / MARKDOWN).write_text(markdown(blocks), encoding="utf-8")
     (staging / HTML).write_text(html_page(TITLE.format(detector=detector.name), blocks), encoding="utf-8")
     plots = [str(folder / Path(path).name) for path in figures.get("plots", [])]

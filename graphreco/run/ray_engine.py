@@ -150,7 +150,7 @@ def reconstruct_with_ray(pipeline: Pipeline, plans: Sequence[FilePlan], batch_si
     """Carry out ``plans`` as Ray Data jobs; records as ``batch.reconstruct_files`` gives."""
     if pipeline.folder is None:
         raise ValueError("the Ray engine needs a pipeline loaded from a folder (its actors load it there)")
-    with stdout_to_stderr():  # Ray's log lines; stdout is the command's JSON
+    with stdout_to_stderr():  # Ray's log lines; stdout is the command's summary or record
         return _run(pipeline, plans, batch_size, keep_columns, workers, address, on_events)
 
 

@@ -93,7 +93,8 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
         chain.stages[name] = model
     after = reference_figures(chain, files, geometry)
     log(f"after (on the same events): {after}")
-    record = {"pipeline": str(source.folder) if source.folder else None, "pipeline_sha256": source.sha256(),
+    record = {"source_pipeline": str(source.folder) if source.folder else None,
+              "source_pipeline_sha256": source.sha256(),
               "reference": [{"file": str(file), "sha256": file_sha256(file)} for file in files],
               "reference_events": counted, "geometry": None if geometry is None else str(geometry),
               "command": sys.argv, "versions": library_versions(),

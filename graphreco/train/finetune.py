@@ -130,7 +130,8 @@ def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipel
         else:
             _save(work, name, model, source, {})
         chain.stages[name] = model
-    record = {"pipeline": str(source.folder) if source.folder else None, "pipeline_sha256": source.sha256(),
+    record = {"source_pipeline": str(source.folder) if source.folder else None,
+              "source_pipeline_sha256": source.sha256(),
               **settings, "plan": plan["epochs"], "stages_without_truth": plan["without_truth"],
               "command": sys.argv, "versions": library_versions(), "stages": report}
     (work / "pipeline.json").write_text(json.dumps({"detector": source.detector.name,

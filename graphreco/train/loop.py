@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import detectors
+from .. import detectors, progress
 from ..artifacts import save_atomically
 from ..graph import build_graph
 from ..io import EventFormatError, read_events
@@ -122,6 +122,7 @@ def train(model: Stage, train_graphs: Sequence[StageGraph], val_graphs: Sequence
         state = json.loads(saved["state"])
         rng.bit_generator.state = json.loads(saved["shuffle"])
         log(f"resumed at epoch {state['epoch']}")
+    progress.expect(config.epochs - state["epoch"])
     while state["epoch"] < config.epochs and state["stale"] < config.patience:
         model.train()
         start, running, seen = time.perf_counter(), 0.0, 0
@@ -130,10 +131,10 @@ def train(model: Stage, train_graphs: Sequence[StageGraph], val_graphs: Sequence
             optimiser.zero_grad()
             value = model.training_loss(stage_graph)
             if critic:
-                progress = (state["epoch"] + step / len(train_graphs)) / config.epochs
+                fraction = (state["epoch"] + step / len(train_graphs)) / config.epochs
                 target = target_graphs[(state["epoch"] * len(train_graphs) + step) % len(target_graphs)]
                 (value + critic.loss(model, stage_graph.graph, target.graph,
-                                     reversal_weight(progress, config.domain_weight))).backward()
+                                     reversal_weight(fraction, config.domain_weight))).backward()
             else:
                 value.backward()
             optimiser.step()
@@ -155,5 +156,7 @@ def train(model: Stage, train_graphs: Sequence[StageGraph], val_graphs: Sequence
                     "shuffle": json.dumps(rng.bit_generator.state),
                     "config": json.dumps(asdict(config))}, last)
         log(json.dumps(entry))
+        progress.advance()
+    progress.expect(state["epoch"] - config.epochs)  # the epochs early stopping saved
     model.load_state_dict(torch.load(checkpoint_dir / "best.pt", weights_only=True))
     return {"config": asdict(config), **state}

@@ -24,7 +24,7 @@ def files(tmp_path_factory):
 
 def test_evaluate_scores_gnn_and_baseline_on_the_same_events(files, capsys):
     capsys.readouterr()
-    assert main(["evaluate", *map(str, files)]) == 0
+    assert main(["evaluate", *map(str, files), "--json", "-"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["events"] == 400
     assert set(report["hits"]) == {"gnn", "baseline"} and report["hits"]["gnn"]["auc"] > 0.9
@@ -50,8 +50,12 @@ def test_evaluate_needs_every_event_reconstructed(files, tmp_path, capsys):
 
 def test_evaluate_reports_directions_energies_and_draws_the_figures(files, tmp_path, capsys):
     capsys.readouterr()
-    assert main(["evaluate", *map(str, files), "--plots", str(tmp_path / "plots")]) == 0
-    report = json.loads(capsys.readouterr().out)
+    record = tmp_path / "evaluate.json"
+    assert main(["evaluate", *map(str, files), "--plots", str(tmp_path / "plots"), "--json", str(record)]) == 0
+    summary = capsys.readouterr().out  # for a person: what was scored, where the figures went
+    assert summary.startswith("Scored the pipeline and the classical method on 400 baikal-gvd events in ")
+    assert f"PNG in {tmp_path / 'plots'}" in summary
+    report = json.loads(record.read_text())
     numu = report["direction"]["numu_cc"]
     assert set(numu) == {"gnn", "baseline"}
     assert numu["gnn"]["median_deg"] < numu["baseline"]["median_deg"]
@@ -75,7 +79,7 @@ def test_an_event_without_a_score_passes_no_cut_and_the_json_is_strict(files, tm
     pq.write_table(table.set_column(table.schema.get_field_index("event_score"), "event_score", pa.array(scores)),
                    unscored)
     capsys.readouterr()
-    assert main(["evaluate", str(truth), str(unscored)]) == 0
+    assert main(["evaluate", str(truth), str(unscored), "--json", "-"]) == 0
 
     def refuse(constant):
         raise ValueError(f"bare {constant} in the JSON")

@@ -29,7 +29,7 @@ def test_evaluate_scores_every_method_on_the_same_crossings(tmp_path, capsys):
     reco = pa.table({"event_id": crossings["event_id"][::-1], "hit_score": scores[::-1]})  # any row order
     write_events(tmp_path / "reco.parquet", reco, "lhc-pf")
     assert main(["evaluate", str(tmp_path / "truth.parquet"), str(tmp_path / "reco.parquet"),
-                 "--plots", str(tmp_path / "plots")]) == 0
+                 "--plots", str(tmp_path / "plots"), "--json", "-"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["crossings"] == 6 and report["mean_pileup"] == 50.0
     methods = report["particles"]["all"]["methods"]
@@ -62,6 +62,6 @@ def test_standard_output_is_json_although_fastjet_prints_a_banner(tmp_path):
                      "hit_score": [label[a:b].astype(np.float32) for a, b in zip(offsets[:-1], offsets[1:])]})
     write_events(tmp_path / "reco.parquet", reco, "lhc-pf")
     run = subprocess.run([sys.executable, "-m", "graphreco.cli", "evaluate", str(tmp_path / "truth.parquet"),
-                          str(tmp_path / "reco.parquet")], capture_output=True, text=True, timeout=300)
+                          str(tmp_path / "reco.parquet"), "--json", "-"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["crossings"] == 2

@@ -167,10 +167,10 @@ def test_shifted_conditions_change_what_they_should():
 def test_simulate_command_writes_a_readable_file(tmp_path, capsys):
     out = tmp_path / "ta.parquet"
     assert main(["simulate", "ta-sd", "--events", "120", "--seed", "2", "--primaries", "proton", "iron",
-                 "-o", str(out)]) == 0
+                 "-o", str(out), "--json", "-"]) == 0
     simulated = json.loads(capsys.readouterr().out)
     assert simulated["events"] == 120 and 0.2 < simulated["signal_hit_fraction"] < 0.8
     (batch,) = read_events(out)
     assert set(np.unique(batch.events["true_primary"])) == {PROTON, IRON}
-    assert main(["graphs", str(out)]) == 0
+    assert main(["graphs", str(out), "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["hits"] == simulated["hits"]
