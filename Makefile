@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 comma := ,
 
 .PHONY: setup demo test bench bench-pipeline bench-lhc bench-batch train-baikal-gvd train-ta-sd train-lhc-pf \
-	conditions-baikal-gvd conditions-ta-sd conditions-lhc-pf clean
+	conditions-baikal-gvd conditions-ta-sd conditions-lhc-pf story-baikal-gvd story-ta-sd clean
 
 setup: $(STAMP)
 
@@ -84,6 +84,12 @@ train-lhc-pf: setup
 # method on each shifted condition; ARGS go to the script, e.g. ARGS="--events 1000".
 conditions-baikal-gvd conditions-ta-sd conditions-lhc-pf: conditions-%: setup
 	$(BIN)/python scripts/conditions_matrix.py $* --json data/conditions/$*.json $(ARGS)
+
+# An experiment adopting a pipeline (docs/your-experiment.md): its own simulation setting,
+# calibrate, fine-tune, from scratch and adapt, each scored on disjoint samples; ARGS go to
+# the script, e.g. ARGS="--minutes 10 --steps calibrated finetuned".
+story-baikal-gvd story-ta-sd: story-%: setup
+	$(BIN)/python scripts/experiment_story.py $* --json data/story/$*.json $(ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .hypothesis
