@@ -223,6 +223,7 @@ def _finetune(args: argparse.Namespace) -> dict:
     return finetune(args.labelled, args.output, pipeline=args.pipeline, detector=args.detector,
                     validation=args.validation or (), unlabelled=args.unlabelled or (), minutes=args.minutes,
                     epochs=args.epochs, from_scratch=args.from_scratch, geometry=args.geometry,
+                    **({} if args.domain_weight is None else {"domain_weight": args.domain_weight}),
                     log=lambda line: print(line, file=sys.stderr, flush=True))
 
 
@@ -376,6 +377,9 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     tuning.add_argument("--unlabelled", nargs="+", help="events of the condition to adapt to (no truth needed)")
     tuning.add_argument("--minutes", type=float, default=20.0, help="wall-time budget of the training (default 20)")
     tuning.add_argument("--epochs", type=_positive, help="epochs of every stage instead of a plan from --minutes")
+    tuning.add_argument("--domain-weight", type=float,
+                        help="strength of the domain-adversarial term with --unlabelled (0: none; the hit "
+                             "selection's noise fraction is adapted either way; default 0.3)")
     tuning.add_argument("--from-scratch", action="store_true",
                         help="train the network stages from new weights instead, the same way: the comparison")
     tuning.add_argument("--threads", type=_not_negative, default=0, help="torch threads (default: torch's choice)")
