@@ -34,7 +34,7 @@ from ..errors import UsageError
 from ..io import expand_sources
 from ..pipeline import Pipeline
 from ..stages import Stage, StageGraph
-from .config import library_versions, stage_record, upstream_of
+from .config import library_versions, stage_record, stages_before, upstream_of
 from .loop import MissingTruth, TrainConfig, evaluate_loss, load_graphs, train
 
 MAX_EPOCHS = 30
@@ -165,12 +165,10 @@ def _plan(source: Pipeline, files: dict, settings: dict, work: Path, geometry: s
     trained = [name for name, model in source.stages.items() if model.trained]
     share = settings["minutes"] * 60.0 / max(len(trained), 1)
     plan = {"settings": settings, "epochs": {}, "without_truth": []}
-    names = list(source.stages)
     for name in trained:
         model = source.stages[name]
-        before = Pipeline(source.detector, {earlier: source.stages[earlier] for earlier in names[:names.index(name)]})
         try:
-            graphs = _graphs(files["labelled"], model, upstream_of(model, before), geometry)
+            graphs = _graphs(files["labelled"], model, upstream_of(model, stages_before(source, name)), geometry)
         except MissingTruth as error:
             plan["without_truth"].append(name)
             log(f"{name}: kept as it is, the labelled files lack its truth ({error})")
