@@ -187,6 +187,16 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def _progress_log(args: argparse.Namespace) -> Callable[[str], None]:
+    """Where a command's progress lines go: stderr, none with ``-q``."""
+
+    def log(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    return log
+
+
 def _train(args: argparse.Namespace) -> dict:
     import torch
 
@@ -196,12 +206,7 @@ def _train(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     stages = [name for name in args.stages.split(",") if name] if args.stages is not None else None
 
-    def log(line: str) -> None:
-        """A line of the training's progress (one per epoch) on stderr; none with ``-q``."""
-        if not args.quiet:
-            print(line, file=sys.stderr, flush=True)
-
-    return train_from_config(args.config, log=log, data=args.data,
+    return train_from_config(args.config, log=_progress_log(args), data=args.data,
                              out=args.out, stages=stages, epochs=args.epochs, recalibrate=args.recalibrate,
                              geometry=args.geometry)
 
@@ -210,7 +215,7 @@ def _calibrate(args: argparse.Namespace) -> dict:
     from .train.calibrate import calibrate
 
     return calibrate(args.reference, args.output, pipeline=args.pipeline, detector=args.detector,
-                     geometry=args.geometry, log=lambda line: print(line, file=sys.stderr, flush=True))
+                     unlabelled=args.unlabelled or (), geometry=args.geometry, log=_progress_log(args))
 
 
 def _finetune(args: argparse.Namespace) -> dict:
@@ -223,7 +228,8 @@ def _finetune(args: argparse.Namespace) -> dict:
     return finetune(args.labelled, args.output, pipeline=args.pipeline, detector=args.detector,
                     validation=args.validation or (), unlabelled=args.unlabelled or (), minutes=args.minutes,
                     epochs=args.epochs, from_scratch=args.from_scratch, geometry=args.geometry,
-                    log=lambda line: print(line, file=sys.stderr, flush=True))
+                    **({} if args.domain_weight is None else {"domain_weight": args.domain_weight}),
+                    log=_progress_log(args))
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
@@ -376,6 +382,9 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     tuning.add_argument("--unlabelled", nargs="+", help="events of the condition to adapt to (no truth needed)")
     tuning.add_argument("--minutes", type=float, default=20.0, help="wall-time budget of the training (default 20)")
     tuning.add_argument("--epochs", type=_positive, help="epochs of every stage instead of a plan from --minutes")
+    tuning.add_argument("--domain-weight", type=float,
+                        help="strength of the domain-adversarial term with --unlabelled (0: none; the hit "
+                             "selection's noise fraction is adapted either way; default 0.3)")
     tuning.add_argument("--from-scratch", action="store_true",
                         help="train the network stages from new weights instead, the same way: the comparison")
     tuning.add_argument("--threads", type=_not_negative, default=0, help="torch threads (default: torch's choice)")
@@ -395,6 +404,9 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     calibration.add_argument("--reference", nargs="+", required=True,
                              help="labelled event files, directories or glob patterns (true_zenith, true_azimuth, "
                                   "true_energy): a few hundred events; too few for a scale is refused")
+    calibration.add_argument("--unlabelled", nargs="+",
+                             help="events of the condition to reconstruct, no truth needed: the hit selection "
+                                  "adapts to their noise fraction")
     calibration.add_argument("-o", "--output", type=Path, required=True,
                              help="the new pipeline folder (must not exist)")
     _add_geometry(calibration)

@@ -93,3 +93,22 @@ def bootstrap_error(statistic: Callable[[np.ndarray], float], values: np.ndarray
 def rounded_error(error: float) -> float:
     """``error`` to two significant digits, all that quoting it needs; 0 stays 0."""
     return float(f"{error:.2g}")
+
+
+def prior_under_shift(probability: np.ndarray, source_prior: float, tolerance: float = 1e-7,
+                      iterations: int = 1000) -> float:
+    """The fraction of a class among unlabelled samples whose class probabilities
+    ``probability`` (n,) a classifier gives that was trained where the class made up
+    ``source_prior``, for a prior shift (the class-conditional densities unchanged, only
+    the class fractions moved): the EM estimate of Saerens, Latinne & Decaestecker
+    (Neural Computation 14 (2002) 21), iterating ``prior = mean(posterior)`` with each
+    posterior reweighted by the ratio of the new prior to the source's."""
+    probability = np.clip(np.asarray(probability, dtype=np.float64), 0.0, 1.0)
+    prior = source_prior
+    for _ in range(iterations):
+        up, down = prior / source_prior, (1.0 - prior) / (1.0 - source_prior)
+        updated = float(np.mean(up * probability / (up * probability + down * (1.0 - probability))))
+        if abs(updated - prior) < tolerance:
+            return updated
+        prior = updated
+    return prior

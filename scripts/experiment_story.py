@@ -16,7 +16,9 @@ once into ``--data``; then, each a pipeline folder there:
   within ``--minutes``;
 - ``scratch``: the same command with ``--from-scratch``, for the same minutes;
 - ``adapted``: the fine-tune again with ``--unlabelled`` events of the shifted condition,
-  scored on another sample of that condition.
+  scored on another sample of that condition;
+- ``calibrated_adapted``: ``calibrate`` with those ``--unlabelled`` events (no training),
+  scored there too.
 
 It prints a table per scored sample (pipeline / classical, as the conditions matrix) and
 writes every evaluation and command to ``--json``.
@@ -58,7 +60,9 @@ EXPERIMENTS = {
         "events": {"labelled": 20000, "reference": 500, "test": 3000, "unlabelled": 3000},
     },
 }
-STEPS = ("calibrated", "finetuned", "scratch", "adapted")
+STEPS = ("calibrated", "finetuned", "scratch", "adapted", "calibrated_adapted")
+ON_SHIFTED = ("adapted", "calibrated_adapted")
+"""The steps that adapt to the shifted condition, scored on its other sample."""
 
 
 def graphreco(*arguments: str) -> list[str]:
@@ -94,7 +98,9 @@ def main(argv: list[str] | None = None) -> None:
             "scratch": ("finetune", "--labelled", str(paths["labelled"]), "--minutes", str(args.minutes),
                         "--from-scratch"),
             "adapted": ("finetune", "--labelled", str(paths["labelled"]), "--minutes", str(args.minutes),
-                        "--unlabelled", str(paths["unlabelled"]))}
+                        "--unlabelled", str(paths["unlabelled"])),
+            "calibrated_adapted": ("calibrate", "--reference", str(paths["reference"]),
+                                   "--unlabelled", str(paths["unlabelled"]))}
     for step in args.steps:
         out = folder / step
         start = time.perf_counter()
@@ -106,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     for sample in ("test", "shifted_test"):
         rows = {}
         for step, pipeline in pipelines.items():
-            if (sample == "shifted_test") != (step == "adapted") and step != "shipped":
+            if (sample == "shifted_test") != (step in ON_SHIFTED) and step != "shipped":
                 continue
             evaluation = score(pipeline, paths[sample])
             rows[step] = figures(evaluation)

@@ -123,3 +123,15 @@ def test_a_class_with_too_few_reference_events_takes_the_values_of_all(simulated
     assert weak and scale["classes_from_all_events"] == weak
     for name in weak:
         assert scale["log10_offset"][scale["classes"].index(name)] == pytest.approx(-scale["bias_before"])
+
+
+def test_calibrate_adapts_the_hit_selection_to_unlabelled_events_of_a_noisier_condition(simulated_file, tmp_path):
+    reference = simulated_file("baikal-gvd", 300, 641)
+    noisy = simulated_file("baikal-gvd", 300, 642, conditions=BaikalConditions(noise_rate_hz=80e3))
+    record = calibrate([reference], tmp_path / "adapted", detector="baikal-gvd", unlabelled=[noisy],
+                       log=lambda line: None)
+    adaptation = record["stages"]["hit_selection"]["adaptation"]
+    assert adaptation["noise_fraction_unlabelled"] > adaptation["noise_fraction_labelled"] + 0.05
+    loaded = Pipeline.load(tmp_path / "adapted").stages["hit_selection"]
+    assert loaded.config["noise_odds_ratio"] == adaptation["noise_odds_ratio"]
+    assert "noise_odds_ratio" not in Pipeline.shipped("baikal-gvd").stages["hit_selection"].config

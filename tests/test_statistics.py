@@ -7,7 +7,14 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from graphreco.statistics import binomial_error, bootstrap_error, half_width, quantile_error, rounded_error
+from graphreco.statistics import (
+    binomial_error,
+    bootstrap_error,
+    half_width,
+    prior_under_shift,
+    quantile_error,
+    rounded_error,
+)
 
 
 def test_the_binomial_error_is_the_textbook_one_away_from_the_edges_and_not_zero_at_them():
@@ -36,3 +43,15 @@ def test_the_bootstrap_gives_the_error_of_a_mean_and_the_same_error_twice():
 
 def test_an_error_keeps_two_significant_digits():
     assert rounded_error(0.0031234) == 0.0031 and rounded_error(1234.0) == 1200.0 and rounded_error(0.0) == 0.0
+
+
+def test_the_prior_of_a_shifted_sample_is_found_from_calibrated_probabilities_alone():
+    rng = np.random.default_rng(3)
+    source_prior, target_prior = 0.67, 0.83
+    n = 200_000
+    label = rng.random(n) < target_prior
+    x = rng.normal(np.where(label, 1.0, -1.0), 1.0)  # two unit Gaussians at -1 and +1
+    source_odds = source_prior / (1 - source_prior)
+    probability = 1.0 / (1.0 + np.exp(-2.0 * x) / source_odds)  # exact posterior at the source's prior
+    assert abs(prior_under_shift(probability, source_prior) - target_prior) < 0.005
+    assert abs(prior_under_shift(probability, source_prior) - probability.mean()) > 0.02  # the naive mean is off

@@ -145,6 +145,17 @@ class Stage(nn.Module):
         """Whether the stage has a calibration that ``calibrate_on`` fits."""
         return type(self).calibrate_on is not Stage.calibrate_on
 
+    def adapt_on(self, labelled: list[StageGraph], unlabelled: list[StageGraph]) -> dict:
+        """Adapt what the stage assumes of the data to unlabelled graphs of a new
+        condition (from ``input_graph``), with labelled graphs (from ``training_graph``)
+        of the condition it was made for; returns what was fitted ({}: nothing to adapt)."""
+        return {}
+
+    @property
+    def adapts(self) -> bool:
+        """Whether ``adapt_on`` fits anything."""
+        return type(self).adapt_on is not Stage.adapt_on
+
     def scales_on(self, stage_graphs: list[StageGraph]) -> dict:
         """Fix only the uncertainty scales on labelled graphs (from ``training_graph``),
         keeping whatever else ``calibrate_on`` fits; the same as ``calibrate_on`` for a

@@ -16,6 +16,14 @@ error, which per-hit cross entropy leaves free when the errors of a jet's candid
 up instead of cancelling. Where the detector declares ``hit_score_bounds`` (what it knows
 of a hit before any network), the score is mapped into them: the network orders hits
 within what is known, never against it.
+
+Where the fraction of noise hits differs from the training's (Baikal-GVD at 80 kHz: 0.83
+of the hits against 0.67 at 40 kHz) the network still ranks hits as well (hit AUC 0.9990
+against 0.9992) but its probabilities assume the training's fraction: a prior shift,
+which no change of the network's features (domain-adversarial training) can correct.
+``adapt_on`` estimates the noise fraction of unlabelled events of the new condition
+(``statistics.prior_under_shift``) and sets ``noise_odds_ratio``, the factor on the odds
+of noise: ``p(noise)`` becomes ``r p / (r p + 1 - p)``.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import torch
 from torch import nn
 
 from ..models import EventReduction, GraphEncoder
+from ..statistics import prior_under_shift
 from .base import GRAPH_BUILDING, Stage, StageExport, StageGraph, truth
 from .inputs import StageInput
 
@@ -37,7 +46,8 @@ class HitSelection(Stage):
     def __init__(self, n_features: int, relative_features: tuple[int, ...], n_classes: int = 3,
                  hidden: int = 32, layers: int = 3, loss_weight_column: str | None = None,
                  loss_weight_cap: float = float("inf"), group_loss_column: str | None = None,
-                 group_sum_column: str | None = None, group_loss_weight: float = 1.0):
+                 group_sum_column: str | None = None, group_loss_weight: float = 1.0,
+                 noise_odds_ratio: float = 1.0):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features),
                        "n_classes": n_classes, "hidden": hidden, "layers": layers}
@@ -48,6 +58,8 @@ class HitSelection(Stage):
                 raise ValueError("group_loss_column needs group_sum_column, the quantity summed over each group")
             self.config |= {"group_loss_column": group_loss_column, "group_sum_column": group_sum_column,
                             "group_loss_weight": group_loss_weight}
+        if noise_odds_ratio != 1.0:
+            self.config["noise_odds_ratio"] = float(noise_odds_ratio)
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
         self.head = nn.Linear(hidden, n_classes)
 
@@ -61,7 +73,8 @@ class HitSelection(Stage):
         return StageExport(
             "logits", "nodes", self.config["n_classes"],
             "class logits per hit (0 noise, 1 track light, 2 cascade light; or 0 noise, 1 signal)",
-            (GRAPH_BUILDING, "hit_score = 1 - softmax(logits)[:, 0] and, with three classes, hit_track_score = "
+            (GRAPH_BUILDING, "hit_score = 1 - p0 with p0 = softmax(logits)[:, 0] (with noise_odds_ratio r in the "
+                             "config: p0 = r p0 / (r p0 + 1 - p0)) and, with three classes, hit_track_score = "
                              "p1 / max(p1 + p2, 1e-12) (HitSelection.scores)",
              "where the detector declares hit_score_bounds (low, high) per hit: hit_score = low + (high - low) * "
              "hit_score (LHC PF: charged candidates of the leading vertex as CHS defines it within [0.5, 1], "
@@ -79,7 +92,10 @@ class HitSelection(Stage):
         """``hit_score`` (probability of any signal class) and, with three classes,
         ``hit_track_score`` (probability of track light given signal) from class logits."""
         probability = torch.softmax(logits, dim=1)
-        columns = {"hit_score": (1.0 - probability[:, 0]).numpy()}
+        ratio = self.config.get("noise_odds_ratio", 1.0)
+        noise = probability[:, 0] if ratio == 1.0 else ratio * probability[:, 0] / (
+            ratio * probability[:, 0] + 1.0 - probability[:, 0]).clamp_min(1e-12)
+        columns = {"hit_score": (1.0 - noise).numpy()}
         if self.config["n_classes"] == 3:
             signal = (probability[:, 1] + probability[:, 2]).clamp_min(1e-12)
             columns["hit_track_score"] = (probability[:, 1] / signal).numpy()
@@ -93,6 +109,23 @@ class HitSelection(Stage):
             low, high = bounds(inputs.batch.offsets, inputs.batch.hits)
             columns["hit_score"] = (low + (high - low) * columns["hit_score"]).astype(np.float32)
         return columns, {}
+
+    def adapt_on(self, labelled: list[StageGraph], unlabelled: list[StageGraph]) -> dict:
+        """Set ``noise_odds_ratio`` for the noise fraction of the ``unlabelled`` graphs
+        (from ``input_graph``), estimated from this stage's probabilities on them, the
+        ``labelled`` graphs (from ``training_graph``) giving the fraction it was made for.
+        Returns both fractions and the ratio."""
+        self.config.pop("noise_odds_ratio", None)
+        source = float(np.mean(np.concatenate([graph.graph.targets["true_label"].numpy() == 0
+                                               for graph in labelled])))
+        with torch.inference_mode():
+            noise = np.concatenate([1.0 - self.scores(self(graph.graph.x, graph.graph.edge_index))["hit_score"]
+                                    for graph in unlabelled])
+        target = prior_under_shift(noise, source)
+        ratio = (target / source) / ((1.0 - target) / (1.0 - source))
+        self.config["noise_odds_ratio"] = ratio
+        return {"noise_fraction_labelled": source, "noise_fraction_unlabelled": target, "noise_odds_ratio": ratio,
+                "unlabelled_hits": int(noise.size)}
 
     def training_graph(self, inputs: StageInput) -> StageGraph:
         """Targets: ``true_label`` (hits,) int64; with a loss weight column ``loss_weight``

@@ -17,6 +17,7 @@ after on the reference events (in-sample: score the result on other events).
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import sys
@@ -33,15 +34,15 @@ from ..pipeline import Pipeline
 from ..stages import EnergyScale
 from ..stages.calibration import MIN_REFERENCE_EVENTS, TooFewReferenceEvents
 from ..statistics import ONE_SIGMA, opening_angle, unit_vectors
-from .config import library_versions, stage_record, upstream_of
-from .loop import load_graphs
+from .config import library_versions, stage_record, stages_before, upstream_of
+from .loop import MissingTruth, load_graphs
 
 ENERGY_SCALE = "energy_scale"
 
 
 def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pipeline | str | Path | None = None,
-              detector: str | None = None, geometry: str | Path | None = None,
-              log: Callable[[str], None] = print) -> dict:
+              detector: str | None = None, unlabelled: Iterable[str | Path] = (),
+              geometry: str | Path | None = None, log: Callable[[str], None] = print) -> dict:
     """Calibrate a pipeline on labelled reference events and write it to ``out``.
 
     Args:
@@ -52,6 +53,9 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
         pipeline: the pipeline to calibrate, or its folder; else the one shipped with
             ``detector``.
         detector: a registry name, when ``pipeline`` is not given.
+        unlabelled: events of the condition to reconstruct, without truth: the stages
+            that can (``Stage.adapt_on``: the hit selection's noise fraction) adapt to
+            them last, the reference events giving the condition they were made for.
         geometry: the geometry file every reference file is read against (None: each
             file's own, else the detector's default layout).
         log: receives one line per step.
@@ -79,7 +83,7 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
     before = reference_figures(source, files, geometry)
     log(f"{counted} reference events; before: {before}")
     chain, stages = Pipeline(source.detector, {}), {}
-    models = dict(source.stages)
+    models = {name: copy.deepcopy(model) for name, model in source.stages.items()}
     if "reco_log10_energy" in _written(models) and ENERGY_SCALE not in models:
         models[ENERGY_SCALE] = _energy_scale(source)
     for name, model in models.items():
@@ -93,6 +97,8 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
         chain.stages[name] = model
     after = reference_figures(chain, files, geometry)
     log(f"after (on the same events): {after}")
+    if unlabelled:
+        _adapt(chain, files, expand_sources(unlabelled), stages, geometry, log)
     record = {"source_pipeline": str(source.folder) if source.folder else None,
               "source_pipeline_sha256": source.sha256(),
               "reference": [{"file": str(file), "sha256": file_sha256(file)} for file in files],
@@ -101,6 +107,25 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
               "stages": stages, "before": before, "after_in_sample": after}
     _write_pipeline(chain, source, stages, record, out)
     return {"pipeline": str(out), **record}
+
+
+def _adapt(chain: Pipeline, reference: Sequence[Path], unlabelled: Sequence[Path], records: dict,
+           geometry: str | Path | None, log: Callable[[str], None]) -> None:
+    """Adapt each stage of ``chain`` that can to the ``unlabelled`` events, the
+    ``reference`` events giving the condition it was made for; a stage whose truth the
+    reference events lack is left as it is, with a warning. Adds to ``records``."""
+    for name, model in chain.stages.items():
+        if not model.adapts:
+            continue
+        upstream = upstream_of(model, stages_before(chain, name))
+        try:
+            labelled = load_graphs(reference, 512, model, upstream, geometry=geometry)
+        except MissingTruth as error:
+            log(f"warning: {name} not adapted: the reference events lack its truth ({error})")
+            continue
+        target = load_graphs(unlabelled, 512, model, upstream, labelled=False, geometry=geometry)
+        records[name] = records.get(name, {}) | {"adaptation": model.adapt_on(labelled, target)}
+        log(f"{name}: adapted {json.dumps(records[name]['adaptation'])}")
 
 
 def _energy_scale(pipeline: Pipeline) -> EnergyScale:

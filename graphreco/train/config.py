@@ -67,6 +67,12 @@ def upstream_of(stage: Stage, pipeline: Pipeline) -> Pipeline:
     return Pipeline(pipeline.detector, {name: model for name, model in pipeline.stages.items() if name in kept})
 
 
+def stages_before(pipeline: Pipeline, name: str) -> Pipeline:
+    """The stages of ``pipeline`` that run before its stage ``name``."""
+    names = list(pipeline.stages)
+    return Pipeline(pipeline.detector, {earlier: pipeline.stages[earlier] for earlier in names[:names.index(name)]})
+
+
 def new_stage(name: str, detector: Detector, settings: dict, seed: int = 0) -> Stage:
     """An untrained stage ``name`` for ``detector``; its initial weights come from ``seed``."""
     torch.manual_seed(seed)

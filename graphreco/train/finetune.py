@@ -12,7 +12,9 @@ it after every epoch, so a run killed at any point and started again with the sa
 arguments resumes and ends with the same pipeline as one never killed. ``epochs`` fixes
 the plan instead (reproducing a fine-tune from its recorded plan). With ``unlabelled``
 events (no truth) the network stages train domain-adversarially against them
-(``graphreco.train.domain``).
+(``graphreco.train.domain``), and a stage that can adapts what it assumes of the data to
+them (``Stage.adapt_on``: the hit selection's noise fraction, a prior shift that
+adversarial training cannot correct).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ..errors import UsageError
 from ..io import expand_sources
 from ..pipeline import Pipeline
 from ..stages import Stage, StageGraph
-from .config import library_versions, stage_record, upstream_of
+from .config import library_versions, stage_record, stages_before, upstream_of
 from .loop import MissingTruth, TrainConfig, evaluate_loss, load_graphs, train
 
 MAX_EPOCHS = 30
@@ -52,7 +54,7 @@ DOMAIN_WEIGHT = 0.3
 def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipeline | str | Path | None = None,
              detector: str | None = None, validation: Iterable[str | Path] = (),
              unlabelled: Iterable[str | Path] = (), minutes: float = 20.0, epochs: int | None = None,
-             from_scratch: bool = False, geometry: str | Path | None = None,
+             from_scratch: bool = False, domain_weight: float = DOMAIN_WEIGHT, geometry: str | Path | None = None,
              log: Callable[[str], None] = print) -> dict:
     """Fine-tune a pipeline on labelled events and write it to ``out``.
 
@@ -67,6 +69,8 @@ def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipel
         unlabelled: events of the condition to adapt to, without truth.
         minutes: wall-time budget of the training (planned as in the module docstring).
         epochs: epochs of every stage instead of a plan from ``minutes``.
+        domain_weight: strength of the domain-adversarial term with ``unlabelled`` events
+            (0: none; the prior adaptation of ``Stage.adapt_on`` is made either way).
         from_scratch: train the network stages from new weights (seed 0) at the
             from-scratch learning rate instead: the comparison for a fine-tune.
         geometry: the geometry file every event file is read against.
@@ -86,13 +90,13 @@ def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipel
     files = {"labelled": expand_sources(labelled), "validation": expand_sources(validation) if validation else [],
              "unlabelled": expand_sources(unlabelled) if unlabelled else []}
     settings = {"pipeline_fingerprint": source.fingerprint(), "minutes": minutes, "epochs": epochs,
-                "from_scratch": from_scratch,
+                "from_scratch": from_scratch, "domain_weight": domain_weight,
                 "geometry": None if geometry is None else str(geometry),
                 "inputs": {part: [{"file": str(path), "sha256": file_sha256(path)} for path in paths]
                            for part, paths in files.items()}}
     work = out.with_name(f".{out.name}.partial")
     plan = _plan(source, files, settings, work, geometry, log)
-    domain_weight = DOMAIN_WEIGHT if files["unlabelled"] else 0.0
+    adversarial = domain_weight if files["unlabelled"] else 0.0
     chain, report = Pipeline(source.detector, {}), {}
     for name, shipped in source.stages.items():
         model = copy.deepcopy(shipped)
@@ -109,9 +113,10 @@ def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipel
             graphs = _graphs(files["labelled"], model, upstream, geometry)
             train_graphs, validation_graphs = (graphs, _graphs(files["validation"], model, upstream, geometry)) \
                 if files["validation"] else _held_out(graphs)
-            config = TrainConfig(epochs=plan["epochs"][name], domain_weight=domain_weight,
+            config = TrainConfig(epochs=plan["epochs"][name], domain_weight=adversarial,
                                  **FINETUNING | ({"learning_rate": TrainConfig.learning_rate} if from_scratch else {}))
-            target = _graphs(files["unlabelled"], model, upstream, geometry, labelled=False) if domain_weight else []
+            target = _graphs(files["unlabelled"], model, upstream, geometry, labelled=False) \
+                if files["unlabelled"] else []
             loss_before = evaluate_loss(model, validation_graphs)
             log(f"{name}: fine-tuning {plan['epochs'][name]} epochs on "
                 f"{sum(g.graph.num_graphs for g in train_graphs)} events")
@@ -120,6 +125,8 @@ def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipel
             metrics = {"validation_loss_before": loss_before,
                        "validation_loss": evaluate_loss(model, validation_graphs),
                        "calibration": model.calibrate_on(validation_graphs)}
+            if target and model.adapts:
+                metrics["adaptation"] = model.adapt_on(validation_graphs, target)
             _save(work, name, model, source, metrics | {"finetuning": history})
             report[name] = metrics
         elif model.calibrated:
@@ -158,12 +165,10 @@ def _plan(source: Pipeline, files: dict, settings: dict, work: Path, geometry: s
     trained = [name for name, model in source.stages.items() if model.trained]
     share = settings["minutes"] * 60.0 / max(len(trained), 1)
     plan = {"settings": settings, "epochs": {}, "without_truth": []}
-    names = list(source.stages)
     for name in trained:
         model = source.stages[name]
-        before = Pipeline(source.detector, {earlier: source.stages[earlier] for earlier in names[:names.index(name)]})
         try:
-            graphs = _graphs(files["labelled"], model, upstream_of(model, before), geometry)
+            graphs = _graphs(files["labelled"], model, upstream_of(model, stages_before(source, name)), geometry)
         except MissingTruth as error:
             plan["without_truth"].append(name)
             log(f"{name}: kept as it is, the labelled files lack its truth ({error})")
