@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from . import detectors, progress
-from .errors import UsageError
+from .errors import CommandWarning, UsageError
 from .extras import MissingExtra
 from .record import STDOUT, check_record_path, strict_json, write_record
 
@@ -467,15 +467,13 @@ def exit_code(error: Exception) -> int:
 
 
 def _warning_printer(show: Callable[..., None]) -> Callable[..., None]:
-    """A ``warnings.showwarning`` that prints a warning about the input
-    (``EventFormatWarning``) as one line, ``graphreco: warning: ...``, on stderr and hands
-    any other to ``show``."""
+    """A ``warnings.showwarning`` that prints a ``CommandWarning`` (about the input, the
+    kernel cache) as one line, ``graphreco: warning: ...``, on stderr and hands any other
+    to ``show``."""
 
     def printer(message: Warning | str, category: type[Warning], filename: str, lineno: int, file=None,
                 line: str | None = None) -> None:
-        from .io import EventFormatWarning
-
-        if issubclass(category, EventFormatWarning):
+        if issubclass(category, CommandWarning):
             print(f"graphreco: warning: {message}", file=sys.stderr)
         else:
             show(message, category, filename, lineno, file, line)
@@ -511,25 +509,26 @@ def _report(args: argparse.Namespace, result: dict, seconds: float) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(simulators=argv[:1] == ["simulate"]).parse_args(argv)
-    code, start = 0, time.perf_counter()
-    try:
-        if args.json not in (None, STDOUT):
-            check_record_path(Path(args.json), _named_paths(args))
-        with warnings.catch_warnings(), progress.bar(args.command, getattr(args, "unit", ""),
-                                                     show=getattr(args, "progress", False) and not args.quiet):
-            warnings.showwarning = _warning_printer(warnings.showwarning)
-            try:
-                result = args.run(args)
-            except PartialFailure as failure:
-                result, code = failure.result, EXIT_BAD_INPUT
-        _report(args, result, time.perf_counter() - start)
-    except Exception as error:  # noqa: BLE001 - reported once, by its exit code, for the batch system
-        code = exit_code(error)
-        if code == EXIT_INTERNAL:
-            print(f"graphreco: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        else:
-            print(f"graphreco: error: {error}", file=sys.stderr)
+    with warnings.catch_warnings():  # parsing too: a --detector loads the detector and its kernels
+        warnings.showwarning = _warning_printer(warnings.showwarning)
+        args = build_parser(simulators=argv[:1] == ["simulate"]).parse_args(argv)
+        code, start = 0, time.perf_counter()
+        try:
+            if args.json not in (None, STDOUT):
+                check_record_path(Path(args.json), _named_paths(args))
+            with progress.bar(args.command, getattr(args, "unit", ""),
+                              show=getattr(args, "progress", False) and not args.quiet):
+                try:
+                    result = args.run(args)
+                except PartialFailure as failure:
+                    result, code = failure.result, EXIT_BAD_INPUT
+            _report(args, result, time.perf_counter() - start)
+        except Exception as error:  # noqa: BLE001 - reported once, by its exit code, for the batch system
+            code = exit_code(error)
+            if code == EXIT_INTERNAL:
+                print(f"graphreco: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+            else:
+                print(f"graphreco: error: {error}", file=sys.stderr)
     return code
 
 

@@ -10,8 +10,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import UsageError
-from .io.outputs import check_outputs
-from .io.writer import TEMPORARY_SUFFIX
 
 STDOUT = "-"
 """``--json -``: the record goes to standard output, in place of the human summary."""
@@ -37,6 +35,8 @@ def check_record_path(path: Path, named: Iterable[str | Path]) -> None:
     """Refuse (``UsageError``), before the command runs, a record path that would replace
     a file named on the command line (``named``: its inputs and outputs) or whose folder
     cannot be made."""
+    from .io.outputs import check_outputs  # here: graphreco.io imports numba and pyarrow
+
     check_outputs([path], named)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,6 +48,8 @@ def write_record(path: Path, result: object) -> None:
     """Write ``result`` (``strict_json``) to ``path`` atomically: into a hidden temporary
     file beside it, flushed to disk, then renamed into place; a failure leaves ``path``
     as it was and no temporary file."""
+    from .io.writer import TEMPORARY_SUFFIX
+
     temporary = path.with_name(f".{path.name}.{os.getpid()}{TEMPORARY_SUFFIX}")
     try:
         with open(temporary, "w", encoding="utf-8") as handle:

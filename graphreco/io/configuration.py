@@ -23,10 +23,13 @@ import numpy as np
 import pyarrow as pa
 
 from ..detectors import Detector, DetectorConfiguration
+from ..kernels._cache import ensure_cache_folder
 from .batch import event_of_hit
 from .errors import EventFormatError
 from .parquet import read_parquet
 from .writer import EventWriter
+
+ensure_cache_folder()  # before this module's numba functions are decorated
 
 SUFFIX = ".geometry.parquet"
 """How the name of every geometry file ends (folders given as input skip these files)."""

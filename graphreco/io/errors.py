@@ -3,6 +3,8 @@ read against what they declare."""
 
 from __future__ import annotations
 
+from ..errors import CommandWarning
+
 
 class EventFormatError(ValueError):
     """An event file violates the event format.
@@ -22,7 +24,7 @@ class EventFormatError(ValueError):
         return type(self), (self.file, self.problem, self.column, self.event_id)
 
 
-class EventFormatWarning(UserWarning):
+class EventFormatWarning(CommandWarning):
     """An event file that is read, but maybe not as its writer meant: the detector its
     schema metadata declares is overridden by the one the caller gave (the format lets
     ``--detector`` override it). The message is one line naming the file and both."""

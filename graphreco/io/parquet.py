@@ -23,6 +23,14 @@ def open_parquet(path: str | Path) -> pq.ParquetFile:
 
 
 def read_parquet(path: str | Path, columns: list[str] | None = None) -> pa.Table:
-    """The table in ``path`` (``columns`` of it, all by default), page checksums verified
-    where the file has them; raises what ``pq.read_table`` raises."""
-    return pq.read_table(str(path), columns=columns, page_checksum_verification=True)
+    """The table in the file ``path`` (``columns`` of it, all by default), page checksums
+    verified where the file has them; raises what ``pq.ParquetFile`` raises, and
+    ``pa.ArrowInvalid`` naming a requested column the file lacks.
+
+    Read through ``pq.ParquetFile``, not ``pq.read_table``, which imports
+    ``pyarrow.dataset`` for one file: nothing else a ``reconstruct`` does needs it."""
+    with open_parquet(path) as file:
+        missing = [name for name in columns or () if name not in file.schema_arrow.names]
+        if missing:
+            raise pa.ArrowInvalid(f"no column {missing[0]!r}")
+        return file.read(columns=columns)

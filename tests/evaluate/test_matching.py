@@ -2,9 +2,10 @@
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from graphreco.evaluate.matching import hit_values, reco_rows
+from graphreco.evaluate.matching import hit_values, read_reco, reco_rows
 from graphreco.io import EventFormatError
 
 
@@ -25,3 +26,12 @@ def test_hit_lists_are_taken_in_row_order_and_a_wrong_length_names_the_event():
                       "reco.parquet", "hit_score").size == 0
     with pytest.raises(EventFormatError, match="reco.parquet.*hit_score.*event_id 71"):
         hit_values(column, np.array([2, 1]), np.array([3, 2]), np.array([70, 71]), "reco.parquet", "hit_score")
+
+
+def test_a_reconstruction_without_a_requested_column_is_bad_input(tmp_path):
+    # pq.ParquetFile.read alone would drop a missing column without a word
+    reco = tmp_path / "reco.parquet"
+    pq.write_table(pa.table({"event_id": [1, 2]}), reco)
+    with pytest.raises(EventFormatError, match="reco.parquet.*no column 'hit_score'"):
+        read_reco(reco, columns=["event_id", "hit_score"])
+    assert read_reco(reco, columns=["event_id"]).column("event_id").to_pylist() == [1, 2]
