@@ -268,6 +268,14 @@ def _export(args: argparse.Namespace) -> dict:
     return result | verify_export(pipeline, args.output, batch, repeats=args.repeats)
 
 
+def _add_pipeline_choice(command: argparse.ArgumentParser, verb: str) -> None:
+    """``--detector NAME`` or ``--pipeline DIR``, exactly one: the pipeline the command
+    ``verb``s (the one shipped with the detector, or the one in the folder)."""
+    chosen = command.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--detector", type=_known_detector, help=f"{verb} the pipeline shipped with this detector")
+    chosen.add_argument("--pipeline", type=Path, help=f"{verb} the pipeline in this folder")
+
+
 def _add_geometry(command: argparse.ArgumentParser) -> None:
     command.add_argument("--geometry", type=Path, default=None, metavar="FILE",
                          help="detector configuration (*.geometry.parquet) the events are read against "
@@ -324,9 +332,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     reconstruct.add_argument("-o", "--output", required=True,
                              help="output file (one input) or directory (one output per input, same stem; "
                                   "a trailing slash makes it a directory for one input too)")
-    chosen = reconstruct.add_mutually_exclusive_group(required=True)
-    chosen.add_argument("--detector", type=_known_detector, help="use the pipeline shipped with this detector")
-    chosen.add_argument("--pipeline", type=Path, help="use the pipeline in this folder")
+    _add_pipeline_choice(reconstruct, "use")
     reconstruct.add_argument("--pipeline-sha256", type=_sha256, metavar="HEX",
                              help="refuse the pipeline unless its SHA-256 (printed as pipeline_sha256 by every "
                                   "run) is this, checked before any weights are read")
@@ -370,11 +376,10 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
         "finetune", help="train a pipeline's network stages further on your labelled simulation, within minutes",
         description="Start from a trained pipeline and train every network stage whose truth the labelled files "
                     "hold, within a wall-time budget (planned as epochs before training; a rerun resumes), then "
-                    "calibrate on held-out events. With --unlabelled, train domain-adversarially against them.",
+                    "calibrate on held-out events. With --unlabelled, train domain-adversarially against them and "
+                    "adapt the hit selection to their noise fraction.",
         parents=long)
-    tuned = tuning.add_mutually_exclusive_group(required=True)
-    tuned.add_argument("--detector", type=_known_detector, help="start from the pipeline shipped with this detector")
-    tuned.add_argument("--pipeline", type=Path, help="start from the pipeline in this folder")
+    _add_pipeline_choice(tuning, "start from")
     tuning.add_argument("--labelled", nargs="+", required=True, help="event files with truth, directories or patterns")
     tuning.add_argument("--validation", nargs="+",
                         help="labelled events to validate and calibrate on (default: every 10th minibatch of "
@@ -397,10 +402,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
         description="Refit the uncertainty scales of every stage that has them and the absolute energy scale on "
                     "labelled reference events (e.g. TA hybrid events with FD energies); no network weight "
                     "changes. Writes a new pipeline folder with calibration.json (before and after).", parents=short)
-    calibrated = calibration.add_mutually_exclusive_group(required=True)
-    calibrated.add_argument("--detector", type=_known_detector,
-                            help="calibrate the pipeline shipped with this detector")
-    calibrated.add_argument("--pipeline", type=Path, help="calibrate the pipeline in this folder")
+    _add_pipeline_choice(calibration, "calibrate")
     calibration.add_argument("--reference", nargs="+", required=True,
                              help="labelled event files, directories or glob patterns (true_zenith, true_azimuth, "
                                   "true_energy): a few hundred events; too few for a scale is refused")
@@ -430,9 +432,7 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
                                  description="Write <stage>.onnx (inputs x, edge_index, batch) and manifest.json; "
                                              "with --events also check them against torch and time both, one thread.",
                                  parents=long)
-    exported = export.add_mutually_exclusive_group(required=True)
-    exported.add_argument("--detector", type=_known_detector, help="export the pipeline shipped with this detector")
-    exported.add_argument("--pipeline", type=Path, help="export the pipeline in this folder")
+    _add_pipeline_choice(export, "export")
     export.add_argument("-o", "--output", type=Path, required=True, help="folder for the exported files")
     export.add_argument("--events", type=Path,
                         help="event file whose first --batch-events events check parity and speed")

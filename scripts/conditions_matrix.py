@@ -112,6 +112,12 @@ def score(pipeline: Pipeline, path: Path) -> dict:
         return evaluate_files(path, reco)
 
 
+def write_json(path: Path, record: dict) -> None:
+    """``record`` as JSON at ``path`` (numpy values as Python's), its folder made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1, default=_native))
+
+
 def format_value(value) -> str:
     if value is None:
         return "-"
@@ -166,8 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{name}, {events} events per condition: pipeline / classical\n")
     print(table(rows))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=1, default=_native))
+        write_json(args.json, record)
 
 
 if __name__ == "__main__":

@@ -27,13 +27,12 @@ writes every evaluation and command to ``--json``.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from conditions_matrix import FIGURES, _native, score, simulate, table
+from conditions_matrix import FIGURES, score, simulate, table, write_json
 
 from graphreco import detectors
 from graphreco.pipeline import Pipeline
@@ -122,8 +121,7 @@ def main(argv: list[str] | None = None) -> None:
               "pipeline / classical\n")
         print(table(rows))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=1, default=_native))
+        write_json(args.json, record)
 
 
 if __name__ == "__main__":

@@ -28,13 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import file_sha256, save_stage, stage_description
-from ..errors import UsageError
 from ..io import expand_sources, read_events
 from ..pipeline import Pipeline
 from ..stages import EnergyScale
 from ..stages.calibration import MIN_REFERENCE_EVENTS, TooFewReferenceEvents
 from ..statistics import ONE_SIGMA, opening_angle, unit_vectors
-from .config import library_versions, stage_record, stages_before, upstream_of
+from .config import library_versions, source_and_output, stage_record, stages_before, upstream_of
 from .loop import MissingTruth, load_graphs
 
 ENERGY_SCALE = "energy_scale"
@@ -67,13 +66,7 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
         TooFewReferenceEvents: fewer than ``MIN_REFERENCE_EVENTS`` labelled events.
         EventFormatError: a reference file breaks the event format or lacks truth.
     """
-    if (pipeline is None) == (detector is None):
-        raise UsageError("give the pipeline to calibrate or the detector whose shipped pipeline it is, not both")
-    source = pipeline if isinstance(pipeline, Pipeline) else (
-        Pipeline.shipped(detector) if pipeline is None else Pipeline.load(pipeline))
-    out = Path(out)
-    if out.exists():
-        raise UsageError(f"{out}: exists; calibrate writes a new pipeline folder and overwrites nothing")
+    source, out = source_and_output(pipeline, detector, out, "calibrate")
     files = expand_sources(reference)
     counted = sum(batch.offsets.size - 1 for batch in read_events(files, detector=source.detector.name,
                                                                     geometry=geometry))

@@ -43,6 +43,7 @@ from .. import detectors
 from .._version import __version__
 from ..artifacts import save_stage, stage_description
 from ..detectors import Detector
+from ..errors import UsageError
 from ..io import expand_sources
 from ..pipeline import Pipeline
 from ..stages import STAGES, Stage
@@ -65,6 +66,22 @@ def upstream_of(stage: Stage, pipeline: Pipeline) -> Pipeline:
             kept.add(name)
             needed |= set(model.reads)
     return Pipeline(pipeline.detector, {name: model for name, model in pipeline.stages.items() if name in kept})
+
+
+def source_and_output(pipeline: Pipeline | str | Path | None, detector: str | None, out: str | Path,
+                      command: str) -> tuple[Pipeline, Path]:
+    """The pipeline a command starts from (``pipeline`` itself, the folder it names, or
+    the one shipped with ``detector``: exactly one of the two) and its new output folder;
+    ``UsageError`` where both or neither is given or ``out`` exists (a command writes a
+    new pipeline folder and overwrites nothing)."""
+    if (pipeline is None) == (detector is None):
+        raise UsageError(f"give the pipeline to {command} or the detector whose shipped pipeline it is, not both")
+    if not isinstance(pipeline, Pipeline):
+        pipeline = Pipeline.shipped(detector) if pipeline is None else Pipeline.load(pipeline)
+    out = Path(out)
+    if out.exists():
+        raise UsageError(f"{out}: exists; {command} writes a new pipeline folder and overwrites nothing")
+    return pipeline, out
 
 
 def stages_before(pipeline: Pipeline, name: str) -> Pipeline:

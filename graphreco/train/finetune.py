@@ -34,7 +34,7 @@ from ..errors import UsageError
 from ..io import expand_sources
 from ..pipeline import Pipeline
 from ..stages import Stage, StageGraph
-from .config import library_versions, stage_record, stages_before, upstream_of
+from .config import library_versions, source_and_output, stage_record, stages_before, upstream_of
 from .loop import MissingTruth, TrainConfig, evaluate_loss, load_graphs, train
 
 MAX_EPOCHS = 30
@@ -78,15 +78,9 @@ def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipel
     Returns:
         The record written as ``out/finetune.json``.
     """
-    if (pipeline is None) == (detector is None):
-        raise UsageError("give the pipeline to fine-tune or the detector whose shipped pipeline it is, not both")
     if minutes <= 0 or (epochs is not None and epochs < 1):
         raise UsageError("--minutes must be positive and --epochs at least 1")
-    source = pipeline if isinstance(pipeline, Pipeline) else (
-        Pipeline.shipped(detector) if pipeline is None else Pipeline.load(pipeline))
-    out = Path(out)
-    if out.exists():
-        raise UsageError(f"{out}: exists; finetune writes a new pipeline folder and overwrites nothing")
+    source, out = source_and_output(pipeline, detector, out, "finetune")
     files = {"labelled": expand_sources(labelled), "validation": expand_sources(validation) if validation else [],
              "unlabelled": expand_sources(unlabelled) if unlabelled else []}
     settings = {"pipeline_fingerprint": source.fingerprint(), "minutes": minutes, "epochs": epochs,
