@@ -215,7 +215,8 @@ def _calibrate(args: argparse.Namespace) -> dict:
     from .train.calibrate import calibrate
 
     return calibrate(args.reference, args.output, pipeline=args.pipeline, detector=args.detector,
-                     unlabelled=args.unlabelled or (), geometry=args.geometry, log=_progress_log(args))
+                     unlabelled=args.unlabelled or (), efficiency=args.efficiency, geometry=args.geometry,
+                     log=_progress_log(args))
 
 
 def _finetune(args: argparse.Namespace) -> dict:
@@ -406,6 +407,9 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     calibration.add_argument("--reference", nargs="+", required=True,
                              help="labelled event files, directories or glob patterns (true_zenith, true_azimuth, "
                                   "true_energy): a few hundred events; too few for a scale is refused")
+    calibration.add_argument("--efficiency", type=float,
+                             help="also fix the event-score threshold keeping this fraction of the reference "
+                                  "signal events (needs true_kind), e.g. 0.7")
     calibration.add_argument("--unlabelled", nargs="+",
                              help="events of the condition to reconstruct, no truth needed: the hit selection "
                                   "adapts to their noise fraction")

@@ -168,8 +168,11 @@ def _calibrate(args: argparse.Namespace, record: dict, seconds: float) -> Render
                   _figure(after["energy"]["log10_bias"])),
                  ("energy: 1-sigma coverage", _figure(before["energy"]["coverage_1sigma"]),
                   _figure(after["energy"]["coverage_1sigma"]))]
+    points = [(f"{name}: working point", f"event_score >= {point['event_score_threshold']:.4g} keeps "
+                                         f"{point['signal_passing']:.1%} of {point['signal_events']:,} signal events")
+              for name, stage in record["stages"].items() if (point := stage.get("working_point"))]
     return facts(f"Calibrated the pipeline on {record['reference_events']:,} reference events in "
-                 f"{duration(seconds)}", [("pipeline", shown_path(record["pipeline"]))],
+                 f"{duration(seconds)}", [("pipeline", shown_path(record["pipeline"])), *points],
                  table(("on the reference events", "before", "after (in-sample)"), rows))
 
 

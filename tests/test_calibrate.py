@@ -135,3 +135,12 @@ def test_calibrate_adapts_the_hit_selection_to_unlabelled_events_of_a_noisier_co
     loaded = Pipeline.load(tmp_path / "adapted").stages["hit_selection"]
     assert loaded.config["noise_odds_ratio"] == adaptation["noise_odds_ratio"]
     assert "noise_odds_ratio" not in Pipeline.shipped("baikal-gvd").stages["hit_selection"].config
+
+
+def test_a_working_point_keeps_the_chosen_fraction_of_the_reference_signal(simulated_file, tmp_path):
+    reference = simulated_file("baikal-gvd", 300, 651, mix={"numu_cc": 3.0, "nue_cc": 1.0, "eas": 2.0})
+    record = calibrate([reference], tmp_path / "wp", detector="baikal-gvd", efficiency=0.7, log=lambda line: None)
+    point = record["stages"]["background_suppression"]["working_point"]
+    assert point["signal_events"] >= MIN_REFERENCE_EVENTS and point["background_events"] > 0
+    assert abs(point["signal_passing"] - 0.7) < 0.01 and 0.0 < point["event_score_threshold"] < 1.0
+    assert Pipeline.load(tmp_path / "wp").stages["background_suppression"].config["working_point"] == point

@@ -4,7 +4,10 @@ neutrino), not background (an atmospheric-muon bundle).
 Node states from the GraphEncoder are pooled per event (max and mean) and an MLP gives
 one logit; the stage writes ``event_score = sigmoid(logit)``. Loss: binary cross entropy.
 Training truth: events whose ``true_kind`` is one of ``background_kinds`` are background
-(the recipe names them; for Baikal-GVD ``eas``).
+(the recipe names them; for Baikal-GVD ``eas``). ``working_point_on`` fixes, on labelled
+reference events, the ``event_score`` threshold that keeps a chosen fraction of their
+signal events (``graphreco calibrate --efficiency``); it is kept in the config as
+``working_point`` and changes no output.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from torch import nn
 
 from ..models import EventReduction, GraphEncoder
 from .base import GRAPH_BUILDING, Stage, StageExport, StageGraph, truth
+from .calibration import MIN_REFERENCE_EVENTS, TooFewReferenceEvents
 from .inputs import StageInput
 
 
@@ -26,10 +30,12 @@ class BackgroundSuppression(Stage):
     writes = ("event_score",)
 
     def __init__(self, n_features: int, relative_features: tuple[int, ...], *, background_kinds: Sequence[str],
-                 hidden: int = 32, layers: int = 3):
+                 hidden: int = 32, layers: int = 3, working_point: dict | None = None):
         super().__init__()
         self.config = {"n_features": n_features, "relative_features": list(relative_features),
                        "hidden": hidden, "layers": layers, "background_kinds": list(background_kinds)}
+        if working_point is not None:
+            self.config["working_point"] = dict(working_point)
         self.encoder = GraphEncoder(n_features, tuple(relative_features), hidden, layers)
         self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
@@ -50,6 +56,25 @@ class BackgroundSuppression(Stage):
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         graph = self.input_graph(inputs).graph
         return {}, {"event_score": self.event_score(self(graph.x, graph.edge_index, graph.ptr)).numpy()}
+
+    def working_point_on(self, stage_graphs: list[StageGraph], efficiency: float) -> dict:
+        """Fix ``working_point``: the lowest ``event_score`` kept such that ``efficiency``
+        of the signal events of ``stage_graphs`` (from ``training_graph``) pass, and how
+        many of their background events pass it. ``TooFewReferenceEvents`` with fewer
+        than ``MIN_REFERENCE_EVENTS`` signal events."""
+        with torch.inference_mode():
+            score = np.concatenate([self.event_score(self(g.graph.x, g.graph.edge_index, g.graph.ptr)).numpy()
+                                    for g in stage_graphs])
+        signal = np.concatenate([g.graph.targets["is_signal"].numpy() for g in stage_graphs])
+        if signal.sum() < MIN_REFERENCE_EVENTS:
+            raise TooFewReferenceEvents(f"a working point needs at least {MIN_REFERENCE_EVENTS} signal reference "
+                                        f"events; the reference files give {int(signal.sum())}")
+        threshold = float(np.quantile(score[signal], 1.0 - efficiency, method="inverted_cdf"))
+        self.config["working_point"] = {
+            "signal_efficiency": efficiency, "event_score_threshold": threshold,
+            "signal_passing": float(np.mean(score[signal] >= threshold)), "signal_events": int(signal.sum()),
+            "background_passing": int(np.sum(score[~signal] >= threshold)), "background_events": int(np.sum(~signal))}
+        return self.config["working_point"]
 
     def training_graph(self, inputs: StageInput) -> StageGraph:
         """Target ``is_signal`` (events,) bool: the event's kind is none of ``background_kinds``."""

@@ -156,6 +156,17 @@ class Stage(nn.Module):
         """Whether ``adapt_on`` fits anything."""
         return type(self).adapt_on is not Stage.adapt_on
 
+    def working_point_on(self, stage_graphs: list[StageGraph], efficiency: float) -> dict:
+        """Fix the score threshold that keeps ``efficiency`` of the signal events of
+        labelled graphs (from ``training_graph``); returns it ({}: the stage has no
+        event score to cut on)."""
+        return {}
+
+    @property
+    def has_working_point(self) -> bool:
+        """Whether ``working_point_on`` fixes anything."""
+        return type(self).working_point_on is not Stage.working_point_on
+
     def scales_on(self, stage_graphs: list[StageGraph]) -> dict:
         """Fix only the uncertainty scales on labelled graphs (from ``training_graph``),
         keeping whatever else ``calibrate_on`` fits; the same as ``calibrate_on`` for a

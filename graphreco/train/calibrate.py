@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..artifacts import file_sha256, save_stage, stage_description
+from ..errors import UsageError
 from ..io import expand_sources, read_events
 from ..pipeline import Pipeline
 from ..stages import EnergyScale
@@ -40,7 +41,7 @@ ENERGY_SCALE = "energy_scale"
 
 
 def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pipeline | str | Path | None = None,
-              detector: str | None = None, unlabelled: Iterable[str | Path] = (),
+              detector: str | None = None, unlabelled: Iterable[str | Path] = (), efficiency: float | None = None,
               geometry: str | Path | None = None, log: Callable[[str], None] = print) -> dict:
     """Calibrate a pipeline on labelled reference events and write it to ``out``.
 
@@ -55,6 +56,9 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
         unlabelled: events of the condition to reconstruct, without truth: the stages
             that can (``Stage.adapt_on``: the hit selection's noise fraction) adapt to
             them last, the reference events giving the condition they were made for.
+        efficiency: with it, the stages with an event score (background suppression)
+            fix the threshold keeping this fraction of the reference signal events
+            (``Stage.working_point_on``; the reference events need ``true_kind``).
         geometry: the geometry file every reference file is read against (None: each
             file's own, else the detector's default layout).
         log: receives one line per step.
@@ -66,6 +70,8 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
         TooFewReferenceEvents: fewer than ``MIN_REFERENCE_EVENTS`` labelled events.
         EventFormatError: a reference file breaks the event format or lacks truth.
     """
+    if efficiency is not None and not 0.0 < efficiency < 1.0:
+        raise UsageError(f"--efficiency must lie between 0 and 1, not {efficiency}")
     source, out = source_and_output(pipeline, detector, out, "calibrate")
     files = expand_sources(reference)
     counted = sum(batch.offsets.size - 1 for batch in read_events(files, detector=source.detector.name,
@@ -87,6 +93,10 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
             for weak in stages[name].get("classes_from_all_events", []):
                 log(f"warning: {name}: fewer than {MIN_REFERENCE_EVENTS} {weak} reference events: "
                     "that class takes the values of all events together")
+        if efficiency is not None and model.has_working_point:
+            graphs = load_graphs(files, 512, model, upstream_of(model, chain), geometry=geometry)
+            stages[name] = stages.get(name, {}) | {"working_point": model.working_point_on(graphs, efficiency)}
+            log(f"{name}: working point {json.dumps(stages[name]['working_point'])}")
         chain.stages[name] = model
     after = reference_figures(chain, files, geometry)
     log(f"after (on the same events): {after}")
