@@ -143,7 +143,7 @@ class Stage(nn.Module):
     @property
     def calibrated(self) -> bool:
         """Whether the stage has a calibration that ``calibrate_on`` fits."""
-        return type(self).calibrate_on is not Stage.calibrate_on
+        return self._overrides("calibrate_on")
 
     def adapt_on(self, labelled: list[StageGraph], unlabelled: list[StageGraph]) -> dict:
         """Adapt what the stage assumes of the data to unlabelled graphs of a new
@@ -154,7 +154,7 @@ class Stage(nn.Module):
     @property
     def adapts(self) -> bool:
         """Whether ``adapt_on`` fits anything."""
-        return type(self).adapt_on is not Stage.adapt_on
+        return self._overrides("adapt_on")
 
     def working_point_on(self, stage_graphs: list[StageGraph], efficiency: float) -> dict:
         """Fix the score threshold that keeps ``efficiency`` of the signal events of
@@ -165,7 +165,7 @@ class Stage(nn.Module):
     @property
     def has_working_point(self) -> bool:
         """Whether ``working_point_on`` fixes anything."""
-        return type(self).working_point_on is not Stage.working_point_on
+        return self._overrides("working_point_on")
 
     def scales_on(self, stage_graphs: list[StageGraph]) -> dict:
         """Fix only the uncertainty scales on labelled graphs (from ``training_graph``),
@@ -182,6 +182,10 @@ class Stage(nn.Module):
         record = self.scales_on(stage_graphs)
         self.config |= kept
         return {key: value for key, value in record.items() if key not in kept} | {"kept": sorted(kept)}
+
+    def _overrides(self, method: str) -> bool:
+        """Whether the stage's class defines its own ``method`` rather than ``Stage``'s."""
+        return getattr(type(self), method) is not getattr(Stage, method)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config})"

@@ -33,7 +33,7 @@ from ..io import expand_sources, read_events
 from ..pipeline import Pipeline
 from ..stages import EnergyScale
 from ..stages.calibration import MIN_REFERENCE_EVENTS, TooFewReferenceEvents
-from ..statistics import ONE_SIGMA, opening_angle, unit_vectors
+from ..statistics import ONE_SIGMA, coverage, opening_angle, unit_vectors
 from .config import library_versions, source_and_output, stage_record, stages_before, upstream_of
 from .loop import MissingTruth, load_graphs
 
@@ -164,23 +164,20 @@ def reference_figures(pipeline: Pipeline, files: Sequence[Path], geometry: str |
                               unit_vectors(table["true_zenith"], table["true_azimuth"]))
         used = quoted & np.isfinite(angle) & np.isfinite(table["reco_angle_sigma"])
         figures["direction"] = {"events": int(used.sum()),
-                                "coverage_68": _fraction(angle[used] <= table["reco_angle_sigma"][used])}
+                                "coverage_68": coverage(angle[used], table["reco_angle_sigma"][used])
+                                if used.any() else None}
     if {"reco_log10_energy", "true_energy"} <= set(table):
         error = table["reco_log10_energy"] - np.log10(table["true_energy"])
         sigma = table["reco_log10_energy_sigma"]
         used = quoted & np.isfinite(error) & np.isfinite(sigma)
         figures["energy"] = {"events": int(used.sum()),
                              "log10_bias": float(np.median(error[used])) if used.any() else None,
-                             "coverage_1sigma": _fraction(np.abs(error[used]) <= sigma[used]),
+                             "coverage_1sigma": coverage(error[used], sigma[used]) if used.any() else None,
                              "coverage_target": ONE_SIGMA}
     return figures
 
 
 _TRUTH = ("true_zenith", "true_azimuth", "true_energy")
-
-
-def _fraction(passed: np.ndarray) -> float | None:
-    return float(np.mean(passed)) if passed.size else None
 
 
 def _written(models: dict) -> set[str]:

@@ -98,7 +98,7 @@ def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipel
         done = work / name / "metrics.json"  # written last: the stage is complete
         if done.exists():
             model = Pipeline.load_stages(work, source.detector, [name]).stages[name]
-            report[name] = json.loads((work / name / "metrics.json").read_text())
+            report[name] = json.loads(done.read_text())
             log(f"{name}: already fine-tuned in {work}")
         elif name in plan["epochs"]:
             if from_scratch:
