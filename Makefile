@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml setup.py Makefile
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-build-isolation torch-scatter
-	$(BIN)/python -m pip install -q -e ".[test,plots,lhc,export,root,distributed]"
+	$(BIN)/python -m pip install -q -e ".[test,plots,lhc,export,root,distributed,posterior]"
 	$(BIN)/python -m graphreco.warm_up
 	touch $(STAMP)
 

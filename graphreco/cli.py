@@ -152,6 +152,10 @@ def _reconstruct(args: argparse.Namespace) -> dict:
 
     pipeline = Pipeline.load(args.pipeline, args.pipeline_sha256) if args.pipeline \
         else Pipeline.shipped(args.detector, args.pipeline_sha256)
+    try:
+        pipeline = pipeline.with_posterior(args.posterior)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     inputs = expand_sources(args.inputs)
     keep = [name for name in args.keep_columns.split(",") if name] if args.keep_columns else []
     mapping = load_mapping(args.root_mapping) if any(path.suffix == ".root" for path in inputs) else None
@@ -170,7 +174,7 @@ def _reconstruct(args: argparse.Namespace) -> dict:
             files = reconstruct_files(pipeline, plans, args.batch_size, keep, workers, progress.advance, mapping)
         seconds = time.perf_counter() - start
     events = sum(f["events"] for f in files if f["status"] == "reconstructed")
-    result = {"detector": pipeline.detector.name, "stages": list(pipeline.stages),
+    result = {"detector": pipeline.detector.name, "stages": list(pipeline.running),
               "pipeline_sha256": pipeline.sha256(), "files": files,
               "events": events, "seconds": round(seconds, 3),
               "events_per_s": round(events / seconds) if seconds else None}
@@ -349,6 +353,9 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     reconstruct.add_argument("--ray-address", default=None,
                              help="Ray cluster to run on (default: $RAY_ADDRESS, "
                                   "else a local instance of --workers CPUs)")
+    reconstruct.add_argument("--posterior", type=_not_negative, default=0, metavar="N",
+                             help="also write N joint samples per event of the direction and log10 E posterior "
+                                  "(reco_posterior_* columns; N >= 256; needs a pipeline with a posterior stage)")
     reconstruct.add_argument("--keep-columns", default="",
                              help="input columns to carry into the output, comma separated")
     _add_geometry(reconstruct)

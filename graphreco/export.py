@@ -149,6 +149,48 @@ def example_graph(n_features: int, seed: int = 0, n_event_inputs: int = 0) -> Gr
                       event_x=event_x)
 
 
+def exported(stage: Stage) -> bool:
+    """Whether the stage's network is a graph network that ``export_pipeline`` exports
+    with the graph inputs and ``verify_export`` checks (not the posterior's conditioner,
+    which reads per-event inputs alone: ``export_conditioner``)."""
+    return stage.trained and stage.encodes_graph
+
+
+class _Conditioner(nn.Module):
+    """A stage without a graph encoder as a network of its per-event inputs alone."""
+
+    def __init__(self, stage: Stage):
+        super().__init__()
+        self.stage = stage
+
+    def forward(self, event_x: torch.Tensor) -> torch.Tensor:
+        return self.stage(None, None, None, event_x)
+
+
+def export_conditioner(name: str, stage: Stage, path: Path, events: int = 64) -> dict:
+    """Write the network of a stage that reads per-event inputs alone (the posterior's
+    conditioner: ``event_x`` (events, ``n_event_inputs``) in, its ``export_spec`` output
+    out) to ``path``, check it with onnxruntime on ``events`` random inputs, and return
+    its manifest entry (with that check's largest absolute difference)."""
+    require("onnx", "export", "exporting stages to ONNX")
+    spec = stage.export_spec
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module = _Conditioner(stage).eval()
+    example = torch.randn(events, stage.n_event_inputs, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        torch.onnx.export(module, (example,), path, dynamo=False, opset_version=OPSET, input_names=["event_x"],
+                          output_names=[spec.output],
+                          dynamic_axes={"event_x": {0: "events"}, spec.output: {0: "events"}})
+        expected = module(example).numpy()
+    (output,) = onnx_session(path).run(None, {"event_x": example.numpy()})
+    return {"stage": name, "files": {"onnx": path.name}, "config": stage.config,
+            "inputs": {"event_x": {"dtype": "float32", "shape": ["events", stage.n_event_inputs]}},
+            "outputs": {spec.output: {"dtype": "float32", "shape": [spec.axis, int(expected.shape[1])],
+                                      "meaning": spec.meaning}},
+            "parity_max_abs_diff": float(np.abs(output - expected).max()), "outside_onnx": list(spec.outside)}
+
+
 def stage_graphs(pipeline: Pipeline, batch: EventBatch) -> dict[str, GraphBatch]:
     """The graph each stage of ``pipeline`` with a network reads ``batch`` through (for
     energy_direction the graph of the hits that the hit selection before it kept); the
@@ -158,7 +200,7 @@ def stage_graphs(pipeline: Pipeline, batch: EventBatch) -> dict[str, GraphBatch]
     graphs = {}
     with torch.no_grad():  # (not inference_mode: its tensors cannot be traced by torch.jit.trace)
         for i, (name, stage) in enumerate(pipeline.stages.items()):
-            if stage.trained:  # the others have no network to trace or check
+            if exported(stage):  # the others have no graph network to trace or check
                 graphs[name] = stage.input_graph(inputs).graph
             read_later = {column for later in names[i + 1:] for column in pipeline.stages[later].reads}
             if read_later & set(stage.writes):
@@ -192,6 +234,10 @@ def export_pipeline(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Pa
                            "writes": list(stage.writes),
                            "outside_onnx": [f"the whole stage: no network; {type(stage).__module__} "
                                             "(post-processing on the columns it reads)"]})
+            continue
+        if not stage.encodes_graph:
+            stages.append(export_conditioner(name, stage, out_dir / f"{name}.onnx"))
+            progress.advance()
             continue
         graph = graphs.get(name)
         if graph is None or graph.edge_index.shape[1] == 0:
@@ -312,7 +358,7 @@ def verify_export(folder_or_pipeline: str | Path | Pipeline, out_dir: str | Path
     counts one on the progress bar (``graphreco.progress``)."""
     pipeline = _pipeline(folder_or_pipeline)
     result: dict[str, dict] = {"parity": {}, "timings": {}}
-    trained = {name: stage for name, stage in pipeline.stages.items() if stage.trained}
+    trained = {name: stage for name, stage in pipeline.stages.items() if exported(stage)}
     progress.expect(len(trained))
     with single_thread():  # all of it: numba's idle OpenMP workers spin after a parallel kernel
         graphs = stage_graphs(pipeline, batch)

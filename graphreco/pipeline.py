@@ -27,6 +27,8 @@ from .io import EventBatch
 from .stages import STAGES, StageInput
 
 PIPELINE_KEYS = {"detector", "stages"}
+MIN_POSTERIOR_SAMPLES = 256
+"""The fewest posterior samples per event the event format allows in an output."""
 CHUNK_EVENTS = 512
 CHUNK_HITS = 1 << 17
 """At most this many events and hits per forward pass of the stages (see
@@ -36,11 +38,32 @@ CHUNK_HITS = 1 << 17
 @dataclass
 class Pipeline:
     """Stages of one detector, run in order on event batches; ``folder`` is where it was
-    loaded from (None for one built in memory)."""
+    loaded from (None for one built in memory); ``posterior_samples`` the samples per
+    event that the stages running on request (the posterior) draw (0: they do not run;
+    ``with_posterior``)."""
 
     detector: Detector
     stages: dict[str, torch.nn.Module]
     folder: Path | None = None
+    posterior_samples: int = 0
+
+    def with_posterior(self, samples: int) -> Pipeline:
+        """This pipeline, writing ``samples`` posterior samples per event (the event
+        format asks for at least ``MIN_POSTERIOR_SAMPLES``); ``ValueError`` when it has
+        no posterior stage."""
+        if samples and not any(stage.on_request for stage in self.stages.values()):
+            raise ValueError(f"{self.folder or 'the pipeline'} has no posterior stage to draw samples from")
+        if samples and samples < MIN_POSTERIOR_SAMPLES:
+            raise ValueError(f"posterior samples: at least {MIN_POSTERIOR_SAMPLES} per event (the event format's "
+                             f"minimum), not {samples}")
+        return replace(self, posterior_samples=samples)
+
+    @property
+    def running(self) -> dict[str, torch.nn.Module]:
+        """The stages that run: all, except those running on request when no posterior
+        samples are asked for."""
+        return {name: stage for name, stage in self.stages.items()
+                if self.posterior_samples or not stage.on_request}
 
     @classmethod
     def load(cls, folder: str | Path, sha256: str | None = None) -> Pipeline:
@@ -110,9 +133,12 @@ class Pipeline:
         return pipeline_sha256(self.folder, list(self.stages)) if self.folder is not None else None
 
     def fingerprint(self) -> str:
-        """SHA-256 of the detector, the stages' names and configs and their weights: two
-        pipelines with the same fingerprint write the same outputs."""
+        """SHA-256 of the detector, the stages' names and configs and their weights (and
+        the posterior samples asked for): two pipelines with the same fingerprint write the
+        same outputs."""
         digest = hashlib.sha256(self.detector.name.encode())
+        if self.posterior_samples:
+            digest.update(f"posterior_samples={self.posterior_samples}".encode())
         for name, stage in self.stages.items():
             digest.update(json.dumps([name, stage.config], sort_keys=True).encode())
             for key, tensor in stage.state_dict().items():
@@ -123,14 +149,18 @@ class Pipeline:
     def output_schema(self) -> pa.Schema:
         """The columns of every output, whatever the data (an input without events
         included): ``event_id`` (int64), the stages' per-hit columns (list<float32>), then
-        their per-event columns (float32), each in the order the stages first write it."""
+        their per-event columns (float32; list<float32> of the posterior samples), each
+        in the order the stages first write it."""
         hit_columns: dict[str, None] = {}
-        event_columns: dict[str, None] = {}
-        for stage in self.stages.values():
+        event_columns: dict[str, pa.DataType] = {}
+        for stage in self.running.values():
             for name in stage.writes:
-                (hit_columns if name in stage.hit_writes else event_columns)[name] = None
+                if name in stage.hit_writes:
+                    hit_columns[name] = None
+                else:
+                    event_columns[name] = pa.list_(pa.float32()) if stage.on_request else pa.float32()
         return pa.schema([("event_id", pa.int64()), *((name, pa.list_(pa.float32())) for name in hit_columns),
-                          *((name, pa.float32()) for name in event_columns)])
+                          *event_columns.items()])
 
     def reconstruct(self, batch: EventBatch, timings: dict[str, float] | None = None
                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -146,7 +176,8 @@ class Pipeline:
         for start, stop in _chunks(batch.offsets, CHUNK_EVENTS, CHUNK_HITS):
             chunk = batch.slice(start, stop)
             with timed(timings, "graph"):
-                inputs = StageInput(chunk, self.detector, build_graph(chunk, self.detector))
+                inputs = StageInput(chunk, self.detector, build_graph(chunk, self.detector),
+                                    posterior_samples=self.posterior_samples)
             event_parts.append(self.run(inputs, timings))
             hit_parts.append(inputs.hit_columns)
         events = {name: np.concatenate([part[name] for part in event_parts]) for name in event_parts[0]}
@@ -163,6 +194,8 @@ class Pipeline:
         event_columns = {}
         with torch.inference_mode():
             for name, stage in self.stages.items():
+                if stage.on_request and not inputs.posterior_samples:
+                    continue
                 with timed(timings, name):
                     hits, events = stage.outputs(inputs)
                 _check_written(name, stage, hits, events)

@@ -38,17 +38,18 @@ def calibration_scale(errors: np.ndarray, uncertainties: np.ndarray, target: flo
 
 
 def unit_vectors(zenith: np.ndarray, azimuth: np.ndarray) -> np.ndarray:
-    """(n, 3) unit vectors pointing where the particle comes from; zenith and azimuth (n,) in rad."""
+    """(..., 3) unit vectors pointing where the particle comes from; zenith and azimuth
+    (...) in rad."""
     zenith, azimuth = np.asarray(zenith, dtype=np.float64), np.asarray(azimuth, dtype=np.float64)
     sin_zenith = np.sin(zenith)
-    return np.stack([sin_zenith * np.cos(azimuth), sin_zenith * np.sin(azimuth), np.cos(zenith)], axis=1)
+    return np.stack([sin_zenith * np.cos(azimuth), sin_zenith * np.sin(azimuth), np.cos(zenith)], axis=-1)
 
 
 def zenith_azimuth(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Zenith in [0, pi] and azimuth in [0, 2 pi) (rad) of (n, 3) vectors of any norm."""
-    norm = np.maximum(np.linalg.norm(vectors, axis=1), 1e-30)
-    zenith = np.arccos(np.clip(vectors[:, 2] / norm, -1.0, 1.0))
-    return zenith, np.mod(np.arctan2(vectors[:, 1], vectors[:, 0]), 2 * np.pi)
+    """Zenith in [0, pi] and azimuth in [0, 2 pi) (rad) of (..., 3) vectors of any norm."""
+    norm = np.maximum(np.linalg.norm(vectors, axis=-1), 1e-30)
+    zenith = np.arccos(np.clip(vectors[..., 2] / norm, -1.0, 1.0))
+    return zenith, np.mod(np.arctan2(vectors[..., 1], vectors[..., 0]), 2 * np.pi)
 
 
 def opening_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -112,3 +113,10 @@ def prior_under_shift(probability: np.ndarray, source_prior: float, tolerance: f
             return updated
         prior = updated
     return prior
+
+
+def central_levels(samples: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(events,) the probability of the smallest central interval of each event's samples
+    (events, n) that holds its truth (events,): 2 |F(truth) - 1/2|, F the samples'
+    distribution function."""
+    return np.abs(2 * np.mean(samples < truth[:, None], axis=1) - 1)

@@ -43,6 +43,8 @@ MIX = {"numu_cc": 3.0, "nue_cc": 1.0, "nc": 1.0, "eas": 8.0}
 """Kinds before the trigger: muons trigger less often than cascades, so they are drawn more."""
 REGRESSION_MIX = {"numu_cc": 4.0, "nue_cc": 1.0, "nc": 1.0, "eas": 1.0}
 """The regression learns mostly from neutrino tracks, where the angular target is set."""
+NEUTRINO_MIX = {"numu_cc": 3.0, "nue_cc": 1.0, "nc": 1.0}
+"""The posterior flow learns from neutrino events, held out from the regression's."""
 SAMPLES = {  # name: (events, seed, conditions, mix)
     "train": (40_000, 101, Conditions(), MIX),
     "train_regression": (100_000, 707, Conditions(), REGRESSION_MIX),
@@ -51,6 +53,8 @@ SAMPLES = {  # name: (events, seed, conditions, mix)
     "test_noise80khz": (10_000, 404, Conditions(noise_rate_hz=80e3), MIX),
     "test_absorption15m": (10_000, 505, Conditions(absorption_length=15.0), MIX),
     "test_eas": (100_000, 606, Conditions(), {"eas": 1.0}),
+    "train_posterior": (160_000, 808, Conditions(), NEUTRINO_MIX),
+    "validation_posterior": (5_000, 818, Conditions(), NEUTRINO_MIX),
 }
 """``test_eas``: atmospheric-muon bundles alone, enough to measure rejections up to ~10^4."""
 TEST_SAMPLES = ("test", "test_noise80khz", "test_absorption15m")

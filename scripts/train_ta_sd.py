@@ -36,6 +36,8 @@ SAMPLES = {  # name: (events, seed, conditions)
     "validation": (8_000, 1202, Conditions()),
     "test": (20_000, 1303, Conditions()),
     "test_shifted": (8_000, 1404, Conditions(accidental_rate_scale=2.0, timing_resolution_ns=40.0)),
+    "train_posterior": (90_000, 1505, Conditions()),
+    "validation_posterior": (5_000, 1606, Conditions()),
 }
 TEST_SAMPLES = ("test", "test_shifted")
 

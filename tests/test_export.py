@@ -14,7 +14,7 @@ pytest.importorskip("onnxruntime")
 from graphreco.artifacts import ArtifactError  # noqa: E402
 from graphreco.cli import main  # noqa: E402
 from graphreco.detectors.baikal_gvd.simulation import simulate_events  # noqa: E402
-from graphreco.export import (  # noqa: E402
+from graphreco.export import (
     INPUTS,
     example_graph,
     export_pipeline,
@@ -26,9 +26,13 @@ from graphreco.export import (  # noqa: E402
     torch_outputs,
     torchscript_stage,
 )
+from graphreco.export import (  # noqa: E402
+    exported as exported_as_graph,
+)
 from graphreco.graph import build_graph  # noqa: E402
 from graphreco.io import event_table, read_events, write_events  # noqa: E402
 from graphreco.pipeline import Pipeline  # noqa: E402
+from graphreco.stages import StageInput  # noqa: E402
 from graphreco.threads import single_thread  # noqa: E402
 
 from .synthetic import lhc_crossings  # noqa: E402
@@ -78,8 +82,23 @@ def checked_events(batch):
 
 
 def networks(pipeline: Pipeline) -> dict:
-    """The stages with a network, which the export writes as ONNX."""
-    return {name: stage for name, stage in pipeline.stages.items() if stage.trained}
+    """The stages with a graph network, which the export writes as ONNX with the graph inputs."""
+    return {name: stage for name, stage in pipeline.stages.items() if exported_as_graph(stage)}
+
+
+def test_the_posterior_conditioner_is_exported_and_matches_torch(exported):
+    pipeline, batch, folder = exported
+    if "posterior" not in pipeline.stages:
+        pytest.skip("no posterior stage in this pipeline")
+    stage = pipeline.stages["posterior"]
+    entry = next(s for s in json.loads((folder / "manifest.json").read_text())["stages"] if s["stage"] == "posterior")
+    assert entry["files"] == {"onnx": "posterior.onnx"} and entry["parity_max_abs_diff"] <= 1e-4
+    inputs = StageInput(batch, pipeline.detector, build_graph(batch, pipeline.detector))
+    Pipeline(pipeline.detector, {n: s for n, s in pipeline.stages.items() if n != "posterior"}).run(inputs)
+    event_x = stage.input_graph(inputs).graph.event_x
+    (output,) = onnx_session(folder / "posterior.onnx").run(None, {"event_x": event_x.numpy()})
+    with torch.no_grad():
+        assert np.abs(output - stage(None, None, None, event_x).numpy()).max() <= 1e-4
 
 
 def test_onnxruntime_matches_torch_on_another_batch(exported):
@@ -102,6 +121,9 @@ def test_the_manifest_and_the_files_name_inputs_outputs_and_what_stays_outside(e
         if not stage.trained:  # post-processing without a network: described, not exported
             assert entry["files"] == {} and "no network" in entry["outside_onnx"][0]
             assert entry["reads"] == list(stage.reads) and entry["writes"] == list(stage.writes)
+            continue
+        if not stage.encodes_graph:  # the posterior's conditioner: per-event inputs alone
+            assert list(entry["inputs"]) == ["event_x"] and entry["outside_onnx"]
             continue
         session = onnx_session(folder / entry["files"]["onnx"])
         inputs = {value.name: value for value in session.get_inputs()}

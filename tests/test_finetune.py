@@ -36,7 +36,7 @@ def test_a_fine_tune_killed_and_resumed_ends_as_one_never_killed(simulated_file,
     straight = tmp_path / "straight"
     subprocess.run(_command(labelled, validation, straight), check=True, capture_output=True, timeout=900)
     record = json.loads((straight / "finetune.json").read_text())
-    assert record["plan"] == {"hit_selection": 2, "composition": 2, "energy_direction": 2}
+    assert record["plan"] == {"hit_selection": 2, "composition": 2, "energy_direction": 2, "posterior": 2}
     assert record["stages_without_truth"] == []
     shipped = Pipeline.shipped("ta-sd")
     changed = Pipeline.load(straight).stages["energy_direction"].state_dict()

@@ -29,11 +29,12 @@ def events_file(tmp_path_factory):
 
 def test_shipped_pipeline_scores_hits_and_events_better_than_chance(events_file):
     pipeline = Pipeline.shipped("baikal-gvd")
-    assert list(pipeline.stages) == ["hit_selection", "background_suppression", "energy_direction", "refit"]
+    assert list(pipeline.stages) == ["hit_selection", "background_suppression", "energy_direction", "refit",
+                                     "posterior"]
     batch = next(read_events(events_file))
     timings = {}
     hit_columns, event_columns = pipeline.reconstruct(batch, timings)
-    assert set(timings) == {"graph", *pipeline.stages}
+    assert set(timings) == {"graph", *pipeline.running}  # the posterior runs only when asked for samples
     score, signal = hit_columns["hit_score"], batch.hits["true_label"] > 0
     assert score.shape == (batch.n_hits,) and np.all((score >= 0) & (score <= 1))
     assert score[signal].mean() > 0.8 and score[~signal].mean() < 0.2

@@ -24,10 +24,22 @@ from ..io import EventFormatError, read_events
 from ..io.reader import open_event_file
 from .matching import hit_values, read_reco, reco_rows
 from .metrics import WORKING_POINT, precision_recall, roc_auc
-from .shower_metrics import RECO_COLUMNS, TRUTH_COLUMNS, composition_report, energy_bins, shower_figures
-from .shower_plots import FIGURES, draw_shower_comparison
+from .posterior_plots import NAME, NOTE, draw_posterior_examples
+from .posteriors import population_figures, read_samples
+from .shower_metrics import (
+    RECO_COLUMNS,
+    TRUTH_COLUMNS,
+    composition_report,
+    energy_bins,
+    selected,
+    shower_figures,
+)
+from .shower_plots import FIGURES as COMPARISON_FIGURES
+from .shower_plots import draw_shower_comparison
 
 __all__ = ["FIGURES", "evaluate"]
+
+FIGURES = COMPARISON_FIGURES | {NAME: NOTE}
 
 PROBABILITY_PREFIX = "reco_p_"
 """Columns of the reconstruction that hold a composition class's probability."""
@@ -52,7 +64,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     reco = read_reco(reco_path)
     reco_ids = reco.column("event_id").to_numpy()
     gnn_columns = {name: reco.column(name).to_numpy() for name in reco.column_names
-                   if name in RECO_COLUMNS or name.startswith(PROBABILITY_PREFIX)}
+                   if name in RECO_COLUMNS or name.startswith(PROBABILITY_PREFIX)} | read_samples(reco)
     hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None
     pieces: dict[str, list[np.ndarray]] = {}
     counter_pieces: dict[str, list[np.ndarray]] = {}
@@ -84,6 +96,8 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     counter_scores = {name: np.concatenate(values) for name, values in counter_pieces.items()}
     signal = counter_scores.pop("shower_counter")
     report = shower_figures(c, cuts)
+    if "gnn_reco_posterior_zenith" in c:
+        report["posterior"] = population_figures(c, {"standard_cuts": selected(c, cuts)})
     if "true_primary" in c and any(name.startswith("gnn_reco_p_") for name in c):
         report["composition"] = composition_report(c, energy_bins(c, cuts)["all"], primaries)
     if "gnn" in counter_scores:
@@ -93,6 +107,8 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
                               "precision": round(precision, 5), "recall": round(recall, 5),
                               "auc": round(roc_auc(signal, score), 5)}
     if plots is not None:
-        report["plots"] = [str(path) for path in draw_shower_comparison(c, Path(plots), signal, counter_scores,
-                                                                         cuts, primaries)]
+        drawn = draw_shower_comparison(c, Path(plots), signal, counter_scores, cuts, primaries)
+        if "posterior" in report:
+            drawn += draw_posterior_examples(c, selected(c, cuts), Path(plots))
+        report["plots"] = [str(path) for path in drawn]
     return report

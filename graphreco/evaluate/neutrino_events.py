@@ -29,10 +29,15 @@ from .neutrino_metrics import (
     event_figures,
     regression_figures,
 )
-from .neutrino_plots import FIGURES, draw_comparison
+from .neutrino_plots import FIGURES as COMPARISON_FIGURES
+from .neutrino_plots import draw_comparison
+from .posterior_plots import NAME, NOTE, draw_posterior_examples
+from .posteriors import population_figures, read_samples
 from .resolution import signal_hits
 
 __all__ = ["FIGURES", "evaluate"]
+
+FIGURES = COMPARISON_FIGURES | {NAME: NOTE}
 
 
 def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | None = None,
@@ -45,6 +50,7 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
     hit_score = reco.column("hit_score") if "hit_score" in reco.column_names else None
     event_score = reco.column("event_score").to_numpy() if "event_score" in reco.column_names else None
     regression = {name: reco.column(name).to_numpy() for name in REGRESSION_COLUMNS if name in reco.column_names}
+    regression |= read_samples(reco)
     columns = {name: [] for name in ("signal", "gnn_hit", "base_hit", "hit_kind", "kind", "gnn_event", "base_event",
                                      "signal_hits", *TRUTH_COLUMNS, *(f"gnn_{n}" for n in regression),
                                      *(f"base_{n}" for n in DIRECTION_COLUMNS))}
@@ -85,6 +91,17 @@ def evaluate(truth_path: str | Path, reco_path: str | Path, plots: str | Path | 
             report["events_numu_cc_vs_eas"][name] = event_figures(c["kind"], c[event_key])
     if set(TRUTH_COLUMNS) <= set(c):
         report |= regression_figures(c)
+        if "gnn_reco_posterior_zenith" in c:
+            report["posterior"] = population_figures(c, posterior_populations(c))
     if plots is not None:
-        report["plots"] = [str(path) for path in draw_comparison(c, Path(plots))]
+        drawn = draw_comparison(c, Path(plots))
+        if "posterior" in report:
+            drawn += draw_posterior_examples(c, posterior_populations(c)["numu_cc_10_signal_hits"], Path(plots))
+        report["plots"] = [str(path) for path in drawn]
     return report
+
+
+def posterior_populations(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The events whose posteriors are scored: numu CC with >= 10 signal hits, and nue CC."""
+    return {"numu_cc_10_signal_hits": (c["kind"] == "numu_cc") & (c["signal_hits"] >= 10),
+            "nue_cc": c["kind"] == "nue_cc"}

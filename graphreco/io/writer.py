@@ -25,13 +25,22 @@ def hit_list(offsets: np.ndarray, values: np.ndarray) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(np.asarray(offsets, dtype=np.int32)), pa.array(values))
 
 
+def event_column(values: np.ndarray) -> pa.Array:
+    """A per-event column: one value per event (events,), or one list per event of the
+    rows of a matrix (events, n), e.g. posterior samples."""
+    values = np.asarray(values)
+    if values.ndim == 2:
+        return hit_list(np.arange(values.shape[0] + 1) * values.shape[1], values.reshape(-1))
+    return pa.array(values)
+
+
 def event_table(event_id: np.ndarray, offsets: np.ndarray, hits: Mapping[str, np.ndarray],
                 events: Mapping[str, np.ndarray] | None = None, detector: str | None = None) -> pa.Table:
     """A table in the event format: ``event_id``, the per-hit lists, then event columns
     (``event_table(**simulated.columns())`` for ``SimulatedEvents``)."""
     columns = {"event_id": pa.array(np.asarray(event_id, dtype=np.int64))}
     columns |= {name: hit_list(offsets, values) for name, values in hits.items()}
-    columns |= {name: pa.array(values) for name, values in (events or {}).items()}
+    columns |= {name: event_column(values) for name, values in (events or {}).items()}
     table = pa.table(columns)
     return table.replace_schema_metadata({"detector": detector}) if detector else table
 

@@ -72,8 +72,9 @@ class _PipelineActor:
     in ``ERROR_COLUMN`` instead (Ray Data would keep only an exception's text, not which
     file it names)."""
 
-    def __init__(self, folder: str, sha256: str, keep_columns: Sequence[str], batch_size: int):
-        self.pipeline = Pipeline.load(folder, sha256)  # the driver's, byte for byte, on every node
+    def __init__(self, folder: str, sha256: str, keep_columns: Sequence[str], batch_size: int,
+                 posterior_samples: int = 0):
+        self.pipeline = Pipeline.load(folder, sha256).with_posterior(posterior_samples)  # the driver's, byte for byte
         self.keep_columns, self.batch_size = tuple(keep_columns), batch_size
 
     def __call__(self, table: pa.Table) -> pa.Table:
@@ -204,7 +205,8 @@ def _run_job(pipeline: Pipeline, plans: Sequence[FilePlan], indices: list[int], 
                for index in indices}
     work = [chunk._asdict() for path, output in outputs.items()
             for chunk in chunks(path, wanted, batch_size, output.plan.stamp.get("geometry"))]
-    actor_arguments = (str(pipeline.folder), pipeline.sha256(), tuple(keep_columns), batch_size)
+    actor_arguments = (str(pipeline.folder), pipeline.sha256(), tuple(keep_columns), batch_size,
+                       pipeline.posterior_samples)
     reconstructed = ray.data.from_items(work, override_num_blocks=len(work)).map_batches(
         _PipelineActor, fn_constructor_args=actor_arguments, batch_size=1,
         batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)

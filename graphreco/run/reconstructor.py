@@ -16,11 +16,15 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from ..graph import build_graph
 from ..io import EventFormatError, event_table
 from ..io.configuration import resolve_configuration
 from ..io.reader import validated_batch
 from ..io.validate import check_schema
 from ..pipeline import Pipeline
+from ..sky import EventPosterior
+from ..stages import StageInput
+from ..stages.posterior import COLUMNS as POSTERIOR_COLUMNS
 
 SOURCE = "<framework input>"
 """What error messages name as the file for data handed over in memory."""
@@ -69,6 +73,16 @@ class Reconstructor:
         hits gives what a file gives for one: NaN per-event outputs. ``EventFormatError``
         naming the column for an ``event_id`` that is not an integer within int64, or
         columns that break the event format."""
+        output = self.reconstruct_table(self._event_table(hits, event, event_id))
+        return {name: (np.asarray(output.column(name)[0].as_py(), dtype=np.float32)
+                       if pa.types.is_list(output.schema.field(name).type) else float(output.column(name)[0].as_py()))
+                for name in output.column_names if name != "event_id"}
+
+
+    def _event_table(self, hits: Mapping[str, object], event: Mapping[str, object] | None,
+                     event_id: int) -> pa.Table:
+        """One event as a one-row table in the event format (``reconstruct_event``'s
+        arguments); ``EventFormatError`` for an ``event_id`` that is not an int64."""
         if isinstance(event_id, bool) or not isinstance(event_id, numbers.Integral) \
                 or not INT64.min <= int(event_id) <= INT64.max:
             raise EventFormatError(SOURCE, f"expected an integer within int64, got {event_id!r}", column="event_id")
@@ -76,10 +90,36 @@ class Reconstructor:
         columns = {"event_id": pa.array([int(event_id)], type=pa.int64())}
         columns |= {name: _one_list(values, dtypes.get(name)) for name, values in hits.items()}
         columns |= {name: pa.array([value]) for name, value in (event or {}).items()}
-        output = self.reconstruct_table(pa.table(columns))
-        return {name: (np.asarray(output.column(name)[0].as_py(), dtype=np.float32)
-                       if pa.types.is_list(output.schema.field(name).type) else float(output.column(name)[0].as_py()))
-                for name in output.column_names if name != "event_id"}
+        return pa.table(columns)
+
+    def posterior(self, hits: Mapping[str, object], n: int = 512, event: Mapping[str, object] | None = None,
+                  event_id: int = 0) -> EventPosterior:
+        """One event's direction and energy posterior from the pipeline's posterior
+        stage: ``n`` joint samples and the exact log density (``sky.EventPosterior``;
+        arguments as ``reconstruct_event``). ``ValueError`` for a pipeline without a
+        posterior stage; an event without a point estimate (too few hits) gives NaN."""
+        names = [name for name, stage in self.pipeline.stages.items() if stage.on_request]
+        if not names:
+            raise ValueError(f"the {self.detector} pipeline has no posterior stage")
+        stage = self.pipeline.stages[names[0]]
+        before = Pipeline(self.pipeline.detector, {name: model for name, model in self.pipeline.stages.items()
+                                                   if not model.on_request})
+        record_batch = self._event_table(hits, event, event_id).combine_chunks().to_batches()[0]
+        check_schema(record_batch.schema, self.pipeline.detector, SOURCE, None)
+        batch = validated_batch(record_batch, self.pipeline.detector, SOURCE, set(), self.configuration)
+        inputs = StageInput(batch, self.pipeline.detector, build_graph(batch, self.pipeline.detector))
+        before.run(inputs)
+        with torch.inference_mode():
+            stage_graph = stage.input_graph(inputs)
+            samples = stage.draw(stage_graph, n)
+
+        def density(zenith: np.ndarray, azimuth: np.ndarray, log10_energy: np.ndarray | None) -> np.ndarray:
+            shape = np.broadcast(zenith, azimuth).shape
+            flat = [np.broadcast_to(values, shape).reshape(-1, 1) for values in (zenith, azimuth)]
+            energy = None if log10_energy is None else np.broadcast_to(log10_energy, shape).reshape(-1, 1)
+            return stage.log_density(stage_graph, *flat, energy).reshape(shape)
+
+        return EventPosterior(*(samples[name][0] for name in POSTERIOR_COLUMNS), density=density)
 
 
 INT64 = np.iinfo(np.int64)

@@ -258,7 +258,8 @@ def batch_mapper(pipeline: Pipeline, keep_columns: Sequence[str], workers: int) 
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, pipeline.detector.build_edges.__module__])
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_worker,
-                                 initargs=(str(pipeline.folder), pipeline.sha256(), os.getpid())) as pool, \
+                                 initargs=(str(pipeline.folder), pipeline.sha256(), os.getpid(),
+                                           pipeline.posterior_samples)) as pool, \
                 ThreadPoolExecutor(1) as starter:
             ready = starter.submit(_start_workers, pool, workers)
             yield lambda batches: _ordered(pool, ready, batches, keep_columns, IN_FLIGHT_PER_WORKER * workers,
@@ -304,16 +305,18 @@ def _completed(result) -> Future:
 _worker_pipeline: Pipeline | None = None
 
 
-def _load_worker(folder: str, sha256: str | None = None, main_pid: int | None = None) -> None:
+def _load_worker(folder: str, sha256: str | None = None, main_pid: int | None = None,
+                 posterior_samples: int = 0) -> None:
     """Initialise a worker process: ended with the process ``main_pid`` (the job's, whose
     ``kill -9`` would otherwise leave the workers, the fork server and the resource
     tracker running), one thread, the pipeline loaded once; with ``sha256`` only the one
-    this process loaded (not one written into the folder since)."""
+    this process loaded (not one written into the folder since), drawing
+    ``posterior_samples`` per event."""
     global _worker_pipeline
     if main_pid is not None:
         exit_with(main_pid)
     set_threads(1, 1)
-    _worker_pipeline = Pipeline.load(folder, sha256)
+    _worker_pipeline = Pipeline.load(folder, sha256).with_posterior(posterior_samples)
 
 
 def _loaded() -> bool:

@@ -14,12 +14,13 @@ from .energy_direction import EnergyDirection
 from .energy_scale import EnergyScale
 from .hit_selection import HitSelection
 from .inputs import StageInput
+from .posterior import Posterior
 from .refit import Refit
 
 STAGES = {"background_suppression": BackgroundSuppression, "hit_selection": HitSelection,
           "energy_direction": EnergyDirection, "composition": Composition, "refit": Refit,
-          "combination": Combination, "energy_scale": EnergyScale}
+          "combination": Combination, "energy_scale": EnergyScale, "posterior": Posterior}
 """Stage name (as in artifacts and pipeline configs) -> its module class."""
 
 __all__ = ["STAGES", "BackgroundSuppression", "Combination", "Composition", "EnergyDirection", "EnergyScale",
-           "HitSelection", "Refit", "Stage", "StageGraph", "StageInput"]
+           "HitSelection", "Posterior", "Refit", "Stage", "StageGraph", "StageInput"]

@@ -75,13 +75,19 @@ class Stage(nn.Module):
     hit_writes: tuple[str, ...] = ()
     config: dict
     trained: bool = True
+    encodes_graph: bool = True
+    """Whether the stage has a graph encoder of its own (``encoder``): what
+    domain-adversarial training and the ONNX export work on."""
+    on_request: bool = False
+    """Whether the stage runs only when its output is asked for (the posterior's samples:
+    ``StageInput.posterior_samples``); its columns are then per event lists."""
     """Whether the stage has a network that ``graphreco train`` fits (False: only
     ``calibrate_on`` fixes it, and ``graphreco export`` leaves it outside ONNX)."""
     encoder: GraphEncoder
     n_event_inputs: int = 0
+    """Width of the per-event inputs ``event_x`` the readout takes (0: none)."""
     energy_scales: tuple[str, ...] = ()
     """The config keys of the stage's log10-energy uncertainty scales (``rescale_on``)."""
-    """Width of the per-event inputs ``event_x`` the readout takes (0: none)."""
 
     @classmethod
     def for_detector(cls, detector: Detector, **settings) -> Stage:
@@ -134,6 +140,11 @@ class Stage(nn.Module):
     def training_loss(self, stage_graph: StageGraph) -> torch.Tensor:
         """Loss of a graph from ``training_graph``."""
         raise NotImplementedError
+
+    def prepare_on(self, stage_graphs: list[StageGraph]) -> None:
+        """Fix what the network needs to know of its inputs before training (the width
+        and standardisation of per-event inputs) from training graphs; most stages know
+        it from their config and do nothing."""
 
     def calibrate_on(self, stage_graphs: list[StageGraph]) -> dict:
         """Fix uncertainty calibrations on validation graphs (from ``training_graph``);

@@ -43,7 +43,7 @@ from torch import nn
 from .. import detectors
 from ..detectors.base import event_means
 from ..graph import build_graph
-from ..models import EventReduction, GraphEncoder
+from ..models import CsrEvents, EventReduction, GraphEncoder
 from ..statistics import ONE_SIGMA, opening_angle, unit_vectors, zenith_azimuth
 from .base import Stage, StageExport, StageGraph, truth
 from .calibration import Group, calibration_bins, estimate_all, fit_scales, initial_scales, n_bins
@@ -133,13 +133,20 @@ class EnergyDirection(Stage):
     def readout(self, h: torch.Tensor, x: torch.Tensor, events: EventReduction,
                 event_x: torch.Tensor | None) -> torch.Tensor:
         """(n_events, 5 or 8): direction vector (3, norm = kappa), mean log10 E, raw sigma;
-        with ``core`` then the core offset (2, km) and its raw sigma; from the pooled node
-        states, the log of the number of hits and, when the stage takes them, the event
-        inputs ``event_x`` (see ``event_inputs``)."""
+        with ``core`` then the core offset (2, km) and its raw sigma; the heads on the
+        ``embedding``."""
+        return self.head(self.embedding(h, x, events, event_x))
+
+    @staticmethod
+    def embedding(h: torch.Tensor, x: torch.Tensor, events: EventReduction,
+                  event_x: torch.Tensor | None) -> torch.Tensor:
+        """(n_events, 2 hidden + 1 [+ event inputs]): what the heads read, the event's graph
+        embedding: the pooled node states (max, mean), the log of the number of hits and,
+        when the stage takes them, the event inputs ``event_x`` (see ``event_inputs``)."""
         parts = [events.pool(h), torch.log1p(events.count(x.dtype))[:, None]]
         if event_x is not None:
             parts.append(event_x.to(x.dtype))
-        return self.head(torch.cat(parts, dim=1))
+        return torch.cat(parts, dim=1)
 
     @property
     def export_spec(self) -> StageExport:
@@ -203,11 +210,14 @@ class EnergyDirection(Stage):
             loss = loss + gaussian_2d_nll(offset, core_sigma, target)
         return loss
 
-    def estimates(self, stage_graph: StageGraph) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """Output columns (float64) of a graph from ``input_graph``, uncertainties
-        calibrated; which events are track-like, and each event's calibration bin."""
+    def estimates(self, stage_graph: StageGraph, prediction: torch.Tensor | None = None
+                  ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """Output columns (float64) of a graph from ``input_graph`` (its network's output
+        ``prediction``, when already at hand), uncertainties calibrated; which events are
+        track-like, and each event's calibration bin."""
         graph, selection = stage_graph.graph, stage_graph.events
-        prediction = self(graph.x, graph.edge_index, graph.ptr, graph.event_x)
+        if prediction is None:
+            prediction = self(graph.x, graph.edge_index, graph.ptr, graph.event_x)
         direction, energy, sigma = (tensor.double().numpy() for tensor in self.split(prediction))
         zenith, azimuth = zenith_azimuth(direction)
         track_like = np.zeros(zenith.size, dtype=bool)
@@ -263,9 +273,14 @@ class EnergyDirection(Stage):
 
     def outputs(self, inputs: StageInput) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Per-hit and per-event output columns for a batch; events with fewer kept hits
-        than ``min_hits`` (``too_few``) get NaN."""
+        than ``min_hits`` (``too_few``) get NaN. The events' ``embedding`` stays in
+        ``inputs.embeddings`` for later stages (the posterior's flow)."""
         stage_graph = self.input_graph(inputs)
-        columns = self.estimates(stage_graph)[0]
+        graph = stage_graph.graph
+        embedding = self.embedding(self.encoder(graph.x, graph.edge_index), graph.x, CsrEvents(graph.ptr),
+                                   graph.event_x)
+        inputs.embeddings["energy_direction"] = embedding.numpy()
+        columns = self.estimates(stage_graph, self.head(embedding))[0]
         return {}, event_outputs(columns, too_few(stage_graph.graph.ptr.numpy(), self.config["min_hits"]), self.writes)
 
 

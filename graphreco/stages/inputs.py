@@ -16,7 +16,11 @@ class StageInput:
     """The events, their detector, the detector's graph of all their hits, and the
     per-hit and per-event columns that earlier stages wrote (a stage names those it needs
     in ``reads``). ``kept`` holds the hit selections stages made of the batch
-    (``kept_hits``), so that the stages after the hit selection share one."""
+    (``kept_hits``), so that the stages after the hit selection share one;
+    ``embeddings`` the per-event graph embeddings (events, width) that stages left for
+    later ones, by the name of the stage; ``posterior_samples`` how many posterior
+    samples per event the stages that run on request (``Stage.on_request``) draw (0:
+    they do not run)."""
 
     batch: EventBatch
     detector: Detector
@@ -24,3 +28,5 @@ class StageInput:
     hit_columns: dict[str, np.ndarray] = field(default_factory=dict)
     event_columns: dict[str, np.ndarray] = field(default_factory=dict)
     kept: dict[tuple, tuple[np.ndarray, EventBatch]] = field(default_factory=dict, repr=False)
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    posterior_samples: int = 0

@@ -9,7 +9,9 @@ direction cones and core circles fixed again per calibration bin on the referenc
 log10-energy scales, which a later stage may read as inputs); then an ``energy_scale``
 stage, appended where the pipeline reconstructs an energy and has none yet, fixes the
 absolute energy scale (a shift of log10 E) and the width of its 1-sigma interval, per
-event class (Baikal-GVD: cascade-like and track-like).
+event class (Baikal-GVD: cascade-like and track-like). The posterior stage, which runs on
+request, stays last: its flow is placed about the calibrated estimate, and its
+temperatures are fitted again on the reference events.
 The new pipeline folder holds the stages, ``pipeline.json`` and ``calibration.json``:
 the source pipeline, the reference files, the fitted values and the figures before and
 after on the reference events (in-sample: score the result on other events).
@@ -82,9 +84,10 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
     before = reference_figures(source, files, geometry)
     log(f"{counted} reference events; before: {before}")
     chain, stages = Pipeline(source.detector, {}), {}
-    models = {name: copy.deepcopy(model) for name, model in source.stages.items()}
+    models = {name: copy.deepcopy(model) for name, model in source.stages.items() if not model.on_request}
     if "reco_log10_energy" in _written(models) and ENERGY_SCALE not in models:
         models[ENERGY_SCALE] = _energy_scale(source)
+    models |= {name: copy.deepcopy(model) for name, model in source.stages.items() if model.on_request}
     for name, model in models.items():
         if model.calibrated:
             graphs = load_graphs(files, 512, model, upstream_of(model, chain), geometry=geometry)

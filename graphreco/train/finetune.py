@@ -107,10 +107,10 @@ def finetune(labelled: Iterable[str | Path], out: str | Path, *, pipeline: Pipel
             graphs = _graphs(files["labelled"], model, upstream, geometry)
             train_graphs, validation_graphs = (graphs, _graphs(files["validation"], model, upstream, geometry)) \
                 if files["validation"] else _held_out(graphs)
-            config = TrainConfig(epochs=plan["epochs"][name], domain_weight=adversarial,
+            config = TrainConfig(epochs=plan["epochs"][name], domain_weight=adversarial if model.encodes_graph else 0.0,
                                  **FINETUNING | ({"learning_rate": TrainConfig.learning_rate} if from_scratch else {}))
             target = _graphs(files["unlabelled"], model, upstream, geometry, labelled=False) \
-                if files["unlabelled"] else []
+                if files["unlabelled"] and model.encodes_graph else []
             loss_before = evaluate_loss(model, validation_graphs)
             log(f"{name}: fine-tuning {plan['epochs'][name]} epochs on "
                 f"{sum(g.graph.num_graphs for g in train_graphs)} events")

@@ -99,6 +99,7 @@ def train(model: Stage, train_graphs: Sequence[StageGraph], val_graphs: Sequence
         raise ValueError("domain-adversarial training (domain_weight > 0) needs unlabelled target events")
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
+    model.prepare_on(list(train_graphs))
     rng = np.random.default_rng(config.seed)
     critic = DomainCritic(model.config["hidden"]) if config.domain_weight > 0 else None
     parameters = [*model.parameters(), *(critic.parameters() if critic else ())]
