@@ -100,6 +100,17 @@ def healpix_map(log_density: Callable[[np.ndarray, np.ndarray], np.ndarray], nsi
     return probability / probability.sum()
 
 
+def healpix_histogram(zenith: np.ndarray, azimuth: np.ndarray, nside: int = 64) -> np.ndarray:
+    """A HEALPix map (RING order) of posterior samples (rad): the fraction of the samples
+    in each pixel. Its credible areas (``credible_area``) are biased upwards by the
+    pixels a finite sample leaves empty or sparse; the density's map (``healpix_map``) is
+    not."""
+    healpy = require("healpy", "posterior", "HEALPix maps")
+    pixels = healpy.ang2pix(nside, np.asarray(zenith, dtype=np.float64), np.asarray(azimuth, dtype=np.float64))
+    counts = np.bincount(pixels, minlength=healpy.nside2npix(nside)).astype(np.float64)
+    return counts / max(counts.sum(), 1.0)
+
+
 def credible_area(probability_map: np.ndarray, level: float) -> float:
     """Area (sr) of the smallest set of a HEALPix map's pixels (``healpix_map``) that
     holds ``level`` of its probability."""
@@ -127,7 +138,9 @@ class EventPosterior:
                             None if log10_energy is None else np.asarray(log10_energy, dtype=np.float64))
 
     def healpix_map(self, nside: int = 64) -> np.ndarray:
-        """The direction posterior as a HEALPix probability map (``healpix_map``)."""
+        """The direction posterior as a HEALPix probability map from its density
+        (``healpix_map``); ``healpix_histogram(self.zenith, self.azimuth)`` gives the
+        samples' map."""
         return healpix_map(lambda zenith, azimuth: self.log_density(zenith, azimuth), nside)
 
     def credible_areas(self, levels: tuple[float, ...] = (0.5, 0.68, 0.9)) -> np.ndarray:

@@ -130,7 +130,7 @@ def test_posterior_figures_compare_with_the_cone_holding_90_percent():
 
 def test_healpix_credible_area_of_a_narrow_posterior():
     healpy = pytest.importorskip("healpy")
-    from graphreco.sky import healpix_map
+    from graphreco.sky import healpix_histogram, healpix_map
 
     sigma = math.radians(3)
     centre = unit_vectors(np.array([0.7]), np.array([1.0]))[0]
@@ -143,6 +143,10 @@ def test_healpix_credible_area_of_a_narrow_posterior():
     assert probability.size == healpy.nside2npix(128) and probability.sum() == pytest.approx(1.0)
     expected = -2 * math.log(0.1) * math.pi * sigma ** 2
     assert credible_area(probability, 0.9) == pytest.approx(expected, rel=0.1)
+    rng = np.random.default_rng(5)
+    zenith, azimuth = from_chart(np.array([0.7]), np.array([1.0]), rng.normal(0, sigma, (200000, 1, 2)))
+    counts = healpix_histogram(zenith[:, 0], azimuth[:, 0], nside=128)
+    assert counts.sum() == pytest.approx(1.0) and credible_area(counts, 0.9) == pytest.approx(expected, rel=0.15)
 
 
 @pytest.fixture(scope="module")
