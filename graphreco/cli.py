@@ -219,7 +219,8 @@ def _calibrate(args: argparse.Namespace) -> dict:
     from .train.calibrate import calibrate
 
     return calibrate(args.reference, args.output, pipeline=args.pipeline, detector=args.detector,
-                     unlabelled=args.unlabelled or (), efficiency=args.efficiency, geometry=args.geometry,
+                     unlabelled=args.unlabelled or (), efficiency=args.efficiency, rejection=args.rejection,
+                     geometry=args.geometry,
                      log=_progress_log(args))
 
 
@@ -414,9 +415,13 @@ def build_parser(simulators: bool = True) -> argparse.ArgumentParser:
     calibration.add_argument("--reference", nargs="+", required=True,
                              help="labelled event files, directories or glob patterns (true_zenith, true_azimuth, "
                                   "true_energy): a few hundred events; too few for a scale is refused")
-    calibration.add_argument("--efficiency", type=float,
-                             help="also fix the event-score threshold keeping this fraction of the reference "
-                                  "signal events (needs true_kind), e.g. 0.7")
+    working_point = calibration.add_mutually_exclusive_group()
+    working_point.add_argument("--efficiency", type=float,
+                               help="also fix the event-score threshold keeping this fraction of the reference "
+                                    "signal events (needs true_kind), e.g. 0.7")
+    working_point.add_argument("--rejection", type=float,
+                               help="or the threshold letting 1/REJECTION of the reference background events "
+                                    "through (needs true_kind and at least 10 x REJECTION background events), e.g. 100")
     calibration.add_argument("--unlabelled", nargs="+",
                              help="events of the condition to reconstruct, no truth needed: the hit selection "
                                   "adapts to their noise fraction")

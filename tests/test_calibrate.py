@@ -15,7 +15,7 @@ from graphreco.detectors.baikal_gvd.simulation import Conditions as BaikalCondit
 from graphreco.detectors.ta_sd.simulation import Conditions
 from graphreco.io import read_events
 from graphreco.pipeline import Pipeline
-from graphreco.stages.calibration import MIN_REFERENCE_EVENTS
+from graphreco.stages.calibration import MIN_REFERENCE_EVENTS, TooFewReferenceEvents
 from graphreco.train.calibrate import calibrate
 
 UNDER_CALIBRATED = Conditions(calibration_scale=0.8)
@@ -145,3 +145,15 @@ def test_a_working_point_keeps_the_chosen_fraction_of_the_reference_signal(simul
     assert point["signal_events"] >= MIN_REFERENCE_EVENTS and point["background_events"] > 0
     assert abs(point["signal_passing"] - 0.7) < 0.01 and 0.0 < point["event_score_threshold"] < 1.0
     assert Pipeline.load(tmp_path / "wp").stages["background_suppression"].config["working_point"] == point
+
+
+def test_a_working_point_at_a_rejection_lets_that_fraction_of_the_background_through(simulated_file, tmp_path):
+    reference = simulated_file("baikal-gvd", 300, 651, mix={"numu_cc": 3.0, "nue_cc": 1.0, "eas": 2.0})
+    record = calibrate([reference], tmp_path / "wpr", detector="baikal-gvd", rejection=2, log=lambda line: None)
+    point = record["stages"]["background_suppression"]["working_point"]
+    assert point["background_rejection"] == 2 and point["background_events"] >= 20
+    assert point["background_passing"] <= point["background_events"] // 2
+    assert 0.0 < point["signal_passing"] <= 1.0
+    with pytest.raises(TooFewReferenceEvents, match="needs at least 1000000 background"):
+        calibrate([reference], tmp_path / "refused", detector="baikal-gvd", rejection=1e5, log=lambda line: None)
+    assert not (tmp_path / "refused").exists()

@@ -167,10 +167,12 @@ class Stage(nn.Module):
         """Whether ``adapt_on`` fits anything."""
         return self._overrides("adapt_on")
 
-    def working_point_on(self, stage_graphs: list[StageGraph], efficiency: float) -> dict:
+    def working_point_on(self, stage_graphs: list[StageGraph], efficiency: float | None = None,
+                         rejection: float | None = None) -> dict:
         """Fix the score threshold that keeps ``efficiency`` of the signal events of
-        labelled graphs (from ``training_graph``); returns it ({}: the stage has no
-        event score to cut on)."""
+        labelled graphs (from ``training_graph``), or lets ``1 / rejection`` of their
+        background events through; returns it ({}: the stage has no event score to cut
+        on)."""
         return {}
 
     @property

@@ -44,7 +44,8 @@ ENERGY_SCALE = "energy_scale"
 
 def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pipeline | str | Path | None = None,
               detector: str | None = None, unlabelled: Iterable[str | Path] = (), efficiency: float | None = None,
-              geometry: str | Path | None = None, log: Callable[[str], None] = print) -> dict:
+              rejection: float | None = None, geometry: str | Path | None = None,
+              log: Callable[[str], None] = print) -> dict:
     """Calibrate a pipeline on labelled reference events and write it to ``out``.
 
     Args:
@@ -61,6 +62,9 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
         efficiency: with it, the stages with an event score (background suppression)
             fix the threshold keeping this fraction of the reference signal events
             (``Stage.working_point_on``; the reference events need ``true_kind``).
+        rejection: instead of ``efficiency``, the threshold letting ``1 / rejection``
+            of the reference background events through (at least 10 ``rejection`` of
+            them: ``stages.background.MIN_BACKGROUND_PASSING``).
         geometry: the geometry file every reference file is read against (None: each
             file's own, else the detector's default layout).
         log: receives one line per step.
@@ -74,6 +78,8 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
     """
     if efficiency is not None and not 0.0 < efficiency < 1.0:
         raise UsageError(f"--efficiency must lie between 0 and 1, not {efficiency}")
+    if rejection is not None and (efficiency is not None or not rejection > 1.0):
+        raise UsageError(f"--rejection must exceed 1 and comes instead of --efficiency, not {rejection}")
     source, out = source_and_output(pipeline, detector, out, "calibrate")
     files = expand_sources(reference)
     counted = sum(batch.offsets.size - 1 for batch in read_events(files, detector=source.detector.name,
@@ -96,9 +102,10 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
             for weak in stages[name].get("classes_from_all_events", []):
                 log(f"warning: {name}: fewer than {MIN_REFERENCE_EVENTS} {weak} reference events: "
                     "that class takes the values of all events together")
-        if efficiency is not None and model.has_working_point:
+        if (efficiency is not None or rejection is not None) and model.has_working_point:
             graphs = load_graphs(files, 512, model, upstream_of(model, chain), geometry=geometry)
-            stages[name] = stages.get(name, {}) | {"working_point": model.working_point_on(graphs, efficiency)}
+            stages[name] = stages.get(name, {}) | {"working_point": model.working_point_on(graphs, efficiency,
+                                                                                             rejection)}
             log(f"{name}: working point {json.dumps(stages[name]['working_point'])}")
         chain.stages[name] = model
     after = reference_figures(chain, files, geometry)
