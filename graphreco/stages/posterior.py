@@ -59,9 +59,9 @@ CHECK_SAMPLES = 256
 EXPORT_MEANING = ("raw flow parameters per event (ConditionalFlow.parameters_of), in the order "
                   "ConditionalFlow.distribution reads them")
 EXPORT_OUTSIDE = (
-    "event_x: the energy_direction stage's embedding (its heads' input) beside the final point estimate "
-    "(cos zenith, sin zenith cos/sin azimuth, ln reco_angle_sigma, reco_log10_energy, ln reco_log10_energy_sigma), "
-    "standardised by the stage's context_mean and context_std (Posterior.context)",
+    "event_x (Posterior.input_graph): the energy_direction stage's embedding (its heads' input) beside the final "
+    "point estimate (its unit vector sin zenith cos azimuth, sin zenith sin azimuth, cos zenith; ln "
+    "reco_angle_sigma, reco_log10_energy, ln reco_log10_energy_sigma); the network standardises it itself",
     "the flow itself (zuko transforms: splines, triangular maps) and the chart back to zenith, azimuth and "
     "log10 E (Posterior.draw) run in torch and numpy")
 
@@ -107,7 +107,7 @@ class Posterior(Stage):
                 event_x: torch.Tensor | None = None) -> torch.Tensor:
         """The raw flow parameters (events, P) of the contexts ``event_x`` (events, C;
         ``input_graph``'s, before standardisation): the conditioner."""
-        return self.flow.parameters_of((event_x - self.context_mean) / self.context_std)
+        return self.flow.parameters_of(self.context(event_x))
 
     def input_graph(self, inputs: StageInput) -> StageGraph:
         """A graph without nodes whose ``event_x`` is each event's context (``context``);
@@ -138,9 +138,9 @@ class Posterior(Stage):
         self.context_mean.copy_(torch.from_numpy(contexts.mean(axis=0)))
         self.context_std.copy_(torch.from_numpy(np.maximum(contexts.std(axis=0), 1e-6)))
 
-    def context(self, graph: GraphBatch) -> torch.Tensor:
-        """(events, C) the standardised contexts of a graph from ``input_graph``."""
-        return (graph.event_x - self.context_mean) / self.context_std
+    def context(self, event_x: torch.Tensor) -> torch.Tensor:
+        """(events, C) the standardised contexts of ``input_graph``'s ``event_x``."""
+        return (event_x - self.context_mean) / self.context_std
 
     def training_graph(self, inputs: StageInput) -> StageGraph:
         """Targets: ``standardised`` (events, 3), the truth in the flow's coordinates
@@ -158,7 +158,7 @@ class Posterior(Stage):
         valid = torch.from_numpy(stage_graph.values["valid"])
         if not bool(valid.any()):
             return self.flow.hyper[-1].bias.sum() * 0.0
-        context = self.context(stage_graph.graph)[valid]
+        context = self.context(stage_graph.graph.event_x)[valid]
         return -self.flow.log_prob(stage_graph.graph.targets["standardised"][valid], context).mean()
 
     def log_density(self, stage_graph: StageGraph, zenith: np.ndarray, azimuth: np.ndarray,
@@ -177,7 +177,7 @@ class Posterior(Stage):
             to_physical = to_physical - np.log(sigma)
         x = torch.from_numpy(np.concatenate(coordinates, axis=-1).astype(np.float32))
         with torch.inference_mode():
-            density = self.flow.log_prob(x, self.context(stage_graph.graph)).double().numpy()
+            density = self.flow.log_prob(x, self.context(stage_graph.graph.event_x)).double().numpy()
         return np.where(values["valid"], density + to_physical, np.nan)
 
     def draw(self, stage_graph: StageGraph, n: int) -> dict[str, np.ndarray]:
@@ -185,7 +185,7 @@ class Posterior(Stage):
         events without a point estimate)."""
         values = stage_graph.values
         with torch.inference_mode():
-            standard = self.flow.sample(self.context(stage_graph.graph), n).double().numpy()
+            standard = self.flow.sample(self.context(stage_graph.graph.event_x), n).double().numpy()
         scale = direction_scale(values) * self.config["direction_temperature"]
         zenith, azimuth = from_chart(values["reco_zenith"], values["reco_azimuth"], standard[..., :2] * scale[:, None])
         energy = values["reco_log10_energy"] + (standard[..., 2] * self.config["energy_temperature"]
@@ -219,7 +219,7 @@ class Posterior(Stage):
         for stage_graph in stage_graphs:
             valid = torch.from_numpy(stage_graph.values["valid"])
             if bool(valid.any()):
-                context = self.context(stage_graph.graph)[valid]
+                context = self.context(stage_graph.graph.event_x)[valid]
                 with torch.inference_mode():
                     standard = self.flow.sample(context, CHECK_SAMPLES)
                     density = self.flow.log_prob(standard[..., :2], context)
