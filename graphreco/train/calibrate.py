@@ -31,7 +31,7 @@ import numpy as np
 
 from ..artifacts import file_sha256, save_stage, stage_description
 from ..errors import UsageError
-from ..io import expand_sources, read_events
+from ..io import expand_sources, read_events, summarize_source
 from ..pipeline import Pipeline
 from ..stages import EnergyScale
 from ..stages.calibration import MIN_REFERENCE_EVENTS, TooFewReferenceEvents
@@ -82,8 +82,7 @@ def calibrate(reference: Iterable[str | Path], out: str | Path, *, pipeline: Pip
         raise UsageError(f"--rejection must exceed 1 and comes instead of --efficiency, not {rejection}")
     source, out = source_and_output(pipeline, detector, out, "calibrate")
     files = expand_sources(reference)
-    counted = sum(batch.offsets.size - 1 for batch in read_events(files, detector=source.detector.name,
-                                                                    geometry=geometry))
+    counted = sum(summarize_source(file, source.detector.name).events for file in files)  # footers: nothing decoded
     if counted < MIN_REFERENCE_EVENTS:
         raise TooFewReferenceEvents(f"{len(files)} reference file(s) hold {counted} events; calibrating needs at "
                                     f"least {MIN_REFERENCE_EVENTS} labelled events")
