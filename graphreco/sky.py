@@ -23,7 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .extras import require
-from .statistics import unit_vectors, zenith_azimuth
+from .statistics import opening_angle, unit_vectors, zenith_azimuth
+
+POSTERIOR_COLUMNS = ("reco_posterior_zenith", "reco_posterior_azimuth", "reco_posterior_log10_energy")
+"""The event format's posterior columns: joint samples of zenith, azimuth (rad) and log10
+E (log10 GeV), one list per event."""
 
 
 def local_basis(zenith: np.ndarray, azimuth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,7 +45,7 @@ def to_chart(zenith: np.ndarray, azimuth: np.ndarray, directions: np.ndarray) ->
     the centres at ``zenith``, ``azimuth`` (n,)."""
     centre, axis_zenith, axis_azimuth = local_basis(zenith, azimuth)
     along = np.stack([np.sum(directions * axis_zenith, axis=-1), np.sum(directions * axis_azimuth, axis=-1)], axis=-1)
-    angle = np.arccos(np.clip(np.sum(directions * centre, axis=-1), -1.0, 1.0))
+    angle = opening_angle(directions, centre)
     norm = np.linalg.norm(along, axis=-1)
     return along * np.where(norm > 0, angle / np.where(norm > 0, norm, 1.0), 0.0)[..., None]
 
@@ -141,7 +145,7 @@ class EventPosterior:
         """The direction posterior as a HEALPix probability map from its density
         (``healpix_map``); ``healpix_histogram(self.zenith, self.azimuth)`` gives the
         samples' map."""
-        return healpix_map(lambda zenith, azimuth: self.log_density(zenith, azimuth), nside)
+        return healpix_map(self.log_density, nside)
 
     def credible_areas(self, levels: tuple[float, ...] = (0.5, 0.68, 0.9)) -> np.ndarray:
         """Areas (sr) of the direction's HPD regions at ``levels``, from the samples and

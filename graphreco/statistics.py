@@ -53,8 +53,8 @@ def zenith_azimuth(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def opening_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle (rad) between rows of two (n, 3) arrays of unit vectors."""
-    return np.arccos(np.clip(np.sum(a * b, axis=1), -1.0, 1.0))
+    """Angle (rad) between the unit vectors of two (..., 3) arrays (broadcast)."""
+    return np.arccos(np.clip(np.sum(a * b, axis=-1), -1.0, 1.0))
 
 
 def half_width(values: np.ndarray) -> float:

@@ -25,43 +25,36 @@ import numpy as np
 import torch
 
 from graphreco import detectors
-from graphreco.evaluate.posteriors import AREA_LEVEL, posterior_figures, posterior_levels
+from graphreco.evaluate.posteriors import posterior_figures, posterior_levels
 from graphreco.evaluate.resolution import signal_hits
 from graphreco.evaluate.shower_metrics import selected
 from graphreco.graph import build_graph
 from graphreco.io import read_events
 from graphreco.pipeline import Pipeline
 from graphreco.run.file import reconstruct_file
-from graphreco.sky import hpd_areas, hpd_levels
 from graphreco.stages import StageInput
-from graphreco.stages.posterior import COLUMNS
-from graphreco.statistics import central_levels, opening_angle, unit_vectors
-from graphreco.train.config import stages_before
+from graphreco.statistics import opening_angle, unit_vectors
 
 
 def collect(pipeline: Pipeline, test: Path, samples: int) -> dict[str, np.ndarray]:
     """Per event of ``test``: truth, point estimate, and the direction HPD levels, energy
     levels and 90 % areas, exact (``exact_*``) and estimated from the samples (``kde_*``)."""
-    name = next(name for name, stage in pipeline.stages.items() if stage.on_request)
-    posterior, before = pipeline.stages[name], stages_before(pipeline, name)
+    posterior = next(stage for stage in pipeline.stages.values() if stage.on_request)
     parts: dict[str, list[np.ndarray]] = {}
     torch.manual_seed(1)
     for batch in read_events(test, batch_size=512):
         inputs = StageInput(batch, pipeline.detector, build_graph(batch, pipeline.detector))
-        before.run(inputs)
+        pipeline.run(inputs)  # every stage but the posterior (no samples asked for)
+        truth_energy = np.log10(batch.events["true_energy"])
         with torch.inference_mode():
             stage_graph = posterior.input_graph(inputs)
-            drawn = posterior.draw(stage_graph, samples)
-            at_samples = posterior.log_density(stage_graph, drawn[COLUMNS[0]].T, drawn[COLUMNS[1]].T)
-            at_truth = posterior.log_density(stage_graph, batch.events["true_zenith"], batch.events["true_azimuth"])
-        truth_energy = np.log10(batch.events["true_energy"])
+            drawn, exact = posterior.truth_levels(stage_graph, samples, batch.events["true_zenith"],
+                                                  batch.events["true_azimuth"], truth_energy)
         reco = {column: np.asarray(inputs.event_columns[column], dtype=np.float64)
                 for column in ("reco_zenith", "reco_azimuth", "reco_angle_sigma")}
         kde_levels, kde_energy, kde_areas = posterior_levels(reco | drawn, batch.events["true_zenith"],
                                                              batch.events["true_azimuth"], truth_energy)
-        values = {"exact_levels": hpd_levels(at_samples, at_truth),
-                  "exact_areas": hpd_areas(at_samples, (AREA_LEVEL,))[0],
-                  "energy_levels": central_levels(drawn[COLUMNS[2]], truth_energy),
+        values = {"exact_levels": exact["direction"], "exact_areas": exact["area_90"], "energy_levels": exact["energy"],
                   "kde_levels": kde_levels, "kde_energy": kde_energy, "kde_areas": kde_areas,
                   "valid": stage_graph.values["valid"], **reco,
                   **{column: batch.events[column] for column in batch.events if column.startswith("true_")}}

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-from ..sky import cone_area, hpd_areas, hpd_levels, log_area_ratio, to_chart
+from ..sky import POSTERIOR_COLUMNS, cone_area, hpd_areas, hpd_levels, log_area_ratio, to_chart
 from ..statistics import binomial_error, central_levels, opening_angle, unit_vectors
 
 LEVELS = (0.5, 0.68, 0.9)
@@ -132,16 +132,12 @@ def posterior_levels(reco: dict[str, np.ndarray], truth_zenith: np.ndarray, trut
     return levels, energy, hpd_areas(at_samples.T, (AREA_LEVEL,))[0]
 
 
-SAMPLE_COLUMNS = ("reco_posterior_zenith", "reco_posterior_azimuth", "reco_posterior_log10_energy")
-"""The posterior stage's columns in an output (the event format)."""
-
-
 def read_samples(reco: pa.Table) -> dict[str, np.ndarray]:
     """The posterior samples of an output table as (events, n) float64 arrays in its row
     order, by column name ({} for an output without them); rows without samples (an
     event without hits) are NaN."""
     samples = {}
-    for name in SAMPLE_COLUMNS:
+    for name in POSTERIOR_COLUMNS:
         if name not in reco.column_names:
             continue
         column = reco.column(name).combine_chunks()
@@ -160,8 +156,8 @@ def population_figures(c: dict[str, np.ndarray], populations: dict[str, np.ndarr
     columns ``c``: the truth (``true_zenith``, ``true_azimuth``, ``true_energy`` GeV) and
     the output's ``gnn_reco_zenith``, ``gnn_reco_azimuth``, ``gnn_reco_angle_sigma`` and
     ``gnn_reco_posterior_*`` samples (events, n); events without samples are left out."""
-    samples = {name: c[f"gnn_{name}"] for name in SAMPLE_COLUMNS}
-    usable = np.all(np.isfinite(samples[SAMPLE_COLUMNS[0]]), axis=1) & np.isfinite(c["gnn_reco_angle_sigma"])
+    samples = {name: c[f"gnn_{name}"] for name in POSTERIOR_COLUMNS}
+    usable = np.all(np.isfinite(samples[POSTERIOR_COLUMNS[0]]), axis=1) & np.isfinite(c["gnn_reco_angle_sigma"])
     report = {}
     for name, mask in populations.items():
         chosen = mask & usable

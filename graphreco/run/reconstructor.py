@@ -17,14 +17,13 @@ import pyarrow as pa
 import torch
 
 from ..graph import build_graph
-from ..io import EventFormatError, event_table
+from ..io import EventBatch, EventFormatError, event_table
 from ..io.configuration import resolve_configuration
 from ..io.reader import validated_batch
 from ..io.validate import check_schema
 from ..pipeline import Pipeline
-from ..sky import EventPosterior
+from ..sky import POSTERIOR_COLUMNS, EventPosterior
 from ..stages import StageInput
-from ..stages.posterior import COLUMNS as POSTERIOR_COLUMNS
 
 SOURCE = "<framework input>"
 """What error messages name as the file for data handed over in memory."""
@@ -55,15 +54,21 @@ class Reconstructor:
         """Reconstruct a table in the event format (``event_id``, per-hit lists, event
         columns of this detector); returns the output table (``event_id`` then the stage
         columns), one row per input row, in order."""
-        record_batch = table.combine_chunks().to_batches()[0] if isinstance(table, pa.Table) and table.num_rows \
-            else table
-        detector = self.pipeline.detector
-        check_schema(record_batch.schema, detector, source, None)
-        if record_batch.num_rows == 0:
+        batch = self._validated(table, source)
+        if batch is None:
             return event_table(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), {}, {})
-        batch = validated_batch(record_batch, detector, source, set(), self.configuration)
         hits, events = self.pipeline.reconstruct(batch)
         return event_table(batch.event_id, batch.offsets, hits, events)
+
+    def _validated(self, table: pa.Table | pa.RecordBatch, source: str) -> EventBatch | None:
+        """A table in the event format as a validated batch, as the file reader checks it
+        (None for one without rows)."""
+        record_batch = table.combine_chunks().to_batches()[0] if isinstance(table, pa.Table) and table.num_rows \
+            else table
+        check_schema(record_batch.schema, self.pipeline.detector, source, None)
+        if record_batch.num_rows == 0:
+            return None
+        return validated_batch(record_batch, self.pipeline.detector, source, set(), self.configuration)
 
     def reconstruct_event(self, hits: Mapping[str, object], event: Mapping[str, object] | None = None,
                           event_id: int = 0) -> dict[str, np.ndarray | float]:
@@ -102,13 +107,9 @@ class Reconstructor:
         if not names:
             raise ValueError(f"the {self.detector} pipeline has no posterior stage")
         stage = self.pipeline.stages[names[0]]
-        before = Pipeline(self.pipeline.detector, {name: model for name, model in self.pipeline.stages.items()
-                                                   if not model.on_request})
-        record_batch = self._event_table(hits, event, event_id).combine_chunks().to_batches()[0]
-        check_schema(record_batch.schema, self.pipeline.detector, SOURCE, None)
-        batch = validated_batch(record_batch, self.pipeline.detector, SOURCE, set(), self.configuration)
+        batch = self._validated(self._event_table(hits, event, event_id), SOURCE)
         inputs = StageInput(batch, self.pipeline.detector, build_graph(batch, self.pipeline.detector))
-        before.run(inputs)
+        self.pipeline.run(inputs)  # every stage but the posterior: no samples are asked for here
         with torch.inference_mode():
             stage_graph = stage.input_graph(inputs)
             samples = stage.draw(stage_graph, n)

@@ -54,6 +54,9 @@ from .likelihoods import CONTAINMENT, gaussian_2d_nll, gaussian_2d_radius, gauss
 MIN_SIGMA = 1e-3
 """Smallest log10-energy uncertainty the head can report (keeps the likelihood finite)."""
 SCALES = ("angle_scale", "angle_scale_track", "energy_scale", "energy_scale_track")
+EMBEDDING = "energy_direction"
+"""The key of the stage's event embeddings in ``StageInput.embeddings`` (the posterior's
+flow is conditioned on them)."""
 CORE_UNIT = 1000.0
 """m: the core head predicts the core's offset from the kept hits' centroid in km."""
 CORE_COLUMNS = ("reco_core_x", "reco_core_y", "reco_core_sigma")
@@ -279,7 +282,7 @@ class EnergyDirection(Stage):
         graph = stage_graph.graph
         embedding = self.embedding(self.encoder(graph.x, graph.edge_index), graph.x, CsrEvents(graph.ptr),
                                    graph.event_x)
-        inputs.embeddings["energy_direction"] = embedding.numpy()
+        inputs.embeddings[EMBEDDING] = embedding.numpy()
         columns = self.estimates(stage_graph, self.head(embedding))[0]
         return {}, event_outputs(columns, too_few(stage_graph.graph.ptr.numpy(), self.config["min_hits"]), self.writes)
 

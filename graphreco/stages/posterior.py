@@ -37,17 +37,15 @@ import torch
 
 from ..graph import GraphBatch
 from ..models.flow import ConditionalFlow
-from ..sky import from_chart, hpd_areas, hpd_levels, log_area_ratio, to_chart
+from ..sky import POSTERIOR_COLUMNS, from_chart, hpd_areas, hpd_levels, log_area_ratio, to_chart
 from ..statistics import central_levels, unit_vectors, zenith_azimuth
 from .base import Stage, StageExport, StageGraph
-from .energy_direction import direction_targets, stacked_targets
+from .energy_direction import EMBEDDING, direction_targets, stacked_targets
 from .inputs import StageInput
 from .likelihoods import gaussian_2d_radius
 
 ESTIMATES = ("reco_zenith", "reco_azimuth", "reco_angle_sigma", "reco_log10_energy", "reco_log10_energy_sigma")
-COLUMNS = ("reco_posterior_zenith", "reco_posterior_azimuth", "reco_posterior_log10_energy")
-EMBEDDING = "energy_direction"
-"""The stage whose graph embedding conditions the flow (``StageInput.embeddings``)."""
+COLUMNS = POSTERIOR_COLUMNS
 SIGMA_PER_CONE = 1.0 / gaussian_2d_radius(0.68)
 """Per-axis sigma of a 2-D Gaussian whose 68 % circle has radius 1."""
 LEVELS = (0.5, 0.68, 0.9)
@@ -168,11 +166,10 @@ class Posterior(Stage):
         density per sr and per decade; NaN for events without a point estimate."""
         values = stage_graph.values
         offsets = to_chart(values["reco_zenith"], values["reco_azimuth"], unit_vectors(zenith, azimuth))
-        scale = direction_scale(values) * self.config["direction_temperature"]
+        scale, sigma = self.units(values)
         coordinates = [offsets / scale[:, None]]
         to_physical = log_area_ratio(offsets) - 2 * np.log(scale)  # per unit^2 of the flow -> per sr
         if log10_energy is not None:
-            sigma = values["reco_log10_energy_sigma"] * self.config["energy_temperature"]
             coordinates.append(((log10_energy - values["reco_log10_energy"]) / sigma)[..., None])
             to_physical = to_physical - np.log(sigma)
         x = torch.from_numpy(np.concatenate(coordinates, axis=-1).astype(np.float32))
@@ -180,16 +177,34 @@ class Posterior(Stage):
             density = self.flow.log_prob(x, self.context(stage_graph.graph.event_x)).double().numpy()
         return np.where(values["valid"], density + to_physical, np.nan)
 
+    def units(self, values: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(events,) each: the flow's unit of the direction chart (rad: the estimate's
+        per-axis sigma) and of log10 E (its sigma), each times its temperature."""
+        return (direction_scale(values) * self.config["direction_temperature"],
+                values["reco_log10_energy_sigma"] * self.config["energy_temperature"])
+
+    def truth_levels(self, stage_graph: StageGraph, n: int, zenith: np.ndarray, azimuth: np.ndarray,
+                     log10_energy: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """``n`` samples per event (``draw``) and, from them and the exact density, each
+        event's ``direction`` HPD level of the direction ``zenith``, ``azimuth`` (rad),
+        ``energy`` central level of ``log10_energy`` and ``area_90`` (sr) of its 90 %
+        direction region."""
+        samples = self.draw(stage_graph, n)
+        at_samples = self.log_density(stage_graph, samples[COLUMNS[0]].T, samples[COLUMNS[1]].T)
+        at_truth = self.log_density(stage_graph, zenith, azimuth)
+        return samples, {"direction": hpd_levels(at_samples, at_truth),
+                         "energy": central_levels(samples[COLUMNS[2]], log10_energy),
+                         "area_90": hpd_areas(at_samples, (0.9,))[0]}
+
     def draw(self, stage_graph: StageGraph, n: int) -> dict[str, np.ndarray]:
         """``n`` joint samples per event (``COLUMNS``, each (events, n) float64; NaN for
         events without a point estimate)."""
         values = stage_graph.values
         with torch.inference_mode():
             standard = self.flow.sample(self.context(stage_graph.graph.event_x), n).double().numpy()
-        scale = direction_scale(values) * self.config["direction_temperature"]
+        scale, sigma = self.units(values)
         zenith, azimuth = from_chart(values["reco_zenith"], values["reco_azimuth"], standard[..., :2] * scale[:, None])
-        energy = values["reco_log10_energy"] + (standard[..., 2] * self.config["energy_temperature"]
-                                                * values["reco_log10_energy_sigma"])
+        energy = values["reco_log10_energy"] + standard[..., 2] * sigma
         invalid = ~values["valid"]
         return {name: np.where(invalid[:, None], np.nan, sample.T)
                 for name, sample in zip(COLUMNS, (zenith, azimuth, energy), strict=True)}
@@ -252,14 +267,12 @@ class Posterior(Stage):
             valid = stage_graph.values["valid"]
             if not valid.any():
                 continue
-            samples = self.draw(stage_graph, CHECK_SAMPLES)
-            sample_density = self.log_density(stage_graph, samples[COLUMNS[0]].T, samples[COLUMNS[1]].T)
             truth = stacked_targets([stage_graph])
-            zenith, azimuth = zenith_azimuth(truth["true_direction"])
-            true_density = self.log_density(stage_graph, zenith, azimuth)
-            levels.append(hpd_levels(sample_density, true_density)[valid])
-            energy_levels.append(central_levels(samples[COLUMNS[2]], truth["true_log10_energy"])[valid])
-            areas.append(hpd_areas(sample_density, (0.9,))[0][valid])
+            found = self.truth_levels(stage_graph, CHECK_SAMPLES, *zenith_azimuth(truth["true_direction"]),
+                                      truth["true_log10_energy"])[1]
+            levels.append(found["direction"][valid])
+            energy_levels.append(found["energy"][valid])
+            areas.append(found["area_90"][valid])
         levels, energy_levels, areas = (np.concatenate(part) for part in (levels, energy_levels, areas))
         return {"events": int(levels.size),
                 "direction_coverage": {f"{level:g}": float(np.mean(levels <= level)) for level in LEVELS},
